@@ -1,0 +1,79 @@
+/* SPDX-License-Identifier: MIT */
+/* The one interface every collector implements.
+ *
+ * A collector turns one source (a /proc file, a cgroup tree, a BPF map) into
+ * samples in a snapshot. The sampler owns the loop: it calls read() once per
+ * tick with a fresh snapshot, times it, and turns the error counts into
+ * metrics. Collectors never log (only agent/ does): they count what went wrong
+ * by reason, and report rare events (an OOM kill) through ctx->event.
+ */
+#ifndef MEMAGENT_COLLECTOR_H
+#define MEMAGENT_COLLECTOR_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "registry.h"
+#include "target.h"
+
+struct config_limits;
+
+/* Why a read failed. Names are the `reason` label values. */
+enum collector_reason {
+	COLLECTOR_VANISHED,   /* the process exited while we read it */
+	COLLECTOR_UNREADABLE, /* open/read failed (permissions, EISDIR, EIO...) */
+	COLLECTOR_PARSE,      /* the text was not what the kernel writes */
+	COLLECTOR_OVERFLOW,   /* a limit cut series or entries */
+	COLLECTOR_FD_LIMIT,   /* out of descriptors: read without keeping an fd */
+	COLLECTOR_ABSENT,     /* the source does not exist on this host */
+	COLLECTOR_BPF,        /* a BPF map or program operation failed */
+	COLLECTOR_REASON_MAX
+};
+const char *collector_reason_name(enum collector_reason r);
+
+struct collector_errors {
+	uint64_t n[COLLECTOR_REASON_MAX];
+};
+
+/* Rare events a collector reports as they happen; the agent logs them. */
+enum collector_event_kind {
+	COLLECTOR_EVENT_OOM_KILL,
+};
+struct collector_event {
+	enum collector_event_kind kind;
+	int32_t pid;
+	const char *comm;
+	const char *target; /* matched target, or TARGET_OTHER */
+	uint64_t rss_bytes;
+	const char *cgroup;
+};
+
+struct collector_ctx {
+	const char *proc_root;   /* "/proc", or a fixture tree */
+	const char *cgroup_root; /* "/sys/fs/cgroup", or a fixture tree */
+	const struct target_set *targets;
+	const struct config_limits *limits;
+	bool use_bpf;
+	void (*event)(void *arg, const struct collector_event *ev);
+	void *event_arg;
+};
+
+struct collector {
+	const char *name; /* the `collector` label value */
+	/* Every family the collector may emit, NULL-terminated. */
+	const struct metric_desc *const *metrics;
+	/* Sets up state for ctx (which outlives the state). Returns 0, or a
+	 * negative errno when the collector cannot run at all (the agent then
+	 * runs without it and says why once). */
+	int (*init)(const struct collector_ctx *ctx, void **ret_state);
+	/* Adds this tick's samples to snap; counts failures in err. Returns 0, or
+	 * a negative errno when nothing at all could be read. */
+	int (*read)(void *state, struct snapshot *snap, struct collector_errors *err);
+	/* Optional: an fd to watch between ticks, and what to do when readable. */
+	int (*fd)(void *state);
+	int (*poll)(void *state, struct collector_errors *err);
+	/* Frees state; NULL-safe. */
+	void (*done)(void *state);
+};
+
+#endif
