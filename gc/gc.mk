@@ -1,0 +1,46 @@
+# SPDX-License-Identifier: MIT
+# libgengc: static and shared library, gengc.pc, install. Included by the top
+# Makefile. libc only: gc/ objects see -Igc and nothing of the agent.
+
+GENGC_VERSION := 0.1.0
+GENGC_SRCS := $(wildcard gc/*.c)
+GENGC_OBJS := $(GENGC_SRCS:%.c=$(O)/obj/%.o)
+GENGC_A    := $(O)/libgengc.a
+GENGC_SO   := $(O)/libgengc.so.0
+GENGC_PC   := $(O)/gengc.pc
+
+$(O)/obj/gc/%.o: CFLAGS += -fPIC -Igc
+
+$(GENGC_A): $(GENGC_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(GENGC_SO): $(GENGC_OBJS)
+	$(CC) -shared $(LDFLAGS) -Wl,-soname,libgengc.so.0 -o $@ $^ -lpthread
+	ln -sf libgengc.so.0 $(O)/libgengc.so
+
+# Regenerated on every make that asks for it: it embeds PREFIX.
+$(GENGC_PC): FORCE
+	@mkdir -p $(@D)
+	@printf '%s\n' 'prefix=$(PREFIX)' 'libdir=$${prefix}/lib' 'includedir=$${prefix}/include' '' \
+	  'Name: gengc' 'Description: generational garbage collector (scavenge, mark-sweep, mark-compact)' \
+	  'Version: $(GENGC_VERSION)' 'Libs: -L$${libdir} -lgengc' 'Libs.private: -lpthread' \
+	  'Cflags: -I$${includedir}' > $@.tmp && mv $@.tmp $@
+
+gengc: $(GENGC_A) $(GENGC_SO) $(GENGC_PC)
+
+GENGC_INSTALL_DEPS := $(GENGC_A) $(GENGC_SO) $(GENGC_PC)
+GENGC_INSTALL = install -D -m 0644 gc/gengc.h $(DESTDIR)$(PREFIX)/include/gengc.h && \
+	install -D -m 0644 $(GENGC_A) $(DESTDIR)$(PREFIX)/lib/libgengc.a && \
+	install -D -m 0755 $(GENGC_SO) $(DESTDIR)$(PREFIX)/lib/libgengc.so.0 && \
+	ln -sf libgengc.so.0 $(DESTDIR)$(PREFIX)/lib/libgengc.so && \
+	install -D -m 0644 $(GENGC_PC) $(DESTDIR)$(PREFIX)/lib/pkgconfig/gengc.pc
+
+# A long randomized run for manual use (not part of make test):
+#   make soak-gc [GENGC_SOAK_ROUNDS=N] [GENGC_STRESS_SEED=S]
+soak-gc:
+	$(MAKE) O=build/asan SANITIZE=1 OPT="-O1 -g" build/asan/tests/test_gc_stress
+	GENGC_SOAK=1 build/asan/tests/test_gc_stress
+
+FORCE:
+.PHONY: gengc soak-gc FORCE

@@ -1,0 +1,309 @@
+/* SPDX-License-Identifier: MIT */
+/* libgengc internals shared by the subsystem files; never installed.
+ *
+ * Memory map of a heap (one mmap reservation, PROT_NONE until committed):
+ *
+ *   [young: semispace A | semispace B][old region: 256 KiB pages ...]
+ *
+ * Objects: an 8-byte header, then the payload; a heap pointer is the payload
+ * address (8-aligned). Header word:
+ *   bit 0      FORWARDED: the rest of the word is the new payload address
+ *   bits 8-15  age: scavenges survived (young objects)
+ *   bits 16-31 type id (0 = raw bytes)
+ *   bits 32-63 payload size in bytes, a multiple of 8
+ *
+ * Invariants (gengc_verify() checks them; every file keeps them):
+ *  I1 Outside a collection no header is FORWARDED, and every pointer field
+ *     of every allocated object (young objects below top, old cells whose
+ *     alloc bit is set, large objects) is NULL or the payload address of an
+ *     allocated object in to-space, an old cell with its alloc bit set, or a
+ *     large object. Dead-but-unswept objects keep this too: only a full GC
+ *     frees, and it frees everything unreachable at once.
+ *  I2 Every slot of an old or large object that points into the young
+ *     generation has its bit set in the remembered set, and the page of the
+ *     object holding it is on the remembered-pages list.
+ *  I3 After a full GC the young generation is empty (everything live was
+ *     promoted first), so marking never sees a young object and the
+ *     remembered set is empty.
+ *  I4 [fast.top, fast.limit) is zeroed memory in to-space; objects are never
+ *     handed out with stale contents.
+ */
+#ifndef GENGC_INTERNAL_H
+#define GENGC_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "gengc.h"
+
+#define KIB ((size_t)1024)
+#define MIB ((size_t)1024 * 1024)
+
+#define PAGE_SHIFT 18
+#define PAGE_BYTES ((size_t)1 << PAGE_SHIFT)       /* 256 KiB, V8's page size */
+#define PAGE_MASK (PAGE_BYTES - 1)
+#define ZERO_CHUNK ((size_t)32 * 1024)             /* young space zeroed this much at a time */
+
+#define HDR_FWD 1ull
+#define HDR_AGE_SHIFT 8
+#define HDR_TYPE_SHIFT 16
+#define HDR_SIZE_SHIFT 32
+#define MAX_TYPES 65535u
+#define MAX_OBJECT_BYTES ((size_t)0xfffffff8u)
+
+static inline uint64_t *hdr_of(const void *obj) { return (uint64_t *)((char *)obj - 8); }
+static inline size_t hdr_size(uint64_t h) { return (size_t)(h >> HDR_SIZE_SHIFT); }
+static inline uint32_t hdr_type(uint64_t h) { return (uint32_t)(h >> HDR_TYPE_SHIFT) & 0xffffu; }
+static inline uint32_t hdr_age(uint64_t h) { return (uint32_t)(h >> HDR_AGE_SHIFT) & 0xffu; }
+static inline uint64_t hdr_make(uint32_t type, size_t size)
+{
+	return ((uint64_t)size << HDR_SIZE_SHIFT) | ((uint64_t)type << HDR_TYPE_SHIFT);
+}
+
+/* ---- types ---------------------------------------------------------------- */
+enum layout { LAYOUT_RAW, LAYOUT_ALL, LAYOUT_OFFSETS, LAYOUT_TRACE };
+
+struct type_info {
+	char *name;
+	uint32_t size;                  /* 0: variable */
+	uint32_t min_size;              /* variable types: the smallest valid payload */
+	uint8_t layout;                 /* enum layout */
+	uint32_t n_offsets;
+	uint32_t *offsets;
+	gengc_trace_fn *trace;
+	gengc_finalize_fn *finalize;
+	void *finalize_ctx;
+};
+
+/* The tracer handed to custom trace callbacks: visits one slot. */
+struct gengc_tracer {
+	void (*visit)(struct gengc_tracer *t, void **slot);
+	struct gengc_heap *heap;
+};
+
+/* ---- pages ---------------------------------------------------------------- */
+enum page_kind { PAGE_FREE = 0, PAGE_SMALL = 1, PAGE_LARGE = 2, PAGE_LARGE_TAIL = 3 };
+#define PAGE_MAGIC 0x67656e67u /* "geng" */
+#define PF_EVACUATE 1u          /* compaction is moving this page's cells out */
+#define PF_REMEMBERED 2u        /* on heap->rem_pages */
+
+/* The header at the start of every old-region page (and of the first page of
+ * a large object's run). Small pages carry their alloc and mark bitmaps right
+ * after it; cells follow. A cell is allocated iff its alloc bit is set. */
+struct page {
+	uint32_t magic;
+	uint8_t kind;                   /* enum page_kind */
+	uint8_t flags;                  /* PF_* */
+	uint16_t cls;                   /* size class (small) */
+	uint32_t cell_bytes;            /* header + payload */
+	uint32_t ncells;
+	uint32_t nlive;                 /* alloc bits set */
+	uint32_t div_mul;               /* cell index = (offset * div_mul) >> 32 for cell starts */
+	uint32_t bitmap_words;
+	uint32_t cursor;                /* allocation: first bitmap word that may have a zero */
+	uint32_t large_marked;
+	size_t run_pages;               /* large: pages in the run */
+	char *cells;                    /* first cell (its header) */
+	uint64_t *alloc_bits, *mark_bits;
+	struct page *next, *prev;       /* large objects list */
+};
+
+static inline struct page *page_of(const void *p)
+{
+	return (struct page *)((uintptr_t)p & ~(uintptr_t)PAGE_MASK);
+}
+
+static inline uint32_t cell_index(const struct page *pg, const void *obj)
+{
+	return (uint32_t)(((uint64_t)((const char *)obj - 8 - pg->cells) * pg->div_mul) >> 32);
+}
+
+#define N_CLASSES 64
+struct size_class {
+	uint32_t cell_bytes, ncells, hdr_bytes, bitmap_words, div_mul;
+	struct page **pages;            /* every page of the class */
+	size_t n_pages, cap_pages;
+	size_t alloc_idx;               /* pages[alloc_idx..] may have free cells */
+};
+
+/* ---- roots ---------------------------------------------------------------- */
+#define HANDLE_BLOCK_SLOTS 1022
+struct handle_block {
+	struct handle_block *prev;
+	void *slots[HANDLE_BLOCK_SLOTS];
+};
+
+struct gengc_weak {
+	void *target;
+	struct gengc_weak *next, *prev;
+};
+
+struct ptr_vec {
+	void **v;
+	size_t n, cap;
+};
+
+/* ---- the heap ------------------------------------------------------------- */
+struct gengc_heap {
+	struct gengc_heap_fast fast;    /* first: the inline fast paths cast to it */
+	struct gengc_options opts;
+
+	/* reservation */
+	char *map;
+	size_t map_bytes;
+
+	/* young generation */
+	char *young;                    /* == fast.young_lo */
+	size_t semi_max, semi_cap;      /* bytes */
+	char *to_space, *from_space;    /* semispace starts; allocation in to_space */
+	size_t survived_since_grow;
+	size_t young_touched;           /* high-water bytes touched per semispace */
+	char *young_zeroed;             /* to-space is zero from top to here (I4) */
+	char *alloc_mark;               /* allocation counted up to here */
+	char *copy_top;                 /* scavenge: to-space copy pointer */
+	void *scan_obj;                 /* scavenge: old object being scanned */
+	void *visit_ctx;                /* verify: its state, for slot callbacks */
+
+	/* old region */
+	char *old;                      /* PAGE aligned */
+	size_t old_npages;
+	uint8_t *page_state;            /* enum page_kind per page (malloc'd) */
+	size_t page_hint;
+	size_t committed_pages;         /* small + large pages committed */
+	struct size_class cls[N_CLASSES];
+	uint8_t cls_of_words[1024 / 8 + 1]; /* payload words -> class, for small cells */
+	uint32_t n_classes;
+	size_t small_pages;
+	size_t old_used;                /* bytes in allocated small cells */
+	struct page *large;             /* list of large objects */
+	size_t large_used, large_pages;
+
+	/* remembered set: one bit per 8-byte slot of the old region */
+	uint64_t *slot_bits;
+	size_t slot_bits_bytes;
+	struct ptr_vec rem_pages;
+
+	/* roots */
+	struct handle_block *hblock;    /* current block */
+	struct handle_block *spare_block;
+	struct ptr_vec globals;         /* void ** */
+	struct gengc_weak *weak;        /* list */
+	struct ptr_vec young_fin, old_fin; /* objects whose type has a finalizer */
+
+	/* types */
+	struct type_info *types;
+	uint64_t *type_hdr;
+	uint32_t n_types, cap_types;
+
+	/* collection state */
+	bool in_gc;
+	bool promote_all;
+	bool oom;
+	struct ptr_vec work;            /* promoted objects to scan / mark stack */
+	size_t full_gc_at;              /* old_used + large_used that triggers a full GC */
+	size_t heap_limit;              /* bytes: max_old_space_size */
+	uint64_t full_gcs;
+	int64_t external;
+	uint64_t t0_ns;
+	uint64_t allocated_before;      /* bytes allocated in pages/large before this cycle */
+
+	/* statistics */
+	struct gengc_stats st;
+	uint64_t promoted_this_gc, survived_this_gc, freed_this_gc;
+
+	/* callbacks */
+	gengc_gc_done_fn *gc_done;
+	void *gc_done_ctx;
+	gengc_near_limit_fn *near_limit;
+	void *near_limit_ctx;
+	gengc_oom_fn *oom_fn;
+	void *oom_ctx;
+};
+
+/* ---- cross-file functions (one noun per file) ------------------------------ */
+/* options.c */
+void gengc_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* util (heap.c) */
+uint64_t now_ns(void);
+int vec_push(struct ptr_vec *v, void *p);
+void vec_free(struct ptr_vec *v);
+void gc_fatal(const char *what) __attribute__((noreturn));
+
+/* types.c */
+int types_init(struct gengc_heap *heap);
+void types_done(struct gengc_heap *heap);
+/* Calls fn(ctx, slot) for every pointer slot of obj. */
+typedef void slot_fn(struct gengc_heap *heap, void **slot);
+void visit_slots(struct gengc_heap *heap, void *obj, slot_fn *fn);
+static inline struct type_info *type_of(struct gengc_heap *heap, const void *obj)
+{
+	return &heap->types[hdr_type(*hdr_of(obj))];
+}
+
+/* pages.c: the old region's page allocator and size classes */
+int pages_init(struct gengc_heap *heap);
+void pages_done(struct gengc_heap *heap);
+struct page *page_alloc_small(struct gengc_heap *heap, uint32_t cls);
+void page_free(struct gengc_heap *heap, struct page *pg);
+struct page *page_alloc_large(struct gengc_heap *heap, size_t payload);
+uint32_t size_class_of(struct gengc_heap *heap, size_t payload);
+static inline bool in_old(const struct gengc_heap *heap, const void *p)
+{
+	return (uintptr_t)p - (uintptr_t)heap->old < heap->old_npages * PAGE_BYTES;
+}
+static inline bool in_young(const struct gengc_heap *heap, const void *p)
+{
+	return (uintptr_t)p - heap->fast.young_lo < heap->fast.young_span;
+}
+static inline bool bit_test(const uint64_t *bits, uint32_t i) { return bits[i >> 6] >> (i & 63) & 1; }
+static inline void bit_set(uint64_t *bits, uint32_t i) { bits[i >> 6] |= 1ull << (i & 63); }
+static inline void bit_clear(uint64_t *bits, uint32_t i) { bits[i >> 6] &= ~(1ull << (i & 63)); }
+
+/* oldspace.c: allocation in the old generation (promotion, compaction) and
+ * the large-object space */
+void *old_alloc(struct gengc_heap *heap, size_t payload);   /* never fails: aborts */
+void *large_alloc(struct gengc_heap *heap, uint32_t type, size_t payload);
+void large_free(struct gengc_heap *heap, struct page *pg);
+size_t old_committed_bytes(const struct gengc_heap *heap);
+
+/* barrier.c: the remembered set */
+void remset_record(struct gengc_heap *heap, void *obj, void **slot);
+typedef bool remset_slot_fn(struct gengc_heap *heap, void **slot); /* true: keep */
+void remset_scan(struct gengc_heap *heap, remset_slot_fn *fn);
+bool remset_has(const struct gengc_heap *heap, void **slot);
+void remset_clear(struct gengc_heap *heap);
+
+/* handles.c */
+void roots_visit(struct gengc_heap *heap, slot_fn *fn);    /* handles + globals */
+void handles_done(struct gengc_heap *heap);
+void weak_done(struct gengc_heap *heap);
+
+/* scavenge.c */
+void scavenge(struct gengc_heap *heap);
+void young_reset_alloc(struct gengc_heap *heap, char *top);
+void young_refill(struct gengc_heap *heap);
+
+/* marksweep.c */
+void mark_sweep(struct gengc_heap *heap);
+bool old_is_marked(const void *obj);
+
+/* compact.c */
+/* Evacuates the most-free pages when fragmented (or always when forced);
+ * returns the number of pages released. */
+size_t compact(struct gengc_heap *heap, bool force);
+
+/* heap.c: the policy */
+void collect(struct gengc_heap *heap, enum gengc_gc_kind kind, enum gengc_gc_reason reason);
+
+/* stats.c */
+void stats_gc_done(struct gengc_heap *heap, enum gengc_gc_kind kind, enum gengc_gc_reason reason,
+		   uint64_t pause_ns, uint64_t used_before, uint64_t used_after);
+uint64_t heap_used_bytes(const struct gengc_heap *heap);
+
+/* verify.c */
+void verify_or_die(struct gengc_heap *heap, const char *when);
+
+#endif

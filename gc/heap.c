@@ -1,0 +1,436 @@
+/* SPDX-License-Identifier: MIT */
+/* The heap: creation, the allocation slow path, when to collect what, and the heap limit.
+ *
+ * Policy, in V8's terms:
+ *  - the young space full -> Scavenge; but a full GC instead when the old
+ *    generation has reached full_gc_at (old_space_growth_pct of what survived
+ *    the last full GC), or when promoting everything young could cross
+ *    max_old_space_size;
+ *  - a full GC is scavenge-with-promote-all, mark, sweep, then compaction if
+ *    the free cells in used pages cross compact_threshold_pct, and always
+ *    when the old space is over the limit (compact before giving up);
+ *  - still over the limit: the near-limit callback may raise it; if it does
+ *    not, the out-of-memory callback gets the report (the default aborts).
+ * The limit is enforced before collections, which cannot stop half way: the
+ * old space may pass it by at most one semispace of promoted objects.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <time.h>
+
+#include "gengc_internal.h"
+
+/* ---- utilities ------------------------------------------------------------- */
+uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+int vec_push(struct ptr_vec *v, void *p)
+{
+	if (v->n == v->cap) {
+		size_t cap = v->cap ? v->cap * 2 : 64;
+		void **nv = realloc(v->v, cap * sizeof(*nv));
+
+		if (!nv)
+			return -ENOMEM;
+		v->v = nv;
+		v->cap = cap;
+	}
+	v->v[v->n++] = p;
+	return 0;
+}
+
+void vec_free(struct ptr_vec *v)
+{
+	free(v->v);
+	*v = (struct ptr_vec){ 0 };
+}
+
+/* A collection cannot be abandoned half way (objects are forwarded): when
+ * the kernel refuses memory in the middle of one, the process stops here. */
+void gc_fatal(const char *what)
+{
+	gengc_log("gengc: fatal: %s", what);
+	abort();
+}
+
+static const char *const kind_names[] = { "Scavenge", "Mark-Sweep", "Mark-Compact" };
+static const char *const reason_names[] = {
+	"allocation failure", "old space limit", "heap limit", "requested", "stress", "fragmentation",
+};
+static const char *const space_names[] = { "new_space", "old_space", "large_object_space" };
+
+const char *gengc_gc_kind_name(enum gengc_gc_kind kind)
+{
+	return (unsigned)kind < GENGC_GC_KINDS ? kind_names[kind] : "unknown";
+}
+
+const char *gengc_gc_reason_name(enum gengc_gc_reason reason)
+{
+	return (unsigned)reason < GENGC_REASONS ? reason_names[reason] : "unknown";
+}
+
+const char *gengc_space_name(enum gengc_space space)
+{
+	return (unsigned)space < GENGC_SPACES ? space_names[space] : "unknown";
+}
+
+/* ---- lifecycle -------------------------------------------------------------- */
+static uint32_t clamp_u32(uint32_t v, uint32_t lo, uint32_t hi)
+{
+	return v < lo ? lo : v > hi ? hi : v;
+}
+
+struct gengc_heap *gengc_heap_new(const struct gengc_options *opts)
+{
+	struct gengc_heap *heap = calloc(1, sizeof(*heap));
+	size_t old_reserve, young_bytes;
+	char *map;
+
+	if (!heap)
+		return NULL;
+	if (opts)
+		heap->opts = *opts;
+	else
+		gengc_options_init(&heap->opts);
+	struct gengc_options *o = &heap->opts;
+	o->max_semi_space_size = clamp_u32(o->max_semi_space_size, 1, 1024);
+	o->min_semi_space_size = clamp_u32(o->min_semi_space_size, 1, o->max_semi_space_size);
+	o->max_old_space_size = clamp_u32(o->max_old_space_size, 1, 1u << 20);
+	o->promotion_age = clamp_u32(o->promotion_age, 0, 15);
+	o->large_object_threshold = clamp_u32(o->large_object_threshold, 4096,
+					      (uint32_t)(o->min_semi_space_size * MIB / 4));
+	if (o->large_object_threshold > 128 * KIB)
+		o->large_object_threshold = 128 * KIB;
+	o->compact_threshold_pct = clamp_u32(o->compact_threshold_pct, 1, 100);
+	o->old_space_growth_pct = clamp_u32(o->old_space_growth_pct, 110, 1000);
+
+	heap->semi_max = (size_t)o->max_semi_space_size * MIB;
+	heap->semi_cap = (size_t)o->min_semi_space_size * MIB;
+	heap->heap_limit = (size_t)o->max_old_space_size * MIB;
+	/* Address space is cheap and PROT_NONE costs no memory: reserve room
+	 * for twice the limit (the near-limit callback may raise it), 16 GiB at
+	 * least. The remembered set's bitmap is reserved the same way. */
+	old_reserve = 2 * heap->heap_limit;
+	if (old_reserve < 16 * KIB * MIB)
+		old_reserve = 16 * KIB * MIB;
+	young_bytes = 2 * heap->semi_max;
+	heap->map_bytes = young_bytes + PAGE_BYTES + old_reserve;
+	map = mmap(NULL, heap->map_bytes, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (map == MAP_FAILED) {
+		free(heap);
+		return NULL;
+	}
+	heap->map = map;
+	heap->young = map;
+	heap->old = (char *)(((uintptr_t)map + young_bytes + PAGE_MASK) & ~(uintptr_t)PAGE_MASK);
+	heap->old_npages = old_reserve / PAGE_BYTES;
+	heap->slot_bits_bytes = old_reserve / 64;
+	heap->slot_bits = mmap(NULL, heap->slot_bits_bytes, PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (heap->slot_bits == MAP_FAILED) {
+		heap->slot_bits = NULL;
+		return gengc_heap_free(heap);
+	}
+	if (mprotect(heap->young, young_bytes, PROT_READ | PROT_WRITE) < 0 ||
+	    pages_init(heap) < 0 || types_init(heap) < 0)
+		return gengc_heap_free(heap);
+
+	heap->fast.young_lo = (uintptr_t)heap->young;
+	heap->fast.young_span = young_bytes;
+	heap->to_space = heap->young;
+	heap->from_space = heap->young + heap->semi_max;
+	young_reset_alloc(heap, heap->to_space);
+	heap->full_gc_at = 8 * MIB;
+	if (heap->full_gc_at > heap->heap_limit)
+		heap->full_gc_at = heap->heap_limit;
+	heap->t0_ns = now_ns();
+	return heap;
+}
+
+struct gengc_heap *gengc_heap_free(struct gengc_heap *heap)
+{
+	if (!heap)
+		return NULL;
+	/* Everything still registered for finalization dies with the heap. */
+	for (size_t i = 0; heap->types && i < heap->young_fin.n; i++) {
+		struct type_info *ti = type_of(heap, heap->young_fin.v[i]);
+
+		ti->finalize(heap->young_fin.v[i], ti->finalize_ctx);
+	}
+	for (size_t i = 0; heap->types && i < heap->old_fin.n; i++) {
+		struct type_info *ti = type_of(heap, heap->old_fin.v[i]);
+
+		ti->finalize(heap->old_fin.v[i], ti->finalize_ctx);
+	}
+	handles_done(heap);
+	weak_done(heap);
+	vec_free(&heap->globals);
+	vec_free(&heap->young_fin);
+	vec_free(&heap->old_fin);
+	vec_free(&heap->work);
+	vec_free(&heap->rem_pages);
+	types_done(heap);
+	pages_done(heap);
+	if (heap->slot_bits)
+		munmap(heap->slot_bits, heap->slot_bits_bytes);
+	if (heap->map)
+		munmap(heap->map, heap->map_bytes);
+	free(heap);
+	return NULL;
+}
+
+/* ---- callbacks ---------------------------------------------------------------- */
+void gengc_set_gc_done_callback(struct gengc_heap *heap, gengc_gc_done_fn *fn, void *ctx)
+{
+	heap->gc_done = fn;
+	heap->gc_done_ctx = ctx;
+}
+
+void gengc_set_near_limit_callback(struct gengc_heap *heap, gengc_near_limit_fn *fn, void *ctx)
+{
+	heap->near_limit = fn;
+	heap->near_limit_ctx = ctx;
+}
+
+void gengc_set_oom_callback(struct gengc_heap *heap, gengc_oom_fn *fn, void *ctx)
+{
+	heap->oom_fn = fn;
+	heap->oom_ctx = ctx;
+}
+
+int64_t gengc_adjust_external(struct gengc_heap *heap, int64_t delta_bytes)
+{
+	heap->external += delta_bytes;
+	return heap->external;
+}
+
+/* ---- collection ----------------------------------------------------------------- */
+static size_t young_used(const struct gengc_heap *heap)
+{
+	return (size_t)(heap->fast.top - heap->to_space);
+}
+
+void collect(struct gengc_heap *heap, enum gengc_gc_kind kind, enum gengc_gc_reason reason)
+{
+	uint64_t t0 = now_ns(), before = heap_used_bytes(heap);
+
+	if (kind == GENGC_GC_SCAVENGE && heap->old_used + heap->large_used >= heap->full_gc_at) {
+		kind = GENGC_GC_MARK_SWEEP;
+		if (reason != GENGC_REASON_STRESS)
+			reason = GENGC_REASON_OLD_SPACE_LIMIT;
+	}
+	heap->st.allocated_bytes += (uint64_t)(heap->fast.top - heap->alloc_mark);
+	heap->promoted_this_gc = heap->survived_this_gc = heap->freed_this_gc = 0;
+	heap->in_gc = true;
+	if (kind == GENGC_GC_SCAVENGE) {
+		scavenge(heap);
+	} else {
+		bool over;
+
+		heap->promote_all = true;
+		scavenge(heap);
+		heap->promote_all = false;
+		mark_sweep(heap);
+		over = old_committed_bytes(heap) > heap->heap_limit;
+		if (compact(heap, kind == GENGC_GC_MARK_COMPACT || over) || kind == GENGC_GC_MARK_COMPACT)
+			kind = GENGC_GC_MARK_COMPACT;
+		heap->full_gcs++;
+		size_t live = heap->old_used + heap->large_used;
+		size_t next = live / 100 * heap->opts.old_space_growth_pct;
+
+		if (next < 8 * MIB)
+			next = 8 * MIB;
+		if (next > heap->heap_limit)
+			next = heap->heap_limit;
+		heap->full_gc_at = next;
+	}
+	heap->in_gc = false;
+	stats_gc_done(heap, kind, reason, now_ns() - t0, before, heap_used_bytes(heap));
+	if (heap->opts.verify)
+		verify_or_die(heap, gengc_gc_kind_name(kind));
+}
+
+/* Makes sure the old space can take `bytes` more without crossing the limit:
+ * a compacting GC first, then the near-limit callback, then the OOM
+ * callback. Returns false when the allocation must fail. */
+static bool ensure_old_room(struct gengc_heap *heap, size_t bytes)
+{
+	char report[160];
+
+	if (old_committed_bytes(heap) + bytes <= heap->heap_limit)
+		return true;
+	collect(heap, GENGC_GC_MARK_COMPACT, GENGC_REASON_HEAP_LIMIT);
+	while (old_committed_bytes(heap) + bytes > heap->heap_limit) {
+		uint32_t limit_mib = (uint32_t)(heap->heap_limit / MIB);
+
+		if (heap->near_limit) {
+			uint32_t used_mib = (uint32_t)((old_committed_bytes(heap) + MIB - 1) / MIB);
+			uint32_t nl;
+
+			heap->st.near_limit_calls++;
+			nl = heap->near_limit(heap, limit_mib, used_mib, heap->near_limit_ctx);
+			if (nl > limit_mib && (size_t)nl * MIB <= heap->old_npages * PAGE_BYTES) {
+				heap->heap_limit = (size_t)nl * MIB;
+				continue;
+			}
+		}
+		snprintf(report, sizeof(report),
+			 "heap limit reached: old space %zu MiB of %u MiB after %llu full GCs",
+			 (old_committed_bytes(heap) + bytes + MIB - 1) / MIB, limit_mib,
+			 (unsigned long long)heap->full_gcs);
+		heap->st.oom_calls++;
+		if (heap->oom_fn) {
+			heap->oom_fn(heap, report, heap->oom_ctx);
+			return false;
+		}
+		gengc_log("gengc: %s", report);
+		abort();
+	}
+	return true;
+}
+
+int gengc_collect(struct gengc_heap *heap, enum gengc_gc_kind kind)
+{
+	if ((unsigned)kind >= GENGC_GC_KINDS)
+		return -EINVAL;
+	if (heap->in_gc)
+		return -EBUSY;
+	collect(heap, kind, GENGC_REASON_REQUESTED);
+	return 0;
+}
+
+/* ---- allocation --------------------------------------------------------------- */
+static void *young_bump(struct gengc_heap *heap, size_t cell)
+{
+	char *end = heap->to_space + heap->semi_cap, *p = heap->fast.top;
+
+	if ((size_t)(end - p) < cell)
+		return NULL;
+	while ((size_t)(heap->young_zeroed - p) < cell || heap->young_zeroed < p)
+		young_refill(heap);
+	heap->fast.top = p + cell;
+	if (heap->opts.stress)
+		heap->fast.limit = heap->fast.top;
+	return p + 8;
+}
+
+static void *alloc_large(struct gengc_heap *heap, uint32_t type, size_t size)
+{
+	size_t bytes = (size + 8 + 64 + PAGE_MASK) & ~PAGE_MASK;
+	void *p;
+
+	if (heap->opts.stress)
+		collect(heap, heap->opts.stress == 2 ? GENGC_GC_MARK_SWEEP : GENGC_GC_SCAVENGE,
+			GENGC_REASON_STRESS);
+	else if (heap->old_used + heap->large_used + size >= heap->full_gc_at)
+		collect(heap, GENGC_GC_MARK_SWEEP, GENGC_REASON_OLD_SPACE_LIMIT);
+	if (!ensure_old_room(heap, bytes))
+		return NULL;
+	p = large_alloc(heap, type, size);
+	if (!p) {
+		/* The region or the kernel refused: one last compacting GC. */
+		collect(heap, GENGC_GC_MARK_COMPACT, GENGC_REASON_HEAP_LIMIT);
+		p = large_alloc(heap, type, size);
+	}
+	if (!p) {
+		char report[160];
+
+		snprintf(report, sizeof(report), "heap limit reached: old space %zu MiB of %zu MiB after %llu full GCs (the system refused memory)",
+			 old_committed_bytes(heap) / MIB, heap->heap_limit / MIB, (unsigned long long)heap->full_gcs);
+		heap->st.oom_calls++;
+		if (!heap->oom_fn) {
+			gengc_log("gengc: %s", report);
+			abort();
+		}
+		heap->oom_fn(heap, report, heap->oom_ctx);
+		return NULL;
+	}
+	memset(p, 0, size);
+	heap->st.allocated_bytes += size + 8;
+	return p;
+}
+
+static void *alloc_young(struct gengc_heap *heap, uint32_t type, size_t size)
+{
+	size_t cell = size + 8;
+	void *p;
+
+	if (heap->opts.stress)
+		collect(heap, heap->opts.stress == 2 ? GENGC_GC_MARK_SWEEP : GENGC_GC_SCAVENGE,
+			GENGC_REASON_STRESS);
+	for (int attempt = 0; !(p = young_bump(heap, cell)); attempt++) {
+		if (attempt == 2)
+			gc_fatal("young space full after a full GC");
+		if (!ensure_old_room(heap, young_used(heap)))
+			return NULL;
+		collect(heap, attempt ? GENGC_GC_MARK_SWEEP : GENGC_GC_SCAVENGE,
+			GENGC_REASON_ALLOCATION_FAILURE);
+	}
+	*hdr_of(p) = hdr_make(type, size);
+	return p;
+}
+
+void *gengc_alloc_slow(struct gengc_heap *heap, uint32_t type, size_t size)
+{
+	struct type_info *ti;
+	void *p;
+
+	if (type >= heap->n_types)
+		return NULL;
+	if (heap->in_gc)
+		gc_fatal("allocation inside a collection (finalizer or trace callback)");
+	ti = &heap->types[type];
+	if (!size)
+		size = ti->size;
+	if (!size || size > MAX_OBJECT_BYTES || size < ti->size || size < ti->min_size)
+		return NULL;
+	size = (size + 7) & ~(size_t)7;
+	if (size > heap->opts.large_object_threshold)
+		p = alloc_large(heap, type, size);
+	else
+		p = alloc_young(heap, type, size);
+	if (p && ti->finalize &&
+	    vec_push(in_young(heap, p) ? &heap->young_fin : &heap->old_fin, p) < 0)
+		gc_fatal("finalizer list: out of memory");
+	return p;
+}
+
+void *gengc_alloc_size(struct gengc_heap *heap, uint32_t type, size_t size)
+{
+	struct gengc_heap_fast *f = &heap->fast;
+	size_t s8 = (size + 7) & ~(size_t)7;
+
+	if (type < heap->n_types && heap->types[type].size == 0 && !heap->types[type].finalize &&
+	    s8 && s8 >= heap->types[type].min_size && s8 <= heap->opts.large_object_threshold &&
+	    (size_t)(f->limit - f->top) >= s8 + 8) {
+		char *p = f->top;
+
+		f->top = p + s8 + 8;
+		*(uint64_t *)(void *)p = hdr_make(type, s8);
+		return p + 8;
+	}
+	if (type < heap->n_types && heap->types[type].size && size == heap->types[type].size)
+		return gengc_alloc(heap, type);
+	return gengc_alloc_slow(heap, type, size ? size : 1);
+}
+
+void *gengc_alloc_raw(struct gengc_heap *heap, size_t size)
+{
+	return gengc_alloc_size(heap, GENGC_TYPE_RAW, size);
+}
+
+char *gengc_strndup(struct gengc_heap *heap, const char *s, size_t len)
+{
+	char *p = gengc_alloc_raw(heap, len + 1);
+
+	if (p)
+		memcpy(p, s, len);
+	return p;
+}

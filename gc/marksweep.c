@@ -1,0 +1,168 @@
+/* SPDX-License-Identifier: MIT */
+/* The full collection's mark and sweep phases over the old generation.
+ *
+ * A full GC first scavenges with promote_all, so when marking starts the
+ * young generation is empty (I3) and every pointer is NULL or old/large.
+ * Marking is a depth-first walk with an explicit stack (heap->work) setting
+ * bits in each page's mark bitmap (a flag for large objects): the colour
+ * invariant is Lua's, "a marked object on the stack may point to unmarked
+ * ones; a marked object off the stack points only to marked ones".
+ *
+ * Sweeping a small page is Go's bitmap swap: alloc_bits = mark_bits, then the
+ * mark bits are cleared; dead cells are not touched (with the verify switch
+ * they are zapped to 0xdb so a dangling pointer reads garbage the checker
+ * will flag). Empty pages go back to the region, unmarked large objects too.
+ * Weak references to unmarked objects are cleared and dead finalizable
+ * objects finalized before anything is freed.
+ */
+#include <stdlib.h>
+
+#include "gengc_internal.h"
+
+bool old_is_marked(const void *obj)
+{
+	struct page *pg = page_of(obj);
+
+	if (pg->kind == PAGE_LARGE)
+		return pg->large_marked;
+	return bit_test(pg->mark_bits, cell_index(pg, obj));
+}
+
+static inline void mark_obj(struct gengc_heap *heap, void *p)
+{
+	struct page *pg;
+
+	if (!in_old(heap, p))
+		return;
+	pg = page_of(p);
+	if (pg->kind == PAGE_SMALL) {
+		uint32_t i = cell_index(pg, p);
+		uint64_t *w = &pg->mark_bits[i >> 6], bit = 1ull << (i & 63);
+
+		if (*w & bit)
+			return;
+		*w |= bit;
+	} else {
+		if (pg->large_marked)
+			return;
+		pg->large_marked = 1;
+	}
+	if (heap->types[hdr_type(*hdr_of(p))].layout != LAYOUT_RAW && vec_push(&heap->work, p) < 0)
+		gc_fatal("mark stack: out of memory");
+}
+
+static void mark_slot(struct gengc_heap *heap, void **slot)
+{
+	mark_obj(heap, *slot);
+}
+
+static void mark(struct gengc_heap *heap)
+{
+	heap->work.n = 0;
+	roots_visit(heap, mark_slot);
+	while (heap->work.n) {
+		void *obj = heap->work.v[--heap->work.n];
+		uint64_t h = *hdr_of(obj);
+		struct type_info *ti = &heap->types[hdr_type(h)];
+		void **p = obj;
+
+		switch (ti->layout) {
+		case LAYOUT_ALL:
+			for (size_t i = 0, n = hdr_size(h) / 8; i < n; i++)
+				if (p[i])
+					mark_obj(heap, p[i]);
+			break;
+		case LAYOUT_OFFSETS:
+			for (uint32_t i = 0; i < ti->n_offsets; i++)
+				mark_obj(heap, *(void **)((char *)obj + ti->offsets[i]));
+			break;
+		case LAYOUT_TRACE:
+			visit_slots(heap, obj, mark_slot);
+			break;
+		default:
+			break;
+		}
+	}
+}
+
+static void weak_and_finalizers(struct gengc_heap *heap)
+{
+	size_t keep = 0;
+
+	for (struct gengc_weak *w = heap->weak; w; w = w->next)
+		if (w->target && in_old(heap, w->target) && !old_is_marked(w->target))
+			w->target = NULL;
+	for (size_t i = 0; i < heap->old_fin.n; i++) {
+		void *p = heap->old_fin.v[i];
+
+		if (old_is_marked(p)) {
+			heap->old_fin.v[keep++] = p;
+		} else {
+			struct type_info *ti = type_of(heap, p);
+
+			ti->finalize(p, ti->finalize_ctx);
+		}
+	}
+	heap->old_fin.n = keep;
+}
+
+static void zap_dead_cells(struct page *pg)
+{
+	for (uint32_t w = 0; w < pg->bitmap_words; w++) {
+		uint64_t dead = pg->alloc_bits[w] & ~pg->mark_bits[w];
+
+		while (dead) {
+			uint32_t i = w * 64 + (uint32_t)__builtin_ctzll(dead);
+
+			dead &= dead - 1;
+			memset(pg->cells + (size_t)i * pg->cell_bytes, 0xdb, pg->cell_bytes);
+		}
+	}
+}
+
+static void sweep(struct gengc_heap *heap)
+{
+	for (uint32_t c = 0; c < heap->n_classes; c++) {
+		struct size_class *sc = &heap->cls[c];
+		size_t keep = 0;
+
+		for (size_t i = 0; i < sc->n_pages; i++) {
+			struct page *pg = sc->pages[i];
+			uint32_t live = 0;
+
+			if (heap->opts.verify)
+				zap_dead_cells(pg);
+			for (uint32_t w = 0; w < pg->bitmap_words; w++)
+				live += (uint32_t)__builtin_popcountll(pg->mark_bits[w]);
+			heap->freed_this_gc += (uint64_t)(pg->nlive - live) * pg->cell_bytes;
+			heap->old_used -= (size_t)(pg->nlive - live) * pg->cell_bytes;
+			if (!live) {
+				page_free(heap, pg);
+				continue;
+			}
+			memcpy(pg->alloc_bits, pg->mark_bits, pg->bitmap_words * 8);
+			memset(pg->mark_bits, 0, pg->bitmap_words * 8);
+			pg->nlive = live;
+			pg->cursor = 0;
+			sc->pages[keep++] = pg;
+		}
+		sc->n_pages = keep;
+		sc->alloc_idx = 0;
+	}
+	for (struct page *pg = heap->large, *next; pg; pg = next) {
+		next = pg->next;
+		if (pg->large_marked) {
+			pg->large_marked = 0;
+		} else {
+			heap->freed_this_gc += hdr_size(*(uint64_t *)pg->cells) + 8;
+			large_free(heap, pg);
+		}
+	}
+}
+
+void mark_sweep(struct gengc_heap *heap)
+{
+	mark(heap);
+	weak_and_finalizers(heap);
+	sweep(heap);
+}

@@ -1,0 +1,96 @@
+/* SPDX-License-Identifier: MIT */
+/* Allocation in the old generation (promotion, compaction) and the large-object space.
+ *
+ * Old cells are found Go-style: a page's alloc bitmap is the free list (a zero
+ * bit is a free cell), so sweeping is a bitmap copy instead of a walk that
+ * threads dead cells into lists, and allocation is a count-trailing-zeros.
+ * Within a size class, pages are filled in the order of the class's array
+ * from alloc_idx on; a page being evacuated is never a target.
+ *
+ * Invariant: for every small page, words [0, cursor) of alloc_bits have no
+ * zero bit below ncells; nlive == popcount(alloc_bits); old_used == sum of
+ * nlive * cell_bytes over all small pages.
+ */
+#include <stdlib.h>
+
+#include "gengc_internal.h"
+
+static void *page_take_cell(struct gengc_heap *heap, struct page *pg)
+{
+	for (uint32_t w = pg->cursor; w < pg->bitmap_words; w++) {
+		uint64_t free_bits = ~pg->alloc_bits[w];
+
+		if (free_bits) {
+			uint32_t i = w * 64 + (uint32_t)__builtin_ctzll(free_bits);
+
+			if (i >= pg->ncells)
+				break;
+			pg->alloc_bits[w] |= 1ull << (i & 63);
+			pg->cursor = w;
+			pg->nlive++;
+			heap->old_used += pg->cell_bytes;
+			return pg->cells + (size_t)i * pg->cell_bytes + 8;
+		}
+	}
+	pg->cursor = pg->bitmap_words;
+	return NULL;
+}
+
+/* A cell for payload bytes in the paged old space; the caller writes the
+ * header and the payload. Runs inside collections, which cannot stop half
+ * way, so when the kernel refuses memory this aborts (gc_fatal). */
+void *old_alloc(struct gengc_heap *heap, size_t payload)
+{
+	struct size_class *c = &heap->cls[size_class_of(heap, payload)];
+	struct page *pg;
+	void *p;
+
+	while (c->alloc_idx < c->n_pages) {
+		pg = c->pages[c->alloc_idx];
+		if (pg->nlive < pg->ncells && !(pg->flags & PF_EVACUATE) && (p = page_take_cell(heap, pg)))
+			return p;
+		c->alloc_idx++;
+	}
+	pg = page_alloc_small(heap, (uint32_t)(c - heap->cls));
+	if (!pg)
+		gc_fatal("cannot commit an old-space page");
+	c->alloc_idx = c->n_pages - 1;
+	return page_take_cell(heap, pg);
+}
+
+void *large_alloc(struct gengc_heap *heap, uint32_t type, size_t payload)
+{
+	struct page *pg = page_alloc_large(heap, payload);
+	char *obj;
+
+	if (!pg)
+		return NULL;
+	obj = pg->cells + 8;
+	*hdr_of(obj) = hdr_make(type, payload);
+	pg->next = heap->large;
+	pg->prev = NULL;
+	if (heap->large)
+		heap->large->prev = pg;
+	heap->large = pg;
+	heap->large_used += payload + 8;
+	heap->large_pages += pg->run_pages;
+	return obj;
+}
+
+void large_free(struct gengc_heap *heap, struct page *pg)
+{
+	if (pg->prev)
+		pg->prev->next = pg->next;
+	else
+		heap->large = pg->next;
+	if (pg->next)
+		pg->next->prev = pg->prev;
+	heap->large_used -= hdr_size(*(uint64_t *)pg->cells) + 8;
+	heap->large_pages -= pg->run_pages;
+	page_free(heap, pg);
+}
+
+size_t old_committed_bytes(const struct gengc_heap *heap)
+{
+	return heap->committed_pages * PAGE_BYTES;
+}

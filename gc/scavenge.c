@@ -1,0 +1,215 @@
+/* SPDX-License-Identifier: MIT */
+/* The young generation: semispaces, bump allocation refills, the Cheney scavenge.
+ *
+ * Allocation bumps fast.top in to-space. A scavenge flips the roles: the full
+ * space becomes from-space, survivors are copied breadth-first into the other
+ * (Cheney: the copied region itself is the work queue, scanned by a pointer
+ * chasing the copy pointer) or, once they have survived promotion_age
+ * scavenges, into the old generation (then queued on heap->work, because old
+ * cells are not contiguous). A copied object's old header becomes a
+ * forwarding word, so shared substructure is copied once and cycles end.
+ *
+ * Roots: handles, global roots, and the remembered set (old->young slots).
+ * After the copy, weak references to dead objects are cleared and dead
+ * finalizable objects are finalized while from-space is still intact.
+ *
+ * Invariants kept: I2 (a promoted object that still points young is
+ * recorded in the remembered set as it is scanned), I4 (to-space past the
+ * survivors is zeroed lazily, ZERO_CHUNK at a time, before it is handed out).
+ * With promote_all (the first step of a full GC) every survivor is promoted,
+ * which is what makes I3 hold.
+ */
+#include <stdlib.h>
+
+#include "gengc_internal.h"
+
+static inline bool in_from(const struct gengc_heap *heap, const void *p)
+{
+	return (uintptr_t)p - (uintptr_t)heap->from_space < heap->semi_cap;
+}
+
+/* Copies obj (in from-space, live) once and returns its new address. */
+static void *evacuate(struct gengc_heap *heap, void *obj)
+{
+	uint64_t h = *hdr_of(obj);
+	size_t cell;
+	char *dst;
+
+	if (h & HDR_FWD)
+		return (void *)(uintptr_t)(h & ~HDR_FWD);
+	cell = hdr_size(h) + 8;
+	if (heap->promote_all || hdr_age(h) >= heap->opts.promotion_age) {
+		dst = old_alloc(heap, hdr_size(h));
+		memcpy(dst - 8, (char *)obj - 8, cell);
+		if (vec_push(&heap->work, dst) < 0)
+			gc_fatal("scavenge: promotion queue out of memory");
+		heap->promoted_this_gc += cell;
+	} else {
+		dst = heap->copy_top + 8;
+		heap->copy_top += cell;
+		memcpy(dst - 8, (char *)obj - 8, cell);
+		*hdr_of(dst) = h + (1ull << HDR_AGE_SHIFT);
+	}
+	heap->survived_this_gc += cell;
+	*hdr_of(obj) = (uintptr_t)dst | HDR_FWD;
+	return dst;
+}
+
+static inline void *update(struct gengc_heap *heap, void **slot)
+{
+	void *p = *slot;
+
+	if (in_from(heap, p))
+		*slot = p = evacuate(heap, p);
+	return p;
+}
+
+static void root_slot(struct gengc_heap *heap, void **slot)
+{
+	update(heap, slot);
+}
+
+static bool remembered_slot(struct gengc_heap *heap, void **slot)
+{
+	return in_young(heap, update(heap, slot));
+}
+
+static void old_slot(struct gengc_heap *heap, void **slot)
+{
+	if (in_young(heap, update(heap, slot)))
+		remset_record(heap, heap->scan_obj, slot);
+}
+
+/* Scans one object's slots; for an old (promoted) object also records the
+ * slots left pointing young. The two common layouts are open-coded. */
+static inline void scan_object(struct gengc_heap *heap, void *obj, bool old)
+{
+	uint64_t h = *hdr_of(obj);
+	struct type_info *ti = &heap->types[hdr_type(h)];
+	void **p = obj;
+
+	switch (ti->layout) {
+	case LAYOUT_RAW:
+		return;
+	case LAYOUT_ALL:
+		for (size_t i = 0, n = hdr_size(h) / 8; i < n; i++)
+			if (in_young(heap, update(heap, &p[i])) && old)
+				remset_record(heap, obj, &p[i]);
+		return;
+	case LAYOUT_OFFSETS:
+		for (uint32_t i = 0; i < ti->n_offsets; i++) {
+			void **slot = (void **)((char *)obj + ti->offsets[i]);
+
+			if (in_young(heap, update(heap, slot)) && old)
+				remset_record(heap, obj, slot);
+		}
+		return;
+	case LAYOUT_TRACE:
+		heap->scan_obj = obj;
+		visit_slots(heap, obj, old ? old_slot : root_slot);
+		return;
+	}
+}
+
+static void process_weak_and_finalizers(struct gengc_heap *heap)
+{
+	size_t keep = 0;
+
+	for (struct gengc_weak *w = heap->weak; w; w = w->next) {
+		if (!in_from(heap, w->target))
+			continue;
+		uint64_t h = *hdr_of(w->target);
+
+		w->target = h & HDR_FWD ? (void *)(uintptr_t)(h & ~HDR_FWD) : NULL;
+	}
+	for (size_t i = 0; i < heap->young_fin.n; i++) {
+		void *p = heap->young_fin.v[i];
+		uint64_t h = *hdr_of(p);
+
+		if (h & HDR_FWD) {
+			p = (void *)(uintptr_t)(h & ~HDR_FWD);
+			if (in_young(heap, p))
+				heap->young_fin.v[keep++] = p;
+			else if (vec_push(&heap->old_fin, p) < 0)
+				gc_fatal("finalizer list: out of memory");
+		} else {
+			struct type_info *ti = &heap->types[hdr_type(h)];
+
+			ti->finalize(p, ti->finalize_ctx);
+		}
+	}
+	heap->young_fin.n = keep;
+}
+
+void scavenge(struct gengc_heap *heap)
+{
+	char *from = heap->to_space, *scan;
+	size_t used = (size_t)(heap->fast.top - from);
+
+	heap->from_space = from;
+	heap->to_space = from == heap->young ? heap->young + heap->semi_max : heap->young;
+	heap->copy_top = scan = heap->to_space;
+	heap->work.n = 0;
+
+	roots_visit(heap, root_slot);
+	remset_scan(heap, remembered_slot);
+	while (scan < heap->copy_top || heap->work.n) {
+		while (scan < heap->copy_top) {
+			void *obj = scan + 8;
+
+			scan_object(heap, obj, false);
+			scan += hdr_size(*hdr_of(obj)) + 8;
+		}
+		while (heap->work.n && scan == heap->copy_top) {
+			void *obj = heap->work.v[--heap->work.n];
+
+			scan_object(heap, obj, true);
+		}
+	}
+	process_weak_and_finalizers(heap);
+
+	heap->freed_this_gc += used - heap->survived_this_gc;
+	if ((size_t)(heap->copy_top - heap->to_space) > heap->young_touched)
+		heap->young_touched = (size_t)(heap->copy_top - heap->to_space);
+	young_reset_alloc(heap, heap->copy_top);
+
+	/* V8's rule: grow once the bytes survived since the last growth exceed
+	 * the capacity (survival is high enough that a bigger space pays). */
+	heap->survived_since_grow += heap->survived_this_gc;
+	if (heap->survived_since_grow > heap->semi_cap && heap->semi_cap < heap->semi_max) {
+		heap->semi_cap = heap->semi_cap * 2 < heap->semi_max ? heap->semi_cap * 2 : heap->semi_max;
+		heap->survived_since_grow = 0;
+	}
+}
+
+/* Allocation restarts at top; the zeroed window is empty until refilled. */
+void young_reset_alloc(struct gengc_heap *heap, char *top)
+{
+	heap->fast.top = top;
+	heap->fast.limit = top;
+	heap->young_zeroed = top;
+	heap->alloc_mark = top;
+}
+
+/* Extends the zeroed window so at least `need` bytes from top are zero
+ * (I4), zeroing ZERO_CHUNK at a time: cache-warm bulk zeroing instead of a
+ * memset per object. In stress mode the fast path's limit stays at top so
+ * every allocation comes through the slow path. */
+void young_refill(struct gengc_heap *heap)
+{
+	char *end = heap->to_space + heap->semi_cap;
+	char *z = heap->young_zeroed;
+
+	if (z < heap->fast.top)
+		z = heap->fast.top;
+	if (z < end) {
+		char *nz = z + ZERO_CHUNK < end ? z + ZERO_CHUNK : end;
+
+		memset(z, 0, (size_t)(nz - z));
+		z = nz;
+	}
+	heap->young_zeroed = z;
+	if ((size_t)(z - heap->to_space) > heap->young_touched)
+		heap->young_touched = (size_t)(z - heap->to_space);
+	heap->fast.limit = heap->opts.stress ? heap->fast.top : z;
+}

@@ -1,0 +1,165 @@
+/* SPDX-License-Identifier: MIT */
+/* The object model: registered types and the walk over an object's pointer slots.
+ *
+ * A type's layout is one of four kinds, cheapest first: RAW (no pointers),
+ * ALL (every payload word is a pointer: tree nodes, pointer arrays), OFFSETS
+ * (a list of field offsets) and TRACE (a callback). The collectors' inner
+ * loops switch on the kind, so the common kinds never make an indirect call.
+ * Each type also owns a precomputed header word, so the inline allocation
+ * fast path initialises an object with a single store.
+ */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "gengc_internal.h"
+
+static int types_grow(struct gengc_heap *heap)
+{
+	uint32_t cap = heap->cap_types ? heap->cap_types * 2 : 16;
+	struct type_info *t;
+	uint64_t *h;
+
+	if (cap > MAX_TYPES)
+		cap = MAX_TYPES;
+	if (cap <= heap->cap_types)
+		return -ENOSPC;
+	t = realloc(heap->types, cap * sizeof(*t));
+	if (!t)
+		return -ENOMEM;
+	heap->types = t;
+	h = realloc(heap->type_hdr, cap * sizeof(*h));
+	if (!h)
+		return -ENOMEM;
+	heap->type_hdr = h;
+	heap->fast.type_hdr = h;
+	heap->cap_types = cap;
+	return 0;
+}
+
+int types_init(struct gengc_heap *heap)
+{
+	static const struct gengc_type raw = { .name = "raw" };
+	uint32_t id;
+
+	return gengc_type_register(heap, &raw, &id);
+}
+
+void types_done(struct gengc_heap *heap)
+{
+	for (uint32_t i = 0; i < heap->n_types; i++) {
+		free(heap->types[i].name);
+		free(heap->types[i].offsets);
+	}
+	free(heap->types);
+	free(heap->type_hdr);
+}
+
+int gengc_type_register(struct gengc_heap *heap, const struct gengc_type *type, uint32_t *ret_id)
+{
+	struct type_info ti = { 0 };
+	uint32_t size8 = (type->size + 7u) & ~7u;
+	int r;
+
+	if (!type->name || type->size > MAX_OBJECT_BYTES)
+		return -EINVAL;
+	if (type->trace && (type->n_pointers || (type->flags & GENGC_TYPE_ALL_POINTERS)))
+		return -EINVAL;
+	if (type->n_pointers && !type->pointer_offsets)
+		return -EINVAL;
+	for (uint32_t i = 0; i < type->n_pointers; i++)
+		if (type->pointer_offsets[i] % 8 || (type->size && type->pointer_offsets[i] + 8 > size8))
+			return -EINVAL;
+	if (heap->n_types == heap->cap_types && (r = types_grow(heap)) < 0)
+		return r;
+
+	ti.size = size8;
+	for (uint32_t i = 0; i < type->n_pointers; i++)
+		if (type->pointer_offsets[i] + 8 > ti.min_size)
+			ti.min_size = type->pointer_offsets[i] + 8;
+	ti.trace = type->trace;
+	ti.finalize = type->finalize;
+	ti.finalize_ctx = type->finalize_ctx;
+	if (type->trace)
+		ti.layout = LAYOUT_TRACE;
+	else if (type->flags & GENGC_TYPE_ALL_POINTERS)
+		ti.layout = LAYOUT_ALL;
+	else if (type->n_pointers)
+		ti.layout = LAYOUT_OFFSETS;
+	else
+		ti.layout = LAYOUT_RAW;
+	if (ti.layout == LAYOUT_OFFSETS) {
+		ti.offsets = malloc(type->n_pointers * sizeof(uint32_t));
+		if (!ti.offsets)
+			return -ENOMEM;
+		memcpy(ti.offsets, type->pointer_offsets, type->n_pointers * sizeof(uint32_t));
+		ti.n_offsets = type->n_pointers;
+	}
+	ti.name = strdup(type->name);
+	if (!ti.name) {
+		free(ti.offsets);
+		return -ENOMEM;
+	}
+	heap->types[heap->n_types] = ti;
+	/* A zero size in the template sends the inline fast path to the slow
+	 * one: variable types, finalizable types (they must be registered) and
+	 * fixed types too big for the young generation. */
+	heap->type_hdr[heap->n_types] = hdr_make(heap->n_types,
+		ti.finalize || size8 > heap->opts.large_object_threshold ? 0 : size8);
+	*ret_id = heap->n_types++;
+	heap->fast.n_types = heap->n_types;
+	return 0;
+}
+
+/* ---- tracing -------------------------------------------------------------- */
+struct slot_tracer {
+	struct gengc_tracer t;
+	slot_fn *fn;
+};
+
+static void tracer_visit(struct gengc_tracer *t, void **slot)
+{
+	struct slot_tracer *st = (struct slot_tracer *)t;
+
+	st->fn(t->heap, slot);
+}
+
+void gengc_trace_slot(struct gengc_tracer *t, void **slot)
+{
+	t->visit(t, slot);
+}
+
+void visit_slots(struct gengc_heap *heap, void *obj, slot_fn *fn)
+{
+	uint64_t h = *hdr_of(obj);
+	struct type_info *ti = &heap->types[hdr_type(h)];
+	void **p = obj;
+
+	switch (ti->layout) {
+	case LAYOUT_RAW:
+		return;
+	case LAYOUT_ALL:
+		for (size_t i = 0, n = hdr_size(h) / 8; i < n; i++)
+			fn(heap, &p[i]);
+		return;
+	case LAYOUT_OFFSETS:
+		for (uint32_t i = 0; i < ti->n_offsets; i++)
+			fn(heap, (void **)((char *)obj + ti->offsets[i]));
+		return;
+	case LAYOUT_TRACE: {
+		struct slot_tracer st = { { tracer_visit, heap }, fn };
+
+		ti->trace(obj, hdr_size(h), &st.t);
+		return;
+	}
+	}
+}
+
+size_t gengc_size(const void *obj)
+{
+	return hdr_size(*hdr_of(obj));
+}
+
+uint32_t gengc_type_of(const void *obj)
+{
+	return hdr_type(*hdr_of(obj));
+}

@@ -1,0 +1,671 @@
+/* SPDX-License-Identifier: MIT */
+/* libgengc unit tests, one or more per phase: scavenge, promotion, barrier, sweep, compaction, roots, weak, finalizers, limits, stats. */
+#include <setjmp.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "gengc.h"
+#include "test.h"
+
+struct node {
+	struct node *a, *b;
+	uint64_t val;
+};
+static const uint32_t node_offsets[] = { 0, 8 };
+
+static uint32_t node_type(struct gengc_heap *h)
+{
+	struct gengc_type t = { .name = "node", .size = sizeof(struct node), .n_pointers = 2,
+				.pointer_offsets = node_offsets };
+	uint32_t id = 0;
+
+	if (gengc_type_register(h, &t, &id) < 0)
+		abort();
+	return id;
+}
+
+static struct gengc_heap *heap_with(uint32_t promotion_age)
+{
+	struct gengc_options o;
+
+	gengc_options_init(&o);
+	o.promotion_age = promotion_age;
+	o.verify = 1;
+	return gengc_heap_new(&o);
+}
+
+static struct node *new_node(struct gengc_heap *h, uint32_t t, uint64_t val)
+{
+	struct node *n = gengc_alloc(h, t);
+
+	if (n)
+		n->val = val;
+	return n;
+}
+
+static void check_verify(struct gengc_heap *h)
+{
+	char msg[256];
+	int r = gengc_verify(h, msg, sizeof(msg));
+
+	if (r)
+		test_fail_at(__FILE__, __LINE__, "verify: %s", msg);
+}
+
+static struct gengc_stats stats(struct gengc_heap *h)
+{
+	struct gengc_stats s;
+
+	gengc_stats_read(h, &s);
+	return s;
+}
+
+/* ---- scavenge ---------------------------------------------------------------- */
+static void test_scavenge_copies_and_forwards(void)
+{
+	struct gengc_heap *h = heap_with(1);
+	uint32_t t = node_type(h);
+	struct gengc_scope s;
+	void **p1, **p2, **c1;
+
+	REQUIRE(h);
+	gengc_scope_open(h, &s);
+	void **shared = gengc_handle(h, new_node(h, t, 7));
+	p1 = gengc_handle(h, new_node(h, t, 1));
+	p2 = gengc_handle(h, new_node(h, t, 2));
+	gengc_write(h, *p1, &((struct node *)*p1)->a, *shared);
+	gengc_write(h, *p2, &((struct node *)*p2)->a, *shared);
+	c1 = gengc_handle(h, new_node(h, t, 10));
+	struct node *c2 = new_node(h, t, 11);
+	gengc_write(h, *c1, &((struct node *)*c1)->a, c2);
+	gengc_write(h, c2, &c2->a, *c1);
+	for (int i = 0; i < 1000; i++)   /* garbage */
+		new_node(h, t, 99);
+	void *before = *p1;
+
+	CHECK_EQ(gengc_collect(h, GENGC_GC_SCAVENGE), 0);
+	struct node *n1 = *p1, *n2 = *p2, *cy = *c1;
+	CHECK(n1 != before);
+	CHECK(n1->a == n2->a);              /* shared substructure stays shared */
+	CHECK(n1->a == *shared);
+	CHECK_EQ(n1->a->val, 7);
+	CHECK_EQ(cy->a->val, 11);
+	CHECK(cy->a->a == cy);              /* the cycle survived */
+	CHECK_EQ(stats(h).gc[GENGC_GC_SCAVENGE].count, 1);
+	CHECK_EQ(stats(h).space[GENGC_SPACE_NEW].space_used_size, 5 * 32);   /* shared, p1, p2, c1, c2 */
+	check_verify(h);
+	gengc_scope_close(h, &s);
+	CHECK_EQ(gengc_collect(h, GENGC_GC_SCAVENGE), 0);
+	CHECK_EQ(stats(h).space[GENGC_SPACE_NEW].space_used_size, 0);
+	gengc_heap_free(h);
+}
+
+static void test_promotion_after_age(void)
+{
+	for (uint32_t age = 0; age <= 2; age++) {
+		struct gengc_heap *h = heap_with(age);
+		uint32_t t = node_type(h);
+		void **n = gengc_handle(h, new_node(h, t, 5));
+
+		for (uint32_t i = 0; i < age; i++) {
+			gengc_collect(h, GENGC_GC_SCAVENGE);
+			CHECK_EQ(stats(h).gc[GENGC_GC_SCAVENGE].bytes_promoted, 0);
+			CHECK_EQ(stats(h).space[GENGC_SPACE_NEW].space_used_size, 32);
+		}
+		gengc_collect(h, GENGC_GC_SCAVENGE);
+		CHECK_EQ(stats(h).gc[GENGC_GC_SCAVENGE].bytes_promoted, 32);
+		CHECK_EQ(stats(h).space[GENGC_SPACE_NEW].space_used_size, 0);
+		CHECK_EQ(stats(h).space[GENGC_SPACE_OLD].space_used_size, 32);
+		CHECK_EQ(((struct node *)*n)->val, 5);
+		check_verify(h);
+		gengc_heap_free(h);
+	}
+}
+
+/* ---- barrier ------------------------------------------------------------------- */
+static void test_barrier_old_to_young(void)
+{
+	struct gengc_heap *h = heap_with(0);
+	uint32_t t = node_type(h);
+	void **old = gengc_handle(h, new_node(h, t, 1));
+	char msg[256];
+
+	gengc_collect(h, GENGC_GC_SCAVENGE);            /* promoted */
+	REQUIRE(stats(h).space[GENGC_SPACE_OLD].space_used_size == 32);
+	struct node *y = new_node(h, t, 42);
+	gengc_write(h, *old, &((struct node *)*old)->a, y); /* the only reference */
+	gengc_collect(h, GENGC_GC_SCAVENGE);
+	CHECK_EQ(((struct node *)*old)->a->val, 42);      /* found through the remembered set */
+	check_verify(h);
+
+	/* A store that bypasses the barrier is what the checker must catch. */
+	struct node *y2 = new_node(h, t, 43);
+	((struct node *)*old)->b = y2;
+	CHECK_EQ(gengc_verify(h, msg, sizeof(msg)), -EUCLEAN);
+	CHECK_CONTAINS(msg, "not remembered");
+	gengc_write(h, *old, &((struct node *)*old)->b, ((struct node *)*old)->b);
+	CHECK_EQ(gengc_verify(h, NULL, 0), 0);
+	gengc_heap_free(h);
+}
+
+/* ---- sweep ----------------------------------------------------------------------- */
+static uint32_t ptrs_type(struct gengc_heap *h)
+{
+	struct gengc_type t = { .name = "array", .flags = GENGC_TYPE_ALL_POINTERS };
+	uint32_t id = 0;
+
+	if (gengc_type_register(h, &t, &id) < 0)
+		abort();
+	return id;
+}
+
+static void test_sweep_reuses_cells(void)
+{
+	struct gengc_heap *h = heap_with(0);
+	uint32_t t = node_type(h), at = ptrs_type(h);
+	const int n = 20000;
+	void **arr = gengc_handle(h, gengc_alloc_size(h, at, n * 8));
+
+	for (int i = 0; i < n; i++) {
+		struct node *x = new_node(h, t, (uint64_t)i);
+
+		gengc_write(h, *arr, (void **)*arr + i, x);
+	}
+	gengc_collect(h, GENGC_GC_SCAVENGE);                /* all promoted */
+	uint64_t pages = stats(h).old_pages, used = stats(h).space[GENGC_SPACE_OLD].space_used_size;
+	CHECK(pages >= 2);
+	for (int i = 0; i < n; i += 2)
+		((void **)*arr)[i] = NULL;
+	gengc_collect(h, GENGC_GC_MARK_SWEEP);
+	CHECK_EQ(stats(h).space[GENGC_SPACE_OLD].space_used_size, used - (uint64_t)(n / 2) * 32);
+	for (int i = 0; i < n; i += 2) {
+		struct node *x = new_node(h, t, (uint64_t)i + 1000000);
+
+		gengc_write(h, *arr, (void **)*arr + i, x);
+	}
+	gengc_collect(h, GENGC_GC_SCAVENGE);                /* promoted into the freed cells */
+	CHECK_EQ(stats(h).old_pages, pages);
+	CHECK_EQ(stats(h).space[GENGC_SPACE_OLD].space_used_size, used);
+	for (int i = 0; i < n; i++)
+		CHECK_EQ(((struct node **)*arr)[i]->val, i % 2 ? (uint64_t)i : (uint64_t)i + 1000000);
+	check_verify(h);
+	gengc_heap_free(h);
+}
+
+/* ---- compaction ------------------------------------------------------------------- */
+static void test_compaction_moves_and_releases_pages(void)
+{
+	struct gengc_options o;
+	gengc_options_init(&o);
+	o.promotion_age = 0;
+	o.compact_threshold_pct = 100;          /* no automatic compaction */
+	o.verify = 1;
+	struct gengc_heap *h = gengc_heap_new(&o);
+	uint32_t t = node_type(h), at = ptrs_type(h);
+	const int n = 50000;
+	struct gengc_scope s;
+
+	gengc_scope_open(h, &s);
+	void **arr = gengc_handle(h, gengc_alloc_size(h, at, n * 8));
+	for (int i = 0; i < n; i++)
+		gengc_write(h, *arr, (void **)*arr + i, new_node(h, t, (uint64_t)i));
+	gengc_collect(h, GENGC_GC_SCAVENGE);
+	void **kept[8];
+	for (int i = 0; i < 8; i++)
+		kept[i] = gengc_handle(h, ((void **)*arr)[i * 1000]);
+	for (int i = 0; i < n; i++)             /* keep one in ten; link them */
+		if (i % 10)
+			((void **)*arr)[i] = NULL;
+		else if (i + 10 < n)
+			gengc_write(h, ((void **)*arr)[i], &((struct node **)*arr)[i]->a, ((void **)*arr)[i + 10]);
+	gengc_collect(h, GENGC_GC_MARK_SWEEP);
+	uint64_t pages_before = stats(h).old_pages;
+	void *addr_before = *kept[3];
+	gengc_collect(h, GENGC_GC_MARK_COMPACT);
+	uint64_t pages_after = stats(h).old_pages;
+	printf("  old space pages: %llu before compaction, %llu after\n",
+	       (unsigned long long)pages_before, (unsigned long long)pages_after);
+	CHECK(pages_after * 4 < pages_before);
+	CHECK(*kept[3] != addr_before);         /* moved, and the handle followed */
+	for (int i = 0; i < 8; i++)
+		CHECK_EQ(((struct node *)*kept[i])->val, (uint64_t)i * 1000);
+	for (int i = 0; i < n; i += 10) {
+		struct node *x = ((struct node **)*arr)[i];
+
+		CHECK_EQ(x->val, (uint64_t)i);
+		if (i + 10 < n)
+			CHECK(x->a == ((struct node **)*arr)[i + 10]);
+	}
+	CHECK_EQ(stats(h).gc[GENGC_GC_MARK_COMPACT].count, 1);
+	check_verify(h);
+	gengc_scope_close(h, &s);
+	gengc_heap_free(h);
+}
+
+/* ---- roots -------------------------------------------------------------------------- */
+static void test_handles_updated_after_moves(void)
+{
+	struct gengc_heap *h = heap_with(1);
+	uint32_t t = node_type(h);
+	struct gengc_scope outer, inner;
+	void **esc, **many[3000];
+
+	gengc_scope_open(h, &outer);
+	gengc_scope_open_escapable(h, &inner);
+	for (int i = 0; i < 3000; i++)          /* spans several handle blocks */
+		many[i] = gengc_handle(h, new_node(h, t, (uint64_t)i));
+	gengc_collect(h, GENGC_GC_SCAVENGE);
+	for (int i = 0; i < 3000; i++)
+		CHECK_EQ(((struct node *)*many[i])->val, (uint64_t)i);
+	esc = gengc_scope_escape(&inner, *many[1234]);
+	gengc_scope_close(h, &inner);
+	void *before = *esc;
+	gengc_collect(h, GENGC_GC_SCAVENGE);
+	gengc_collect(h, GENGC_GC_MARK_COMPACT);
+	CHECK(*esc != before);
+	CHECK_EQ(((struct node *)*esc)->val, 1234);
+	CHECK_EQ(stats(h).space[GENGC_SPACE_OLD].space_used_size, 32); /* the others died */
+	check_verify(h);
+	gengc_scope_close(h, &outer);
+
+	static void *global;
+	global = new_node(h, t, 77);
+	CHECK_EQ(gengc_root_add(h, &global), 0);
+	CHECK_EQ(gengc_root_add(h, &global), -EEXIST);
+	gengc_collect(h, GENGC_GC_MARK_SWEEP);
+	CHECK_EQ(((struct node *)global)->val, 77);
+	CHECK_EQ(gengc_root_remove(h, &global), 0);
+	CHECK_EQ(gengc_root_remove(h, &global), -ENOENT);
+	gengc_collect(h, GENGC_GC_MARK_SWEEP);
+	CHECK_EQ(stats(h).space[GENGC_SPACE_OLD].space_used_size, 0);
+	gengc_heap_free(h);
+}
+
+static void test_weak_refs_cleared(void)
+{
+	struct gengc_heap *h = heap_with(0);
+	uint32_t t = node_type(h);
+	void **keep = gengc_handle(h, new_node(h, t, 1));
+	struct gengc_weak *wk = gengc_weak_new(h, *keep);
+	struct gengc_weak *wd = gengc_weak_new(h, new_node(h, t, 2));
+
+	gengc_collect(h, GENGC_GC_SCAVENGE);
+	CHECK(gengc_weak_get(wk) == *keep);     /* followed the move */
+	CHECK(gengc_weak_get(wd) == NULL);      /* young target died */
+	struct gengc_weak *wo = gengc_weak_new(h, *keep);
+	*keep = NULL;
+	gengc_collect(h, GENGC_GC_SCAVENGE);
+	CHECK(gengc_weak_get(wo) != NULL);      /* old: only a full GC decides */
+	gengc_collect(h, GENGC_GC_MARK_SWEEP);
+	CHECK(gengc_weak_get(wo) == NULL);
+	CHECK(gengc_weak_get(wk) == NULL);
+	gengc_weak_free(h, wk);
+	gengc_weak_free(h, wd);
+	gengc_weak_free(h, wo);
+	CHECK(gengc_weak_free(h, NULL) == NULL);
+	gengc_heap_free(h);
+}
+
+static int fin_count[200];
+static void count_fin(void *obj, void *ctx)
+{
+	(void)ctx;
+	fin_count[((struct node *)obj)->val]++;
+}
+
+static void test_finalizers_run_once(void)
+{
+	struct gengc_heap *h = heap_with(1);
+	struct gengc_type ft = { .name = "fin", .size = sizeof(struct node), .n_pointers = 2,
+				 .pointer_offsets = node_offsets, .finalize = count_fin };
+	uint32_t t, at = ptrs_type(h);
+	int total = 0;
+
+	memset(fin_count, 0, sizeof(fin_count));
+	REQUIRE(gengc_type_register(h, &ft, &t) == 0);
+	void **arr = gengc_handle(h, gengc_alloc_size(h, at, 200 * 8));
+	for (int i = 0; i < 200; i++) {
+		struct node *x = new_node(h, t, (uint64_t)i);
+
+		if (i % 2)
+			gengc_write(h, *arr, (void **)*arr + i, x);
+	}
+	gengc_collect(h, GENGC_GC_SCAVENGE);
+	for (int i = 0; i < 200; i++)
+		CHECK_EQ(fin_count[i], i % 2 ? 0 : 1);
+	gengc_collect(h, GENGC_GC_SCAVENGE);     /* promoted now */
+	gengc_collect(h, GENGC_GC_MARK_SWEEP);
+	for (int i = 1; i < 200; i += 4)
+		((void **)*arr)[i] = NULL;
+	gengc_collect(h, GENGC_GC_MARK_SWEEP);
+	gengc_collect(h, GENGC_GC_MARK_COMPACT);
+	for (int i = 0; i < 200; i++) {
+		CHECK_EQ(fin_count[i], i % 2 == 0 || i % 4 == 1 ? 1 : 0);
+		total += fin_count[i];
+	}
+	CHECK_EQ(total, 150);
+	check_verify(h);
+	gengc_heap_free(h);                     /* the survivors are finalized with the heap */
+	for (int i = 0; i < 200; i++)
+		CHECK_EQ(fin_count[i], 1);
+}
+
+static void test_large_objects_do_not_move(void)
+{
+	struct gengc_heap *h = heap_with(0);
+	uint32_t t = node_type(h), at = ptrs_type(h);
+	void **big = gengc_handle(h, gengc_alloc_size(h, at, 40000 * 8));
+	void **raw = gengc_handle(h, gengc_alloc_raw(h, 1 << 20));
+	void *big_addr = *big;
+
+	REQUIRE(*big && *raw);
+	memset(*raw, 0xab, 1 << 20);
+	CHECK(stats(h).space[GENGC_SPACE_LARGE_OBJECT].space_used_size >= (40000 + 131072) * 8);
+	CHECK_EQ(stats(h).space[GENGC_SPACE_NEW].space_used_size, 0);
+	for (int i = 0; i < 40000; i += 97)    /* old (large) -> young through the barrier */
+		gengc_write(h, *big, (void **)*big + i, new_node(h, t, (uint64_t)i));
+	gengc_collect(h, GENGC_GC_SCAVENGE);
+	gengc_collect(h, GENGC_GC_MARK_COMPACT);
+	CHECK(*big == big_addr);
+	for (int i = 0; i < 40000; i += 97)
+		CHECK_EQ(((struct node **)*big)[i]->val, (uint64_t)i);
+	CHECK_EQ(((unsigned char *)*raw)[12345], 0xab);
+	check_verify(h);
+	*raw = NULL;
+	gengc_collect(h, GENGC_GC_MARK_SWEEP);
+	CHECK(stats(h).space[GENGC_SPACE_LARGE_OBJECT].space_used_size < (1 << 20));
+	gengc_heap_free(h);
+}
+
+/* ---- limits (in a child: the out-of-memory path ends the process) --------------------- */
+static int near_calls;
+static uint32_t raise_once(struct gengc_heap *h, uint32_t limit_mib, uint32_t used_mib, void *ctx)
+{
+	(void)h; (void)ctx;
+	printf("near-limit %u MiB used %u MiB\n", limit_mib, used_mib);
+	fflush(stdout);
+	return near_calls++ ? limit_mib : limit_mib + 2;
+}
+
+static void oom_exit(struct gengc_heap *h, const char *report, void *ctx)
+{
+	struct gengc_space_statistics o, l;
+
+	(void)ctx;
+	gengc_space_statistics(h, GENGC_SPACE_OLD, &o);
+	gengc_space_statistics(h, GENGC_SPACE_LARGE_OBJECT, &l);
+	printf("oom: %s; committed %llu KiB\n", report, (unsigned long long)(o.space_size + l.space_size) / 1024);
+	fflush(stdout);
+	_exit(42);
+}
+
+static void leak_until_limit(int with_callbacks)
+{
+	struct gengc_options o;
+	gengc_options_init(&o);
+	o.max_old_space_size = 4;
+	struct gengc_heap *h = gengc_heap_new(&o);
+	uint32_t t = node_type(h);
+	void **head = gengc_handle(h, NULL);
+
+	if (with_callbacks) {
+		gengc_set_near_limit_callback(h, raise_once, NULL);
+		gengc_set_oom_callback(h, oom_exit, NULL);
+	}
+	for (uint64_t i = 0; i < 10000000; i++) {   /* a leak: everything stays reachable */
+		struct node *n = new_node(h, t, i);
+
+		if (!n)
+			_exit(3);
+		gengc_write(h, n, &n->a, *head);
+		*head = n;
+		if (i % 4096 == 0)
+			gengc_alloc_raw(h, 200000);         /* large garbage too */
+	}
+	_exit(4);                                       /* never reached the limit: wrong */
+}
+
+static int run_child(int with_callbacks, char *out, size_t out_len, int *status)
+{
+	int fds[2];
+	pid_t pid;
+	size_t got = 0;
+	ssize_t r;
+
+	fflush(stdout);
+	if (pipe(fds) < 0)
+		return -1;
+	pid = fork();
+	if (pid == 0) {
+		dup2(fds[1], 1);
+		dup2(fds[1], 2);
+		close(fds[0]);
+		leak_until_limit(with_callbacks);
+	}
+	close(fds[1]);
+	while (got + 1 < out_len && (r = read(fds[0], out + got, out_len - 1 - got)) > 0)
+		got += (size_t)r;
+	out[got] = 0;
+	close(fds[0]);
+	waitpid(pid, status, 0);
+	return 0;
+}
+
+static void test_limit_near_then_oom_callback(void)
+{
+	char out[4096];
+	int st;
+	unsigned long long kib = 0;
+
+	REQUIRE(run_child(1, out, sizeof(out), &st) == 0);
+	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 42);
+	CHECK_CONTAINS(out, "near-limit 4 MiB");
+	CHECK_CONTAINS(out, "near-limit 6 MiB");
+	CHECK_CONTAINS(out, "oom: heap limit reached: old space ");
+	CHECK_CONTAINS(out, "MiB of 6 MiB after ");
+	CHECK(strstr(out, "near-limit 4") < strstr(out, "oom:"));
+	const char *c = strstr(out, "committed ");
+	CHECK(c && sscanf(c, "committed %llu", &kib) == 1);
+	CHECK(kib <= (6 + 1 + 1) * 1024);       /* limit + one semispace + a page: bounded */
+}
+
+static void test_limit_default_oom_aborts(void)
+{
+	char out[4096];
+	int st;
+
+	REQUIRE(run_child(0, out, sizeof(out), &st) == 0);
+	CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT);
+	CHECK_CONTAINS(out, "gengc: heap limit reached: old space ");
+	CHECK_CONTAINS(out, "of 4 MiB after ");
+}
+
+/* ---- options, stats, checker, stress switch ----------------------------------------------- */
+static char logged[1024];
+static void capture_log(void *ctx, const char *line)
+{
+	(void)ctx;
+	if (strlen(logged) + strlen(line) + 2 < sizeof(logged)) {
+		strcat(logged, line);
+		strcat(logged, "\n");
+	}
+}
+
+static void test_environment_read_once(void)
+{
+	pid_t pid;
+	int st;
+
+	fflush(stdout);
+	pid = fork();
+	if (pid == 0) {
+		struct gengc_options o;
+		int ok;
+
+		gengc_set_log_callback(capture_log, NULL);
+		setenv("GENGC_MAX_OLD_SPACE_SIZE", "64", 1);
+		setenv("GENGC_MAX_SEMI_SPACE_SIZE", "lots", 1);
+		setenv("GENGC_PROMOTION_AGE", "0", 1);
+		gengc_options_init(&o);
+		ok = o.max_old_space_size == 64 && o.max_semi_space_size == GENGC_DEFAULT_MAX_SEMI_SPACE_SIZE_MIB &&
+		     o.promotion_age == 0 && strstr(logged, "ignoring GENGC_MAX_SEMI_SPACE_SIZE=\"lots\"") &&
+		     !strstr(logged, "OLD_SPACE");
+		setenv("GENGC_MAX_OLD_SPACE_SIZE", "128", 1);   /* read once: no effect now */
+		gengc_options_init(&o);
+		ok = ok && o.max_old_space_size == 64;
+		_exit(ok ? 0 : 1);
+	}
+	CHECK(waitpid(pid, &st, 0) == pid && WIFEXITED(st));
+	CHECK_EQ(WEXITSTATUS(st), 0);
+}
+
+static int events;
+static uint64_t event_pause_sum;
+static void on_gc(struct gengc_heap *h, const struct gengc_gc_event *ev, void *ctx)
+{
+	(void)h; (void)ctx;
+	events++;
+	event_pause_sum += ev->pause_ns;
+	if (ev->kind > GENGC_GC_MARK_COMPACT || ev->heap_used_after_bytes > ev->heap_used_before_bytes + ev->promoted_bytes)
+		events += 1000;
+}
+
+static void test_stats_and_callbacks(void)
+{
+	struct gengc_options o;
+	gengc_options_init(&o);
+	o.trace_gc = 1;
+	struct gengc_heap *h = gengc_heap_new(&o);
+	uint32_t t = node_type(h);
+	struct gengc_memory_usage mu;
+	struct gengc_heap_statistics hs;
+	struct gengc_space_statistics ss;
+	struct gengc_stats s;
+	uint64_t hist = 0, total = 0;
+
+	logged[0] = 0;
+	gengc_set_log_callback(capture_log, NULL);
+	gengc_set_gc_done_callback(h, on_gc, NULL);
+	events = 0;
+	event_pause_sum = 0;
+	void **keep = gengc_handle(h, NULL);
+	for (int i = 0; i < 200000; i++) {       /* several scavenges */
+		struct node *n = new_node(h, t, (uint64_t)i);
+
+		if (i % 100 == 0) {
+			gengc_write(h, n, &n->a, *keep);
+			*keep = n;
+		}
+	}
+	gengc_collect(h, GENGC_GC_MARK_SWEEP);
+	gengc_set_log_callback(NULL, NULL);
+	gengc_stats_read(h, &s);
+	CHECK_EQ(s.version, GENGC_STATS_VERSION);
+	CHECK_EQ(s.size, sizeof(s));
+	CHECK(s.gc[GENGC_GC_SCAVENGE].count >= 3);
+	CHECK_EQ(s.gc[GENGC_GC_MARK_SWEEP].count + s.gc[GENGC_GC_MARK_COMPACT].count, 1);
+	CHECK_EQ(s.full_gcs, 1);
+	CHECK_EQ((uint64_t)events, s.gc[0].count + s.gc[1].count + s.gc[2].count);
+	for (int k = 0; k < GENGC_GC_KINDS; k++) {
+		for (int b = 0; b < GENGC_PAUSE_BUCKETS; b++)
+			hist += s.gc[k].pause_histogram[b];
+		total += s.gc[k].total_pause_ns;
+	}
+	CHECK_EQ(hist, (uint64_t)events);
+	CHECK_EQ(total, event_pause_sum);
+	CHECK(s.gc[GENGC_GC_SCAVENGE].bytes_freed > 0);
+	CHECK_EQ(s.old_used_after_full_gc, 2000 * 32);
+	CHECK_EQ(s.old_used_after_full_gc_history[GENGC_FULL_GC_HISTORY - 1], 2000 * 32);
+	CHECK(s.allocated_bytes >= 200000 * 32);
+	CHECK_CONTAINS(logged, " ms: Scavenge ");
+	CHECK_CONTAINS(logged, "allocation failure");
+	CHECK_CONTAINS(logged, "Mark-");
+
+	CHECK_EQ(gengc_memory_usage(h, &mu), 0);
+	CHECK(mu.rss > 0);
+	CHECK(mu.heap_used <= mu.heap_total);
+	CHECK_EQ(gengc_adjust_external(h, 1000), 1000);
+	CHECK_EQ(gengc_adjust_external(h, -400), 600);
+	gengc_memory_usage(h, &mu);
+	CHECK_EQ(mu.external, 600);
+	CHECK_EQ(gengc_heap_statistics(h, &hs), 0);
+	CHECK(hs.used_heap_size <= hs.total_heap_size && hs.total_heap_size <= hs.heap_size_limit);
+	CHECK_EQ(hs.total_available_size, hs.heap_size_limit - hs.used_heap_size);
+	CHECK_EQ(gengc_space_statistics(h, GENGC_SPACE_OLD, &ss), 0);
+	CHECK_EQ(ss.space_used_size, 2000 * 32);
+	CHECK_EQ(ss.space_size, ss.space_used_size + ss.space_available_size + 
+		 (ss.space_size - ss.space_used_size - ss.space_available_size)); /* headers are the rest */
+	CHECK(ss.space_used_size + ss.space_available_size <= ss.space_size);
+	CHECK_EQ(gengc_space_statistics(h, (enum gengc_space)7, &ss), -EINVAL);
+	CHECK_STR(gengc_space_name(GENGC_SPACE_LARGE_OBJECT), "large_object_space");
+	CHECK_STR(gengc_gc_kind_name(GENGC_GC_SCAVENGE), "Scavenge");
+	CHECK_EQ(gengc_collect(h, (enum gengc_gc_kind)9), -EINVAL);
+	gengc_heap_free(h);
+}
+
+static void test_verify_catches_corruption(void)
+{
+	struct gengc_heap *h = heap_with(0);
+	uint32_t t = node_type(h);
+	void **a = gengc_handle(h, new_node(h, t, 1));
+	char msg[256];
+
+	gengc_collect(h, GENGC_GC_SCAVENGE);
+	struct node *n = *a;
+	uint64_t saved = ((uint64_t *)n)[-1];
+	((uint64_t *)n)[-1] = 0xdeadbeef00ull;          /* a clobbered header */
+	CHECK_EQ(gengc_verify(h, msg, sizeof(msg)), -EUCLEAN);
+	CHECK_CONTAINS(msg, "bad header");
+	((uint64_t *)n)[-1] = saved;
+	n->a = (struct node *)((char *)n + 8);         /* an interior pointer */
+	CHECK_EQ(gengc_verify(h, msg, sizeof(msg)), -EUCLEAN);
+	CHECK_CONTAINS(msg, "inside an old cell");
+	n->a = NULL;
+	CHECK_EQ(gengc_verify(h, msg, sizeof(msg)), 0);
+	gengc_heap_free(h);
+}
+
+static void test_stress_switch_collects_every_allocation(void)
+{
+	struct gengc_options o;
+	gengc_options_init(&o);
+	o.stress = 1;
+	o.verify = 1;
+	struct gengc_heap *h = gengc_heap_new(&o);
+	uint32_t t = node_type(h);
+	void **head = gengc_handle(h, NULL);
+
+	for (int i = 0; i < 300; i++) {
+		struct node *n = new_node(h, t, (uint64_t)i);
+
+		gengc_write(h, n, &n->a, *head);
+		*head = n;
+	}
+	CHECK(stats(h).gc[GENGC_GC_SCAVENGE].count + stats(h).full_gcs >= 300);
+	int i = 299;
+	for (struct node *n = *head; n; n = n->a, i--)
+		CHECK_EQ(n->val, (uint64_t)i);
+	CHECK_EQ(i, -1);
+	gengc_heap_free(h);
+}
+
+int main(void)
+{
+	RUN(test_environment_read_once);
+	RUN(test_scavenge_copies_and_forwards);
+	RUN(test_promotion_after_age);
+	RUN(test_barrier_old_to_young);
+	RUN(test_sweep_reuses_cells);
+	RUN(test_compaction_moves_and_releases_pages);
+	RUN(test_handles_updated_after_moves);
+	RUN(test_weak_refs_cleared);
+	RUN(test_finalizers_run_once);
+	RUN(test_large_objects_do_not_move);
+	RUN(test_limit_near_then_oom_callback);
+	RUN(test_limit_default_oom_aborts);
+	RUN(test_stats_and_callbacks);
+	RUN(test_verify_catches_corruption);
+	RUN(test_stress_switch_collects_every_allocation);
+	return test_done();
+}
