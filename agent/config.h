@@ -10,11 +10,18 @@
 #define MEMAGENT_CONFIG_H
 
 #include <stddef.h>
+#include <sys/socket.h>
 
 #include "target.h"
 
 #define CONFIG_LISTEN_DEFAULT "127.0.0.1:9470"
 #define CONFIG_INTERVAL_DEFAULT_MS 5000
+#define CONFIG_INTERVAL_MIN_MS 100
+#define CONFIG_INTERVAL_MAX_MS 3600000
+/* A config file larger than this is refused unread. */
+#define CONFIG_FILE_MAX_BYTES (1024 * 1024)
+/* The source name of the embedded default. */
+#define CONFIG_DEFAULT_NAME "(embedded default)"
 
 struct config_limits {
 	unsigned max_processes;    /* pid series per per_process target (100) */
@@ -27,22 +34,41 @@ struct config {
 	char *source;          /* file name, or "(embedded default)" */
 	unsigned interval_ms;  /* 100 .. 3600000 */
 	char *listen;          /* "ADDR:PORT"; IPv6 as "[::1]:9470" */
+	struct sockaddr_storage listen_addr; /* listen, parsed (port 0: any) */
+	socklen_t listen_addr_len;
+	/* Absent "targets" means the default's one target "all"; an explicit
+	 * empty array means none. */
 	struct target_set targets;
 	struct config_limits limits;
 };
 
-/* Errors are one line: "FILE:LINE:COLUMN: KEY.PATH: what is wrong". */
+/* Errors are one line: "FILE:LINE:COLUMN: KEY.PATH: what is wrong". The key
+ * path is left out when the error is about the document as a whole (empty
+ * file, top level not an object, text after it); LINE:COLUMN are 1-based,
+ * the column counts characters; they point at the offending value, or at the
+ * key for an unknown key, or at the object missing a required key. */
 #define CONFIG_ERROR_MAX 512
 
-/* Parses text (len bytes, need not be NUL-terminated) named name (for messages).
- * On success returns 0 and *ret (free with config_free()); on failure returns
- * -EINVAL (or -ENOMEM) and the message in err; *ret is untouched. */
+/* Parses text (len bytes, need not be NUL-terminated; a leading UTF-8 BOM is
+ * skipped) named name (for messages). On success returns 0 and *ret (free
+ * with config_free()) and err is "". On failure returns -EINVAL when the
+ * config is invalid (exit with EX_CONFIG) or -ENOMEM, with the message in
+ * err; *ret is untouched. Only the first error is reported. */
 int config_parse(const char *text, size_t len, const char *name, struct config **ret,
 		 char err[CONFIG_ERROR_MAX]);
 
-/* Reads and parses a file. I/O errors return the negative errno, with err
- * naming the file. */
+/* Reads and parses a file (at most CONFIG_FILE_MAX_BYTES). I/O errors return
+ * the negative errno (-EFBIG when the file is too large), with err naming
+ * the file; otherwise as config_parse() with path as the name. */
 int config_load(const char *path, struct config **ret, char err[CONFIG_ERROR_MAX]);
+
+/* Parses "ADDR:PORT" as the "listen" key does: ADDR an IPv4 address in
+ * dotted form or an IPv6 address in brackets ("[::1]:9470"), no host names;
+ * PORT 0..65535 (0: any free port). On success returns 0 and fills *ret and
+ * *ret_len; on failure returns -EINVAL and says why in why (for the
+ * --listen option as much as for the config). */
+int config_listen_parse(const char *s, struct sockaddr_storage *ret, socklen_t *ret_len,
+			char *why, size_t whylen);
 
 /* The embedded default: the whole host, every process grouped by comm. */
 int config_default(struct config **ret, char err[CONFIG_ERROR_MAX]);

@@ -68,8 +68,10 @@ struct target_proc {
 	const char *cgroup;  /* memory controller's cgroup path, "/..." */
 };
 
-/* Initialises t->match.cmdline_re from t->match.cmdline. On failure returns
- * -EINVAL and writes regerror()'s text to errbuf; t is unaltered. */
+/* Initialises t->match.cmdline_re from t->match.cmdline (REG_EXTENDED |
+ * REG_NOSUB); call it once per target, with cmdline set (0 and nothing done
+ * when it is NULL). On failure returns -EINVAL (-ENOMEM when regcomp() ran
+ * out of memory) and writes regerror()'s text to errbuf; t is unaltered. */
 int target_compile(struct target *t, char *errbuf, size_t errlen);
 
 /* Frees what t owns; t itself is not freed. */
@@ -81,6 +83,10 @@ void target_set_update_needs(struct target_set *set);
 /* Frees every target and the array; the set becomes empty. */
 void target_set_done(struct target_set *set);
 
+/* Whether p belongs to t: every criterion set in t->match holds (AND), an
+ * empty match holds for every process, and a criterion whose field in p is
+ * NULL fails. exe also matches "PATH (deleted)", which is how the kernel shows
+ * a binary that was replaced or removed since it was started (upgrades). */
 bool target_matches(const struct target *t, const struct target_proc *p);
 
 /* Returns the mask of the targets in set that p matches (bit i = set->v[i]). */
@@ -88,13 +94,25 @@ uint64_t target_set_classify(const struct target_set *set, const struct target_p
 
 /* Writes to buf the systemd unit a cgroup path belongs to, as systemd's
  * cg_path_get_unit() does: the first path component that is a unit name and
- * not a slice ("/system.slice/nginx.service/x" -> "nginx.service").
+ * not a slice ("/system.slice/nginx.service/x" -> "nginx.service"). Like
+ * systemd, only slices may come before it ("/docker/x.scope" has no unit),
+ * and a component escaped by systemd with a leading '_' is unescaped.
  * Returns the length, -ENOENT when the path holds no unit, -ENOBUFS when buf
  * is too small. */
 int target_unit_from_cgroup(const char *cgroup, char *buf, size_t len);
 
-/* True when cgroup equals prefix or lies below it (component-wise: "/a/b" is
- * below "/a" but not below "/a/" + "b" spelled "/ab"). */
+/* True when name is a unit name a process can run in, by systemd's rules
+ * (unit_name_is_valid() for plain and instance names): "NAME.TYPE" or
+ * "NAME@INSTANCE.TYPE", NAME of [A-Za-z0-9:_.\\-] (so "\\x2d" escapes stay
+ * literal), TYPE one of service, socket, target, device, mount, automount,
+ * swap, timer, path, slice, scope; shorter than 256 bytes. Templates
+ * ("foo@.service") are not: they have no cgroup. Slices pass; callers that
+ * want a unit a process runs in also check for ".slice". */
+bool target_unit_name_is_valid(const char *name);
+
+/* True when cgroup equals prefix or lies below it, component-wise: "/a/b" is
+ * below "/a", "/ab" is not. Trailing '/' in prefix are ignored, so "/" is the
+ * prefix of every path. */
 bool target_cgroup_has_prefix(const char *cgroup, const char *prefix);
 
 #endif

@@ -1,0 +1,976 @@
+/* SPDX-License-Identifier: MIT */
+/* The agent's configuration: JSON text to struct config, each error placed at file:line:column and key path.
+ *
+ * Jansson decodes the text, rejecting syntax errors, duplicate keys and
+ * anything after the top-level value. The schema check is table-driven: each
+ * object of the schema is a table of its known keys, each row naming the JSON
+ * type the key takes and a handler that checks the value and stores it. A new
+ * section ("sinks", "alerts", "heap") is one row in top_keys plus a table and
+ * handlers of its own; nothing else changes.
+ *
+ * While checking, the key path being checked is kept as a small stack of
+ * components. Only when something is wrong is the text scanned a second time
+ * (jsonpos) to turn that path into a line and column: a valid config costs
+ * one decode.
+ */
+
+#include <arpa/inet.h>
+#include <assert.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "config.h"
+#include "jsonpos.h"
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/* The schema nests at most targets[i].match.KEY; room for later sections. */
+#define DEPTH_MAX 8
+/* Characters of a user's string shown in a message, and the buffer for it
+ * quoted (a character takes at most 4 bytes, escaped or not). */
+#define QUOTE_MAX 64
+#define QUOTE_BUF (QUOTE_MAX * 4 + 8)
+/* Keys longer than this get no "did you mean". */
+#define SUGGEST_MAX 64
+/* A regex longer than this is refused (compiling costs memory and time). */
+#define REGEX_MAX 4096
+/* The kernel's PID_MAX_LIMIT on 64-bit: no pid is larger. */
+#define PID_MAX (4 * 1024 * 1024)
+
+static const char default_json[] =
+	"{\n"
+	"  \"interval_ms\": 5000,\n"
+	"  \"listen\": \"127.0.0.1:9470\",\n"
+	"  \"targets\": [\n"
+	"    {\n"
+	"      \"name\": \"all\",\n"
+	"      \"match\": {},\n"
+	"      \"group_by\": \"comm\"\n"
+	"    }\n"
+	"  ]\n"
+	"}\n";
+
+/* ---- the schema's machinery ------------------------------------------------ */
+
+enum vtype { V_INT, V_BOOL, V_STRING, V_OBJECT, V_ARRAY };
+
+struct ctx;
+struct key_spec;
+/* Checks value v (already of the row's type) and stores it into obj. */
+typedef int key_apply_fn(struct ctx *x, const struct key_spec *k, json_t *v, void *obj);
+
+struct key_spec {
+	const char *key;
+	enum vtype type;
+	key_apply_fn *apply;
+	size_t offset;               /* of the field in obj: apply_uint, apply_bool, apply_object */
+	long long min, max;          /* apply_uint, apply_pid: the accepted range */
+	const struct key_spec *keys; /* apply_object: the nested object's table */
+	size_t n_keys;
+	bool required;
+};
+
+struct path_part {
+	const char *key; /* NULL for an array element */
+	size_t index;
+};
+
+struct ctx {
+	const char *name; /* of the text, for messages */
+	const char *text;
+	size_t len;
+	char *err;
+	struct jsonpos *pos; /* scanned at the first error */
+	struct path_part path[DEPTH_MAX];
+	unsigned depth;
+	bool targets_seen;
+};
+
+enum at { AT_VALUE, AT_KEY };
+
+static void push_key(struct ctx *x, const char *key)
+{
+	assert(x->depth < DEPTH_MAX);
+	x->path[x->depth++] = (struct path_part){ .key = key };
+}
+
+static void push_index(struct ctx *x, size_t index)
+{
+	assert(x->depth < DEPTH_MAX);
+	x->path[x->depth++] = (struct path_part){ .index = index };
+}
+
+static void pop(struct ctx *x)
+{
+	assert(x->depth > 0);
+	x->depth--;
+}
+
+/* Writes s[0..n) quoted and escaped for a message into buf; returns buf. */
+static const char *quote(char buf[QUOTE_BUF], const char *s, size_t n)
+{
+	strcpy(buf, "\"");
+	jsonpos_escape_append(buf, QUOTE_BUF - 1, s, n, true, QUOTE_MAX);
+	strcat(buf, "\"");
+	return buf;
+}
+
+static int nomem(struct ctx *x)
+{
+	snprintf(x->err, CONFIG_ERROR_MAX, "%s: out of memory", x->name);
+	return -ENOMEM;
+}
+
+/* Where the value (or key) at the current path starts. False when that
+ * cannot be told (out of memory): the message then goes without it. */
+static bool locate(struct ctx *x, enum at at, struct jsonpos_loc *ret)
+{
+	long node;
+
+	if (!x->pos && jsonpos_scan(x->text, x->len, &x->pos) < 0)
+		return false;
+	node = jsonpos_root(x->pos);
+	for (unsigned i = 0; i < x->depth && node >= 0; i++) {
+		const struct path_part *pp = &x->path[i];
+
+		node = pp->key ? jsonpos_member(x->pos, node, pp->key, strlen(pp->key)) :
+				 jsonpos_element(x->pos, node, pp->index);
+	}
+	if (node < 0)
+		return false;
+	if (at == AT_KEY && jsonpos_key_loc(x->pos, node, ret) == 0)
+		return true;
+	return jsonpos_value_loc(x->pos, node, ret) == 0;
+}
+
+static void put_error(struct ctx *x, const struct jsonpos_loc *loc, const char *path,
+		      const char *msg)
+{
+	const char *sep = *path ? ": " : "";
+	int n;
+
+	if (loc)
+		n = snprintf(x->err, CONFIG_ERROR_MAX, "%s:%u:%u: %s%s%s", x->name, loc->line,
+			     loc->column, path, sep, msg);
+	else
+		n = snprintf(x->err, CONFIG_ERROR_MAX, "%s: %s%s%s", x->name, path, sep, msg);
+	if (n >= CONFIG_ERROR_MAX) {
+		/* Cut: say so, without splitting a character. */
+		size_t o = CONFIG_ERROR_MAX - 4;
+
+		while (o > 0 && ((unsigned char)x->err[o] & 0xc0) == 0x80)
+			o--;
+		memcpy(x->err + o, "...", 4);
+	}
+}
+
+/* Reports an error at the current path; returns -EINVAL. */
+static int fail(struct ctx *x, enum at at, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static int fail(struct ctx *x, enum at at, const char *fmt, ...)
+{
+	char path[JSONPOS_PATH_MAX] = "", msg[CONFIG_ERROR_MAX];
+	struct jsonpos_loc loc;
+	va_list ap;
+
+	for (unsigned i = 0; i < x->depth; i++) {
+		if (x->path[i].key)
+			jsonpos_path_append_key(path, sizeof(path), x->path[i].key,
+						strlen(x->path[i].key));
+		else
+			jsonpos_path_append_index(path, sizeof(path), x->path[i].index);
+	}
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	put_error(x, locate(x, at, &loc) ? &loc : NULL, path, msg);
+	return -EINVAL;
+}
+
+static const char *vtype_name(enum vtype t)
+{
+	switch (t) {
+	case V_INT:
+		return "an integer";
+	case V_BOOL:
+		return "a boolean";
+	case V_STRING:
+		return "a string";
+	case V_OBJECT:
+		return "an object";
+	case V_ARRAY:
+		return "an array";
+	}
+	return "?";
+}
+
+static const char *json_kind(const json_t *v)
+{
+	switch (json_typeof(v)) {
+	case JSON_OBJECT:
+		return "an object";
+	case JSON_ARRAY:
+		return "an array";
+	case JSON_STRING:
+		return "a string";
+	case JSON_INTEGER:
+		return "an integer";
+	case JSON_REAL:
+		return "a real number";
+	case JSON_TRUE:
+	case JSON_FALSE:
+		return "a boolean";
+	case JSON_NULL:
+		return "null";
+	}
+	return "?";
+}
+
+static bool type_ok(enum vtype t, const json_t *v)
+{
+	switch (t) {
+	case V_INT:
+		return json_is_integer(v);
+	case V_BOOL:
+		return json_is_boolean(v);
+	case V_STRING:
+		return json_is_string(v);
+	case V_OBJECT:
+		return json_is_object(v);
+	case V_ARRAY:
+		return json_is_array(v);
+	}
+	return false;
+}
+
+static char lower(char c)
+{
+	return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
+}
+
+/* Optimal string alignment distance, ignoring case: insertions, deletions,
+ * substitutions and swaps of neighbours cost one each. n, m <= SUGGEST_MAX. */
+static unsigned distance(const char *a, size_t n, const char *b, size_t m)
+{
+	unsigned d[SUGGEST_MAX + 1][SUGGEST_MAX + 1];
+
+	for (size_t i = 0; i <= n; i++)
+		d[i][0] = (unsigned)i;
+	for (size_t j = 0; j <= m; j++)
+		d[0][j] = (unsigned)j;
+	for (size_t i = 1; i <= n; i++) {
+		for (size_t j = 1; j <= m; j++) {
+			unsigned cost = lower(a[i - 1]) != lower(b[j - 1]);
+			unsigned v = d[i - 1][j - 1] + cost;
+
+			if (d[i - 1][j] + 1 < v)
+				v = d[i - 1][j] + 1;
+			if (d[i][j - 1] + 1 < v)
+				v = d[i][j - 1] + 1;
+			if (i > 1 && j > 1 && lower(a[i - 1]) == lower(b[j - 2]) &&
+			    lower(a[i - 2]) == lower(b[j - 1]) && d[i - 2][j - 2] + 1 < v)
+				v = d[i - 2][j - 2] + 1;
+			d[i][j] = v;
+		}
+	}
+	return d[n][m];
+}
+
+/* The known key nearest to key, if it is near enough to be a typo: one edit
+ * for keys of up to 4 characters, two up to 8, three beyond. */
+static const char *suggest(const struct key_spec *keys, size_t n, const char *key)
+{
+	size_t kn = strlen(key);
+	const char *best = NULL;
+	unsigned best_d = UINT_MAX;
+
+	if (kn > SUGGEST_MAX)
+		return NULL;
+	for (size_t i = 0; i < n; i++) {
+		size_t m = strlen(keys[i].key);
+		unsigned limit = m <= 4 ? 1 : m <= 8 ? 2 : 3;
+		unsigned d;
+
+		if (m > SUGGEST_MAX)
+			continue;
+		d = distance(key, kn, keys[i].key, m);
+		if (d <= limit && d < best_d) {
+			best = keys[i].key;
+			best_d = d;
+		}
+	}
+	return best;
+}
+
+static int fail_unknown(struct ctx *x, const struct key_spec *keys, size_t n, const char *key)
+{
+	char q[QUOTE_BUF], list[CONFIG_ERROR_MAX / 2] = "";
+	const char *near = suggest(keys, n, key);
+
+	quote(q, key, strlen(key));
+	if (near)
+		return fail(x, AT_KEY, "unknown key %s; did you mean \"%s\"?", q, near);
+	for (size_t i = 0; i < n; i++) {
+		if (i > 0)
+			strncat(list, ", ", sizeof(list) - strlen(list) - 1);
+		strncat(list, keys[i].key, sizeof(list) - strlen(list) - 1);
+	}
+	return fail(x, AT_KEY, "unknown key %s; expected one of: %s", q, list);
+}
+
+/* Checks every member of obj against keys (in document order, so the first
+ * error reported is the first in the file), then the required keys. */
+static int check_object(struct ctx *x, json_t *obj, const struct key_spec *keys, size_t n,
+			void *dst)
+{
+	uint64_t seen = 0;
+	const char *key;
+	json_t *v;
+
+	assert(n <= 64);
+	json_object_foreach(obj, key, v) {
+		const struct key_spec *k = NULL;
+		int r;
+
+		for (size_t i = 0; i < n && !k; i++)
+			if (strcmp(keys[i].key, key) == 0)
+				k = &keys[i];
+		push_key(x, key);
+		if (!k)
+			r = fail_unknown(x, keys, n, key);
+		else if (!type_ok(k->type, v))
+			r = fail(x, AT_VALUE, "expected %s, got %s", vtype_name(k->type), json_kind(v));
+		else
+			r = k->apply(x, k, v, dst);
+		pop(x);
+		if (r < 0)
+			return r;
+		seen |= UINT64_C(1) << (k - keys);
+	}
+	for (size_t i = 0; i < n; i++)
+		if (keys[i].required && !(seen & (UINT64_C(1) << i)))
+			return fail(x, AT_VALUE, "missing required key \"%s\"", keys[i].key);
+	return 0;
+}
+
+/* ---- generic handlers ------------------------------------------------------ */
+
+static void *field(void *obj, const struct key_spec *k)
+{
+	return (char *)obj + k->offset;
+}
+
+static int check_range(struct ctx *x, const struct key_spec *k, json_int_t i)
+{
+	if (i < k->min || i > k->max)
+		return fail(x, AT_VALUE, "%lld is out of range %lld..%lld", (long long)i, k->min,
+			    k->max);
+	return 0;
+}
+
+/* An unsigned field. */
+static int apply_uint(struct ctx *x, const struct key_spec *k, json_t *v, void *obj)
+{
+	json_int_t i = json_integer_value(v);
+	int r = check_range(x, k, i);
+
+	if (r == 0)
+		*(unsigned *)field(obj, k) = (unsigned)i;
+	return r;
+}
+
+/* A bool field. */
+static int apply_bool(struct ctx *x, const struct key_spec *k, json_t *v, void *obj)
+{
+	(void)x;
+	*(bool *)field(obj, k) = json_is_true(v);
+	return 0;
+}
+
+/* A nested object, checked against k->keys into the struct at k->offset. */
+static int apply_object(struct ctx *x, const struct key_spec *k, json_t *v, void *obj)
+{
+	return check_object(x, v, k->keys, k->n_keys, field(obj, k));
+}
+
+/* Replaces *dst with a copy of the string v. */
+static int set_string(struct ctx *x, json_t *v, char **dst)
+{
+	char *s = strdup(json_string_value(v));
+
+	if (!s)
+		return nomem(x);
+	free(*dst);
+	*dst = s;
+	return 0;
+}
+
+static bool has_control(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+			return true;
+	return false;
+}
+
+/* ---- top level ------------------------------------------------------------- */
+
+static int apply_listen(struct ctx *x, const struct key_spec *k, json_t *v, void *obj)
+{
+	struct config *c = obj;
+	struct sockaddr_storage addr;
+	socklen_t addr_len;
+	char why[CONFIG_ERROR_MAX / 2];
+	int r;
+
+	(void)k;
+	if (config_listen_parse(json_string_value(v), &addr, &addr_len, why, sizeof(why)) < 0)
+		return fail(x, AT_VALUE, "%s", why);
+	r = set_string(x, v, &c->listen);
+	if (r < 0)
+		return r;
+	c->listen_addr = addr;
+	c->listen_addr_len = addr_len;
+	return 0;
+}
+
+static const struct key_spec limits_keys[] = {
+	{ .key = "max_processes", .type = V_INT, .apply = apply_uint, .min = 1, .max = 100000,
+	  .offset = offsetof(struct config_limits, max_processes) },
+	{ .key = "max_groups", .type = V_INT, .apply = apply_uint, .min = 1, .max = 100000,
+	  .offset = offsetof(struct config_limits, max_groups) },
+	{ .key = "http_connections", .type = V_INT, .apply = apply_uint, .min = 1, .max = 10000,
+	  .offset = offsetof(struct config_limits, http_connections) },
+	{ .key = "http_timeout_s", .type = V_INT, .apply = apply_uint, .min = 1, .max = 3600,
+	  .offset = offsetof(struct config_limits, http_timeout_s) },
+};
+
+/* ---- targets --------------------------------------------------------------- */
+
+/* The match handlers store into the struct target itself (the "match" row
+ * has offset 0): the regex is compiled by target_compile(), which takes it. */
+
+static int apply_pid(struct ctx *x, const struct key_spec *k, json_t *v, void *obj)
+{
+	struct target *t = obj;
+	json_int_t i = json_integer_value(v);
+	int r = check_range(x, k, i);
+
+	if (r == 0) {
+		t->match.has_pid = true;
+		t->match.pid = (pid_t)i;
+	}
+	return r;
+}
+
+static int apply_comm(struct ctx *x, const struct key_spec *k, json_t *v, void *obj)
+{
+	struct target *t = obj;
+	size_t n = json_string_length(v);
+
+	(void)k;
+	if (n == 0 || n > 15)
+		return fail(x, AT_VALUE,
+			    "must be 1 to 15 bytes, got %zu: the kernel keeps 15 bytes of a "
+			    "process name; match longer names with \"exe\" or \"cmdline\"", n);
+	return set_string(x, v, &t->match.comm);
+}
+
+static int apply_exe(struct ctx *x, const struct key_spec *k, json_t *v, void *obj)
+{
+	struct target *t = obj;
+	const char *s = json_string_value(v);
+
+	(void)k;
+	if (s[0] != '/')
+		return fail(x, AT_VALUE, "must be an absolute path (starting with \"/\")");
+	if (json_string_length(v) >= PATH_MAX)
+		return fail(x, AT_VALUE, "too long: at most %d bytes", PATH_MAX - 1);
+	return set_string(x, v, &t->match.exe);
+}
+
+static int apply_cmdline(struct ctx *x, const struct key_spec *k, json_t *v, void *obj)
+{
+	struct target *t = obj;
+	char why[CONFIG_ERROR_MAX / 2];
+	int r;
+
+	(void)k;
+	if (json_string_length(v) > REGEX_MAX)
+		return fail(x, AT_VALUE, "regex too long: %zu bytes, at most %d",
+			    json_string_length(v), REGEX_MAX);
+	r = set_string(x, v, &t->match.cmdline);
+	if (r < 0)
+		return r;
+	r = target_compile(t, why, sizeof(why));
+	if (r < 0) {
+		/* Keep the invariant: cmdline set means cmdline_re compiled. */
+		free(t->match.cmdline);
+		t->match.cmdline = NULL;
+		if (r == -ENOMEM)
+			return nomem(x);
+		return fail(x, AT_VALUE, "invalid regex: %s", why);
+	}
+	return 0;
+}
+
+static int apply_cgroup(struct ctx *x, const struct key_spec *k, json_t *v, void *obj)
+{
+	struct target *t = obj;
+	const char *s = json_string_value(v);
+	size_t n = json_string_length(v);
+	int r;
+
+	(void)k;
+	if (s[0] != '/')
+		return fail(x, AT_VALUE,
+			    "must be a path in the memory controller's hierarchy, starting with "
+			    "\"/\" (e.g. \"/system.slice\")");
+	if (n >= PATH_MAX)
+		return fail(x, AT_VALUE, "too long: at most %d bytes", PATH_MAX - 1);
+	r = set_string(x, v, &t->match.cgroup);
+	/* Stored without trailing '/', as cgroup paths are read from /proc. */
+	while (r == 0 && n > 1 && t->match.cgroup[n - 1] == '/')
+		t->match.cgroup[--n] = '\0';
+	return r;
+}
+
+static int apply_systemd_unit(struct ctx *x, const struct key_spec *k, json_t *v, void *obj)
+{
+	struct target *t = obj;
+	const char *s = json_string_value(v);
+	size_t n = json_string_length(v);
+	char q[QUOTE_BUF];
+
+	(void)k;
+	quote(q, s, n);
+	if (!target_unit_name_is_valid(s))
+		return fail(x, AT_VALUE,
+			    "%s is not a unit name: expected NAME.TYPE such as \"nginx.service\" or "
+			    "\"getty@tty1.service\" (a template such as \"getty@.service\" has no "
+			    "processes)", q);
+	if (n > 6 && strcmp(s + n - 6, ".slice") == 0)
+		return fail(x, AT_VALUE,
+			    "%s is a slice, and no process runs in a slice itself; to match "
+			    "everything below it use \"cgroup\" with the slice's path", q);
+	return set_string(x, v, &t->match.systemd_unit);
+}
+
+static int apply_name(struct ctx *x, const struct key_spec *k, json_t *v, void *obj)
+{
+	struct target *t = obj;
+	const char *s = json_string_value(v);
+	size_t n = json_string_length(v);
+
+	(void)k;
+	if (n == 0)
+		return fail(x, AT_VALUE, "must not be empty");
+	if (n > TARGET_NAME_MAX)
+		return fail(x, AT_VALUE, "too long: %zu bytes, at most %d", n, TARGET_NAME_MAX);
+	if (has_control(s, n))
+		return fail(x, AT_VALUE, "must not contain control characters");
+	if (strcmp(s, TARGET_OTHER) == 0)
+		return fail(x, AT_VALUE,
+			    "\"%s\" is reserved: it counts the OOM kills of processes no target "
+			    "matches", TARGET_OTHER);
+	return set_string(x, v, &t->name);
+}
+
+static int apply_group_by(struct ctx *x, const struct key_spec *k, json_t *v, void *obj)
+{
+	struct target *t = obj;
+	const char *s = json_string_value(v);
+	char q[QUOTE_BUF];
+
+	(void)k;
+	if (strcmp(s, "none") == 0)
+		t->group_by = TARGET_GROUP_NONE;
+	else if (strcmp(s, "comm") == 0)
+		t->group_by = TARGET_GROUP_COMM;
+	else
+		return fail(x, AT_VALUE, "unknown value %s; expected \"none\" or \"comm\"",
+			    quote(q, s, json_string_length(v)));
+	return 0;
+}
+
+static const struct key_spec match_keys[] = {
+	{ .key = "pid", .type = V_INT, .apply = apply_pid, .min = 1, .max = PID_MAX },
+	{ .key = "comm", .type = V_STRING, .apply = apply_comm },
+	{ .key = "exe", .type = V_STRING, .apply = apply_exe },
+	{ .key = "cmdline", .type = V_STRING, .apply = apply_cmdline },
+	{ .key = "cgroup", .type = V_STRING, .apply = apply_cgroup },
+	{ .key = "systemd_unit", .type = V_STRING, .apply = apply_systemd_unit },
+};
+
+static const struct key_spec target_keys[] = {
+	{ .key = "name", .type = V_STRING, .apply = apply_name, .required = true },
+	{ .key = "match", .type = V_OBJECT, .apply = apply_object, .offset = 0,
+	  .keys = match_keys, .n_keys = ARRAY_SIZE(match_keys), .required = true },
+	{ .key = "per_process", .type = V_BOOL, .apply = apply_bool,
+	  .offset = offsetof(struct target, per_process) },
+	{ .key = "group_by", .type = V_STRING, .apply = apply_group_by },
+	{ .key = "smaps", .type = V_BOOL, .apply = apply_bool,
+	  .offset = offsetof(struct target, smaps) },
+};
+
+/* Checks element i of "targets" into set->v[i]; the checks that involve
+ * more than one key or target come after the keys. */
+static int parse_target(struct ctx *x, json_t *v, struct target_set *set, size_t i)
+{
+	struct target *t = &set->v[i];
+	char q[QUOTE_BUF];
+	int r;
+
+	if (!json_is_object(v))
+		return fail(x, AT_VALUE, "expected an object, got %s", json_kind(v));
+	set->n = i + 1; /* from here on config_free() frees it */
+	r = check_object(x, v, target_keys, ARRAY_SIZE(target_keys), t);
+	if (r < 0)
+		return r;
+	if (t->per_process && t->group_by == TARGET_GROUP_COMM) {
+		push_key(x, "group_by");
+		r = fail(x, AT_VALUE,
+			 "\"comm\" cannot be combined with \"per_process\": true: per_process "
+			 "gives each process its own series (label pid), group_by sums processes "
+			 "per comm; choose one");
+		pop(x);
+		return r;
+	}
+	for (size_t j = 0; j < i; j++) {
+		if (strcmp(set->v[j].name, t->name) == 0) {
+			push_key(x, "name");
+			r = fail(x, AT_VALUE, "duplicate target name %s, already used by targets[%zu]",
+				 quote(q, t->name, strlen(t->name)), j);
+			pop(x);
+			return r;
+		}
+	}
+	return 0;
+}
+
+static int apply_targets(struct ctx *x, const struct key_spec *k, json_t *v, void *obj)
+{
+	struct config *c = obj;
+	size_t n = json_array_size(v);
+	int r = 0;
+
+	(void)k;
+	x->targets_seen = true;
+	if (n > TARGET_MAX) {
+		push_index(x, TARGET_MAX);
+		r = fail(x, AT_VALUE,
+			 "too many targets: %zu, at most %d (each process carries one bit per "
+			 "target)", n, TARGET_MAX);
+		pop(x);
+		return r;
+	}
+	if (n > 0) {
+		c->targets.v = calloc(n, sizeof(*c->targets.v));
+		if (!c->targets.v)
+			return nomem(x);
+	}
+	for (size_t i = 0; i < n && r == 0; i++) {
+		push_index(x, i);
+		r = parse_target(x, json_array_get(v, i), &c->targets, i);
+		pop(x);
+	}
+	target_set_update_needs(&c->targets);
+	return r;
+}
+
+/* The top level. A later section is one more row here. */
+static const struct key_spec top_keys[] = {
+	{ .key = "interval_ms", .type = V_INT, .apply = apply_uint,
+	  .min = CONFIG_INTERVAL_MIN_MS, .max = CONFIG_INTERVAL_MAX_MS,
+	  .offset = offsetof(struct config, interval_ms) },
+	{ .key = "listen", .type = V_STRING, .apply = apply_listen },
+	{ .key = "limits", .type = V_OBJECT, .apply = apply_object,
+	  .offset = offsetof(struct config, limits),
+	  .keys = limits_keys, .n_keys = ARRAY_SIZE(limits_keys) },
+	{ .key = "targets", .type = V_ARRAY, .apply = apply_targets },
+};
+
+/* A config without "targets" gets the embedded default's, checked by the
+ * same code from the same text, so the two cannot drift apart. */
+static int default_targets(struct ctx *x, struct config *c)
+{
+	struct ctx d = { .name = CONFIG_DEFAULT_NAME, .text = default_json,
+			 .len = sizeof(default_json) - 1, .err = x->err };
+	json_t *root = json_loadb(d.text, d.len, JSON_REJECT_DUPLICATES, NULL);
+	json_t *targets = json_object_get(root, "targets");
+	int r;
+
+	if (!targets) {
+		json_decref(root);
+		return nomem(x);
+	}
+	push_key(&d, "targets");
+	r = apply_targets(&d, NULL, targets, c);
+	jsonpos_free(d.pos);
+	json_decref(root);
+	return r;
+}
+
+/* ---- entry points ---------------------------------------------------------- */
+
+static struct config *config_new(const char *name)
+{
+	struct config *c = calloc(1, sizeof(*c));
+
+	if (!c)
+		return NULL;
+	c->source = strdup(name);
+	c->listen = strdup(CONFIG_LISTEN_DEFAULT);
+	if (!c->source || !c->listen ||
+	    config_listen_parse(c->listen, &c->listen_addr, &c->listen_addr_len, NULL, 0) < 0)
+		return config_free(c);
+	c->interval_ms = CONFIG_INTERVAL_DEFAULT_MS;
+	c->limits = (struct config_limits){ .max_processes = 100, .max_groups = 500,
+					    .http_connections = 256, .http_timeout_s = 10 };
+	return c;
+}
+
+static bool is_blank(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (s[i] != ' ' && s[i] != '\t' && s[i] != '\n' && s[i] != '\r')
+			return false;
+	return true;
+}
+
+static int syntax_error(struct ctx *x, const json_error_t *je)
+{
+	struct jsonpos_syntax s;
+	char msg[CONFIG_ERROR_MAX] = "";
+	enum json_error_code code = json_error_code(je);
+
+	if (code == json_error_out_of_memory || jsonpos_syntax_error(x->text, x->len, je, &s) < 0)
+		return nomem(x);
+	if (code == json_error_duplicate_key && s.has_first) {
+		snprintf(msg, sizeof(msg), "duplicate key; first defined at line %u, column %u",
+			 s.first.line, s.first.column);
+	} else if (s.loc.offset < x->len && x->text[s.loc.offset] == '\0') {
+		snprintf(msg, sizeof(msg), "unexpected NUL byte: not a text file?");
+	} else if (code == json_error_invalid_utf8 && s.loc.offset < x->len) {
+		/* Jansson's "near" shows the text before the byte, not the byte. */
+		snprintf(msg, sizeof(msg), "invalid UTF-8 byte 0x%02x: the file must be UTF-8",
+			 (unsigned char)x->text[s.loc.offset]);
+	} else {
+		jsonpos_escape_append(msg, sizeof(msg), je->text, strnlen(je->text, sizeof(je->text)),
+				      false, SIZE_MAX);
+	}
+	put_error(x, &s.loc, s.path, msg);
+	return -EINVAL;
+}
+
+int config_parse(const char *text, size_t len, const char *name, struct config **ret,
+		 char err[CONFIG_ERROR_MAX])
+{
+	struct ctx x = { .name = name ? name : "(config)", .err = err };
+	json_error_t je;
+	json_t *root = NULL;
+	struct config *c;
+	int r;
+
+	assert(ret && err && (text || len == 0));
+	err[0] = '\0';
+	/* Editors on some systems write a byte order mark; it is no character. */
+	if (len >= 3 && memcmp(text, "\xef\xbb\xbf", 3) == 0) {
+		text += 3;
+		len -= 3;
+	}
+	x.text = text;
+	x.len = len;
+	if (len > CONFIG_FILE_MAX_BYTES) {
+		snprintf(err, CONFIG_ERROR_MAX, "%s: too large: %zu bytes, at most %d", x.name, len,
+			 CONFIG_FILE_MAX_BYTES);
+		return -EINVAL;
+	}
+	if (is_blank(text, len)) {
+		snprintf(err, CONFIG_ERROR_MAX, "%s:1:1: empty file: expected a JSON object", x.name);
+		return -EINVAL;
+	}
+	c = config_new(x.name);
+	if (!c)
+		return nomem(&x);
+	root = json_loadb(text, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je);
+	if (!root)
+		r = syntax_error(&x, &je);
+	else if (!json_is_object(root))
+		r = fail(&x, AT_VALUE, "the top level must be a JSON object, got %s", json_kind(root));
+	else
+		r = check_object(&x, root, top_keys, ARRAY_SIZE(top_keys), c);
+	if (r == 0 && !x.targets_seen)
+		r = default_targets(&x, c);
+	json_decref(root);
+	jsonpos_free(x.pos);
+	if (r < 0) {
+		config_free(c);
+		return r;
+	}
+	*ret = c;
+	return 0;
+}
+
+int config_load(const char *path, struct config **ret, char err[CONFIG_ERROR_MAX])
+{
+	char *buf;
+	size_t n = 0;
+	int fd, r;
+
+	assert(path && ret && err);
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0) {
+		r = -errno;
+		snprintf(err, CONFIG_ERROR_MAX, "%s: cannot open: %s", path, strerror(-r));
+		return r;
+	}
+	/* Read one byte more than allowed to tell "at the limit" from "over". */
+	buf = malloc(CONFIG_FILE_MAX_BYTES + 1);
+	if (!buf) {
+		close(fd);
+		snprintf(err, CONFIG_ERROR_MAX, "%s: out of memory", path);
+		return -ENOMEM;
+	}
+	for (;;) {
+		ssize_t k = read(fd, buf + n, CONFIG_FILE_MAX_BYTES + 1 - n);
+
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0) {
+			r = -errno;
+			snprintf(err, CONFIG_ERROR_MAX, "%s: cannot read: %s", path, strerror(-r));
+			goto out;
+		}
+		if (k == 0)
+			break;
+		n += (size_t)k;
+		if (n > CONFIG_FILE_MAX_BYTES) {
+			r = -EFBIG;
+			snprintf(err, CONFIG_ERROR_MAX, "%s: too large: more than %d bytes", path,
+				 CONFIG_FILE_MAX_BYTES);
+			goto out;
+		}
+	}
+	r = config_parse(buf, n, path, ret, err);
+out:
+	free(buf);
+	close(fd);
+	return r;
+}
+
+int config_default(struct config **ret, char err[CONFIG_ERROR_MAX])
+{
+	return config_parse(default_json, sizeof(default_json) - 1, CONFIG_DEFAULT_NAME, ret, err);
+}
+
+const char *config_default_json(void)
+{
+	return default_json;
+}
+
+struct config *config_free(struct config *c)
+{
+	if (c) {
+		target_set_done(&c->targets);
+		free(c->listen);
+		free(c->source);
+		free(c);
+	}
+	return NULL;
+}
+
+/* ---- listen addresses ------------------------------------------------------ */
+
+static int say(char *why, size_t whylen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int say(char *why, size_t whylen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (why && whylen) {
+		va_start(ap, fmt);
+		vsnprintf(why, whylen, fmt, ap);
+		va_end(ap);
+	}
+	return -EINVAL;
+}
+
+int config_listen_parse(const char *s, struct sockaddr_storage *ret, socklen_t *ret_len,
+			char *why, size_t whylen)
+{
+	struct sockaddr_storage ss = { 0 };
+	char host[INET6_ADDRSTRLEN + 1], q[QUOTE_BUF];
+	const char *h, *port;
+	size_t hn, pn;
+	socklen_t len;
+	bool v6 = s[0] == '[';
+	unsigned long p;
+
+	if (v6) {
+		const char *rb = strchr(s, ']');
+
+		if (!rb || rb[1] != ':')
+			return say(why, whylen, "%s: expected [IPV6]:PORT, e.g. [::1]:9470",
+				   quote(q, s, strlen(s)));
+		h = s + 1;
+		hn = (size_t)(rb - h);
+		port = rb + 2;
+	} else {
+		const char *colon = strrchr(s, ':');
+
+		if (!colon)
+			return say(why, whylen,
+				   "%s: expected ADDR:PORT, e.g. 127.0.0.1:9470 or [::1]:9470",
+				   quote(q, s, strlen(s)));
+		if (memchr(s, ':', (size_t)(colon - s)))
+			return say(why, whylen, "%s: an IPv6 address goes in brackets, e.g. [::1]:9470",
+				   quote(q, s, strlen(s)));
+		h = s;
+		hn = (size_t)(colon - s);
+		port = colon + 1;
+	}
+	pn = strlen(port);
+	if (pn == 0 || pn > 5 || strspn(port, "0123456789") != pn ||
+	    (p = strtoul(port, NULL, 10)) > 65535)
+		return say(why, whylen, "port %s is not a number in 0..65535",
+			   quote(q, port, pn));
+	/* Longer than any address in text form: let inet_pton() refuse "". */
+	if (hn >= sizeof(host))
+		host[0] = '\0';
+	else
+		memcpy(host, h, hn), host[hn] = '\0';
+	if (v6) {
+		struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+
+		if (inet_pton(AF_INET6, host, &a->sin6_addr) != 1)
+			return say(why, whylen, "%s is not an IPv6 address", quote(q, h, hn));
+		a->sin6_family = AF_INET6;
+		a->sin6_port = htons((uint16_t)p);
+		len = sizeof(*a);
+	} else {
+		struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+
+		if (inet_pton(AF_INET, host, &a->sin_addr) != 1)
+			return say(why, whylen,
+				   "%s is not an IPv4 address (host names are not resolved; IPv6 "
+				   "goes in brackets)", quote(q, h, hn));
+		a->sin_family = AF_INET;
+		a->sin_port = htons((uint16_t)p);
+		len = sizeof(*a);
+	}
+	*ret = ss;
+	*ret_len = len;
+	return 0;
+}

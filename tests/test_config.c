@@ -1,0 +1,898 @@
+/* SPDX-License-Identifier: MIT */
+/* Tests of the config module (agent/config.c) and of jsonpos, the positions it reports.
+ *
+ * Error messages are compared whole where the position matters: file, line,
+ * column and key path are the contract. Fixture files live in
+ * tests/fixtures/config/ (tests run from the top of the tree).
+ */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <jansson.h>
+
+#include "config.h"
+#include "jsonpos.h"
+#include "test.h"
+
+#define FIXTURES "tests/fixtures/config/"
+
+/* Parses text named "t.json"; frees the config. Returns config_parse()'s result. */
+static int parse_n(const char *text, size_t len, char err[CONFIG_ERROR_MAX])
+{
+	struct config *c = NULL;
+	int r = config_parse(text, len, "t.json", &c, err);
+
+	config_free(c);
+	return r;
+}
+
+static int parse(const char *text, char err[CONFIG_ERROR_MAX])
+{
+	return parse_n(text, strlen(text), err);
+}
+
+#define CHECK_ERR(text, expected) do { \
+	char e_[CONFIG_ERROR_MAX]; \
+	CHECK_EQ(parse(text, e_), -EINVAL); \
+	CHECK_STR(e_, expected); \
+} while (0)
+
+#define CHECK_OK(text) do { \
+	char e_[CONFIG_ERROR_MAX]; \
+	int r_ = parse(text, e_); \
+	if (r_ != 0) \
+		test_fail_at(__FILE__, __LINE__, "parse failed: %s", e_); \
+} while (0)
+
+/* ---- the three errors the issue names, from fixture files ----------------- */
+
+static void test_syntax_error_fixture(void)
+{
+	char err[CONFIG_ERROR_MAX];
+	struct config *c = NULL;
+
+	/* Line 5 starts a second target without a comma after the first. */
+	CHECK_EQ(config_load(FIXTURES "syntax_error.json", &c, err), -EINVAL);
+	CHECK(c == NULL);
+	CHECK_STR(err, FIXTURES "syntax_error.json:5:5: targets: ']' expected near '{'");
+}
+
+static void test_bad_regex_fixture(void)
+{
+	char err[CONFIG_ERROR_MAX];
+	struct config *c = NULL;
+
+	CHECK_EQ(config_load(FIXTURES "bad_regex.json", &c, err), -EINVAL);
+	CHECK(c == NULL);
+	CHECK_STR(err, FIXTURES "bad_regex.json:8:29: targets[2].match.cmdline: invalid regex: "
+		       "Unmatched ( or \\(");
+}
+
+static void test_unknown_key_fixture(void)
+{
+	char err[CONFIG_ERROR_MAX];
+	struct config *c = NULL;
+
+	CHECK_EQ(config_load(FIXTURES "unknown_key.json", &c, err), -EINVAL);
+	CHECK(c == NULL);
+	CHECK_STR(err, FIXTURES "unknown_key.json:7:7: targets[0].per_proces: unknown key "
+		       "\"per_proces\"; did you mean \"per_process\"?");
+}
+
+/* ---- syntax ---------------------------------------------------------------- */
+
+static void test_syntax_errors_inline(void)
+{
+	CHECK_ERR("{\"interval_ms\": tru}", "t.json:1:17: interval_ms: invalid token near 'tru'");
+	CHECK_ERR("{\n  \"targets\": [\n    {\"name\": \"a\", \"match\": {\"comm\": \"x\",}}\n  ]\n}",
+		  "t.json:3:41: targets[0].match: string or '}' expected near '}'");
+	CHECK_ERR("{\"listen\": \"127.0.0.1:1",
+		  "t.json:1:12: listen: premature end of input near '\"127.0.0.1:1'");
+	CHECK_ERR("{\"targets\": [", "t.json:1:14: targets: ']' expected near end of file");
+	CHECK_ERR("{\"listen\" \"x\"}", "t.json:1:11: listen: ':' expected near '\"x\"'");
+	CHECK_ERR("{\"interval_ms\": 99999999999999999999999}",
+		  "t.json:1:17: interval_ms: too big integer");
+	CHECK_ERR("{\"listen\": \"a\\qb\"}", "t.json:1:14: listen: invalid escape near '\"a\\q'");
+}
+
+static void test_duplicate_key_fixture(void)
+{
+	char err[CONFIG_ERROR_MAX];
+	struct config *c = NULL;
+
+	CHECK_EQ(config_load(FIXTURES "duplicate_key.json", &c, err), -EINVAL);
+	CHECK_STR(err, FIXTURES "duplicate_key.json:7:7: targets[0].name: duplicate key; "
+		       "first defined at line 5, column 7");
+}
+
+static void test_duplicate_key_inline(void)
+{
+	CHECK_ERR("{\"interval_ms\": 1000,\n \"interval_ms\": 2000}",
+		  "t.json:2:2: interval_ms: duplicate key; first defined at line 1, column 2");
+	/* The same key in different objects is no duplicate. */
+	CHECK_OK("{\"targets\": [{\"name\": \"a\", \"match\": {}}, {\"name\": \"b\", \"match\": {}}]}");
+	/* Escapes are undone before keys are compared, as Jansson does. */
+	CHECK_ERR("{\"listen\": \"127.0.0.1:1\", \"l\\u0069sten\": \"127.0.0.1:2\"}",
+		  "t.json:1:27: listen: duplicate key; first defined at line 1, column 2");
+}
+
+static void test_trailing_garbage(void)
+{
+	CHECK_ERR("{\"interval_ms\": 1000}\n\n  x", "t.json:3:3: end of file expected near 'x'");
+	CHECK_ERR("{} {}", "t.json:1:4: end of file expected near '{'");
+	CHECK_OK("{\"interval_ms\": 1000}\n\n\t \n");
+}
+
+static void test_empty_file(void)
+{
+	char err[CONFIG_ERROR_MAX];
+	struct config *c = NULL;
+
+	CHECK_EQ(config_load(FIXTURES "empty.json", &c, err), -EINVAL);
+	CHECK_STR(err, FIXTURES "empty.json:1:1: empty file: expected a JSON object");
+	CHECK_EQ(parse_n(NULL, 0, err), -EINVAL);
+	CHECK_STR(err, "t.json:1:1: empty file: expected a JSON object");
+	CHECK_ERR(" \n\t\r\n ", "t.json:1:1: empty file: expected a JSON object");
+}
+
+static void test_non_object_top_level(void)
+{
+	CHECK_ERR("[]", "t.json:1:1: the top level must be a JSON object, got an array");
+	CHECK_ERR("\n  \"x\"", "t.json:2:3: the top level must be a JSON object, got a string");
+	CHECK_ERR("42", "t.json:1:1: the top level must be a JSON object, got an integer");
+	CHECK_ERR("null", "t.json:1:1: the top level must be a JSON object, got null");
+}
+
+static void test_non_utf8(void)
+{
+	char err[CONFIG_ERROR_MAX];
+	struct config *c = NULL;
+
+	CHECK_EQ(config_load(FIXTURES "not_utf8.json", &c, err), -EINVAL);
+	CHECK_STR(err, FIXTURES "not_utf8.json:3:19: targets[0].name: invalid UTF-8 byte 0xe9: "
+		       "the file must be UTF-8");
+	/* Columns count characters: the é before the bad byte is one. */
+	CHECK_ERR("{\"listen\": \"\xc3\xa9\xff\"}",
+		  "t.json:1:14: listen: invalid UTF-8 byte 0xff: the file must be UTF-8");
+	/* Overlong NUL, a surrogate, a truncated sequence, in a key, outside strings. */
+	CHECK_ERR("{\"listen\": \"\xc0\x80\"}",
+		  "t.json:1:13: listen: invalid UTF-8 byte 0xc0: the file must be UTF-8");
+	CHECK_ERR("{\"listen\": \"\xed\xa0\x80\"}",
+		  "t.json:1:13: listen: invalid UTF-8 byte 0xed: the file must be UTF-8");
+	CHECK_ERR("{\"listen\": \"\xe2\x82",
+		  "t.json:1:13: listen: invalid UTF-8 byte 0xe2: the file must be UTF-8");
+	CHECK_ERR("{\"li\xfe\": 1}", "t.json:1:5: invalid UTF-8 byte 0xfe: the file must be UTF-8");
+	CHECK_ERR("{\"listen\": \xff}",
+		  "t.json:1:12: listen: invalid UTF-8 byte 0xff: the file must be UTF-8");
+}
+
+static void test_nul_byte(void)
+{
+	static const char text[] = "{\"interval_ms\": 1000}\0garbage";
+	static const char inside[] = "{\"interval_ms\": \0 1000}";
+	static const char escaped[] = "{\"listen\": \"a\\u0000b\"}";
+	char err[CONFIG_ERROR_MAX];
+
+	CHECK_EQ(parse_n(text, sizeof(text) - 1, err), -EINVAL);
+	CHECK_STR(err, "t.json:1:22: unexpected NUL byte: not a text file?");
+	CHECK_EQ(parse_n(inside, sizeof(inside) - 1, err), -EINVAL);
+	CHECK_STR(err, "t.json:1:17: interval_ms: unexpected NUL byte: not a text file?");
+	CHECK_EQ(parse(escaped, err), -EINVAL);
+	CHECK_CONTAINS(err, "t.json:1:12: listen: \\u0000 is not allowed");
+}
+
+static void test_byte_order_mark(void)
+{
+	char err[CONFIG_ERROR_MAX];
+	struct config *c = NULL;
+
+	REQUIRE(config_load(FIXTURES "bom.json", &c, err) == 0);
+	CHECK_EQ(c->interval_ms, 1000);
+	config_free(c);
+	/* Positions after a BOM are as an editor shows them: the BOM is no column. */
+	CHECK_ERR("\xef\xbb\xbf{\"interval_ms\": 1}",
+		  "t.json:1:17: interval_ms: 1 is out of range 100..3600000");
+}
+
+/* Input that would take a recursive scanner down: Jansson refuses depth >
+ * 2048, the error is placed at the 2049th bracket, and the path is cut. */
+static void test_deep_nesting(void)
+{
+	size_t n = 200000;
+	char *text = malloc(2 * n + 1);
+	char err[CONFIG_ERROR_MAX];
+
+	REQUIRE(text);
+	memset(text, '[', n);
+	CHECK_EQ(parse_n(text, n, err), -EINVAL);
+	CHECK_CONTAINS(err, "t.json:1:2049: [0][0][0][0]");
+	CHECK_CONTAINS(err, "...: maximum parsing depth reached near '['");
+	CHECK(strlen(err) < CONFIG_ERROR_MAX);
+
+	for (size_t i = 0; i < n / 5; i++)
+		memcpy(text + 5 * i, "{\"a\":", 5);
+	CHECK_EQ(parse_n(text, n, err), -EINVAL);
+	CHECK_CONTAINS(err, "t.json:1:10241: a.a.a.a.a.a");
+	CHECK_CONTAINS(err, "maximum parsing depth reached");
+	free(text);
+}
+
+/* The scanner itself has no depth limit and no recursion: a million levels. */
+static void test_jsonpos_deep_scan(void)
+{
+	size_t n = 1000000;
+	char *text = malloc(2 * n);
+	struct jsonpos *p = NULL;
+	struct jsonpos_loc loc;
+	char path[JSONPOS_PATH_MAX];
+	long node;
+
+	REQUIRE(text);
+	memset(text, '[', n);
+	memset(text + n, ']', n);
+	REQUIRE(jsonpos_scan(text, 2 * n, &p) == 0);
+	node = jsonpos_root(p);
+	for (size_t i = 1; i < n && node >= 0; i++)
+		node = jsonpos_element(p, node, 0);
+	REQUIRE(node >= 0);
+	CHECK_EQ(jsonpos_value_loc(p, node, &loc), 0);
+	CHECK_EQ(loc.column, n);
+	CHECK_EQ(jsonpos_path(p, node, path, sizeof(path)), 0);
+	CHECK_EQ(strncmp(path, "[0][0][0]", 9), 0);
+	CHECK_EQ(strlen(path), sizeof(path) - 1);
+	CHECK_STR(path + strlen(path) - 3, "...");
+	CHECK_EQ(jsonpos_element(p, node, 0), -ENOENT);
+	jsonpos_free(p);
+	free(text);
+}
+
+static void test_huge_input(void)
+{
+	size_t n = CONFIG_FILE_MAX_BYTES;
+	char *text = malloc(n + 2);
+	char err[CONFIG_ERROR_MAX];
+	size_t o = 0;
+
+	REQUIRE(text);
+	/* A megabyte of a valid array: placed at its start, scanned once. */
+	text[o++] = '[';
+	while (o + 4 <= n)
+		memcpy(text + o, "1,", 2), o += 2;
+	memcpy(text + o, "1]", 2), o += 2;
+	CHECK_EQ(parse_n(text, o, err), -EINVAL);
+	CHECK_STR(err, "t.json:1:1: the top level must be a JSON object, got an array");
+
+	/* 100000 targets: refused at the 65th, before any is looked at. */
+	o = 0;
+	o += (size_t)sprintf(text, "{\"targets\": [");
+	for (int i = 0; i < 100000; i++)
+		o += (size_t)sprintf(text + o, "%s{}", i ? "," : "");
+	o += (size_t)sprintf(text + o, "]}");
+	CHECK_EQ(parse_n(text, o, err), -EINVAL);
+	CHECK_STR(err, "t.json:1:206: targets[64]: too many targets: 100000, at most 64 (each "
+		       "process carries one bit per target)");
+
+	/* A string of almost a megabyte where a name goes: the message stays short. */
+	o = (size_t)sprintf(text, "{\"targets\": [{\"match\": {}, \"name\": \"");
+	memset(text + o, 'x', n - 100);
+	o += n - 100;
+	o += (size_t)sprintf(text + o, "\"}]}");
+	CHECK_EQ(parse_n(text, o, err), -EINVAL);
+	CHECK_STR(err, "t.json:1:36: targets[0].name: too long: 1048476 bytes, at most 64");
+
+	/* Over the limit: refused unread. */
+	memset(text, ' ', n + 1);
+	text[0] = '{';
+	text[n] = '}';
+	CHECK_EQ(parse_n(text, n + 1, err), -EINVAL);
+	CHECK_STR(err, "t.json: too large: 1048577 bytes, at most 1048576");
+	free(text);
+}
+
+/* A key as long as a message: the message is cut, marked, and whole UTF-8. */
+static void test_long_key_message(void)
+{
+	size_t n = 3000;
+	char *text = malloc(n * 2 + 32);
+	char err[CONFIG_ERROR_MAX];
+	size_t o;
+
+	REQUIRE(text);
+	o = (size_t)sprintf(text, "{\"");
+	for (size_t i = 0; i < n; i++)
+		memcpy(text + o, "\xc3\xa9", 2), o += 2;
+	o += (size_t)sprintf(text + o, "\": 1}");
+	CHECK_EQ(parse_n(text, o, err), -EINVAL);
+	CHECK_EQ(strncmp(err, "t.json:1:2: [\"\xc3\xa9\xc3\xa9", 17), 0);
+	CHECK_CONTAINS(err, "...\"]: unknown key \"");
+	CHECK_CONTAINS(err, "...\"; expected one of: interval_ms, listen, limits, targets");
+	CHECK(strlen(err) < CONFIG_ERROR_MAX);
+	free(text);
+}
+
+/* ---- semantic errors ------------------------------------------------------- */
+
+static void test_unknown_keys(void)
+{
+	CHECK_ERR("{\n  \"intervall_ms\": 1000\n}",
+		  "t.json:2:3: intervall_ms: unknown key \"intervall_ms\"; did you mean "
+		  "\"interval_ms\"?");
+	CHECK_ERR("{\"Listen\": \"127.0.0.1:1\"}",
+		  "t.json:1:2: Listen: unknown key \"Listen\"; did you mean \"listen\"?");
+	CHECK_ERR("{\"limits\": {\"max_proceses\": 10}}",
+		  "t.json:1:13: limits.max_proceses: unknown key \"max_proceses\"; did you mean "
+		  "\"max_processes\"?");
+	CHECK_ERR("{\"targets\": [{\"name\": \"a\", \"match\": {\"cmd_line\": \"x\"}}]}",
+		  "t.json:1:38: targets[0].match.cmd_line: unknown key \"cmd_line\"; did you mean "
+		  "\"cmdline\"?");
+	CHECK_ERR("{\"targets\": [{\"name\": \"a\", \"match\": {\"unti\": \"x\"}}]}",
+		  "t.json:1:38: targets[0].match.unti: unknown key \"unti\"; expected one of: pid, "
+		  "comm, exe, cmdline, cgroup, systemd_unit");
+	/* Far from every key: no guess, the list instead. */
+	CHECK_ERR("{\"sinks\": []}",
+		  "t.json:1:2: sinks: unknown key \"sinks\"; expected one of: interval_ms, listen, "
+		  "limits, targets");
+	CHECK_ERR("{\"targets\": [{\"nmae\": \"a\", \"match\": {}}]}",
+		  "t.json:1:15: targets[0].nmae: unknown key \"nmae\"; did you mean \"name\"?");
+	/* Odd keys are shown escaped, in brackets. */
+	CHECK_ERR("{\"a.b\\n\": 1}",
+		  "t.json:1:2: [\"a.b\\x0a\"]: unknown key \"a.b\\x0a\"; expected one of: "
+		  "interval_ms, listen, limits, targets");
+}
+
+static void test_wrong_types(void)
+{
+	CHECK_ERR("{\"interval_ms\": \"1000\"}",
+		  "t.json:1:17: interval_ms: expected an integer, got a string");
+	CHECK_ERR("{\"interval_ms\": 1000.0}",
+		  "t.json:1:17: interval_ms: expected an integer, got a real number");
+	CHECK_ERR("{\"listen\": 9470}", "t.json:1:12: listen: expected a string, got an integer");
+	CHECK_ERR("{\"limits\": []}", "t.json:1:12: limits: expected an object, got an array");
+	CHECK_ERR("{\"targets\": {}}", "t.json:1:13: targets: expected an array, got an object");
+	CHECK_ERR("{\"targets\": [\"all\"]}",
+		  "t.json:1:14: targets[0]: expected an object, got a string");
+	CHECK_ERR("{\"targets\": [{\"name\": \"a\", \"match\": {}, \"per_process\": \"yes\"}]}",
+		  "t.json:1:56: targets[0].per_process: expected a boolean, got a string");
+	CHECK_ERR("{\"targets\": [{\"name\": \"a\", \"match\": {}, \"smaps\": 1}]}",
+		  "t.json:1:50: targets[0].smaps: expected a boolean, got an integer");
+	CHECK_ERR("{\"targets\": [{\"name\": \"a\", \"match\": {\"pid\": \"1\"}}]}",
+		  "t.json:1:45: targets[0].match.pid: expected an integer, got a string");
+	CHECK_ERR("{\"targets\": [{\"name\": null, \"match\": {}}]}",
+		  "t.json:1:23: targets[0].name: expected a string, got null");
+	CHECK_ERR("{\"targets\": [{\"name\": \"a\", \"match\": []}]}",
+		  "t.json:1:37: targets[0].match: expected an object, got an array");
+}
+
+static void test_out_of_range(void)
+{
+	CHECK_ERR("{\"interval_ms\": 99}", "t.json:1:17: interval_ms: 99 is out of range 100..3600000");
+	CHECK_ERR("{\"interval_ms\": 3600001}",
+		  "t.json:1:17: interval_ms: 3600001 is out of range 100..3600000");
+	CHECK_ERR("{\"interval_ms\": -5}", "t.json:1:17: interval_ms: -5 is out of range 100..3600000");
+	CHECK_OK("{\"interval_ms\": 100}");
+	CHECK_OK("{\"interval_ms\": 3600000}");
+	CHECK_ERR("{\"limits\": {\"max_processes\": 0}}",
+		  "t.json:1:30: limits.max_processes: 0 is out of range 1..100000");
+	CHECK_ERR("{\"limits\": {\"max_groups\": 100001}}",
+		  "t.json:1:27: limits.max_groups: 100001 is out of range 1..100000");
+	CHECK_ERR("{\"limits\": {\"http_connections\": 10001}}",
+		  "t.json:1:33: limits.http_connections: 10001 is out of range 1..10000");
+	CHECK_ERR("{\"limits\": {\"http_timeout_s\": 0}}",
+		  "t.json:1:31: limits.http_timeout_s: 0 is out of range 1..3600");
+	CHECK_ERR("{\"targets\": [{\"name\": \"a\", \"match\": {\"pid\": 0}}]}",
+		  "t.json:1:45: targets[0].match.pid: 0 is out of range 1..4194304");
+	CHECK_ERR("{\"targets\": [{\"name\": \"a\", \"match\": {\"pid\": 4294967297}}]}",
+		  "t.json:1:45: targets[0].match.pid: 4294967297 is out of range 1..4194304");
+}
+
+static void test_listen_values(void)
+{
+	CHECK_ERR("{\"listen\": \"localhost:9470\"}",
+		  "t.json:1:12: listen: \"localhost\" is not an IPv4 address (host names are not "
+		  "resolved; IPv6 goes in brackets)");
+	CHECK_ERR("{\"listen\": \"::1:9470\"}",
+		  "t.json:1:12: listen: \"::1:9470\": an IPv6 address goes in brackets, e.g. "
+		  "[::1]:9470");
+	CHECK_ERR("{\"listen\": \"127.0.0.1\"}",
+		  "t.json:1:12: listen: \"127.0.0.1\": expected ADDR:PORT, e.g. 127.0.0.1:9470 or "
+		  "[::1]:9470");
+	CHECK_ERR("{\"listen\": \"127.0.0.1:65536\"}",
+		  "t.json:1:12: listen: port \"65536\" is not a number in 0..65535");
+	CHECK_ERR("{\"listen\": \"[::1]9470\"}",
+		  "t.json:1:12: listen: \"[::1]9470\": expected [IPV6]:PORT, e.g. [::1]:9470");
+	CHECK_ERR("{\"listen\": \"[zz::1]:9470\"}",
+		  "t.json:1:12: listen: \"zz::1\" is not an IPv6 address");
+}
+
+static void test_listen_parse(void)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = 0;
+	char why[128];
+	const struct sockaddr_in *v4 = (const struct sockaddr_in *)&ss;
+	const struct sockaddr_in6 *v6 = (const struct sockaddr_in6 *)&ss;
+
+	REQUIRE(config_listen_parse("127.0.0.1:9470", &ss, &len, why, sizeof(why)) == 0);
+	CHECK_EQ(ss.ss_family, AF_INET);
+	CHECK_EQ(len, sizeof(struct sockaddr_in));
+	CHECK_EQ(ntohs(v4->sin_port), 9470);
+	CHECK_EQ(ntohl(v4->sin_addr.s_addr), 0x7f000001);
+	REQUIRE(config_listen_parse("[::1]:0", &ss, &len, why, sizeof(why)) == 0);
+	CHECK_EQ(ss.ss_family, AF_INET6);
+	CHECK_EQ(len, sizeof(struct sockaddr_in6));
+	CHECK_EQ(ntohs(v6->sin6_port), 0);
+	CHECK(IN6_IS_ADDR_LOOPBACK(&v6->sin6_addr));
+	REQUIRE(config_listen_parse("0.0.0.0:65535", &ss, &len, why, sizeof(why)) == 0);
+	CHECK_EQ(ntohs(v4->sin_port), 65535);
+	REQUIRE(config_listen_parse("[::]:1", &ss, &len, NULL, 0) == 0);
+
+	static const char *const bad[] = {
+		"", ":", ":9470", "127.0.0.1:", "127.0.0.1:-1", "127.0.0.1:+80", "127.0.0.1:80x",
+		"127.1:80", "1.2.3.4.5:80", "[::1]", "[::1]:", "[]:80", "::1", "[1.2.3.4]:80",
+		"127.0.0.1:009470", "[fe80::1%eth0]:80",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		len = 7;
+		why[0] = '\0';
+		if (config_listen_parse(bad[i], &ss, &len, why, sizeof(why)) != -EINVAL)
+			test_fail_at(__FILE__, __LINE__, "accepted \"%s\"", bad[i]);
+		CHECK(why[0] != '\0');
+		CHECK_EQ(len, 7); /* untouched on failure */
+	}
+}
+
+static void test_missing_keys(void)
+{
+	CHECK_ERR("{\"targets\": [{\"match\": {}}]}",
+		  "t.json:1:14: targets[0]: missing required key \"name\"");
+	CHECK_ERR("{\"targets\": [\n  {\"name\": \"a\"}\n]}",
+		  "t.json:2:3: targets[0]: missing required key \"match\"");
+}
+
+static void test_target_values(void)
+{
+	CHECK_ERR("{\"targets\": [{\"name\": \"\", \"match\": {}}]}",
+		  "t.json:1:23: targets[0].name: must not be empty");
+	CHECK_ERR("{\"targets\": [{\"name\": "
+		  "\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\", "
+		  "\"match\": {}}]}",
+		  "t.json:1:23: targets[0].name: too long: 65 bytes, at most 64");
+	CHECK_OK("{\"targets\": [{\"name\": "
+		 "\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\", "
+		 "\"match\": {}}]}");
+	CHECK_ERR("{\"targets\": [{\"name\": \"a\\tb\", \"match\": {}}]}",
+		  "t.json:1:23: targets[0].name: must not contain control characters");
+	CHECK_ERR("{\"targets\": [{\"name\": \"a\", \"match\": {\"comm\": \"0123456789abcdef\"}}]}",
+		  "t.json:1:46: targets[0].match.comm: must be 1 to 15 bytes, got 16: the kernel "
+		  "keeps 15 bytes of a process name; match longer names with \"exe\" or \"cmdline\"");
+	CHECK_ERR("{\"targets\": [{\"name\": \"a\", \"match\": {\"comm\": \"\"}}]}",
+		  "t.json:1:46: targets[0].match.comm: must be 1 to 15 bytes, got 0: the kernel "
+		  "keeps 15 bytes of a process name; match longer names with \"exe\" or \"cmdline\"");
+	CHECK_ERR("{\"targets\": [{\"name\": \"a\", \"match\": {\"exe\": \"bin/x\"}}]}",
+		  "t.json:1:45: targets[0].match.exe: must be an absolute path (starting with \"/\")");
+	CHECK_ERR("{\"targets\": [{\"name\": \"a\", \"match\": {\"cgroup\": \"system.slice\"}}]}",
+		  "t.json:1:48: targets[0].match.cgroup: must be a path in the memory controller's "
+		  "hierarchy, starting with \"/\" (e.g. \"/system.slice\")");
+	CHECK_ERR("{\"targets\": [{\"name\": \"a\", \"match\": {\"systemd_unit\": \"nginx\"}}]}",
+		  "t.json:1:54: targets[0].match.systemd_unit: \"nginx\" is not a unit name: "
+		  "expected NAME.TYPE such as \"nginx.service\" or \"getty@tty1.service\" (a "
+		  "template such as \"getty@.service\" has no processes)");
+	CHECK_ERR("{\"targets\": [{\"name\": \"a\", \"match\": {\"systemd_unit\": \"getty@.service\"}}]}",
+		  "t.json:1:54: targets[0].match.systemd_unit: \"getty@.service\" is not a unit "
+		  "name: expected NAME.TYPE such as \"nginx.service\" or \"getty@tty1.service\" (a "
+		  "template such as \"getty@.service\" has no processes)");
+	CHECK_ERR("{\"targets\": [{\"name\": \"a\", \"match\": {\"systemd_unit\": \"system.slice\"}}]}",
+		  "t.json:1:54: targets[0].match.systemd_unit: \"system.slice\" is a slice, and no "
+		  "process runs in a slice itself; to match everything below it use \"cgroup\" "
+		  "with the slice's path");
+	CHECK_ERR("{\"targets\": [{\"name\": \"a\", \"match\": {}, \"group_by\": \"exe\"}]}",
+		  "t.json:1:53: targets[0].group_by: unknown value \"exe\"; expected \"none\" or "
+		  "\"comm\"");
+	CHECK_ERR("{\"targets\": [{\"name\": \"a\", \"match\": {\"cmdline\": \"a{2,1}\"}}]}",
+		  "t.json:1:49: targets[0].match.cmdline: invalid regex: Invalid content of \\{\\}");
+}
+
+static void test_duplicate_target_names(void)
+{
+	CHECK_ERR("{\"targets\": [\n"
+		  "  {\"name\": \"web\", \"match\": {\"comm\": \"nginx\"}},\n"
+		  "  {\"name\": \"db\", \"match\": {\"comm\": \"postgres\"}},\n"
+		  "  {\"name\": \"web\", \"match\": {\"comm\": \"apache2\"}}\n"
+		  "]}",
+		  "t.json:4:12: targets[2].name: duplicate target name \"web\", already used by "
+		  "targets[0]");
+	/* Names are compared exactly. */
+	CHECK_OK("{\"targets\": [{\"name\": \"web\", \"match\": {}}, {\"name\": \"Web\", \"match\": {}}]}");
+}
+
+static void test_reserved_name(void)
+{
+	CHECK_ERR("{\"targets\": [{\"name\": \"other\", \"match\": {}}]}",
+		  "t.json:1:23: targets[0].name: \"other\" is reserved: it counts the OOM kills of "
+		  "processes no target matches");
+	CHECK_OK("{\"targets\": [{\"name\": \"others\", \"match\": {}}]}");
+}
+
+static void test_too_many_targets(void)
+{
+	char text[8192], err[CONFIG_ERROR_MAX];
+	struct config *c = NULL;
+	size_t o;
+
+	o = (size_t)sprintf(text, "{\"targets\": [\n");
+	for (int i = 0; i < TARGET_MAX; i++)
+		o += (size_t)sprintf(text + o, "  {\"name\": \"t%d\", \"match\": {\"pid\": %d}},\n",
+				     i, i + 1);
+	memcpy(text + o, "]}", 3);
+	/* The comma after the last element: make it the 64th ending the array. */
+	text[o - 2] = ' ';
+	REQUIRE(config_parse(text, strlen(text), "t.json", &c, err) == 0);
+	CHECK_EQ(c->targets.n, TARGET_MAX);
+	CHECK_EQ(c->targets.v[63].match.pid, 64);
+	c = config_free(c);
+
+	text[o - 2] = ',';
+	o += (size_t)sprintf(text + o, "  {\"name\": \"t64\", \"match\": {}}\n]}");
+	CHECK_EQ(config_parse(text, strlen(text), "t.json", &c, err), -EINVAL);
+	CHECK_STR(err, "t.json:66:3: targets[64]: too many targets: 65, at most 64 (each process "
+		       "carries one bit per target)");
+}
+
+static void test_per_process_group_by_conflict(void)
+{
+	CHECK_ERR("{\"targets\": [{\"name\": \"a\", \"match\": {},\n"
+		  "  \"per_process\": true,\n  \"group_by\": \"comm\"}]}",
+		  "t.json:3:15: targets[0].group_by: \"comm\" cannot be combined with "
+		  "\"per_process\": true: per_process gives each process its own series (label pid), "
+		  "group_by sums processes per comm; choose one");
+	CHECK_OK("{\"targets\": [{\"name\": \"a\", \"match\": {}, \"per_process\": true, "
+		 "\"group_by\": \"none\"}]}");
+	CHECK_OK("{\"targets\": [{\"name\": \"a\", \"match\": {}, \"per_process\": false, "
+		 "\"group_by\": \"comm\"}]}");
+}
+
+/* ---- valid configs --------------------------------------------------------- */
+
+static void test_values_stored(void)
+{
+	static const char text[] =
+		"{\n"
+		"  \"interval_ms\": 1500,\n"
+		"  \"listen\": \"[::1]:0\",\n"
+		"  \"limits\": {\"max_processes\": 7, \"max_groups\": 8, \"http_connections\": 9,\n"
+		"             \"http_timeout_s\": 11},\n"
+		"  \"targets\": [\n"
+		"    {\"name\": \"web\", \"match\": {\"comm\": \"nginx\", \"exe\": \"/usr/sbin/nginx\"},\n"
+		"     \"group_by\": \"none\"},\n"
+		"    {\"name\": \"java\", \"match\": {\"cmdline\": \"^java .*-jar\", \"pid\": 42},\n"
+		"     \"per_process\": true, \"smaps\": true},\n"
+		"    {\"name\": \"svc\", \"match\": {\"cgroup\": \"/system.slice//\",\n"
+		"     \"systemd_unit\": \"user@1000.service\"}, \"group_by\": \"comm\"}\n"
+		"  ]\n"
+		"}\n";
+	char err[CONFIG_ERROR_MAX] = "x";
+	struct config *c = NULL;
+	const struct target *t;
+
+	REQUIRE(config_parse(text, sizeof(text) - 1, "t.json", &c, err) == 0);
+	CHECK_STR(err, "");
+	CHECK_STR(c->source, "t.json");
+	CHECK_EQ(c->interval_ms, 1500);
+	CHECK_STR(c->listen, "[::1]:0");
+	CHECK_EQ(c->listen_addr.ss_family, AF_INET6);
+	CHECK_EQ(c->limits.max_processes, 7);
+	CHECK_EQ(c->limits.max_groups, 8);
+	CHECK_EQ(c->limits.http_connections, 9);
+	CHECK_EQ(c->limits.http_timeout_s, 11);
+	REQUIRE(c->targets.n == 3);
+	CHECK_EQ(c->targets.needs, TARGET_NEED_EXE | TARGET_NEED_CMDLINE | TARGET_NEED_CGROUP);
+	t = &c->targets.v[0];
+	CHECK_STR(t->name, "web");
+	CHECK_STR(t->match.comm, "nginx");
+	CHECK_STR(t->match.exe, "/usr/sbin/nginx");
+	CHECK(!t->match.has_pid && !t->match.cmdline && !t->match.cgroup && !t->match.systemd_unit);
+	CHECK(!t->per_process && !t->smaps);
+	CHECK_EQ(t->group_by, TARGET_GROUP_NONE);
+	t = &c->targets.v[1];
+	CHECK_STR(t->match.cmdline, "^java .*-jar");
+	CHECK(t->match.has_pid);
+	CHECK_EQ(t->match.pid, 42);
+	CHECK(t->per_process && t->smaps);
+	CHECK(target_matches(t, &(struct target_proc){ .pid = 42, .cmdline = "java -Xmx1g -jar a" }));
+	t = &c->targets.v[2];
+	CHECK_STR(t->match.cgroup, "/system.slice");
+	CHECK_STR(t->match.systemd_unit, "user@1000.service");
+	CHECK_EQ(t->group_by, TARGET_GROUP_COMM);
+	config_free(c);
+}
+
+static void test_defaults(void)
+{
+	char err[CONFIG_ERROR_MAX];
+	struct config *c = NULL, *d = NULL;
+	const struct sockaddr_in *a;
+
+	/* Every key is optional: "{}" is the embedded default. */
+	REQUIRE(config_parse("{}", 2, "t.json", &c, err) == 0);
+	REQUIRE(config_default(&d, err) == 0);
+	CHECK_STR(d->source, CONFIG_DEFAULT_NAME);
+	CHECK_EQ(d->interval_ms, CONFIG_INTERVAL_DEFAULT_MS);
+	CHECK_EQ(d->interval_ms, 5000);
+	CHECK_STR(d->listen, CONFIG_LISTEN_DEFAULT);
+	a = (const struct sockaddr_in *)&d->listen_addr;
+	CHECK_EQ(a->sin_family, AF_INET);
+	CHECK_EQ(ntohs(a->sin_port), 9470);
+	CHECK_EQ(d->limits.max_processes, 100);
+	CHECK_EQ(d->limits.max_groups, 500);
+	CHECK_EQ(d->limits.http_connections, 256);
+	CHECK_EQ(d->limits.http_timeout_s, 10);
+	REQUIRE(d->targets.n == 1);
+	CHECK_STR(d->targets.v[0].name, "all");
+	CHECK_EQ(d->targets.v[0].group_by, TARGET_GROUP_COMM);
+	CHECK(!d->targets.v[0].per_process && !d->targets.v[0].smaps);
+	CHECK_EQ(d->targets.needs, 0);
+	CHECK(target_matches(&d->targets.v[0], &(struct target_proc){ .pid = 1 }));
+
+	CHECK_EQ(c->interval_ms, d->interval_ms);
+	CHECK_STR(c->listen, d->listen);
+	CHECK(memcmp(&c->limits, &d->limits, sizeof(c->limits)) == 0);
+	REQUIRE(c->targets.n == 1);
+	CHECK_STR(c->targets.v[0].name, "all");
+	CHECK_EQ(c->targets.v[0].group_by, TARGET_GROUP_COMM);
+	config_free(c);
+	config_free(d);
+
+	/* An explicit empty list means no targets. */
+	REQUIRE(config_parse("{\"targets\": []}", 15, "t.json", &c, err) == 0);
+	CHECK_EQ(c->targets.n, 0);
+	config_free(c);
+}
+
+static void test_default_json(void)
+{
+	const char *text = config_default_json();
+	json_t *j = json_loads(text, 0, NULL);
+	json_t *want = json_loads("{\"interval_ms\":5000,\"listen\":\"127.0.0.1:9470\","
+				  "\"targets\":[{\"name\":\"all\",\"match\":{},\"group_by\":\"comm\"}]}",
+				  0, NULL);
+
+	REQUIRE(j && want);
+	CHECK(json_equal(j, want));
+	CHECK(strchr(text, '\n') != NULL); /* pretty-printed */
+	CHECK_OK(text);
+	json_decref(j);
+	json_decref(want);
+}
+
+static void test_systemd_example(void)
+{
+	char err[CONFIG_ERROR_MAX];
+	struct config *c = NULL;
+
+	if (config_load("systemd/memagent.json", &c, err) != 0)
+		test_fail_at(__FILE__, __LINE__, "%s", err);
+	REQUIRE(c);
+	CHECK_STR(c->listen, CONFIG_LISTEN_DEFAULT);
+	CHECK(c->targets.n >= 2);
+	CHECK_STR(c->targets.v[0].name, "all");
+	config_free(c);
+}
+
+static void test_load_errors(void)
+{
+	char err[CONFIG_ERROR_MAX], path[] = "/tmp/memagent-test-config-XXXXXX";
+	struct config *c = NULL;
+	char *big;
+	int fd;
+
+	CHECK_EQ(config_load(FIXTURES "no-such-file.json", &c, err), -ENOENT);
+	CHECK_STR(err, FIXTURES "no-such-file.json: cannot open: No such file or directory");
+	CHECK_EQ(config_load(FIXTURES, &c, err), -EISDIR);
+	CHECK_STR(err, FIXTURES ": cannot read: Is a directory");
+	CHECK(c == NULL);
+
+	fd = mkstemp(path);
+	REQUIRE(fd >= 0);
+	big = malloc(CONFIG_FILE_MAX_BYTES + 1);
+	REQUIRE(big);
+	memset(big, ' ', CONFIG_FILE_MAX_BYTES + 1);
+	big[0] = '{';
+	big[CONFIG_FILE_MAX_BYTES - 1] = '}';
+	/* Exactly at the limit: read and parsed. */
+	CHECK_EQ(write(fd, big, CONFIG_FILE_MAX_BYTES), CONFIG_FILE_MAX_BYTES);
+	CHECK_EQ(config_load(path, &c, err), 0);
+	c = config_free(c);
+	/* One byte over: refused. */
+	CHECK_EQ(write(fd, " ", 1), 1);
+	CHECK_EQ(config_load(path, &c, err), -EFBIG);
+	CHECK_CONTAINS(err, path);
+	CHECK_CONTAINS(err, ": too large: more than 1048576 bytes");
+	CHECK(c == NULL);
+	close(fd);
+	unlink(path);
+	free(big);
+}
+
+/* ---- jsonpos ---------------------------------------------------------------- */
+
+static void test_jsonpos_lookup(void)
+{
+	static const char text[] =
+		"{\n"
+		"\t\"a\": [1, {\"b\\u00e9\": \"x\"}],\n"
+		"  \"\xc3\xa9\": true, \"we.ird\": null,\n"
+		"  \"\\ud83d\\ude00\": {}\n"
+		"}";
+	struct jsonpos *p = NULL;
+	struct jsonpos_loc loc;
+	char path[JSONPOS_PATH_MAX];
+	long n;
+
+	REQUIRE(jsonpos_scan(text, sizeof(text) - 1, &p) == 0);
+	n = jsonpos_lookup(p, "");
+	CHECK_EQ(n, jsonpos_root(p));
+	CHECK_EQ(jsonpos_value_loc(p, n, &loc), 0);
+	CHECK_EQ(loc.line, 1);
+	CHECK_EQ(loc.column, 1);
+	CHECK_EQ(jsonpos_key_loc(p, n, &loc), -ENOENT);
+
+	n = jsonpos_lookup(p, "a");
+	REQUIRE(n >= 0);
+	CHECK_EQ(jsonpos_value_loc(p, n, &loc), 0);
+	CHECK_EQ(loc.line, 2);
+	CHECK_EQ(loc.column, 7); /* a tab is one column */
+	CHECK_EQ(jsonpos_key_loc(p, n, &loc), 0);
+	CHECK_EQ(loc.column, 2);
+
+	n = jsonpos_lookup(p, "a[1][\"b\xc3\xa9\"]");
+	REQUIRE(n >= 0);
+	CHECK_EQ(jsonpos_value_loc(p, n, &loc), 0);
+	CHECK_EQ(loc.line, 2);
+	CHECK_EQ(loc.column, 23);
+	CHECK_EQ(jsonpos_path(p, n, path, sizeof(path)), 0);
+	CHECK_STR(path, "a[1][\"b\xc3\xa9\"]");
+	CHECK_EQ(jsonpos_element(p, jsonpos_lookup(p, "a"), 1), jsonpos_lookup(p, "a[1]"));
+	CHECK_EQ(jsonpos_element(p, jsonpos_lookup(p, "a"), 2), -ENOENT);
+	CHECK_EQ(jsonpos_lookup(p, "a[0].x"), -ENOENT);
+	CHECK_EQ(jsonpos_element(p, jsonpos_lookup(p, "a[1]"), 0), -ENOENT);
+
+	/* Columns count characters: "é" is two bytes, one column. */
+	n = jsonpos_lookup(p, "[\"\xc3\xa9\"]");
+	REQUIRE(n >= 0);
+	CHECK_EQ(jsonpos_value_loc(p, n, &loc), 0);
+	CHECK_EQ(loc.line, 3);
+	CHECK_EQ(loc.column, 8);
+	CHECK_EQ(loc.offset, 39);
+
+	n = jsonpos_lookup(p, "[\"we.ird\"]");
+	REQUIRE(n >= 0);
+	CHECK_EQ(jsonpos_value_loc(p, n, &loc), 0);
+	CHECK_EQ(loc.column, 24);
+	CHECK_EQ(jsonpos_member(p, jsonpos_root(p), "we.ird", 6), n);
+	CHECK_EQ(jsonpos_member(p, jsonpos_root(p), "we", 2), -ENOENT);
+
+	/* A surrogate pair decodes to one character, U+1F600. */
+	n = jsonpos_member(p, jsonpos_root(p), "\xf0\x9f\x98\x80", 4);
+	REQUIRE(n >= 0);
+	CHECK_EQ(jsonpos_key_loc(p, n, &loc), 0);
+	CHECK_EQ(loc.line, 4);
+	CHECK_EQ(loc.column, 3);
+	jsonpos_free(p);
+
+	CHECK_EQ(jsonpos_scan("{", 1, &p), -EINVAL);
+	CHECK_EQ(jsonpos_scan("1 2", 3, &p), -EINVAL);
+	CHECK_EQ(jsonpos_scan("", 0, &p), -EINVAL);
+	CHECK_EQ(jsonpos_scan("[1,]", 4, &p), -EINVAL);
+	CHECK_EQ(jsonpos_scan(" 7 ", 3, &p), 0);
+	p = jsonpos_free(p);
+	CHECK(jsonpos_free(NULL) == NULL);
+}
+
+/* Jansson's own line/column/position against what an editor shows. */
+static void test_jansson_positions(void)
+{
+	static const struct {
+		const char *text;
+		unsigned line, column;
+		const char *path;
+	} cases[] = {
+		{ "{\"a\":tru}", 1, 6, "a" },                  /* Jansson: column 8 */
+		{ "{\"a\":1 \"b\":2}", 1, 8, "" },             /* the token it objects to */
+		{ "{\"a\": [1 2]}", 1, 10, "a" },
+		{ "{\"a\":1,}", 1, 8, "" },
+		{ "{\"a\":\"abc", 1, 6, "a" },                 /* the string left open */
+		{ "{\"a\":\"ab\ncd\"}", 1, 9, "a" },           /* the newline itself */
+		{ "{\"a\":\"ab\\qx\"}", 1, 9, "a" },           /* the backslash */
+		{ "{\"a\":\"x\x01\"}", 1, 8, "a" },            /* the control character */
+		{ "{\"\xc3\xa9\":\"\xc3\xa9\xff\"}", 1, 8, "[\"\xc3\xa9\"]" }, /* chars, not bytes */
+		{ "{\"a\":[1,2", 1, 10, "a" },                 /* end of input */
+		{ "{\"a\":{\"b\":1},\"a\":2}", 1, 14, "a" },
+		{ "{\"a\": 123456789012345678901234567890}", 1, 7, "a" },
+		{ "\n\n  {\"a\":1} }", 3, 11, "" },
+		{ "[1,]", 1, 4, "[1]" },
+		{ "{\"a\" 1}", 1, 6, "a" },
+		{ "{\"a\":[{\"b\":[1,{\"c\":@}]}]}", 1, 20, "a[0].b[1].c" },
+		{ "{\"a\":{}, \"b\":{\"c\":1,\"d\":2", 1, 26, "b" },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const char *t = cases[i].text;
+		struct jsonpos_syntax s;
+		json_error_t e;
+		json_t *j = json_loadb(t, strlen(t), JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &e);
+
+		if (j) {
+			test_fail_at(__FILE__, __LINE__, "case %zu: Jansson accepted it", i);
+			json_decref(j);
+			continue;
+		}
+		REQUIRE(jsonpos_syntax_error(t, strlen(t), &e, &s) == 0);
+		if (s.loc.line != cases[i].line || s.loc.column != cases[i].column ||
+		    strcmp(s.path, cases[i].path) != 0)
+			test_fail_at(__FILE__, __LINE__,
+				     "case %zu (%s): got %u:%u \"%s\", want %u:%u \"%s\"", i, e.text,
+				     s.loc.line, s.loc.column, s.path, cases[i].line,
+				     cases[i].column, cases[i].path);
+	}
+}
+
+static void test_escape_append(void)
+{
+	char buf[16] = "";
+
+	jsonpos_escape_append(buf, sizeof(buf), "a\"\\\n\xff", 5, true, 10);
+	CHECK_STR(buf, "a\\\"\\\\\\x0a\\xff");
+	buf[0] = '\0';
+	jsonpos_escape_append(buf, sizeof(buf), "abcdef", 6, false, 3);
+	CHECK_STR(buf, "abc...");
+	/* Never splits a character at the end of the buffer. */
+	buf[0] = '\0';
+	jsonpos_escape_append(buf, 6, "ab\xc3\xa9\xc3\xa9", 6, false, 10);
+	CHECK_STR(buf, "ab\xc3\xa9");
+}
+
+int main(void)
+{
+	RUN(test_syntax_error_fixture);
+	RUN(test_bad_regex_fixture);
+	RUN(test_unknown_key_fixture);
+	RUN(test_syntax_errors_inline);
+	RUN(test_duplicate_key_fixture);
+	RUN(test_duplicate_key_inline);
+	RUN(test_trailing_garbage);
+	RUN(test_empty_file);
+	RUN(test_non_object_top_level);
+	RUN(test_non_utf8);
+	RUN(test_nul_byte);
+	RUN(test_byte_order_mark);
+	RUN(test_deep_nesting);
+	RUN(test_jsonpos_deep_scan);
+	RUN(test_huge_input);
+	RUN(test_long_key_message);
+	RUN(test_unknown_keys);
+	RUN(test_wrong_types);
+	RUN(test_out_of_range);
+	RUN(test_listen_values);
+	RUN(test_listen_parse);
+	RUN(test_missing_keys);
+	RUN(test_target_values);
+	RUN(test_duplicate_target_names);
+	RUN(test_reserved_name);
+	RUN(test_too_many_targets);
+	RUN(test_per_process_group_by_conflict);
+	RUN(test_values_stored);
+	RUN(test_defaults);
+	RUN(test_default_json);
+	RUN(test_systemd_example);
+	RUN(test_load_errors);
+	RUN(test_jsonpos_lookup);
+	RUN(test_jansson_positions);
+	RUN(test_escape_append);
+	return test_done();
+}
