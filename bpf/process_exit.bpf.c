@@ -1,0 +1,119 @@
+/* SPDX-License-Identifier: MIT */
+/* tp_btf/sched_process_exit: an event per exiting process with its lifetime, high-water rss and faults.
+ *
+ * Since 6.16 the tracepoint is TP_PROTO(struct task_struct *p, bool
+ * group_dead) and kernel/exit.c:do_exit() fires it after group_dead is known,
+ * after signal->maxrss was updated (setmax_mm_hiwater_rss()) and before
+ * exit_mm(): p->mm is still there, so the final image's high-water mark and
+ * rss can be read. Exactly one thread of a group passes group_dead, so a
+ * process is counted once.
+ *
+ * Before 6.16 the tracepoint had no group_dead and fired after exit_mm().
+ * on_process_exit_legacy (user space picks one program by looking at the
+ * tracepoint's BTF prototype) reads group death from signal->live and has
+ * only signal->maxrss for the high-water mark.
+ *
+ * The group's fault counts are those of /proc/PID/stat: signal->min_flt
+ * (threads already released) plus every thread still on the thread list,
+ * the exiting one included. Threads that exited but are not yet released
+ * are still on the list, so nothing is counted twice or missed.
+ */
+#include "task_mem.bpf.h"
+#include "process_exit.h"
+
+char LICENSE[] SEC("license") = "Dual MIT/GPL";
+
+#define PF_KTHREAD 0x00200000
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 256 * 1024); /* ~2300 events; user space may resize */
+} events SEC(".maps");
+
+/* Events that did not fit the ring buffer. */
+__u64 lost;
+
+/* Sums min_flt/maj_flt over the group's live thread list. */
+static __always_inline void group_faults(struct signal_struct *sig, struct process_exit_event *e)
+{
+	struct list_head *head, *pos;
+	__u64 off;
+
+	e->min_flt = sig->min_flt;
+	e->maj_flt = sig->maj_flt;
+	if (!bpf_core_field_exists(sig->thread_head))
+		return;
+	head = &sig->thread_head;
+	off = bpf_core_field_offset(struct task_struct, thread_node);
+	pos = BPF_CORE_READ(head, next);
+	for (int i = 0; i < PROCESS_EXIT_MAX_THREADS; i++) {
+		struct task_struct *t;
+
+		if (pos == head)
+			return;
+		t = (void *)pos - off;
+		e->min_flt += BPF_CORE_READ(t, min_flt);
+		e->maj_flt += BPF_CORE_READ(t, maj_flt);
+		pos = BPF_CORE_READ(pos, next);
+	}
+	if (pos != head)
+		e->flags |= PROCESS_EXIT_F_THREADS_TRUNCATED;
+}
+
+static __always_inline int emit(struct task_struct *p, __u32 flags)
+{
+	struct task_struct *leader = p->group_leader;
+	struct signal_struct *sig = p->signal;
+	struct process_exit_event *e;
+	struct mm_struct *mm;
+	__u64 now = bpf_ktime_get_boot_ns();
+
+	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		__sync_fetch_and_add(&lost, 1);
+		return 0;
+	}
+	e->pid = p->tgid;
+	e->ppid = leader->real_parent->tgid;
+	e->flags = flags;
+	if (p->flags & PF_KTHREAD)
+		e->flags |= PROCESS_EXIT_F_KTHREAD;
+	e->exit_code = p->exit_code;
+	e->start_boottime_ns = leader->start_boottime;
+	e->lifetime_ns = now - e->start_boottime_ns;
+	e->rss_pages = 0;
+	e->hiwater_rss_pages = 0;
+	mm = p->mm;
+	if (mm && !(p->flags & PF_KTHREAD)) {
+		struct mem_counts c;
+
+		mm_counts_exact(mm, &c);
+		e->rss_pages = c.anon + c.file + c.shmem;
+		e->hiwater_rss_pages = mm->hiwater_rss > e->rss_pages ? mm->hiwater_rss
+								     : e->rss_pages;
+	} else {
+		e->flags |= PROCESS_EXIT_F_NO_MM;
+	}
+	e->maxrss_pages = sig->maxrss;
+	group_faults(sig, e);
+	e->memcg_id = task_memcg_id(p);
+	bpf_probe_read_kernel_str(e->comm, sizeof(e->comm), leader->comm);
+	bpf_ringbuf_submit(e, 0);
+	return 0;
+}
+
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(on_process_exit, struct task_struct *p, bool group_dead)
+{
+	if (!group_dead)
+		return 0;
+	return emit(p, 0);
+}
+
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(on_process_exit_legacy, struct task_struct *p)
+{
+	if (p->signal->live.counter != 0)
+		return 0;
+	return emit(p, PROCESS_EXIT_F_LEGACY);
+}

@@ -1,0 +1,171 @@
+/* SPDX-License-Identifier: MIT */
+/* exits: the user side of bpf/process_exit.bpf.c: picks the program for this kernel, decodes records.
+ *
+ * Which program: on 6.16+ sched_process_exit has a group_dead argument and
+ * fires before exit_mm(); before, it had one argument and fired after. The
+ * tracepoint's BTF prototype tells them apart (two arguments or one), so
+ * exactly one of the two programs is loaded.
+ */
+#include "exits.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <linux/types.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "bpf_support.h"
+#include "process_exit.h"
+#include "process_exit.skel.h"
+
+struct exits {
+	struct process_exit_bpf *skel;
+	struct ring_buffer *rb;
+	size_t page_size;
+	/* Valid only during exits_poll(). */
+	exits_cb cb;
+	void *cb_arg;
+	struct exits_stats st;
+};
+
+static int on_record(void *ctx, void *data, size_t size)
+{
+	struct exits *x = ctx;
+	const struct process_exit_event *e = data;
+	struct exits_event ev;
+
+	if (size < sizeof(*e)) {
+		x->st.malformed++;
+		return 0;
+	}
+	memset(&ev, 0, sizeof(ev));
+	ev.pid = (pid_t)e->pid;
+	ev.ppid = (pid_t)e->ppid;
+	ev.exit_code = e->exit_code;
+	ev.kthread = e->flags & PROCESS_EXIT_F_KTHREAD;
+	ev.no_mm = e->flags & PROCESS_EXIT_F_NO_MM;
+	ev.faults_truncated = e->flags & PROCESS_EXIT_F_THREADS_TRUNCATED;
+	ev.legacy = e->flags & PROCESS_EXIT_F_LEGACY;
+	ev.start_boottime_ns = e->start_boottime_ns;
+	ev.lifetime_ns = e->lifetime_ns;
+	ev.rss_bytes = e->rss_pages * x->page_size;
+	ev.hiwater_rss_bytes = e->hiwater_rss_pages * x->page_size;
+	ev.maxrss_bytes = e->maxrss_pages * x->page_size;
+	ev.min_flt = e->min_flt;
+	ev.maj_flt = e->maj_flt;
+	ev.memcg_id = e->memcg_id;
+	memcpy(ev.comm, e->comm, sizeof(ev.comm));
+	ev.comm[sizeof(ev.comm) - 1] = '\0';
+	x->st.events++;
+	if (x->cb)
+		x->cb(x->cb_arg, &ev);
+	return 0;
+}
+
+int exits_new(size_t ring_bytes, struct exits **ret, char *why, size_t whylen)
+{
+	struct exits *x;
+	int ncpu, nargs = 0, err;
+	bool legacy;
+
+	if (!ret)
+		return -EINVAL;
+	err = bpf_support_check("sched_process_exit", &nargs, why, whylen);
+	if (err < 0)
+		return err;
+	legacy = nargs < 2;
+	ncpu = bpf_support_nr_cpus();
+	if (ncpu < 0)
+		return bpf_support_libbpf_error(ncpu, "sched_process_exit: possible CPUs", why,
+						whylen);
+
+	x = calloc(1, sizeof(*x));
+	if (!x)
+		return -ENOMEM;
+	x->page_size = (size_t)sysconf(_SC_PAGESIZE);
+	x->skel = process_exit_bpf__open();
+	if (!x->skel) {
+		err = bpf_support_libbpf_error(-errno, "sched_process_exit: open", why, whylen);
+		goto fail;
+	}
+	x->skel->rodata->nr_cpus = (__u32)ncpu;
+	bpf_program__set_autoload(x->skel->progs.on_process_exit, !legacy);
+	bpf_program__set_autoload(x->skel->progs.on_process_exit_legacy, legacy);
+	if (ring_bytes) {
+		err = bpf_map__set_max_entries(x->skel->maps.events, (__u32)ring_bytes);
+		if (err) {
+			err = bpf_support_libbpf_error(err, "sched_process_exit: ring size", why,
+						       whylen);
+			goto fail;
+		}
+	}
+	err = process_exit_bpf__load(x->skel);
+	if (err) {
+		err = bpf_support_libbpf_error(err, "sched_process_exit: load", why, whylen);
+		goto fail;
+	}
+	err = bpf_support_percpu_init(bpf_program__fd(x->skel->progs.percpu_offsets_init),
+				      (unsigned)ncpu);
+	if (err) {
+		err = bpf_support_libbpf_error(err, "sched_process_exit: per-CPU offsets", why,
+					       whylen);
+		goto fail;
+	}
+	err = process_exit_bpf__attach(x->skel);
+	if (err) {
+		err = bpf_support_libbpf_error(err, "sched_process_exit: attach", why, whylen);
+		goto fail;
+	}
+	x->rb = ring_buffer__new(bpf_map__fd(x->skel->maps.events), on_record, x, NULL);
+	if (!x->rb) {
+		err = bpf_support_libbpf_error(-errno, "sched_process_exit: ring buffer", why,
+					       whylen);
+		goto fail;
+	}
+	x->st.programs = 1;
+	x->st.legacy = legacy;
+	*ret = x;
+	return 0;
+fail:
+	exits_free(x);
+	return err;
+}
+
+struct exits *exits_free(struct exits *x)
+{
+	if (!x)
+		return NULL;
+	ring_buffer__free(x->rb);
+	process_exit_bpf__destroy(x->skel);
+	free(x);
+	return NULL;
+}
+
+int exits_fd(const struct exits *x)
+{
+	return ring_buffer__epoll_fd(x->rb);
+}
+
+int exits_poll(struct exits *x, exits_cb cb, void *arg)
+{
+	uint64_t before = x->st.events;
+	int r;
+
+	x->cb = cb;
+	x->cb_arg = arg;
+	r = ring_buffer__consume(x->rb);
+	x->cb = NULL;
+	x->cb_arg = NULL;
+	if (r < 0)
+		return r;
+	return (int)(x->st.events - before);
+}
+
+void exits_stats(const struct exits *x, struct exits_stats *ret)
+{
+	*ret = x->st;
+	ret->lost = x->skel->bss->lost;
+}

@@ -1,0 +1,77 @@
+/* SPDX-License-Identifier: MIT */
+/* exits: every process that exits, with its lifetime, high-water rss and faults, from tp_btf/sched_process_exit.
+ *
+ * A process that lives 200 ms between two samples never shows in /proc
+ * polling; its exit record does. One record per thread group, whichever of
+ * its threads is the last to exit.
+ *
+ *   struct exits *x; char why[128];
+ *   if (exits_new(0, &x, why, sizeof(why)) < 0) ...no exit events, say why...
+ *   ...epoll on exits_fd(x); when readable: exits_poll(x, on_exit, arg)...
+ *   exits_free(x);
+ *
+ * Only this module touches the process_exit skeleton. Not thread-safe: one
+ * owner polls. Needs CAP_BPF + CAP_PERFMON to create; none to poll.
+ */
+#ifndef MEMAGENT_EXITS_H
+#define MEMAGENT_EXITS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct exits;
+
+struct exits_event {
+	pid_t pid;                 /* thread-group id */
+	pid_t ppid;                /* the real parent's thread-group id */
+	int exit_code;             /* wait(2) status: (code << 8) | signal */
+	bool kthread;
+	bool no_mm;                /* memory already released: rss and hiwater are 0
+				    * (kernel threads; kernels before 6.16) */
+	bool faults_truncated;     /* > 256 live threads: some threads' faults missing */
+	bool legacy;               /* pre-6.16 tracepoint (see docs/bpf.md) */
+	uint64_t start_boottime_ns;/* CLOCK_BOOTTIME */
+	uint64_t lifetime_ns;
+	uint64_t rss_bytes;        /* anon + file + shmem at exit */
+	uint64_t hiwater_rss_bytes;/* VmHWM of the final image (since its execve) */
+	uint64_t maxrss_bytes;     /* getrusage() ru_maxrss: includes images replaced
+				    * by execve(), e.g. the parent's copy after fork */
+	uint64_t min_flt;          /* the whole group's */
+	uint64_t maj_flt;
+	uint64_t memcg_id;         /* inode of its memory cgroup's directory */
+	char comm[16];             /* the leader's */
+};
+
+/* Called once per event; ev lives until the call returns. */
+typedef void (*exits_cb)(void *arg, const struct exits_event *ev);
+
+struct exits_stats {
+	uint64_t events;    /* delivered to callbacks */
+	uint64_t lost;      /* did not fit the ring buffer */
+	uint64_t malformed; /* records of an unexpected size */
+	unsigned programs;  /* programs loaded and attached: 1 */
+	bool legacy;        /* the pre-6.16 program is in use */
+};
+
+/* Loads and attaches the program. ring_bytes is the ring buffer's size (a
+ * power of two, multiple of the page size; 0: 256 KiB, about 2300 events,
+ * which at 2000+ exits/s is a second of slack for the poller). Returns 0 and
+ * *ret, or a negative errno with a one-line reason in why; *ret is then
+ * untouched. why may be NULL. */
+int exits_new(size_t ring_bytes, struct exits **ret, char *why, size_t whylen);
+
+/* Detaches and frees everything. NULL-safe; returns NULL. */
+struct exits *exits_free(struct exits *x);
+
+/* An fd (epoll) that is readable when events wait. Owned by x. */
+int exits_fd(const struct exits *x);
+
+/* Hands every waiting event to cb without blocking. Returns the number of
+ * events handled, or a negative errno. */
+int exits_poll(struct exits *x, exits_cb cb, void *arg);
+
+void exits_stats(const struct exits *x, struct exits_stats *ret);
+
+#endif

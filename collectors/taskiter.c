@@ -1,0 +1,318 @@
+/* SPDX-License-Identifier: MIT */
+/* taskiter: the user side of bpf/task_iter.bpf.c: runs a pass, parses records, folds threads.
+ *
+ * The stream is process records (one per thread-group leader) and thread
+ * records (fault counts of other threads) in the kernel's pid order. A
+ * thread usually follows its leader (its tid is larger), but after pid
+ * wrap-around it may come first, so threads whose process is not yet in the
+ * array wait in `pending` and are folded at the end. bpf_seq_read() never
+ * splits a record across read() calls; the parser carries a partial record
+ * over anyway rather than trust that.
+ */
+#include "taskiter.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <linux/types.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "bpf_support.h"
+#include "task_iter.h"
+#include "task_iter.skel.h"
+
+#define DEFAULT_MAX_PROCS 65536
+#define READ_CHUNK (64 * 1024)
+
+struct taskiter {
+	struct task_iter_bpf *skel;
+	struct bpf_link *link;
+	size_t page_size;
+	uint64_t ns_per_tick;
+	size_t max_procs;
+	struct taskiter_proc *procs;
+	size_t n, cap;
+	struct task_iter_thread *pending;
+	size_t npending, cappending;
+	unsigned char *buf; /* READ_CHUNK + room for one carried-over record */
+	struct taskiter_stats st;
+};
+
+int taskiter_new(size_t max_procs, struct taskiter **ret, char *why, size_t whylen)
+{
+	struct taskiter *t;
+	long tck;
+	int ncpu, err;
+
+	if (!ret)
+		return -EINVAL;
+	err = bpf_support_check(NULL, NULL, why, whylen);
+	if (err < 0)
+		return err;
+	ncpu = bpf_support_nr_cpus();
+	if (ncpu < 0)
+		return bpf_support_libbpf_error(ncpu, "iter/task: possible CPUs", why, whylen);
+	tck = sysconf(_SC_CLK_TCK);
+	if (tck <= 0)
+		tck = 100;
+
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		return -ENOMEM;
+	t->page_size = (size_t)sysconf(_SC_PAGESIZE);
+	t->ns_per_tick = 1000000000ull / (uint64_t)tck;
+	t->max_procs = max_procs ? max_procs : DEFAULT_MAX_PROCS;
+	t->buf = malloc(READ_CHUNK + sizeof(struct task_iter_proc));
+	if (!t->buf) {
+		err = -ENOMEM;
+		goto fail;
+	}
+	t->skel = task_iter_bpf__open();
+	if (!t->skel) {
+		err = bpf_support_libbpf_error(-errno, "iter/task: open", why, whylen);
+		goto fail;
+	}
+	t->skel->rodata->nr_cpus = (__u32)ncpu;
+	err = task_iter_bpf__load(t->skel);
+	if (err) {
+		err = bpf_support_libbpf_error(err, "iter/task: load", why, whylen);
+		goto fail;
+	}
+	err = bpf_support_percpu_init(bpf_program__fd(t->skel->progs.percpu_offsets_init),
+				      (unsigned)ncpu);
+	if (err) {
+		err = bpf_support_libbpf_error(err, "iter/task: per-CPU offsets", why, whylen);
+		goto fail;
+	}
+	t->link = bpf_program__attach_iter(t->skel->progs.task_iter, NULL);
+	if (!t->link) {
+		err = bpf_support_libbpf_error(-errno, "iter/task: attach", why, whylen);
+		goto fail;
+	}
+	t->st.programs = 1;
+	*ret = t;
+	return 0;
+fail:
+	taskiter_free(t);
+	return err;
+}
+
+struct taskiter *taskiter_free(struct taskiter *t)
+{
+	if (!t)
+		return NULL;
+	bpf_link__destroy(t->link);
+	task_iter_bpf__destroy(t->skel);
+	free(t->procs);
+	free(t->pending);
+	free(t->buf);
+	free(t);
+	return NULL;
+}
+
+/* Grows *v (element size sz) to hold at least want elements, at most max. */
+static int grow(void **v, size_t *cap, size_t want, size_t sz, size_t max)
+{
+	size_t ncap = *cap ? *cap : 256;
+	void *nv;
+
+	if (want <= *cap)
+		return 0;
+	if (want > max)
+		return -ENOSPC;
+	while (ncap < want)
+		ncap *= 2;
+	if (ncap > max)
+		ncap = max;
+	nv = realloc(*v, ncap * sz);
+	if (!nv)
+		return -ENOMEM;
+	*v = nv;
+	*cap = ncap;
+	return 0;
+}
+
+/* The process pid in t->procs[0..n), which is sorted by pid, or NULL. */
+static struct taskiter_proc *find_proc(struct taskiter *t, pid_t pid)
+{
+	size_t lo = 0, hi = t->n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (t->procs[mid].pid == pid)
+			return &t->procs[mid];
+		if (t->procs[mid].pid < pid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+static int add_proc(struct taskiter *t, const struct task_iter_proc *r)
+{
+	struct taskiter_proc *p;
+	int err;
+
+	/* Pid order is the kernel's; a pass is sorted unless it is not (a
+	 * task iterator restarting after a vanished task could repeat one):
+	 * keep the array sorted and unique, which find_proc() relies on. */
+	if (t->n > 0 && t->procs[t->n - 1].pid >= (pid_t)r->pid) {
+		t->st.malformed++;
+		return 0;
+	}
+	err = grow((void **)&t->procs, &t->cap, t->n + 1, sizeof(*t->procs), t->max_procs);
+	if (err == -ENOSPC) {
+		t->st.overflow++;
+		return 0;
+	}
+	if (err < 0)
+		return err;
+	p = &t->procs[t->n++];
+	memset(p, 0, sizeof(*p));
+	p->pid = (pid_t)r->pid;
+	p->ppid = (pid_t)r->ppid;
+	p->threads = r->nr_threads;
+	p->kthread = r->flags & TASK_ITER_F_KTHREAD;
+	p->no_mm = r->flags & TASK_ITER_F_NO_MM;
+	p->start_ns = r->start_boottime_ns;
+	p->start_ticks = r->start_boottime_ns / t->ns_per_tick;
+	p->memcg_id = r->memcg_id;
+	p->rss_anon_bytes = r->rss_anon_pages * t->page_size;
+	p->rss_file_bytes = r->rss_file_pages * t->page_size;
+	p->rss_shmem_bytes = r->rss_shmem_pages * t->page_size;
+	p->swap_bytes = r->swap_pages * t->page_size;
+	p->vsize_bytes = r->total_vm_pages * t->page_size;
+	p->hwm_bytes = r->hiwater_rss_pages * t->page_size;
+	p->min_flt = r->min_flt;
+	p->maj_flt = r->maj_flt;
+	memcpy(p->comm, r->comm, sizeof(p->comm));
+	p->comm[sizeof(p->comm) - 1] = '\0';
+	return 0;
+}
+
+static int add_thread(struct taskiter *t, const struct task_iter_thread *r)
+{
+	struct taskiter_proc *p = find_proc(t, (pid_t)r->pid);
+	int err;
+
+	if (p) {
+		p->min_flt += r->min_flt;
+		p->maj_flt += r->maj_flt;
+		return 0;
+	}
+	/* Bounded like the processes: threads waiting for a leader that comes
+	 * later in the pass are rare (pid wrap-around). */
+	err = grow((void **)&t->pending, &t->cappending, t->npending + 1, sizeof(*t->pending),
+		   t->max_procs);
+	if (err == -ENOSPC) {
+		t->st.orphans++;
+		return 0;
+	}
+	if (err < 0)
+		return err;
+	t->pending[t->npending++] = *r;
+	return 0;
+}
+
+/* Parses whole records from buf[0..len); returns the bytes consumed. */
+static ssize_t parse(struct taskiter *t, const unsigned char *buf, size_t len)
+{
+	size_t off = 0;
+
+	while (len - off >= sizeof(__u32)) {
+		__u32 kind;
+		int err;
+
+		memcpy(&kind, buf + off, sizeof(kind));
+		if (kind == TASK_ITER_PROC) {
+			struct task_iter_proc r;
+
+			if (len - off < sizeof(r))
+				break;
+			memcpy(&r, buf + off, sizeof(r));
+			err = add_proc(t, &r);
+			off += sizeof(r);
+		} else if (kind == TASK_ITER_THREAD) {
+			struct task_iter_thread r;
+
+			if (len - off < sizeof(r))
+				break;
+			memcpy(&r, buf + off, sizeof(r));
+			err = add_thread(t, &r);
+			off += sizeof(r);
+		} else {
+			/* Out of step: nothing after this can be trusted. */
+			t->st.malformed++;
+			return -EPROTO;
+		}
+		if (err < 0)
+			return err;
+	}
+	return (ssize_t)off;
+}
+
+int taskiter_read(struct taskiter *t, const struct taskiter_proc **ret_procs, size_t *ret_n)
+{
+	size_t carry = 0;
+	int fd, err = 0;
+
+	fd = bpf_iter_create(bpf_link__fd(t->link));
+	if (fd < 0)
+		return fd;
+	t->n = 0;
+	t->npending = 0;
+	for (;;) {
+		ssize_t got = read(fd, t->buf + carry, READ_CHUNK);
+		ssize_t used;
+
+		if (got < 0) {
+			if (errno == EINTR)
+				continue;
+			err = -errno;
+			break;
+		}
+		if (got == 0)
+			break;
+		used = parse(t, t->buf, carry + (size_t)got);
+		if (used < 0) {
+			err = (int)used;
+			break;
+		}
+		carry = carry + (size_t)got - (size_t)used;
+		memmove(t->buf, t->buf + used, carry);
+	}
+	close(fd);
+	if (err == 0 && carry != 0) {
+		t->st.malformed++;
+		err = -EPROTO;
+	}
+	if (err < 0) {
+		t->n = 0;
+		return err;
+	}
+	for (size_t i = 0; i < t->npending; i++) {
+		struct taskiter_proc *p = find_proc(t, (pid_t)t->pending[i].pid);
+
+		if (p) {
+			p->min_flt += t->pending[i].min_flt;
+			p->maj_flt += t->pending[i].maj_flt;
+		} else {
+			t->st.orphans++;
+		}
+	}
+	t->st.reads++;
+	t->st.procs = t->n;
+	*ret_procs = t->procs;
+	*ret_n = t->n;
+	return (int)t->n;
+}
+
+void taskiter_stats(const struct taskiter *t, struct taskiter_stats *ret)
+{
+	*ret = t->st;
+}

@@ -1,0 +1,76 @@
+/* SPDX-License-Identifier: MIT */
+/* taskiter: every process's memory counters in one pass of a BPF task iterator (iter/task).
+ *
+ * The fast backend of the process collector: one read() pass instead of
+ * opening /proc/PID/{stat,status} for each process. The figures are what
+ * /proc reports (see each field); what the kernel structures do not hold
+ * cheaply (cmdline, exe) still comes from /proc.
+ *
+ *   struct taskiter *t; char why[128];
+ *   if (taskiter_new(0, &t, why, sizeof(why)) < 0) ...use the /proc backend, say why...
+ *   const struct taskiter_proc *p; size_t n;
+ *   if (taskiter_read(t, &p, &n) >= 0) ...p[0..n) in pid order...
+ *   taskiter_free(t);
+ *
+ * Only this module touches the task_iter skeleton. Not thread-safe: one
+ * owner reads. Needs CAP_BPF + CAP_PERFMON to create; none to read.
+ */
+#ifndef MEMAGENT_TASKITER_H
+#define MEMAGENT_TASKITER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct taskiter;
+
+struct taskiter_proc {
+	pid_t pid;                /* thread-group id, as /proc/PID */
+	pid_t ppid;               /* stat field 4 */
+	uint32_t threads;         /* status Threads */
+	bool kthread;             /* PF_KTHREAD */
+	bool no_mm;               /* no memory (kernel thread, zombie): memory fields 0 */
+	uint64_t start_ns;        /* CLOCK_BOOTTIME ns at start */
+	uint64_t start_ticks;     /* stat field 22: start_ns / (1e9 / sysconf(_SC_CLK_TCK)) */
+	uint64_t memcg_id;        /* inode of its memory cgroup's directory (v1 or v2) */
+	uint64_t rss_anon_bytes;  /* status RssAnon */
+	uint64_t rss_file_bytes;  /* status RssFile */
+	uint64_t rss_shmem_bytes; /* status RssShmem; VmRSS is the sum of the three */
+	uint64_t swap_bytes;      /* status VmSwap */
+	uint64_t vsize_bytes;     /* stat field 23, status VmSize */
+	uint64_t hwm_bytes;       /* status VmHWM */
+	uint64_t min_flt;         /* stat field 10, whole group */
+	uint64_t maj_flt;         /* stat field 12, whole group */
+	char comm[16];            /* stat field 2 / comm */
+};
+
+struct taskiter_stats {
+	uint64_t reads;     /* passes completed */
+	uint64_t procs;     /* processes in the last pass */
+	uint64_t overflow;  /* processes dropped because max_procs were read */
+	uint64_t orphans;   /* thread records whose process vanished mid-pass */
+	uint64_t malformed; /* records that made no sense (never, unless ABI skew) */
+	unsigned programs;  /* programs loaded and attached: 1 */
+};
+
+/* Loads the iterator program and attaches it (an iterator link; nothing
+ * runs until a read). max_procs bounds a pass (0: 65536); processes beyond
+ * it are dropped and counted. Returns 0 and *ret, or a negative errno with a
+ * one-line reason in why; *ret is then untouched. why may be NULL. */
+int taskiter_new(size_t max_procs, struct taskiter **ret, char *why, size_t whylen);
+
+/* Detaches and frees everything, including the last pass's array.
+ * NULL-safe; returns NULL. */
+struct taskiter *taskiter_free(struct taskiter *t);
+
+/* Runs one pass: every process of the system, threads folded into their
+ * process, in pid order. *ret_procs points into t and stays valid until the
+ * next taskiter_read() or taskiter_free(). Returns the number of processes
+ * (also in *ret_n), or a negative errno (then nothing is written).
+ * Cost: about a microsecond per process (docs/bpf.md). */
+int taskiter_read(struct taskiter *t, const struct taskiter_proc **ret_procs, size_t *ret_n);
+
+void taskiter_stats(const struct taskiter *t, struct taskiter_stats *ret);
+
+#endif
