@@ -93,15 +93,47 @@ void remset_scan(struct gengc_heap *heap, remset_slot_fn *fn)
 	heap->rem_pages.n = keep_pages;
 }
 
-void remset_clear(struct gengc_heap *heap)
+/* Clears the bits of every slot in [lo, hi) (a freed cell or page). */
+void remset_clear_range(struct gengc_heap *heap, const void *lo, const void *hi)
 {
-	for (size_t p = 0; p < heap->rem_pages.n; p++) {
-		struct page *pg = heap->rem_pages.v[p];
-		size_t lo, hi;
+	size_t a = (size_t)((const char *)lo - heap->old) >> 3, b = (size_t)((const char *)hi - heap->old) >> 3;
 
-		page_bit_range(heap, pg, &lo, &hi);
-		memset(heap->slot_bits + lo, 0, (hi - lo) * 8);
-		pg->flags &= (uint8_t)~PF_REMEMBERED;
+	while (a < b && (a & 63)) {
+		heap->slot_bits[a >> 6] &= ~(1ull << (a & 63));
+		a++;
 	}
+	if (b - a >= 64) {
+		memset(heap->slot_bits + (a >> 6), 0, ((b - a) >> 6) * 8);
+		a += (b - a) & ~(size_t)63;
+	}
+	for (; a < b; a++)
+		heap->slot_bits[a >> 6] &= ~(1ull << (a & 63));
+}
+
+/* After a full GC freed or moved pages: the list is exactly the live pages
+ * that carry PF_REMEMBERED. */
+void remset_rebuild_pages(struct gengc_heap *heap)
+{
 	heap->rem_pages.n = 0;
+	for (uint32_t c = 0; c < heap->n_classes; c++)
+		for (size_t i = 0; i < heap->cls[c].n_pages; i++)
+			if (heap->cls[c].pages[i]->flags & PF_REMEMBERED &&
+			    vec_push(&heap->rem_pages, heap->cls[c].pages[i]) < 0)
+				gc_fatal("remembered set: out of memory");
+	for (struct page *pg = heap->large; pg; pg = pg->next)
+		if (pg->flags & PF_REMEMBERED && vec_push(&heap->rem_pages, pg) < 0)
+			gc_fatal("remembered set: out of memory");
+}
+
+static void record_if_young(struct gengc_heap *heap, void **slot)
+{
+	if (in_young(heap, *slot))
+		remset_record(heap, heap->scan_obj, slot);
+}
+
+/* Records every slot of obj (just moved into the old space) that points young. */
+void remset_record_young_slots(struct gengc_heap *heap, void *obj)
+{
+	heap->scan_obj = obj;
+	visit_slots(heap, obj, record_if_young);
 }

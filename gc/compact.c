@@ -2,9 +2,11 @@
 /* Mark-compact: evacuate the most-free old pages, update every reference, release the pages.
  *
  * Runs right after a sweep, when the alloc bitmaps say exactly which cells
- * are live and the young generation is empty (I3), so the only places that
- * can hold a pointer to a moved object are the roots, weak references, the
- * finalizer list and the live old/large objects, all of which are visited.
+ * are live and every young object is live or a pointer-free filler (I3), so
+ * the only places that can hold a pointer to a moved object are the roots,
+ * weak references, the finalizer list and the old, large and young objects,
+ * all of which are visited. A moved object that points young is remembered
+ * at its new address; the evacuated page's bits go with the page.
  *
  * Choice of pages, per size class (V8 picks the pages with the most free
  * space first): with L live cells and C cells per page the class needs
@@ -53,6 +55,8 @@ static void evacuate_page(struct gengc_heap *heap, struct page *pg)
 			dst = old_alloc(heap, hdr_size(h));
 			memcpy(dst - 8, src - 8, hdr_size(h) + 8);
 			*hdr_of(src) = (uintptr_t)dst | HDR_FWD;
+			if (pg->flags & PF_REMEMBERED)
+				remset_record_young_slots(heap, dst);
 		}
 	}
 }
@@ -127,6 +131,8 @@ size_t compact(struct gengc_heap *heap, bool force)
 				update_page_objects(heap, heap->cls[c].pages[i]);
 	for (struct page *pg = heap->large; pg; pg = pg->next)
 		visit_slots(heap, pg->cells + 8, update_slot);
+	for (char *p = heap->to_space; p < heap->fast.top; p += hdr_size(*(uint64_t *)(void *)p) + 8)
+		visit_slots(heap, p + 8, update_slot);
 
 	for (uint32_t c = 0; c < heap->n_classes; c++) {
 		struct size_class *sc = &heap->cls[c];

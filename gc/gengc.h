@@ -341,6 +341,7 @@ struct gengc_gc_event {
 	uint64_t survived_bytes;        /* scavenge: copied within young + promoted */
 	uint64_t promoted_bytes;
 	uint64_t freed_bytes;
+	uint64_t marked_objects;        /* full GCs: objects marked live */
 };
 /* Called after every GC, outside the collection: it may read statistics but
  * must not allocate in this heap. */

@@ -22,9 +22,11 @@
  *  I2 Every slot of an old or large object that points into the young
  *     generation has its bit set in the remembered set, and the page of the
  *     object holding it is on the remembered-pages list.
- *  I3 After a full GC the young generation is empty (everything live was
- *     promoted first), so marking never sees a young object and the
- *     remembered set is empty.
+ *  I3 A full GC marks young objects in place (HDR_MARK in the header) and
+ *     does not move them; when it ends every young object is either live
+ *     with a clean header or dead and rewritten as a raw filler (no
+ *     pointers), and remembered-set bits of freed old cells are cleared, so
+ *     I1 and I2 hold without copying the young generation in the pause.
  *  I4 [fast.top, fast.limit) is zeroed memory in to-space; objects are never
  *     handed out with stale contents.
  */
@@ -47,6 +49,7 @@
 #define ZERO_CHUNK ((size_t)32 * 1024)             /* young space zeroed this much at a time */
 
 #define HDR_FWD 1ull
+#define HDR_MARK 2ull           /* full GC only: a live young object */
 #define HDR_AGE_SHIFT 8
 #define HDR_TYPE_SHIFT 16
 #define HDR_SIZE_SHIFT 32
@@ -84,7 +87,7 @@ struct gengc_tracer {
 };
 
 /* ---- pages ---------------------------------------------------------------- */
-enum page_kind { PAGE_FREE = 0, PAGE_SMALL = 1, PAGE_LARGE = 2, PAGE_LARGE_TAIL = 3 };
+enum page_kind { PAGE_FREE = 0, PAGE_SMALL = 1, PAGE_LARGE = 2, PAGE_LARGE_TAIL = 3, PAGE_POOLED = 4 };
 #define PAGE_MAGIC 0x67656e67u /* "geng" */
 #define PF_EVACUATE 1u          /* compaction is moving this page's cells out */
 #define PF_REMEMBERED 2u        /* on heap->rem_pages */
@@ -162,7 +165,7 @@ struct gengc_heap {
 	size_t young_touched;           /* high-water bytes touched per semispace */
 	char *young_zeroed;             /* to-space is zero from top to here (I4) */
 	char *alloc_mark;               /* allocation counted up to here */
-	char *copy_top;                 /* scavenge: to-space copy pointer */
+	char *copy_top, *copy_limit;    /* scavenge: to-space copy pointer and its bound */
 	void *scan_obj;                 /* scavenge: old object being scanned */
 	void *visit_ctx;                /* verify: its state, for slot callbacks */
 
@@ -171,7 +174,10 @@ struct gengc_heap {
 	size_t old_npages;
 	uint8_t *page_state;            /* enum page_kind per page (malloc'd) */
 	size_t page_hint;
-	size_t committed_pages;         /* small + large pages committed */
+	size_t committed_pages;         /* small + large pages in use */
+	bool protect_pages;             /* region is PROT_NONE; commit with mprotect */
+	struct ptr_vec pool;            /* freed pages kept committed (PAGE_POOLED) */
+	size_t pool_max;
 	struct size_class cls[N_CLASSES];
 	uint8_t cls_of_words[1024 / 8 + 1]; /* payload words -> class, for small cells */
 	uint32_t n_classes;
@@ -199,7 +205,6 @@ struct gengc_heap {
 
 	/* collection state */
 	bool in_gc;
-	bool promote_all;
 	bool oom;
 	struct ptr_vec work;            /* promoted objects to scan / mark stack */
 	size_t full_gc_at;              /* old_used + large_used that triggers a full GC */
@@ -211,7 +216,7 @@ struct gengc_heap {
 
 	/* statistics */
 	struct gengc_stats st;
-	uint64_t promoted_this_gc, survived_this_gc, freed_this_gc;
+	uint64_t promoted_this_gc, survived_this_gc, freed_this_gc, marked_this_gc;
 
 	/* callbacks */
 	gengc_gc_done_fn *gc_done;
@@ -228,7 +233,28 @@ void gengc_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* util (heap.c) */
 uint64_t now_ns(void);
-int vec_push(struct ptr_vec *v, void *p);
+int vec_grow(struct ptr_vec *v);
+static inline int vec_push(struct ptr_vec *v, void *p)
+{
+	if (v->n == v->cap && vec_grow(v) < 0)
+		return -12; /* -ENOMEM */
+	v->v[v->n++] = p;
+	return 0;
+}
+/* Word copy for objects (multiples of 8 bytes): cheaper than a memcpy call
+ * for the small objects that dominate scavenges. */
+static inline void copy_words(void *dst, const void *src, size_t bytes)
+{
+	uint64_t *d = dst;
+	const uint64_t *s = src;
+
+	if (bytes > 256) {
+		memcpy(dst, src, bytes);
+		return;
+	}
+	for (size_t i = 0; i < bytes / 8; i++)
+		d[i] = s[i];
+}
 void vec_free(struct ptr_vec *v);
 void gc_fatal(const char *what) __attribute__((noreturn));
 
@@ -248,6 +274,7 @@ int pages_init(struct gengc_heap *heap);
 void pages_done(struct gengc_heap *heap);
 struct page *page_alloc_small(struct gengc_heap *heap, uint32_t cls);
 void page_free(struct gengc_heap *heap, struct page *pg);
+void pages_trim_pool(struct gengc_heap *heap);
 struct page *page_alloc_large(struct gengc_heap *heap, size_t payload);
 uint32_t size_class_of(struct gengc_heap *heap, size_t payload);
 static inline bool in_old(const struct gengc_heap *heap, const void *p)
@@ -274,7 +301,9 @@ void remset_record(struct gengc_heap *heap, void *obj, void **slot);
 typedef bool remset_slot_fn(struct gengc_heap *heap, void **slot); /* true: keep */
 void remset_scan(struct gengc_heap *heap, remset_slot_fn *fn);
 bool remset_has(const struct gengc_heap *heap, void **slot);
-void remset_clear(struct gengc_heap *heap);
+void remset_clear_range(struct gengc_heap *heap, const void *lo, const void *hi);
+void remset_rebuild_pages(struct gengc_heap *heap);
+void remset_record_young_slots(struct gengc_heap *heap, void *obj);
 
 /* handles.c */
 void roots_visit(struct gengc_heap *heap, slot_fn *fn);    /* handles + globals */

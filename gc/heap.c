@@ -2,13 +2,15 @@
 /* The heap: creation, the allocation slow path, when to collect what, and the heap limit.
  *
  * Policy, in V8's terms:
- *  - the young space full -> Scavenge; but a full GC instead when the old
- *    generation has reached full_gc_at (old_space_growth_pct of what survived
- *    the last full GC), or when promoting everything young could cross
- *    max_old_space_size;
- *  - a full GC is scavenge-with-promote-all, mark, sweep, then compaction if
- *    the free cells in used pages cross compact_threshold_pct, and always
- *    when the old space is over the limit (compact before giving up);
+ *  - the young space full -> Scavenge (survivors fill at most 3/4 of
+ *    to-space, so it always makes room), then a full GC right after it when
+ *    the old generation has reached full_gc_at (old_space_growth_pct of what
+ *    survived the last full GC); a compacting full GC first when promoting
+ *    everything young could cross max_old_space_size;
+ *  - a full GC marks the whole heap (young objects in place), sweeps the
+ *    old generation, then compacts if the free cells in used pages cross
+ *    compact_threshold_pct, and always when the old space is over the
+ *    limit (compact before giving up);
  *  - still over the limit: the near-limit callback may raise it; if it does
  *    not, the out-of-memory callback gets the report (the default aborts).
  * The limit is enforced before collections, which cannot stop half way: the
@@ -31,18 +33,15 @@ uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-int vec_push(struct ptr_vec *v, void *p)
+int vec_grow(struct ptr_vec *v)
 {
-	if (v->n == v->cap) {
-		size_t cap = v->cap ? v->cap * 2 : 64;
-		void **nv = realloc(v->v, cap * sizeof(*nv));
+	size_t cap = v->cap ? v->cap * 2 : 64;
+	void **nv = realloc(v->v, cap * sizeof(*nv));
 
-		if (!nv)
-			return -ENOMEM;
-		v->v = nv;
-		v->cap = cap;
-	}
-	v->v[v->n++] = p;
+	if (!nv)
+		return -ENOMEM;
+	v->v = nv;
+	v->cap = cap;
 	return 0;
 }
 
@@ -122,7 +121,12 @@ struct gengc_heap *gengc_heap_new(const struct gengc_options *opts)
 		old_reserve = 16 * KIB * MIB;
 	young_bytes = 2 * heap->semi_max;
 	heap->map_bytes = young_bytes + PAGE_BYTES + old_reserve;
-	map = mmap(NULL, heap->map_bytes, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	map = mmap(NULL, heap->map_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (map == MAP_FAILED) {
+		/* Strict overcommit: reserve without access, commit page by page. */
+		heap->protect_pages = true;
+		map = mmap(NULL, heap->map_bytes, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	}
 	if (map == MAP_FAILED) {
 		free(heap);
 		return NULL;
@@ -138,7 +142,7 @@ struct gengc_heap *gengc_heap_new(const struct gengc_options *opts)
 		heap->slot_bits = NULL;
 		return gengc_heap_free(heap);
 	}
-	if (mprotect(heap->young, young_bytes, PROT_READ | PROT_WRITE) < 0 ||
+	if ((heap->protect_pages && mprotect(heap->young, young_bytes, PROT_READ | PROT_WRITE) < 0) ||
 	    pages_init(heap) < 0 || types_init(heap) < 0)
 		return gengc_heap_free(heap);
 
@@ -217,30 +221,24 @@ static size_t young_used(const struct gengc_heap *heap)
 	return (size_t)(heap->fast.top - heap->to_space);
 }
 
-void collect(struct gengc_heap *heap, enum gengc_gc_kind kind, enum gengc_gc_reason reason)
+/* One collection, one pause, one event. */
+static void gc_once(struct gengc_heap *heap, enum gengc_gc_kind kind, enum gengc_gc_reason reason)
 {
 	uint64_t t0 = now_ns(), before = heap_used_bytes(heap);
 
-	if (kind == GENGC_GC_SCAVENGE && heap->old_used + heap->large_used >= heap->full_gc_at) {
-		kind = GENGC_GC_MARK_SWEEP;
-		if (reason != GENGC_REASON_STRESS)
-			reason = GENGC_REASON_OLD_SPACE_LIMIT;
-	}
 	heap->st.allocated_bytes += (uint64_t)(heap->fast.top - heap->alloc_mark);
-	heap->promoted_this_gc = heap->survived_this_gc = heap->freed_this_gc = 0;
+	heap->promoted_this_gc = heap->survived_this_gc = heap->freed_this_gc = heap->marked_this_gc = 0;
 	heap->in_gc = true;
 	if (kind == GENGC_GC_SCAVENGE) {
 		scavenge(heap);
 	} else {
 		bool over;
 
-		heap->promote_all = true;
-		scavenge(heap);
-		heap->promote_all = false;
 		mark_sweep(heap);
 		over = old_committed_bytes(heap) > heap->heap_limit;
 		if (compact(heap, kind == GENGC_GC_MARK_COMPACT || over) || kind == GENGC_GC_MARK_COMPACT)
 			kind = GENGC_GC_MARK_COMPACT;
+		remset_rebuild_pages(heap);
 		heap->full_gcs++;
 		size_t live = heap->old_used + heap->large_used;
 		size_t next = live / 100 * heap->opts.old_space_growth_pct;
@@ -250,11 +248,30 @@ void collect(struct gengc_heap *heap, enum gengc_gc_kind kind, enum gengc_gc_rea
 		if (next > heap->heap_limit)
 			next = heap->heap_limit;
 		heap->full_gc_at = next;
+		/* Keep committed the pages the old space will refill before the
+		 * next full GC; return the rest. */
+		heap->pool_max = next > live ? (next - live) / PAGE_BYTES : 0;
+		pages_trim_pool(heap);
 	}
 	heap->in_gc = false;
 	stats_gc_done(heap, kind, reason, now_ns() - t0, before, heap_used_bytes(heap));
 	if (heap->opts.verify)
 		verify_or_die(heap, gengc_gc_kind_name(kind));
+}
+
+/* A scavenge, then the full GC if the old generation is due: in that order
+ * so the full GC (which marks young objects in place and does not move
+ * them) always leaves the young space with room. */
+void collect(struct gengc_heap *heap, enum gengc_gc_kind kind, enum gengc_gc_reason reason)
+{
+	if (kind != GENGC_GC_SCAVENGE) {
+		gc_once(heap, kind, reason);
+		return;
+	}
+	gc_once(heap, GENGC_GC_SCAVENGE, reason);
+	if (heap->old_used + heap->large_used >= heap->full_gc_at)
+		gc_once(heap, GENGC_GC_MARK_SWEEP,
+			reason == GENGC_REASON_STRESS ? reason : GENGC_REASON_OLD_SPACE_LIMIT);
 }
 
 /* Makes sure the old space can take `bytes` more without crossing the limit:
@@ -366,12 +383,11 @@ static void *alloc_young(struct gengc_heap *heap, uint32_t type, size_t size)
 		collect(heap, heap->opts.stress == 2 ? GENGC_GC_MARK_SWEEP : GENGC_GC_SCAVENGE,
 			GENGC_REASON_STRESS);
 	for (int attempt = 0; !(p = young_bump(heap, cell)); attempt++) {
-		if (attempt == 2)
-			gc_fatal("young space full after a full GC");
+		if (attempt == 1)
+			gc_fatal("young space full after a scavenge");
 		if (!ensure_old_room(heap, young_used(heap)))
 			return NULL;
-		collect(heap, attempt ? GENGC_GC_MARK_SWEEP : GENGC_GC_SCAVENGE,
-			GENGC_REASON_ALLOCATION_FAILURE);
+		collect(heap, GENGC_GC_SCAVENGE, GENGC_REASON_ALLOCATION_FAILURE);
 	}
 	*hdr_of(p) = hdr_make(type, size);
 	return p;

@@ -1,12 +1,17 @@
 /* SPDX-License-Identifier: MIT */
 /* The full collection's mark and sweep phases over the old generation.
  *
- * A full GC first scavenges with promote_all, so when marking starts the
- * young generation is empty (I3) and every pointer is NULL or old/large.
- * Marking is a depth-first walk with an explicit stack (heap->work) setting
- * bits in each page's mark bitmap (a flag for large objects): the colour
- * invariant is Lua's, "a marked object on the stack may point to unmarked
- * ones; a marked object off the stack points only to marked ones".
+ * Marking is a depth-first walk with an explicit stack (heap->work) over the
+ * whole heap: old cells get a bit in their page's mark bitmap, large objects
+ * a flag, young objects HDR_MARK in their header (they are marked in place,
+ * not copied: copying the young generation inside the pause cost more than
+ * marking it). The colour invariant is Lua's: "a marked object on the stack
+ * may point to unmarked ones; a marked object off the stack points only to
+ * marked ones".
+ *
+ * Young objects found dead are rewritten as raw fillers, so nothing (the
+ * checker, the next scavenge through a stale slot) can follow their pointers
+ * to old objects freed here (I3); the live ones get their header back.
  *
  * Sweeping a small page is Go's bitmap swap: alloc_bits = mark_bits, then the
  * mark bits are cleared; dead cells are not touched (with the verify switch
@@ -32,6 +37,17 @@ static inline void mark_obj(struct gengc_heap *heap, void *p)
 {
 	struct page *pg;
 
+	if (in_young(heap, p)) {
+		uint64_t *h = hdr_of(p);
+
+		if (*h & HDR_MARK)
+			return;
+		*h |= HDR_MARK;
+		heap->marked_this_gc++;
+		if (vec_push(&heap->work, p) < 0)
+			gc_fatal("mark stack: out of memory");
+		return;
+	}
 	if (!in_old(heap, p))
 		return;
 	pg = page_of(p);
@@ -42,10 +58,12 @@ static inline void mark_obj(struct gengc_heap *heap, void *p)
 		if (*w & bit)
 			return;
 		*w |= bit;
+		heap->marked_this_gc++;
 	} else {
 		if (pg->large_marked)
 			return;
 		pg->large_marked = 1;
+		heap->marked_this_gc++;
 	}
 	if (heap->types[hdr_type(*hdr_of(p))].layout != LAYOUT_RAW && vec_push(&heap->work, p) < 0)
 		gc_fatal("mark stack: out of memory");
@@ -90,8 +108,22 @@ static void weak_and_finalizers(struct gengc_heap *heap)
 	size_t keep = 0;
 
 	for (struct gengc_weak *w = heap->weak; w; w = w->next)
-		if (w->target && in_old(heap, w->target) && !old_is_marked(w->target))
+		if (w->target && (in_young(heap, w->target) ? !(*hdr_of(w->target) & HDR_MARK)
+							    : !old_is_marked(w->target)))
 			w->target = NULL;
+	for (size_t i = 0; i < heap->young_fin.n; i++) {
+		void *p = heap->young_fin.v[i];
+
+		if (*hdr_of(p) & HDR_MARK) {
+			heap->young_fin.v[keep++] = p;
+		} else {
+			struct type_info *ti = type_of(heap, p);
+
+			ti->finalize(p, ti->finalize_ctx);
+		}
+	}
+	heap->young_fin.n = keep;
+	keep = 0;
 	for (size_t i = 0; i < heap->old_fin.n; i++) {
 		void *p = heap->old_fin.v[i];
 
@@ -120,6 +152,32 @@ static void zap_dead_cells(struct page *pg)
 	}
 }
 
+/* Live young objects get a clean header; dead ones become raw fillers. */
+static void sweep_young(struct gengc_heap *heap)
+{
+	for (char *p = heap->to_space; p < heap->fast.top;) {
+		uint64_t *h = (uint64_t *)(void *)p, v = *h;
+
+		*h = v & HDR_MARK ? v & ~HDR_MARK : hdr_make(GENGC_TYPE_RAW, hdr_size(v));
+		p += hdr_size(v) + 8;
+	}
+}
+
+/* A remembered page's dead cells may hold stale young pointers: unremember them. */
+static void unremember_dead_cells(struct gengc_heap *heap, struct page *pg)
+{
+	for (uint32_t w = 0; w < pg->bitmap_words; w++) {
+		uint64_t dead = pg->alloc_bits[w] & ~pg->mark_bits[w];
+
+		while (dead) {
+			char *cell = pg->cells + (size_t)(w * 64 + (uint32_t)__builtin_ctzll(dead)) * pg->cell_bytes;
+
+			dead &= dead - 1;
+			remset_clear_range(heap, cell, cell + pg->cell_bytes);
+		}
+	}
+}
+
 static void sweep(struct gengc_heap *heap)
 {
 	for (uint32_t c = 0; c < heap->n_classes; c++) {
@@ -130,6 +188,8 @@ static void sweep(struct gengc_heap *heap)
 			struct page *pg = sc->pages[i];
 			uint32_t live = 0;
 
+			if (pg->flags & PF_REMEMBERED)
+				unremember_dead_cells(heap, pg);
 			if (heap->opts.verify)
 				zap_dead_cells(pg);
 			for (uint32_t w = 0; w < pg->bitmap_words; w++)
@@ -164,5 +224,6 @@ void mark_sweep(struct gengc_heap *heap)
 {
 	mark(heap);
 	weak_and_finalizers(heap);
+	sweep_young(heap);
 	sweep(heap);
 }

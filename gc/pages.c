@@ -1,11 +1,18 @@
 /* SPDX-License-Identifier: MIT */
 /* The old region: 256 KiB pages committed on demand, size classes, large runs.
  *
- * The whole region is reserved PROT_NONE when the heap is made, so a page's
- * header is found by masking any address inside it, and a stray access to a
- * page that is not in use faults instead of reading stale data. A page is
- * committed (made read-write) when first used and decommitted (MADV_DONTNEED,
- * then PROT_NONE) when freed, so rss follows the pages in use.
+ * The whole region is reserved when the heap is made (read-write with
+ * MAP_NORESERVE: untouched pages cost nothing), so a page's header is found
+ * by masking any address inside it. Pages are not mprotect'ed one by one: a
+ * measured 2-3x slowdown of promotion came from the thousands of VMAs that
+ * per-page protection creates. Where the kernel refuses a NORESERVE
+ * read-write reservation (strict overcommit), the region is PROT_NONE and
+ * pages are committed with mprotect instead (heap->protect_pages).
+ *
+ * A freed page is kept committed in a pool (PAGE_POOLED) while the pool is
+ * smaller than what the old space will grow by before the next full GC
+ * (pool_max, set by the policy); the rest are decommitted (MADV_DONTNEED) so
+ * rss follows the pages in use without refaulting pages about to be reused.
  *
  * Invariant: page_state[i] says what page i is; a PAGE_SMALL page is listed
  * in exactly one size class's pages[]; a PAGE_LARGE page heads a run of
@@ -96,17 +103,39 @@ void pages_done(struct gengc_heap *heap)
 	for (uint32_t c = 0; c < heap->n_classes; c++)
 		free(heap->cls[c].pages);
 	free(heap->page_state);
+	vec_free(&heap->pool);
 }
 
-static int commit(void *p, size_t len)
+static int commit(struct gengc_heap *heap, void *p, size_t len)
 {
+	if (!heap->protect_pages)
+		return 0;
 	return mprotect(p, len, PROT_READ | PROT_WRITE) == 0 ? 0 : -errno;
 }
 
-static void decommit(void *p, size_t len)
+static void decommit(struct gengc_heap *heap, void *p, size_t len)
 {
 	madvise(p, len, MADV_DONTNEED);
-	mprotect(p, len, PROT_NONE);
+	if (heap->protect_pages)
+		mprotect(p, len, PROT_NONE);
+}
+
+static size_t page_index(const struct gengc_heap *heap, const void *p)
+{
+	return (size_t)((const char *)p - heap->old) / PAGE_BYTES;
+}
+
+/* Decommits pooled pages beyond pool_max (the policy calls it after a full GC). */
+void pages_trim_pool(struct gengc_heap *heap)
+{
+	while (heap->pool.n > heap->pool_max) {
+		char *p = heap->pool.v[--heap->pool.n];
+
+		decommit(heap, p, PAGE_BYTES);
+		heap->page_state[page_index(heap, p)] = PAGE_FREE;
+		if (page_index(heap, p) < heap->page_hint)
+			heap->page_hint = page_index(heap, p);
+	}
 }
 
 /* Finds n consecutive free pages, lowest address first, so the old space
@@ -139,7 +168,7 @@ static void *pages_take(struct gengc_heap *heap, size_t n, uint8_t kind)
 	if (i == SIZE_MAX)
 		return NULL;
 	p = heap->old + i * PAGE_BYTES;
-	if (commit(p, n * PAGE_BYTES) < 0)
+	if (commit(heap, p, n * PAGE_BYTES) < 0)
 		return NULL;
 	heap->page_state[i] = kind;
 	for (size_t k = 1; k < n; k++)
@@ -152,13 +181,17 @@ static void *pages_take(struct gengc_heap *heap, size_t n, uint8_t kind)
 
 static void pages_give(struct gengc_heap *heap, void *p, size_t n)
 {
-	size_t i = (size_t)((char *)p - heap->old) / PAGE_BYTES;
+	size_t i = page_index(heap, p);
 
-	decommit(p, n * PAGE_BYTES);
+	heap->committed_pages -= n;
+	if (n == 1 && heap->pool.n < heap->pool_max && vec_push(&heap->pool, p) == 0) {
+		heap->page_state[i] = PAGE_POOLED;
+		return;
+	}
+	decommit(heap, p, n * PAGE_BYTES);
 	memset(heap->page_state + i, PAGE_FREE, n);
 	if (i < heap->page_hint)
 		heap->page_hint = i;
-	heap->committed_pages -= n;
 }
 
 /* A fresh page of class cls, empty, appended to the class's pages. NULL when
@@ -177,10 +210,17 @@ struct page *page_alloc_small(struct gengc_heap *heap, uint32_t cls)
 		c->pages = v;
 		c->cap_pages = cap;
 	}
-	pg = pages_take(heap, 1, PAGE_SMALL);
-	if (!pg)
-		return NULL;
-	/* Fresh pages are zero: bitmaps are clear. */
+	if (heap->pool.n) {
+		pg = heap->pool.v[--heap->pool.n];
+		heap->page_state[page_index(heap, pg)] = PAGE_SMALL;
+		heap->committed_pages++;
+		memset(pg, 0, c->hdr_bytes);
+	} else {
+		/* Fresh pages are zero: bitmaps are clear. */
+		pg = pages_take(heap, 1, PAGE_SMALL);
+		if (!pg)
+			return NULL;
+	}
 	pg->magic = PAGE_MAGIC;
 	pg->kind = PAGE_SMALL;
 	pg->cls = (uint16_t)cls;
@@ -203,6 +243,9 @@ void page_free(struct gengc_heap *heap, struct page *pg)
 
 	if (pg->kind == PAGE_SMALL)
 		heap->small_pages--;
+	if (pg->flags & PF_REMEMBERED)
+		remset_clear_range(heap, pg, (char *)pg + n * PAGE_BYTES);
+	pg->flags = 0;
 	pages_give(heap, pg, n);
 }
 

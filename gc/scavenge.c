@@ -16,8 +16,6 @@
  * Invariants kept: I2 (a promoted object that still points young is
  * recorded in the remembered set as it is scanned), I4 (to-space past the
  * survivors is zeroed lazily, ZERO_CHUNK at a time, before it is handed out).
- * With promote_all (the first step of a full GC) every survivor is promoted,
- * which is what makes I3 hold.
  */
 #include <stdlib.h>
 
@@ -38,16 +36,17 @@ static void *evacuate(struct gengc_heap *heap, void *obj)
 	if (h & HDR_FWD)
 		return (void *)(uintptr_t)(h & ~HDR_FWD);
 	cell = hdr_size(h) + 8;
-	if (heap->promote_all || hdr_age(h) >= heap->opts.promotion_age) {
+	if (hdr_age(h) >= heap->opts.promotion_age ||
+	    heap->copy_top + cell > heap->copy_limit) {
 		dst = old_alloc(heap, hdr_size(h));
-		memcpy(dst - 8, (char *)obj - 8, cell);
+		copy_words(dst - 8, (char *)obj - 8, cell);
 		if (vec_push(&heap->work, dst) < 0)
 			gc_fatal("scavenge: promotion queue out of memory");
 		heap->promoted_this_gc += cell;
 	} else {
 		dst = heap->copy_top + 8;
 		heap->copy_top += cell;
-		memcpy(dst - 8, (char *)obj - 8, cell);
+		copy_words(dst - 8, (char *)obj - 8, cell);
 		*hdr_of(dst) = h + (1ull << HDR_AGE_SHIFT);
 	}
 	heap->survived_this_gc += cell;
@@ -149,6 +148,10 @@ void scavenge(struct gengc_heap *heap)
 	heap->from_space = from;
 	heap->to_space = from == heap->young ? heap->young + heap->semi_max : heap->young;
 	heap->copy_top = scan = heap->to_space;
+	/* Survivors may fill at most 3/4 of to-space; the rest are promoted
+	 * early (V8 promotes when to-space overflows), so the mutator always
+	 * gets room back and a scavenge never has to fall back to a full GC. */
+	heap->copy_limit = heap->to_space + heap->semi_cap / 4 * 3;
 	heap->work.n = 0;
 
 	roots_visit(heap, root_slot);

@@ -96,7 +96,8 @@ int gengc_heap_statistics(struct gengc_heap *heap, struct gengc_heap_statistics 
 	s.used_heap_size = heap_used_bytes(heap);
 	s.heap_size_limit = limit;
 	s.total_available_size = limit > s.used_heap_size ? limit - s.used_heap_size : 0;
-	s.total_physical_size = 2 * (uint64_t)heap->young_touched + old_committed_bytes(heap);
+	s.total_physical_size = 2 * (uint64_t)heap->young_touched + old_committed_bytes(heap) +
+				(uint64_t)heap->pool.n * PAGE_BYTES;
 	*ret = s;
 	return 0;
 }
@@ -132,7 +133,7 @@ void stats_gc_done(struct gengc_heap *heap, enum gengc_gc_kind kind, enum gengc_
 		.kind = kind, .reason = reason, .pause_ns = pause_ns,
 		.heap_used_before_bytes = used_before, .heap_used_after_bytes = used_after,
 		.survived_bytes = heap->survived_this_gc, .promoted_bytes = heap->promoted_this_gc,
-		.freed_bytes = heap->freed_this_gc,
+		.freed_bytes = heap->freed_this_gc, .marked_objects = heap->marked_this_gc,
 	};
 
 	k->count++;

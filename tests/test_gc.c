@@ -558,6 +558,8 @@ static void test_stats_and_callbacks(void)
 			*keep = n;
 		}
 	}
+	gengc_collect(h, GENGC_GC_SCAVENGE);      /* promote the kept ones (age 1) */
+	gengc_collect(h, GENGC_GC_SCAVENGE);
 	gengc_collect(h, GENGC_GC_MARK_SWEEP);
 	gengc_set_log_callback(NULL, NULL);
 	gengc_stats_read(h, &s);

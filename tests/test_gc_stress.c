@@ -367,7 +367,9 @@ static void test_random_graphs(void)
 	printf("  seed %llu (reproduce: GENGC_STRESS_SEED=%llu)\n", (unsigned long long)seed,
 	       (unsigned long long)seed);
 	fflush(stdout);
-	rng = seed | 1;
+	rng = seed * 0x9e3779b97f4a7c15ull + 0x632be59bd9b4e019ull;
+	if (!rng)
+		rng = 1;
 	max_ids = (uint32_t)(rounds * steps_per_round * 4 + 1000);
 	m_kid = calloc((size_t)max_ids * KIDS, sizeof(*m_kid));
 	m_value = calloc(max_ids, sizeof(*m_value));
