@@ -430,20 +430,12 @@ static bool has_control(const char *s, size_t n)
 static int apply_listen(struct ctx *x, const struct key_spec *k, json_t *v, void *obj)
 {
 	struct config *c = obj;
-	struct sockaddr_storage addr;
-	socklen_t addr_len;
 	char why[CONFIG_ERROR_MAX / 2];
-	int r;
 
 	(void)k;
-	if (config_listen_parse(json_string_value(v), &addr, &addr_len, why, sizeof(why)) < 0)
+	if (config_listen_parse(json_string_value(v), NULL, NULL, why, sizeof(why)) < 0)
 		return fail(x, AT_VALUE, "%s", why);
-	r = set_string(x, v, &c->listen);
-	if (r < 0)
-		return r;
-	c->listen_addr = addr;
-	c->listen_addr_len = addr_len;
-	return 0;
+	return set_string(x, v, &c->listen);
 }
 
 static const struct key_spec limits_keys[] = {
@@ -733,8 +725,7 @@ static struct config *config_new(const char *name)
 		return NULL;
 	c->source = strdup(name);
 	c->listen = strdup(CONFIG_LISTEN_DEFAULT);
-	if (!c->source || !c->listen ||
-	    config_listen_parse(c->listen, &c->listen_addr, &c->listen_addr_len, NULL, 0) < 0)
+	if (!c->source || !c->listen)
 		return config_free(c);
 	c->interval_ms = CONFIG_INTERVAL_DEFAULT_MS;
 	c->limits = (struct config_limits){ .max_processes = 100, .max_groups = 500,
@@ -970,7 +961,9 @@ int config_listen_parse(const char *s, struct sockaddr_storage *ret, socklen_t *
 		a->sin_port = htons((uint16_t)p);
 		len = sizeof(*a);
 	}
-	*ret = ss;
-	*ret_len = len;
+	if (ret)
+		*ret = ss;
+	if (ret_len)
+		*ret_len = len;
 	return 0;
 }

@@ -34,8 +34,6 @@ struct config {
 	char *source;          /* file name, or "(embedded default)" */
 	unsigned interval_ms;  /* 100 .. 3600000 */
 	char *listen;          /* "ADDR:PORT"; IPv6 as "[::1]:9470" */
-	struct sockaddr_storage listen_addr; /* listen, parsed (port 0: any) */
-	socklen_t listen_addr_len;
 	/* Absent "targets" means the default's one target "all"; an explicit
 	 * empty array means none. */
 	struct target_set targets;
@@ -62,11 +60,11 @@ int config_parse(const char *text, size_t len, const char *name, struct config *
  * the file; otherwise as config_parse() with path as the name. */
 int config_load(const char *path, struct config **ret, char err[CONFIG_ERROR_MAX]);
 
-/* Parses "ADDR:PORT" as the "listen" key does: ADDR an IPv4 address in
+/* Checks "ADDR:PORT" as the "listen" key does: ADDR an IPv4 address in
  * dotted form or an IPv6 address in brackets ("[::1]:9470"), no host names;
- * PORT 0..65535 (0: any free port). On success returns 0 and fills *ret and
- * *ret_len; on failure returns -EINVAL and says why in why (for the
- * --listen option as much as for the config). */
+ * PORT 0..65535 (0: any free port). For the --listen option as much as for
+ * the config. On success returns 0 and, when ret/ret_len are not NULL, the
+ * address; on failure returns -EINVAL and says why in why (if not NULL). */
 int config_listen_parse(const char *s, struct sockaddr_storage *ret, socklen_t *ret_len,
 			char *why, size_t whylen);
 

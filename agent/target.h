@@ -71,16 +71,17 @@ struct target_proc {
 /* Initialises t->match.cmdline_re from t->match.cmdline (REG_EXTENDED |
  * REG_NOSUB); call it once per target, with cmdline set (0 and nothing done
  * when it is NULL). On failure returns -EINVAL (-ENOMEM when regcomp() ran
- * out of memory) and writes regerror()'s text to errbuf; t is unaltered. */
+ * out of memory) and writes regerror()'s text to errbuf; t is unaltered, so
+ * cmdline is set but not compiled: free and clear it before target_done(). */
 int target_compile(struct target *t, char *errbuf, size_t errlen);
 
-/* Frees what t owns; t itself is not freed. */
+/* Frees what t owns and zeroes it; t itself is not freed. */
 void target_done(struct target *t);
 
 /* Computes set->needs from the targets. */
 void target_set_update_needs(struct target_set *set);
 
-/* Frees every target and the array; the set becomes empty. */
+/* Frees every target and the array; the set becomes empty (so twice is fine). */
 void target_set_done(struct target_set *set);
 
 /* Whether p belongs to t: every criterion set in t->match holds (AND), an
@@ -89,7 +90,8 @@ void target_set_done(struct target_set *set);
  * a binary that was replaced or removed since it was started (upgrades). */
 bool target_matches(const struct target *t, const struct target_proc *p);
 
-/* Returns the mask of the targets in set that p matches (bit i = set->v[i]). */
+/* Returns the mask of the targets in set that p matches (bit i = set->v[i]).
+ * Cost: one target_matches() per target; no allocation. */
 uint64_t target_set_classify(const struct target_set *set, const struct target_proc *p);
 
 /* Writes to buf the systemd unit a cgroup path belongs to, as systemd's
