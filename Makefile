@@ -48,9 +48,11 @@ AGENT_SRCS := $(filter-out agent/main.c,$(wildcard agent/*.c collectors/*.c expo
 AGENT_OBJS := $(AGENT_SRCS:%.c=$(O)/obj/%.o)
 
 $(O)/obj/agent/%.o $(O)/obj/collectors/%.o $(O)/obj/exporters/%.o: CFLAGS += $(INC) $(PKG_CFLAGS)
-$(O)/obj/%.o: %.c | $(BPF_SKELS)
+$(O)/obj/%.o: %.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -c $< -o $@
+# Collectors include generated skeletons: build those first.
+$(AGENT_OBJS) $(O)/obj/agent/main.o: | $(BPF_SKELS)
 
 $(O)/libmemagent.a: $(AGENT_OBJS)
 	@rm -f $@
@@ -98,4 +100,4 @@ clean:
 .DELETE_ON_ERROR:
 
 -include $(shell find $(O) -name '*.d' 2>/dev/null)
--include bench/bench.mk
+-include $(wildcard bench/*.mk)

@@ -14,11 +14,13 @@
 #define MEMAGENT_TEST_H
 
 #include <errno.h>
+#include <ftw.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static int test_case_failed;
 static const char *test_case_skip;
@@ -85,6 +87,83 @@ static inline int test_in_ci(void)
 	const char *ci = getenv("CI");
 
 	return ci && strcmp(ci, "true") == 0;
+}
+
+/* Reads a whole file (fixtures live under tests/fixtures; tests run from the
+ * repository root). Returns a malloc'ed NUL-terminated buffer or NULL. */
+static inline char *test_slurp(const char *path, size_t *ret_len)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf = NULL;
+	size_t cap = 0, len = 0, n;
+
+	if (!f)
+		return NULL;
+	do {
+		if (len + 4096 + 1 > cap) {
+			char *nb = realloc(buf, cap = (cap ? cap * 2 : 8192));
+
+			if (!nb) {
+				free(buf);
+				fclose(f);
+				return NULL;
+			}
+			buf = nb;
+		}
+		n = fread(buf + len, 1, cap - len - 1, f);
+		len += n;
+	} while (n > 0);
+	fclose(f);
+	buf[len] = '\0';
+	if (ret_len)
+		*ret_len = len;
+	return buf;
+}
+
+/* A small seeded generator for reproducible random inputs. */
+static inline uint64_t test_rand(uint64_t *state)
+{
+	uint64_t x = *state ? *state : 0x9E3779B97F4A7C15ull;
+
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	return *state = x;
+}
+
+/* Writes content to dir/rel, creating parent folders: fixture trees are
+ * built by the tests that use them. Returns 0 or -errno. */
+static inline int test_write_file(const char *dir, const char *rel, const char *content)
+{
+	char path[4096];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, rel);
+	for (char *p = path + strlen(dir) + 1; (p = strchr(p, '/')); p++) {
+		*p = '\0';
+		if (mkdir(path, 0755) < 0 && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	f = fopen(path, "w");
+	if (!f)
+		return -errno;
+	fputs(content, f);
+	return fclose(f) == 0 ? 0 : -errno;
+}
+
+static inline int test_rm_cb(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	(void)sb;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+/* Removes a fixture tree. */
+static inline void test_rm_rf(const char *dir)
+{
+	nftw(dir, test_rm_cb, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 #define RUN(fn) test_run(#fn, fn)

@@ -1,0 +1,407 @@
+/* SPDX-License-Identifier: MIT */
+/* memagent: command line, start-up, and the event loop (timer, signals). */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/timerfd.h>
+#include <sysexits.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "httpd.h"
+#include "log.h"
+#include "promtext.h"
+#include "registry.h"
+#include "sampler.h"
+#include "strbuf.h"
+
+struct options {
+	const char *config_path;
+	const char *listen;      /* overrides the config's */
+	unsigned interval_ms;    /* overrides the config's when non-zero */
+	bool once;
+	bool no_bpf;
+	bool verbose;
+	const char *proc_root;
+	const char *cgroup_root;
+};
+
+static void usage(FILE *f)
+{
+	fputs("Usage: memagent [OPTIONS]\n"
+	      "       memagent --check-config FILE\n"
+	      "\n"
+	      "Samples process and system memory and serves it to Prometheus.\n"
+	      "\n"
+	      "  -c, --config FILE        JSON configuration (default: the embedded default:\n"
+	      "                           host memory and PSI, processes grouped by comm)\n"
+	      "  -l, --listen ADDR:PORT   where to serve /metrics (default " CONFIG_LISTEN_DEFAULT ")\n"
+	      "  -i, --interval MS        sampling interval in milliseconds (default 5000)\n"
+	      "      --once               take one sample, print it in Prometheus text format, exit\n"
+	      "      --no-bpf             use /proc readers only, never load BPF programs\n"
+	      "      --check-config FILE  validate FILE: exit 0 when valid, 78 when not\n"
+	      "      --print-default-config  print the embedded default configuration\n"
+	      "      --proc-root DIR      read procfs from DIR (default /proc; for tests)\n"
+	      "      --cgroup-root DIR    read cgroupfs from DIR (default /sys/fs/cgroup)\n"
+	      "  -v, --verbose            log debug lines\n"
+	      "  -h, --help               this text\n"
+	      "  -V, --version            the version\n"
+	      "\n"
+	      "Signals: SIGUSR1 samples now, SIGHUP reloads the configuration (an invalid\n"
+	      "one is reported and the running one kept), SIGTERM/SIGINT stop.\n"
+	      "Exit status: 0 success, 64 usage error, 78 invalid configuration, 1 other failure.\n",
+	      f);
+}
+
+/* Loads the configuration and applies command-line overrides. */
+static int load_config(const struct options *o, struct config **ret)
+{
+	char err[CONFIG_ERROR_MAX];
+	struct config *c;
+	int r;
+
+	r = o->config_path ? config_load(o->config_path, &c, err) : config_default(&c, err);
+	if (r < 0) {
+		log_error("%s", err);
+		return r;
+	}
+	if (o->listen) {
+		char *l = strdup(o->listen);
+
+		if (!l) {
+			config_free(c);
+			return -ENOMEM;
+		}
+		free(c->listen);
+		c->listen = l;
+	}
+	if (o->interval_ms)
+		c->interval_ms = o->interval_ms;
+	*ret = c;
+	return 0;
+}
+
+static int run_once(const struct options *o)
+{
+	struct sampler_options so = { o->proc_root, o->cgroup_root, !o->no_bpf };
+	struct registry *reg = registry_new();
+	struct sampler *s = NULL;
+	struct config *cfg = NULL;
+	struct strbuf out = {0};
+	struct snapshot *snap;
+	int ret = EXIT_FAILURE;
+
+	if (!reg)
+		return EXIT_FAILURE;
+	if (load_config(o, &cfg) < 0) {
+		registry_free(reg);
+		return EX_CONFIG;
+	}
+	if (sampler_new(cfg, &so, reg, &s) == 0 && (snap = sampler_tick(s))) {
+		promtext_render(snap, PROMTEXT_TEXT, &out);
+		if (!strbuf_failed(&out) && fwrite(out.buf, 1, out.len, stdout) == out.len &&
+		    fflush(stdout) == 0)
+			ret = EXIT_SUCCESS;
+	}
+	strbuf_done(&out);
+	sampler_free(s);
+	registry_free(reg);
+	config_free(cfg);
+	return ret;
+}
+
+static int arm_timer(int tfd, unsigned interval_ms)
+{
+	struct itimerspec its = {
+		.it_interval = { interval_ms / 1000, (long)(interval_ms % 1000) * 1000000 },
+		.it_value = { interval_ms / 1000, (long)(interval_ms % 1000) * 1000000 },
+	};
+
+	return timerfd_settime(tfd, 0, &its, NULL) < 0 ? -errno : 0;
+}
+
+static void tick(struct sampler *s, struct httpd *h)
+{
+	struct snapshot *snap = sampler_tick(s);
+
+	if (!snap) {
+		log_error("sample failed: out of memory");
+		return;
+	}
+	httpd_warm(h, snap);
+}
+
+/* Reloads the configuration file. Everything that can fail (parsing,
+ * binding a new address) happens before anything changes, so a failure
+ * leaves the running configuration and server untouched. */
+static void reload(const struct options *o, struct config **cfg, struct sampler *s,
+		   struct httpd **h, struct registry *reg, int tfd)
+{
+	struct config *next;
+	struct httpd *nh = NULL;
+	char err[256];
+
+	if (load_config(o, &next) < 0) {
+		log_error("reload failed; keeping the running configuration");
+		sampler_note_reload(s, false);
+		return;
+	}
+	if (strcmp(next->listen, (*cfg)->listen) != 0) {
+		struct httpd_options ho = { next->listen, next->limits.http_connections,
+					    next->limits.http_timeout_s };
+
+		if (httpd_start(&ho, reg, &nh, err, sizeof(err)) < 0) {
+			log_error("reload failed: %s; keeping the running configuration", err);
+			config_free(next);
+			sampler_note_reload(s, false);
+			return;
+		}
+	}
+	sampler_reconfigure(s, next);
+	if (nh) {
+		httpd_free(*h);
+		*h = nh;
+		log_notice("serving http://%s/metrics", httpd_address(nh));
+	}
+	if (next->interval_ms != (*cfg)->interval_ms)
+		arm_timer(tfd, next->interval_ms);
+	config_free(*cfg);
+	*cfg = next;
+	sampler_note_reload(s, true);
+	log_notice("configuration reloaded from %s", next->source);
+}
+
+/* Lets the kept /proc descriptors scale with the host: the soft limit is
+ * raised to the hard one (systemd's LimitNOFILE sets that). */
+static void raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
+static int run(const struct options *o)
+{
+	struct sampler_options so = { o->proc_root, o->cgroup_root, !o->no_bpf };
+	struct registry *reg = NULL;
+	struct sampler *s = NULL;
+	struct httpd *h = NULL;
+	struct config *cfg = NULL;
+	int sfd = -1, tfd = -1, efd = -1, ret = EXIT_FAILURE;
+	sigset_t mask;
+	char err[256];
+
+	if (load_config(o, &cfg) < 0)
+		return EX_CONFIG;
+	raise_nofile();
+
+	/* Signals are read from a signalfd; block them before libmicrohttpd
+	 * starts its thread so that thread inherits the mask. */
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGUSR1);
+	sigaddset(&mask, SIGHUP);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	reg = registry_new();
+	if (!reg)
+		goto out;
+
+	struct httpd_options ho = { cfg->listen, cfg->limits.http_connections, cfg->limits.http_timeout_s };
+
+	if (httpd_start(&ho, reg, &h, err, sizeof(err)) < 0) {
+		log_error("cannot serve: %s", err);
+		goto out;
+	}
+	if (sampler_new(cfg, &so, reg, &s) < 0)
+		goto out;
+
+	sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	efd = epoll_create1(EPOLL_CLOEXEC);
+	if (sfd < 0 || tfd < 0 || efd < 0 || arm_timer(tfd, cfg->interval_ms) < 0) {
+		log_error("event loop setup: %s", strerror(errno));
+		goto out;
+	}
+
+	/* epoll data: -1 signals, -2 timer, i >= 0 collector fd i. */
+	struct epoll_event ev = { .events = EPOLLIN };
+
+	ev.data.u64 = (uint64_t)-1;
+	epoll_ctl(efd, EPOLL_CTL_ADD, sfd, &ev);
+	ev.data.u64 = (uint64_t)-2;
+	epoll_ctl(efd, EPOLL_CTL_ADD, tfd, &ev);
+	for (int i = 0; i < sampler_n_fds(s); i++) {
+		int fd = sampler_fd(s, i);
+
+		ev.data.u64 = (uint64_t)i;
+		if (fd >= 0)
+			epoll_ctl(efd, EPOLL_CTL_ADD, fd, &ev);
+	}
+
+	log_notice("memagent %s: configuration %s, interval %u ms, serving http://%s/metrics",
+		   MEMAGENT_VERSION, cfg->source, cfg->interval_ms, httpd_address(h));
+	tick(s, h);
+
+	for (;;) {
+		struct epoll_event evs[8];
+		int n = epoll_wait(efd, evs, 8, -1);
+
+		if (n < 0 && errno != EINTR) {
+			log_error("epoll_wait: %s", strerror(errno));
+			goto out;
+		}
+		for (int k = 0; k < n; k++) {
+			int64_t id = (int64_t)evs[k].data.u64;
+
+			if (id == -2) {
+				uint64_t expirations;
+
+				if (read(tfd, &expirations, sizeof(expirations)) > 0)
+					tick(s, h);
+			} else if (id == -1) {
+				struct signalfd_siginfo si;
+
+				while (read(sfd, &si, sizeof(si)) == sizeof(si)) {
+					if (si.ssi_signo == SIGUSR1) {
+						tick(s, h);
+					} else if (si.ssi_signo == SIGHUP) {
+						reload(o, &cfg, s, &h, reg, tfd);
+					} else {
+						log_notice("stopping on signal %u", si.ssi_signo);
+						ret = EXIT_SUCCESS;
+						goto out;
+					}
+				}
+			} else {
+				sampler_poll(s, (int)id);
+			}
+		}
+	}
+out:
+	if (efd >= 0)
+		close(efd);
+	if (tfd >= 0)
+		close(tfd);
+	if (sfd >= 0)
+		close(sfd);
+	httpd_free(h);
+	sampler_free(s);
+	registry_free(reg);
+	config_free(cfg);
+	return ret;
+}
+
+static int check_config(const char *path)
+{
+	char err[CONFIG_ERROR_MAX];
+	struct config *c;
+
+	if (config_load(path, &c, err) < 0) {
+		fprintf(stderr, "%s\n", err);
+		return EX_CONFIG;
+	}
+	printf("%s: valid (%zu target%s)\n", path, c->targets.n, c->targets.n == 1 ? "" : "s");
+	config_free(c);
+	return EXIT_SUCCESS;
+}
+
+static int parse_interval(const char *s, unsigned *ret)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || *end || end == s || v < 100 || v > 3600000)
+		return -EINVAL;
+	*ret = (unsigned)v;
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	enum { OPT_ONCE = 256, OPT_NO_BPF, OPT_CHECK, OPT_PRINT_DEFAULT, OPT_PROC_ROOT, OPT_CGROUP_ROOT };
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "listen", required_argument, NULL, 'l' },
+		{ "interval", required_argument, NULL, 'i' },
+		{ "once", no_argument, NULL, OPT_ONCE },
+		{ "no-bpf", no_argument, NULL, OPT_NO_BPF },
+		{ "check-config", required_argument, NULL, OPT_CHECK },
+		{ "print-default-config", no_argument, NULL, OPT_PRINT_DEFAULT },
+		{ "proc-root", required_argument, NULL, OPT_PROC_ROOT },
+		{ "cgroup-root", required_argument, NULL, OPT_CGROUP_ROOT },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ 0 },
+	};
+	struct options o = { .proc_root = "/proc", .cgroup_root = "/sys/fs/cgroup" };
+	int c;
+
+	while ((c = getopt_long(argc, argv, "c:l:i:vhV", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			o.config_path = optarg;
+			break;
+		case 'l':
+			o.listen = optarg;
+			break;
+		case 'i':
+			if (parse_interval(optarg, &o.interval_ms) < 0) {
+				fprintf(stderr, "memagent: --interval: '%s' is not a number of milliseconds in 100..3600000\n", optarg);
+				return EX_USAGE;
+			}
+			break;
+		case OPT_ONCE:
+			o.once = true;
+			break;
+		case OPT_NO_BPF:
+			o.no_bpf = true;
+			break;
+		case OPT_CHECK:
+			return check_config(optarg);
+		case OPT_PRINT_DEFAULT:
+			fputs(config_default_json(), stdout);
+			return EXIT_SUCCESS;
+		case OPT_PROC_ROOT:
+			o.proc_root = optarg;
+			break;
+		case OPT_CGROUP_ROOT:
+			o.cgroup_root = optarg;
+			break;
+		case 'v':
+			o.verbose = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return EXIT_SUCCESS;
+		case 'V':
+			printf("memagent %s\n", MEMAGENT_VERSION);
+			return EXIT_SUCCESS;
+		default:
+			usage(stderr);
+			return EX_USAGE;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "memagent: unexpected argument '%s'\n", argv[optind]);
+		usage(stderr);
+		return EX_USAGE;
+	}
+	log_init(o.verbose);
+	return o.once ? run_once(&o) : run(&o);
+}

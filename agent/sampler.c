@@ -1,0 +1,284 @@
+/* SPDX-License-Identifier: MIT */
+/* The sampler: every collector once per tick into a fresh snapshot, plus the
+ * agent's own metrics, published with one pointer swap. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cgroup.h"
+#include "collector.h"
+#include "httpd.h"
+#include "log.h"
+#include "meminfo.h"
+#include "process.h"
+#include "psi.h"
+#include "sampler.h"
+
+static const struct collector *const collectors[] = {
+	&meminfo_collector,
+	&psi_collector,
+	&process_collector,
+	&cgroup_collector,
+};
+#define N_COLLECTORS (sizeof(collectors) / sizeof(collectors[0]))
+
+static const struct metric_desc m_samples = {
+	"memagent_samples_total", METRIC_COUNTER, NULL,
+	"Samples taken; the snapshot served is the one with this number.",
+};
+static const struct metric_desc m_duration = {
+	"memagent_collector_duration_seconds", METRIC_GAUGE, "seconds",
+	"Time the collector took in the last sample.",
+};
+static const struct metric_desc m_errors = {
+	"memagent_collector_errors_total", METRIC_COUNTER, NULL,
+	"Read failures by collector and reason (vanished, unreadable, parse, overflow, fd_limit, absent, bpf).",
+};
+static const struct metric_desc m_up = {
+	"memagent_collector_up", METRIC_GAUGE, NULL,
+	"1 when the collector runs and its last read succeeded, 0 otherwise.",
+};
+static const struct metric_desc m_sample_duration = {
+	"memagent_sample_duration_seconds", METRIC_GAUGE, "seconds",
+	"Time the last sample took, all collectors included.",
+};
+static const struct metric_desc m_reloads = {
+	"memagent_config_reloads_total", METRIC_COUNTER, NULL,
+	"Configuration reloads (SIGHUP) by result; a failed reload keeps the previous configuration.",
+};
+static const struct metric_desc m_build = {
+	"memagent_build_info", METRIC_GAUGE, NULL,
+	"Always 1; the version label names the build.",
+};
+static const struct metric_desc *const self_metrics[] = {
+	&m_samples, &m_sample_duration, &m_duration, &m_errors, &m_up, &m_reloads, &m_build, NULL,
+};
+
+struct slot {
+	const struct collector *c;
+	void *state;   /* NULL when init failed */
+	int init_error;
+	bool last_ok;
+	double duration_s;
+	struct collector_errors err; /* survives reconfiguration */
+};
+
+struct sampler {
+	struct collector_ctx ctx;
+	struct registry *reg;
+	uint64_t samples;
+	uint64_t reloads_ok, reloads_failed;
+	struct slot slots[N_COLLECTORS];
+};
+
+const char *collector_reason_name(enum collector_reason r)
+{
+	static const char *const names[COLLECTOR_REASON_MAX] = {
+		[COLLECTOR_VANISHED] = "vanished",
+		[COLLECTOR_UNREADABLE] = "unreadable",
+		[COLLECTOR_PARSE] = "parse",
+		[COLLECTOR_OVERFLOW] = "overflow",
+		[COLLECTOR_FD_LIMIT] = "fd_limit",
+		[COLLECTOR_ABSENT] = "absent",
+		[COLLECTOR_BPF] = "bpf",
+	};
+
+	return (unsigned)r < COLLECTOR_REASON_MAX ? names[r] : "unknown";
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void on_event(void *arg, const struct collector_event *ev)
+{
+	(void)arg;
+	if (ev->kind == COLLECTOR_EVENT_OOM_KILL)
+		log_warning("oom kill: pid %d comm %s target %s rss %llu bytes cgroup %s", ev->pid,
+			    ev->comm, ev->target, (unsigned long long)ev->rss_bytes,
+			    ev->cgroup ? ev->cgroup : "?");
+}
+
+static void start_collectors(struct sampler *s)
+{
+	for (size_t i = 0; i < N_COLLECTORS; i++) {
+		struct slot *sl = &s->slots[i];
+		int r;
+
+		sl->c = collectors[i];
+		sl->state = NULL;
+		r = sl->c->init(&s->ctx, &sl->state);
+		if (r < 0) {
+			sl->state = NULL;
+			/* Say it once per configuration, not every tick. */
+			if (r != sl->init_error)
+				log_notice("collector %s disabled: %s", sl->c->name, strerror(-r));
+		}
+		sl->init_error = r < 0 ? r : 0;
+	}
+}
+
+static void stop_collectors(struct sampler *s)
+{
+	for (size_t i = 0; i < N_COLLECTORS; i++) {
+		struct slot *sl = &s->slots[i];
+
+		if (sl->state)
+			sl->c->done(sl->state);
+		sl->state = NULL;
+	}
+}
+
+int sampler_new(const struct config *cfg, const struct sampler_options *o, struct registry *reg,
+		struct sampler **ret)
+{
+	struct sampler *s = calloc(1, sizeof(*s));
+
+	if (!s)
+		return -ENOMEM;
+	s->reg = reg;
+	s->ctx.proc_root = o->proc_root;
+	s->ctx.cgroup_root = o->cgroup_root;
+	s->ctx.use_bpf = o->use_bpf;
+	s->ctx.targets = &cfg->targets;
+	s->ctx.limits = &cfg->limits;
+	s->ctx.event = on_event;
+	s->ctx.event_arg = s;
+	start_collectors(s);
+	*ret = s;
+	return 0;
+}
+
+struct sampler *sampler_free(struct sampler *s)
+{
+	if (!s)
+		return NULL;
+	stop_collectors(s);
+	free(s);
+	return NULL;
+}
+
+int sampler_reconfigure(struct sampler *s, const struct config *cfg)
+{
+	stop_collectors(s);
+	s->ctx.targets = &cfg->targets;
+	s->ctx.limits = &cfg->limits;
+	start_collectors(s);
+	return 0;
+}
+
+void sampler_note_reload(struct sampler *s, bool ok)
+{
+	if (ok)
+		s->reloads_ok++;
+	else
+		s->reloads_failed++;
+}
+
+static int add_self(struct sampler *s, struct snapshot *snap, double sample_s)
+{
+	const char *const build[] = { "version", MEMAGENT_VERSION, NULL };
+	const char *const ok[] = { "result", "success", NULL };
+	const char *const failed[] = { "result", "failure", NULL };
+	int r = 0;
+
+	r |= snapshot_add(snap, &m_samples, (double)s->samples, NULL);
+	r |= snapshot_add(snap, &m_sample_duration, sample_s, NULL);
+	for (size_t i = 0; i < N_COLLECTORS; i++) {
+		struct slot *sl = &s->slots[i];
+		const char *const lv[] = { "collector", sl->c->name, NULL };
+
+		r |= snapshot_add(snap, &m_up, sl->state && sl->last_ok, lv);
+		if (!sl->state)
+			continue;
+		r |= snapshot_add(snap, &m_duration, sl->duration_s, lv);
+		for (int k = 0; k < COLLECTOR_REASON_MAX; k++) {
+			const char *const el[] = { "collector", sl->c->name, "reason",
+						   collector_reason_name(k), NULL };
+
+			r |= snapshot_add(snap, &m_errors, (double)sl->err.n[k], el);
+		}
+	}
+	r |= snapshot_add(snap, &m_reloads, (double)s->reloads_ok, ok);
+	r |= snapshot_add(snap, &m_reloads, (double)s->reloads_failed, failed);
+	r |= snapshot_add(snap, &m_build, 1, build);
+	return r < 0 ? -ENOMEM : 0;
+}
+
+struct snapshot *sampler_tick(struct sampler *s)
+{
+	struct snapshot *snap = snapshot_new();
+	double t0 = now_s();
+
+	if (!snap)
+		return NULL;
+	for (size_t i = 0; i < N_COLLECTORS; i++) {
+		struct slot *sl = &s->slots[i];
+		double c0;
+		int r;
+
+		if (!sl->state)
+			continue;
+		c0 = now_s();
+		r = sl->c->read(sl->state, snap, &sl->err);
+		sl->duration_s = now_s() - c0;
+		sl->last_ok = r >= 0;
+		if (r == -ENOMEM) {
+			snapshot_unref(snap);
+			return NULL;
+		}
+	}
+	s->samples++;
+	if (add_self(s, snap, now_s() - t0) < 0) {
+		snapshot_unref(snap);
+		s->samples--;
+		return NULL;
+	}
+	snapshot_seal(snap, s->samples);
+	registry_publish(s->reg, snap);
+	return snap;
+}
+
+int sampler_n_fds(const struct sampler *s)
+{
+	(void)s;
+	return (int)N_COLLECTORS;
+}
+
+int sampler_fd(const struct sampler *s, int i)
+{
+	const struct slot *sl = &s->slots[i];
+
+	return sl->state && sl->c->fd ? sl->c->fd(sl->state) : -1;
+}
+
+void sampler_poll(struct sampler *s, int i)
+{
+	struct slot *sl = &s->slots[i];
+
+	if (sl->state && sl->c->poll)
+		sl->c->poll(sl->state, &sl->err);
+}
+
+const struct metric_desc *const *sampler_all_metrics(void)
+{
+	static const struct metric_desc *all[256];
+	size_t n = 0;
+
+	if (all[0])
+		return all;
+	for (const struct metric_desc *const *d = self_metrics; *d; d++)
+		all[n++] = *d;
+	for (const struct metric_desc *const *d = httpd_metrics; *d; d++)
+		all[n++] = *d;
+	for (size_t i = 0; i < N_COLLECTORS; i++)
+		for (const struct metric_desc *const *d = collectors[i]->metrics; *d; d++)
+			all[n++] = *d;
+	all[n] = NULL;
+	return all;
+}

@@ -1,0 +1,995 @@
+/* SPDX-License-Identifier: MIT */
+/* Per-process memory of the processes each target selects, from /proc.
+ *
+ * Model. The collector keeps a table of every process it has seen, keyed by
+ * pid. A process is discovered once (stat read, cmdline/exe/cgroup read only
+ * if some target matches on them, then classified into a target mask) and
+ * from then on read through descriptors kept open: one pread of status per
+ * tick, plus stat for targets that report faults. A kept descriptor belongs to
+ * the process it was opened for: once that process is reaped, reads fail
+ * with ESRCH even if the pid is reused, so PID reuse can never mix two
+ * processes' numbers; the start time is kept as the identity besides.
+ *
+ * Invariants.
+ * - p->targets holds exactly the targets whose aggregates include p's numbers
+ *   this tick; whenever a bit is cleared (exit, zombie, reclassification) the
+ *   last fault counts p contributed are folded into that target's dead
+ *   counts, so every counter a target exports is non-decreasing.
+ * - For a per_process target, p->series has the bit when p owns a pid series;
+ *   tstate.n_series counts those owners and never exceeds max_processes.
+ * - Only watched processes hold descriptors.
+ *
+ * Ordering within a tick: list /proc, sweep the processes that were not
+ * listed (ordinary exits), then read. A process listed but gone by the time
+ * it is read exited during collection: that is the "vanished" reason.
+ */
+#include <assert.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cgroup.h"
+#include "config.h"
+#include "procfile.h"
+#include "procfs.h"
+#include "process.h"
+
+/* Unwatched processes are re-read for a new comm (exec) every this many ticks,
+ * staggered by pid so the cost spreads evenly. */
+#define RECHECK_TICKS 8
+#define CMDLINE_MAX 4096
+#define FILE_BUF (16 * 1024)
+
+#define D(var, type, name, unit, text) \
+	static const struct metric_desc var = { "memagent_process_" name, type, unit, text }
+
+D(m_count, METRIC_UNTYPED, "count", NULL, "Processes the target selects (per comm with group_by); a gauge, typed untyped for the linter.");
+D(m_rss, METRIC_GAUGE, "resident_bytes", "bytes", "Resident memory, anon + file + shmem (VmRSS); summed over the group.");
+D(m_anon, METRIC_GAUGE, "resident_anon_bytes", "bytes", "Resident anonymous memory (RssAnon).");
+D(m_file, METRIC_GAUGE, "resident_file_bytes", "bytes", "Resident file-backed memory (RssFile).");
+D(m_shmem, METRIC_GAUGE, "resident_shmem_bytes", "bytes", "Resident shared memory (RssShmem).");
+D(m_vsize, METRIC_GAUGE, "virtual_bytes", "bytes", "Virtual memory size (VmSize).");
+D(m_swap, METRIC_GAUGE, "swap_bytes", "bytes", "Anonymous memory swapped out (VmSwap).");
+D(m_hwm, METRIC_GAUGE, "resident_hwm_bytes", "bytes", "Lifetime high-water mark of resident memory (VmHWM); the maximum over the group.");
+D(m_minflt, METRIC_COUNTER, "minor_faults_total", NULL, "Minor page faults; exited members' counts are kept.");
+D(m_majflt, METRIC_COUNTER, "major_faults_total", NULL, "Major page faults (read from disk); exited members' counts are kept.");
+D(m_threads, METRIC_GAUGE, "threads", NULL, "Threads.");
+D(m_fds, METRIC_GAUGE, "open_fds", NULL, "Open file descriptors.");
+D(m_start, METRIC_GAUGE, "start_time_seconds", "seconds", "Start time since the Unix epoch (per_process targets).");
+D(m_pss, METRIC_GAUGE, "pss_bytes", "bytes", "Proportional set size (smaps_rollup Pss; targets with smaps).");
+D(m_uss, METRIC_GAUGE, "uss_bytes", "bytes", "Unique set size: private clean + dirty (smaps_rollup; targets with smaps).");
+static const struct metric_desc m_overflow = {
+	"memagent_target_overflow_processes", METRIC_GAUGE, NULL,
+	"Processes of a per_process (group_by) target folded into the pid=\"other\" (comm=\"(other)\") series by the limit.",
+};
+static const struct metric_desc m_known = {
+	"memagent_process_table_entries", METRIC_GAUGE, NULL,
+	"Processes the collector tracks, watched or not.",
+};
+static const struct metric_desc m_kept_fds = {
+	"memagent_process_kept_fds", METRIC_GAUGE, NULL,
+	"Descriptors the collector keeps open on watched processes' /proc files.",
+};
+
+static const struct metric_desc *const process_metrics[] = {
+	&m_count, &m_rss, &m_anon, &m_file, &m_shmem, &m_vsize, &m_swap, &m_hwm, &m_minflt,
+	&m_majflt, &m_threads, &m_fds, &m_start, &m_pss, &m_uss, &m_overflow, &m_known,
+	&m_kept_fds, NULL,
+};
+
+#define OTHER_COMM "(other)"
+
+enum proc_kind {
+	PROC_WATCHED, /* some target selects it: descriptors kept, read each tick */
+	PROC_IGNORED, /* no target selects it: re-checked every RECHECK_TICKS */
+	PROC_KTHREAD, /* kernel thread: never watched */
+	PROC_ZOMBIE,  /* exited, not yet reaped: nothing left to read */
+};
+
+/* What a target needs read from each member. */
+enum {
+	NEED_STAT = 1u << 0,  /* faults, threads (status alone has no faults) */
+	NEED_FDS = 1u << 1,
+	NEED_SMAPS = 1u << 2,
+};
+
+struct proc {
+	int32_t pid; /* 0: free slot */
+	uint8_t kind;
+	uint32_t seen; /* generation of the last listing that had it */
+	uint64_t start_ticks;
+	uint64_t targets, series;
+	int fd_status, fd_stat, fd_fds;
+	char comm[PROCFS_COMM_MAX];
+	char *exe, *cmdline, *cgroup;
+	uint64_t minflt, majflt; /* last read: what it contributes to counters */
+};
+
+/* One reading of a watched process. */
+struct reading {
+	struct procfs_status status;
+	struct procfs_stat stat;
+	struct procfs_smaps smaps;
+	int64_t fds;
+	unsigned has; /* NEED_* that were read */
+};
+
+struct agg {
+	uint64_t count, rss, anon, file, shmem, vsize, swap, hwm, minflt, majflt, threads, fds, pss, uss;
+	unsigned has;
+};
+
+struct group {
+	char comm[PROCFS_COMM_MAX]; /* "" = free */
+	uint64_t count, rss, swap;
+};
+
+struct tstate {
+	unsigned needs;
+	struct agg sum;   /* aggregate targets: everything; per_process: the "other" series */
+	uint64_t dead_minflt, dead_majflt;
+	unsigned n_series;
+	unsigned overflow;
+	struct group *groups; /* group_by comm: open-addressed by comm */
+	size_t groups_cap, n_groups;
+	struct group other_group;
+};
+
+struct state {
+	const struct collector_ctx *ctx;
+	const struct target_set *targets;
+	int proc_fd;
+	DIR *proc_dir;
+	struct cgroup_hier hier;
+	long clk_tck;
+	double boot_time;
+	uint32_t gen;
+	size_t kept_fds;
+
+	struct proc *tab; /* open-addressed by pid, linear probing */
+	size_t cap, n;
+	int32_t *gone;    /* scratch: pids to drop after a sweep */
+	size_t gone_cap;
+
+	struct tstate *ts;
+	char *buf;        /* FILE_BUF bytes */
+};
+
+/* --- the pid table --------------------------------------------------------- */
+
+static size_t pid_slot(const struct state *st, int32_t pid)
+{
+	return ((uint32_t)pid * 2654435761u) & (st->cap - 1);
+}
+
+static struct proc *tab_find(struct state *st, int32_t pid)
+{
+	for (size_t i = pid_slot(st, pid);; i = (i + 1) & (st->cap - 1)) {
+		if (st->tab[i].pid == pid)
+			return &st->tab[i];
+		if (!st->tab[i].pid)
+			return NULL;
+	}
+}
+
+static int tab_grow(struct state *st)
+{
+	size_t old_cap = st->cap, cap = old_cap ? old_cap * 2 : 1024;
+	struct proc *old = st->tab, *tab = calloc(cap, sizeof(*tab));
+
+	if (!tab)
+		return -ENOMEM;
+	st->tab = tab;
+	st->cap = cap;
+	for (size_t i = 0; i < old_cap; i++) {
+		if (!old[i].pid)
+			continue;
+		size_t j = pid_slot(st, old[i].pid);
+
+		while (tab[j].pid)
+			j = (j + 1) & (cap - 1);
+		tab[j] = old[i];
+	}
+	free(old);
+	return 0;
+}
+
+/* Returns a zeroed entry for pid (not present before), or NULL on OOM. */
+static struct proc *tab_insert(struct state *st, int32_t pid)
+{
+	size_t i;
+
+	if ((st->n + 1) * 2 > st->cap && tab_grow(st) < 0)
+		return NULL;
+	for (i = pid_slot(st, pid); st->tab[i].pid; i = (i + 1) & (st->cap - 1))
+		;
+	memset(&st->tab[i], 0, sizeof(st->tab[i]));
+	st->tab[i].pid = pid;
+	st->tab[i].fd_status = st->tab[i].fd_stat = st->tab[i].fd_fds = -1;
+	st->n++;
+	return &st->tab[i];
+}
+
+/* Removes the entry at p, shifting later entries of its probe run back so
+ * lookups never need tombstones. */
+static void tab_remove(struct state *st, struct proc *p)
+{
+	size_t i = (size_t)(p - st->tab), j = i;
+
+	for (;;) {
+		j = (j + 1) & (st->cap - 1);
+		if (!st->tab[j].pid)
+			break;
+		size_t home = pid_slot(st, st->tab[j].pid);
+
+		/* Move j into the hole at i unless its home lies cyclically in (i, j]. */
+		if (i <= j ? (home <= i || home > j) : (home <= i && home > j)) {
+			st->tab[i] = st->tab[j];
+			i = j;
+		}
+	}
+	memset(&st->tab[i], 0, sizeof(st->tab[i]));
+	st->n--;
+}
+
+/* --- per-process state changes --------------------------------------------- */
+
+static void close_fd(struct state *st, int *fd)
+{
+	if (*fd >= 0) {
+		close(*fd);
+		*fd = -1;
+		st->kept_fds--;
+	}
+}
+
+static void close_fds(struct state *st, struct proc *p)
+{
+	close_fd(st, &p->fd_status);
+	close_fd(st, &p->fd_stat);
+	close_fd(st, &p->fd_fds);
+}
+
+static const struct target *target_at(const struct state *st, unsigned i)
+{
+	return &st->targets->v[i];
+}
+
+/* Takes p out of the targets in mask, keeping counters monotonic. */
+static void leave_targets(struct state *st, struct proc *p, uint64_t mask)
+{
+	for (uint64_t m = mask & p->targets; m; m &= m - 1) {
+		unsigned i = (unsigned)__builtin_ctzll(m);
+		struct tstate *ts = &st->ts[i];
+
+		if (p->series & (1ull << i)) {
+			/* Its own series ends with it; nothing to carry over. */
+			p->series &= ~(1ull << i);
+			ts->n_series--;
+		} else {
+			ts->dead_minflt += p->minflt;
+			ts->dead_majflt += p->majflt;
+		}
+	}
+	p->targets &= ~mask;
+}
+
+static void free_ident(struct proc *p)
+{
+	free(p->exe);
+	free(p->cmdline);
+	free(p->cgroup);
+	p->exe = p->cmdline = p->cgroup = NULL;
+}
+
+/* Forgets p entirely (it exited). */
+static void drop(struct state *st, struct proc *p)
+{
+	leave_targets(st, p, p->targets);
+	close_fds(st, p);
+	free_ident(p);
+	tab_remove(st, p);
+}
+
+/* p became a zombie: it has no memory left, but its pid stays listed until
+ * reaped, so the entry stays to avoid rediscovering it every tick. */
+static void make_zombie(struct state *st, struct proc *p)
+{
+	leave_targets(st, p, p->targets);
+	close_fds(st, p);
+	free_ident(p);
+	p->kind = PROC_ZOMBIE;
+}
+
+/* --- discovery and classification ------------------------------------------ */
+
+static char *read_exe(struct state *st, int32_t pid)
+{
+	char path[32], buf[PATH_MAX];
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "%d/exe", pid);
+	n = readlinkat(st->proc_fd, path, buf, sizeof(buf) - 1);
+	if (n < 0)
+		return NULL;
+	buf[n] = '\0';
+	return strdup(buf);
+}
+
+static char *read_cmdline(struct state *st, int32_t pid)
+{
+	char path[32];
+	int r;
+
+	snprintf(path, sizeof(path), "%d/cmdline", pid);
+	r = procfile_read(st->proc_fd, path, st->buf, CMDLINE_MAX + 1);
+	if (r == -EFBIG) {
+		/* A long command line: matching uses its first CMDLINE_MAX bytes. */
+		int fd = procfile_open(st->proc_fd, path);
+
+		r = fd < 0 ? fd : (int)pread(fd, st->buf, CMDLINE_MAX, 0);
+		if (fd >= 0)
+			close(fd);
+	}
+	if (r < 0)
+		return NULL;
+	procfs_join_cmdline(st->buf, (size_t)r);
+	return strdup(st->buf);
+}
+
+static char *read_cgroup(struct state *st, int32_t pid)
+{
+	char path[PATH_MAX];
+
+	if (st->hier.version == CGROUP_NONE ||
+	    cgroup_of_pid(st->proc_fd, pid, st->hier.version, path, sizeof(path)) < 0)
+		return NULL;
+	return strdup(path);
+}
+
+/* Reads what the targets match on (once per process identity) and returns
+ * the mask of targets selecting p. */
+static uint64_t classify(struct state *st, struct proc *p)
+{
+	unsigned needs = st->targets->needs;
+	struct target_proc tp = { .pid = p->pid, .comm = p->comm };
+
+	if ((needs & TARGET_NEED_EXE) && !p->exe)
+		p->exe = read_exe(st, p->pid);
+	if ((needs & TARGET_NEED_CMDLINE) && !p->cmdline)
+		p->cmdline = read_cmdline(st, p->pid);
+	if ((needs & TARGET_NEED_CGROUP) && !p->cgroup)
+		p->cgroup = read_cgroup(st, p->pid);
+	tp.exe = p->exe;
+	tp.cmdline = p->cmdline;
+	tp.cgroup = p->cgroup;
+	return target_set_classify(st->targets, &tp);
+}
+
+static unsigned needs_of(const struct state *st, uint64_t targets)
+{
+	unsigned needs = 0;
+
+	for (uint64_t m = targets; m; m &= m - 1)
+		needs |= st->ts[__builtin_ctzll(m)].needs;
+	return needs;
+}
+
+/* Opens one of p's files to keep. On EMFILE/ENFILE it returns the error and
+ * the caller reads through a fresh open next time (counted as fd_limit). */
+static int keep_open(struct state *st, struct proc *p, const char *name, int flags, int *ret_fd,
+		     struct collector_errors *err)
+{
+	char path[48];
+	int fd;
+
+	snprintf(path, sizeof(path), "%d/%s", p->pid, name);
+	fd = openat(st->proc_fd, path, flags | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0) {
+		int r = -errno;
+
+		if (r == -EMFILE || r == -ENFILE)
+			err->n[COLLECTOR_FD_LIMIT]++;
+		return r;
+	}
+	*ret_fd = fd;
+	st->kept_fds++;
+	return 0;
+}
+
+/* Makes p a member of exactly the targets in mask and opens what they need. */
+static void set_targets(struct state *st, struct proc *p, uint64_t mask, struct collector_errors *err)
+{
+	unsigned needs;
+
+	leave_targets(st, p, p->targets & ~mask);
+	p->targets = mask;
+	if (!mask) {
+		close_fds(st, p);
+		p->kind = PROC_IGNORED;
+		return;
+	}
+	p->kind = PROC_WATCHED;
+	needs = needs_of(st, mask);
+	if (p->fd_status < 0)
+		keep_open(st, p, "status", O_RDONLY, &p->fd_status, err);
+	if ((needs & NEED_STAT) && p->fd_stat < 0)
+		keep_open(st, p, "stat", O_RDONLY, &p->fd_stat, err);
+	else if (!(needs & NEED_STAT))
+		close_fd(st, &p->fd_stat);
+	/* fstat() of /proc/PID/fd reports the number of open fds (Linux 6.2+). */
+	if ((needs & NEED_FDS) && p->fd_fds < 0)
+		keep_open(st, p, "fd", O_PATH | O_DIRECTORY, &p->fd_fds, err);
+	else if (!(needs & NEED_FDS))
+		close_fd(st, &p->fd_fds);
+}
+
+static bool errno_gone(int r)
+{
+	return r == -ESRCH || r == -ENOENT;
+}
+
+/* First sight of pid: identity from stat, classification, descriptors. */
+static void discover(struct state *st, int32_t pid, struct collector_errors *err)
+{
+	struct procfs_stat ps;
+	struct proc *p;
+	char path[32];
+	int r;
+
+	snprintf(path, sizeof(path), "%d/stat", pid);
+	r = procfile_read(st->proc_fd, path, st->buf, FILE_BUF);
+	if (r < 0) {
+		err->n[errno_gone(r) ? COLLECTOR_VANISHED : COLLECTOR_UNREADABLE]++;
+		return;
+	}
+	if (procfs_parse_stat(st->buf, (size_t)r, &ps) < 0) {
+		err->n[COLLECTOR_PARSE]++;
+		return;
+	}
+	p = tab_insert(st, pid);
+	if (!p)
+		return;
+	p->seen = st->gen;
+	p->start_ticks = ps.start_ticks;
+	memcpy(p->comm, ps.comm, sizeof(p->comm));
+	if (ps.flags & PROCFS_PF_KTHREAD) {
+		p->kind = PROC_KTHREAD;
+		return;
+	}
+	if (ps.state == 'Z' || ps.state == 'X') {
+		p->kind = PROC_ZOMBIE;
+		return;
+	}
+	set_targets(st, p, classify(st, p), err);
+}
+
+/* Lists /proc; discovers new pids and marks every listed one seen. */
+static int scan(struct state *st, struct collector_errors *err)
+{
+	struct dirent *de;
+
+	rewinddir(st->proc_dir);
+	for (;;) {
+		const char *s;
+		uint64_t pid;
+		struct proc *p;
+
+		/* readdir() reports errors only through errno. */
+		errno = 0;
+		de = readdir(st->proc_dir);
+		if (!de)
+			return errno ? -errno : 0;
+		s = de->d_name;
+		if (!procfile_u64(&s, &pid) || *s || pid == 0 || pid > INT32_MAX)
+			continue;
+		p = tab_find(st, (int32_t)pid);
+		if (p)
+			p->seen = st->gen;
+		else
+			discover(st, (int32_t)pid, err);
+	}
+}
+
+/* Drops every process the last listing did not show: they exited. */
+static int sweep(struct state *st)
+{
+	size_t n = 0;
+
+	if (st->gone_cap < st->n) {
+		int32_t *g = realloc(st->gone, st->n * sizeof(*g));
+
+		if (!g)
+			return -ENOMEM;
+		st->gone = g;
+		st->gone_cap = st->n;
+	}
+	for (size_t i = 0; i < st->cap; i++)
+		if (st->tab[i].pid && st->tab[i].seen != st->gen)
+			st->gone[n++] = st->tab[i].pid;
+	for (size_t i = 0; i < n; i++)
+		drop(st, tab_find(st, st->gone[i]));
+	return 0;
+}
+
+/* --- reading ----------------------------------------------------------------- */
+
+/* Reads one file of p: through the kept fd, or a fresh open when none is kept. */
+static int read_file(struct state *st, struct proc *p, int fd, const char *name)
+{
+	char path[48];
+
+	if (fd >= 0)
+		return procfile_pread(fd, st->buf, FILE_BUF);
+	snprintf(path, sizeof(path), "%d/%s", p->pid, name);
+	return procfile_read(st->proc_fd, path, st->buf, FILE_BUF);
+}
+
+/* Counts a failed read by reason. */
+static void count_error(struct collector_errors *err, int r)
+{
+	if (errno_gone(r))
+		err->n[COLLECTOR_VANISHED]++;
+	else if (r == -EBADMSG)
+		err->n[COLLECTOR_PARSE]++;
+	else
+		err->n[COLLECTOR_UNREADABLE]++;
+}
+
+/* Reads p's numbers. Returns 0, or a negative errno (the process is gone
+ * when errno_gone()). */
+static int read_proc(struct state *st, struct proc *p, unsigned needs, struct reading *rd)
+{
+	int r;
+
+	memset(rd, 0, sizeof(*rd));
+	r = read_file(st, p, p->fd_status, "status");
+	if (r < 0)
+		return r;
+	if (procfs_parse_status(st->buf, (size_t)r, &rd->status) < 0)
+		return -EBADMSG;
+	if (rd->status.state == 'Z' || rd->status.state == 'X')
+		return 0;
+	if (needs & NEED_STAT) {
+		r = read_file(st, p, p->fd_stat, "stat");
+		if (r < 0)
+			return r;
+		if (procfs_parse_stat(st->buf, (size_t)r, &rd->stat) < 0)
+			return -EBADMSG;
+		/* The start time is the process's identity: a different one under
+		 * the same pid is a new process (only possible without kept fds). */
+		if (rd->stat.start_ticks != p->start_ticks)
+			return -ESRCH;
+		rd->has |= NEED_STAT;
+	}
+	if (needs & NEED_FDS) {
+		struct stat sb;
+		char path[32];
+
+		snprintf(path, sizeof(path), "%d/fd", p->pid);
+		/* status read fine, so a failure here is a race with exit or an
+		 * odd tree: the count is left out, the rest of the reading kept. */
+		if ((p->fd_fds >= 0 ? fstat(p->fd_fds, &sb) : fstatat(st->proc_fd, path, &sb, 0)) == 0) {
+			rd->fds = sb.st_size;
+			rd->has |= NEED_FDS;
+		}
+	}
+	if (needs & NEED_SMAPS) {
+		r = read_file(st, p, -1, "smaps_rollup");
+		if (r >= 0 && procfs_parse_smaps(st->buf, (size_t)r, &rd->smaps) == 0)
+			rd->has |= NEED_SMAPS;
+		else if (errno_gone(r))
+			return r;
+	}
+	return 0;
+}
+
+static void agg_add(struct agg *a, const struct reading *rd, unsigned needs)
+{
+	const struct procfs_status *s = &rd->status;
+
+	a->count++;
+	a->rss += s->rss;
+	a->anon += s->rss_anon;
+	a->file += s->rss_file;
+	a->shmem += s->rss_shmem;
+	a->vsize += s->vsize;
+	a->swap += s->swap;
+	if (s->hwm > a->hwm)
+		a->hwm = s->hwm;
+	a->threads += s->threads;
+	a->has |= rd->has & needs;
+	if (rd->has & NEED_STAT) {
+		a->minflt += rd->stat.minflt;
+		a->majflt += rd->stat.majflt;
+	}
+	if (rd->has & NEED_FDS)
+		a->fds += (uint64_t)rd->fds;
+	if (rd->has & NEED_SMAPS) {
+		a->pss += rd->smaps.pss;
+		a->uss += rd->smaps.uss;
+	}
+}
+
+/* Emits the full set of a target's series for one aggregate. */
+static int emit_agg(struct snapshot *snap, const struct agg *a, unsigned needs,
+		    uint64_t dead_min, uint64_t dead_maj, const char *const *lv)
+{
+	int r = 0;
+
+	r |= snapshot_add(snap, &m_rss, (double)a->rss, lv);
+	r |= snapshot_add(snap, &m_anon, (double)a->anon, lv);
+	r |= snapshot_add(snap, &m_file, (double)a->file, lv);
+	r |= snapshot_add(snap, &m_shmem, (double)a->shmem, lv);
+	r |= snapshot_add(snap, &m_vsize, (double)a->vsize, lv);
+	r |= snapshot_add(snap, &m_swap, (double)a->swap, lv);
+	r |= snapshot_add(snap, &m_hwm, (double)a->hwm, lv);
+	r |= snapshot_add(snap, &m_threads, (double)a->threads, lv);
+	if (needs & NEED_STAT) {
+		r |= snapshot_add(snap, &m_minflt, (double)(a->minflt + dead_min), lv);
+		r |= snapshot_add(snap, &m_majflt, (double)(a->majflt + dead_maj), lv);
+	}
+	if ((needs & NEED_FDS) && (a->has & NEED_FDS))
+		r |= snapshot_add(snap, &m_fds, (double)a->fds, lv);
+	if ((needs & NEED_SMAPS) && (a->has & NEED_SMAPS)) {
+		r |= snapshot_add(snap, &m_pss, (double)a->pss, lv);
+		r |= snapshot_add(snap, &m_uss, (double)a->uss, lv);
+	}
+	return r < 0 ? -ENOMEM : 0;
+}
+
+static size_t comm_hash(const char *comm)
+{
+	size_t h = 5381;
+
+	for (const char *c = comm; *c; c++)
+		h = h * 33 + (unsigned char)*c;
+	return h;
+}
+
+/* group_by comm: the group of comm, created while under the limit; past it,
+ * the shared overflow group. The table is sized for the limit at first use. */
+static struct group *group_get(struct tstate *ts, const char *comm, unsigned max_groups)
+{
+	size_t i;
+
+	if (!ts->groups) {
+		size_t cap = 64;
+
+		while (cap < (size_t)max_groups * 2)
+			cap *= 2;
+		ts->groups = calloc(cap, sizeof(*ts->groups));
+		if (!ts->groups)
+			return &ts->other_group;
+		ts->groups_cap = cap;
+	}
+	for (i = comm_hash(comm) & (ts->groups_cap - 1); ts->groups[i].comm[0];
+	     i = (i + 1) & (ts->groups_cap - 1))
+		if (strcmp(ts->groups[i].comm, comm) == 0)
+			return &ts->groups[i];
+	if (ts->n_groups >= max_groups)
+		return &ts->other_group;
+	snprintf(ts->groups[i].comm, sizeof(ts->groups[i].comm), "%s", comm);
+	ts->n_groups++;
+	return &ts->groups[i];
+}
+
+static int emit_process(struct state *st, struct snapshot *snap, const struct target *t,
+			const struct proc *p, const struct reading *rd, unsigned needs)
+{
+	char pid[16];
+	const char *const lv[] = { "target", t->name, "pid", pid, NULL };
+	struct agg a = {0};
+	int r;
+
+	snprintf(pid, sizeof(pid), "%d", p->pid);
+	agg_add(&a, rd, needs);
+	r = emit_agg(snap, &a, needs, 0, 0, lv);
+	if (r == 0 && st->boot_time > 0)
+		r = snapshot_add(snap, &m_start,
+				 st->boot_time + (double)p->start_ticks / (double)st->clk_tck, lv);
+	return r;
+}
+
+/* Adds p's reading to target i: its own series, the overflow, or the sum. */
+static int account(struct state *st, struct snapshot *snap, struct proc *p, unsigned i,
+		   const struct reading *rd)
+{
+	const struct target *t = target_at(st, i);
+	struct tstate *ts = &st->ts[i];
+	uint64_t bit = 1ull << i;
+
+	if (t->group_by == TARGET_GROUP_COMM) {
+		struct group *g = group_get(ts, p->comm, st->ctx->limits->max_groups);
+
+		g->count++;
+		g->rss += rd->status.rss;
+		g->swap += rd->status.swap;
+		return 0;
+	}
+	if (t->per_process) {
+		if (!(p->series & bit) && ts->n_series < st->ctx->limits->max_processes) {
+			/* A free slot: p leaves "other", whose counters keep what p
+			 * contributed so far. */
+			ts->dead_minflt += p->minflt;
+			ts->dead_majflt += p->majflt;
+			p->series |= bit;
+			ts->n_series++;
+		}
+		if (p->series & bit) {
+			ts->sum.count++; /* counted, but not in the "other" numbers */
+			return emit_process(st, snap, t, p, rd, ts->needs);
+		}
+		ts->overflow++;
+	}
+	agg_add(&ts->sum, rd, ts->needs);
+	return 0;
+}
+
+/* Reads every watched process and accounts it to its targets. Processes
+ * found gone are dropped after the pass: removing entries mid-pass would
+ * shift others under the iterator. */
+static int read_all(struct state *st, struct snapshot *snap, struct collector_errors *err)
+{
+	struct reading rd;
+	size_t n_gone = 0;
+	int ret = 0;
+
+	for (size_t i = 0; i < st->cap; i++) {
+		struct proc *p = &st->tab[i];
+		int r;
+
+		if (!p->pid)
+			continue;
+		if (p->kind == PROC_IGNORED && (uint32_t)(p->pid + st->gen) % RECHECK_TICKS == 0) {
+			char path[32], comm[PROCFS_COMM_MAX + 1];
+
+			snprintf(path, sizeof(path), "%d/comm", p->pid);
+			r = procfile_read(st->proc_fd, path, comm, sizeof(comm));
+			if (r > 0 && comm[r - 1] == '\n')
+				comm[r - 1] = '\0';
+			if (r > 0 && strcmp(comm, p->comm) != 0) {
+				/* exec'd into something else: match it anew */
+				size_t n = strnlen(comm, PROCFS_COMM_MAX - 1);
+
+				memcpy(p->comm, comm, n);
+				p->comm[n] = '\0';
+				free_ident(p);
+				set_targets(st, p, classify(st, p), err);
+			}
+		}
+		if (p->kind != PROC_WATCHED)
+			continue;
+
+		unsigned needs = needs_of(st, p->targets);
+
+		r = read_proc(st, p, needs, &rd);
+		if (r < 0) {
+			count_error(err, r);
+			if (errno_gone(r)) {
+				/* sweep() sized gone[] for every entry */
+				st->gone[n_gone++] = p->pid;
+				make_zombie(st, p);
+			}
+			continue;
+		}
+		if (rd.status.state == 'Z' || rd.status.state == 'X') {
+			make_zombie(st, p);
+			continue;
+		}
+		if (strcmp(rd.status.comm, p->comm) != 0) {
+			memcpy(p->comm, rd.status.comm, sizeof(p->comm));
+			free_ident(p);
+			set_targets(st, p, classify(st, p), err);
+			if (p->kind != PROC_WATCHED)
+				continue;
+			needs = needs_of(st, p->targets);
+		}
+		for (uint64_t m = p->targets; m && ret == 0; m &= m - 1)
+			ret = account(st, snap, p, (unsigned)__builtin_ctzll(m), &rd);
+		if (rd.has & NEED_STAT) {
+			p->minflt = rd.stat.minflt;
+			p->majflt = rd.stat.majflt;
+		}
+	}
+	for (size_t i = 0; i < n_gone; i++)
+		drop(st, tab_find(st, st->gone[i]));
+	return ret;
+}
+
+static int emit_targets(struct state *st, struct snapshot *snap)
+{
+	int r = 0;
+
+	for (size_t i = 0; i < st->targets->n; i++) {
+		const struct target *t = target_at(st, (unsigned)i);
+		struct tstate *ts = &st->ts[i];
+		const char *const lv[] = { "target", t->name, NULL };
+
+		if (t->group_by == TARGET_GROUP_COMM) {
+			for (size_t k = 0; k < ts->groups_cap; k++) {
+				struct group *g = &ts->groups[k];
+				const char *const gl[] = { "target", t->name, "comm", g->comm, NULL };
+
+				if (!g->comm[0] || !g->count)
+					continue;
+				r |= snapshot_add(snap, &m_count, (double)g->count, gl);
+				r |= snapshot_add(snap, &m_rss, (double)g->rss, gl);
+				r |= snapshot_add(snap, &m_swap, (double)g->swap, gl);
+			}
+			if (ts->other_group.count) {
+				const char *const gl[] = { "target", t->name, "comm", OTHER_COMM, NULL };
+
+				r |= snapshot_add(snap, &m_count, (double)ts->other_group.count, gl);
+				r |= snapshot_add(snap, &m_rss, (double)ts->other_group.rss, gl);
+				r |= snapshot_add(snap, &m_swap, (double)ts->other_group.swap, gl);
+				ts->overflow = (unsigned)ts->other_group.count;
+			}
+			r |= snapshot_add(snap, &m_overflow, ts->overflow, lv);
+			continue;
+		}
+		r |= snapshot_add(snap, &m_count, (double)ts->sum.count, lv);
+		if (t->per_process) {
+			r |= snapshot_add(snap, &m_overflow, ts->overflow, lv);
+			if (ts->overflow || ts->dead_minflt || ts->dead_majflt) {
+				const char *const ol[] = { "target", t->name, "pid", "other", NULL };
+
+				r |= emit_agg(snap, &ts->sum, ts->needs, ts->dead_minflt, ts->dead_majflt, ol);
+			}
+		} else {
+			r |= emit_agg(snap, &ts->sum, ts->needs, ts->dead_minflt, ts->dead_majflt, lv);
+		}
+	}
+	r |= snapshot_add(snap, &m_known, (double)st->n, NULL);
+	r |= snapshot_add(snap, &m_kept_fds, (double)st->kept_fds, NULL);
+	return r < 0 ? -ENOMEM : 0;
+}
+
+/* Clears this tick's sums; groups that had no member last tick are freed so
+ * their slots go to new comms. */
+static void reset_sums(struct state *st)
+{
+	for (size_t i = 0; i < st->targets->n; i++) {
+		struct tstate *ts = &st->ts[i];
+		bool stale = false;
+
+		memset(&ts->sum, 0, sizeof(ts->sum));
+		ts->overflow = 0;
+		memset(&ts->other_group, 0, sizeof(ts->other_group));
+		for (size_t k = 0; k < ts->groups_cap; k++) {
+			if (ts->groups[k].comm[0] && !ts->groups[k].count)
+				stale = true;
+			ts->groups[k].count = ts->groups[k].rss = ts->groups[k].swap = 0;
+		}
+		if (stale) {
+			/* Rebuild without the empty groups (rare: a comm disappeared). */
+			free(ts->groups);
+			ts->groups = NULL;
+			ts->groups_cap = ts->n_groups = 0;
+		}
+	}
+}
+
+static int collector_read(void *state, struct snapshot *snap, struct collector_errors *err)
+{
+	struct state *st = state;
+	int r;
+
+	st->gen++;
+	r = scan(st, err);
+	if (r < 0) {
+		err->n[COLLECTOR_UNREADABLE]++;
+		return r;
+	}
+	r = sweep(st);
+	if (r == 0)
+		r = read_all(st, snap, err);
+	if (r == 0)
+		r = emit_targets(st, snap);
+	reset_sums(st);
+	return r;
+}
+
+/* --- lifecycle ------------------------------------------------------------- */
+
+static double read_boot_time(int proc_fd, char *buf)
+{
+	const char *p;
+	uint64_t btime;
+	int r = procfile_read(proc_fd, "stat", buf, FILE_BUF);
+
+	if (r < 0 || !(p = strstr(buf, "\nbtime ")))
+		return 0;
+	p += 7;
+	return procfile_u64(&p, &btime) ? (double)btime : 0;
+}
+
+static void collector_done(void *state)
+{
+	struct state *st = state;
+
+	if (!st)
+		return;
+	for (size_t i = 0; i < st->cap; i++) {
+		if (st->tab[i].pid) {
+			close_fds(st, &st->tab[i]);
+			free_ident(&st->tab[i]);
+		}
+	}
+	for (size_t i = 0; st->ts && i < st->targets->n; i++)
+		free(st->ts[i].groups);
+	if (st->proc_dir)
+		closedir(st->proc_dir);
+	if (st->proc_fd >= 0)
+		close(st->proc_fd);
+	free(st->ts);
+	free(st->tab);
+	free(st->gone);
+	free(st->buf);
+	free(st);
+}
+
+static int collector_init(const struct collector_ctx *ctx, void **ret_state)
+{
+	struct state *st = calloc(1, sizeof(*st));
+	int dfd, r;
+
+	if (!st)
+		return -ENOMEM;
+	st->ctx = ctx;
+	st->targets = ctx->targets;
+	st->clk_tck = sysconf(_SC_CLK_TCK);
+	st->proc_fd = open(ctx->proc_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (st->proc_fd < 0) {
+		r = -errno;
+		collector_done(st);
+		return r;
+	}
+	st->buf = malloc(FILE_BUF);
+	st->ts = calloc(ctx->targets->n ? ctx->targets->n : 1, sizeof(*st->ts));
+	if (!st->buf || !st->ts || tab_grow(st) < 0) {
+		collector_done(st);
+		return -ENOMEM;
+	}
+	/* The listing needs its own descriptor: closedir() closes it. */
+	dfd = fcntl(st->proc_fd, F_DUPFD_CLOEXEC, 3);
+	if (dfd < 0 || !(st->proc_dir = fdopendir(dfd))) {
+		r = -errno;
+		if (dfd >= 0)
+			close(dfd);
+		collector_done(st);
+		return r;
+	}
+	/* Before Linux 6.2 the size of /proc/PID/fd is 0, not the count: then
+	 * the fd count is left out rather than reported wrong. We hold at
+	 * least proc_fd open, so a working kernel reports a size >= 1. */
+	struct stat sb;
+	bool fd_count = fstatat(st->proc_fd, "self/fd", &sb, 0) == 0 && sb.st_size > 0;
+
+	for (size_t i = 0; i < ctx->targets->n; i++) {
+		const struct target *t = &ctx->targets->v[i];
+
+		if (t->group_by == TARGET_GROUP_NONE)
+			st->ts[i].needs = NEED_STAT | (fd_count ? NEED_FDS : 0);
+		if (t->smaps)
+			st->ts[i].needs |= NEED_SMAPS;
+	}
+	cgroup_hier_detect(ctx->cgroup_root, &st->hier);
+	st->boot_time = read_boot_time(st->proc_fd, st->buf);
+	*ret_state = st;
+	return 0;
+}
+
+const struct collector process_collector = {
+	.name = "process",
+	.metrics = process_metrics,
+	.init = collector_init,
+	.read = collector_read,
+	.done = collector_done,
+};

@@ -1,0 +1,258 @@
+/* SPDX-License-Identifier: MIT */
+/* Parsers for the per-process files of /proc: stat, status, smaps_rollup, cmdline. */
+#include <errno.h>
+#include <string.h>
+
+#include "procfile.h"
+#include "procfs.h"
+
+static const char *skip_spaces(const char *p, const char *end)
+{
+	while (p < end && *p == ' ')
+		p++;
+	return p;
+}
+
+/* Parses the space-separated unsigned field at *p, which must be followed by a
+ * space or newline (a number cut by the buffer's end is not a number). A
+ * leading '-' reads as 0: fields like tty_nr can be negative and are unused. */
+static int stat_field(const char **p, const char *end, uint64_t *ret)
+{
+	const char *s = skip_spaces(*p, end);
+
+	if (s < end && *s == '-') {
+		while (s < end && *s != ' ')
+			s++;
+		if (s >= end)
+			return -EBADMSG;
+		*ret = 0;
+		*p = s;
+		return 0;
+	}
+	if (s >= end || !procfile_u64(&s, ret) || s >= end || (*s != ' ' && *s != '\n'))
+		return -EBADMSG;
+	*p = s;
+	return 0;
+}
+
+int procfs_parse_stat(const char *buf, size_t len, struct procfs_stat *ret)
+{
+	const char *end = buf + len, *open, *close, *p;
+	struct procfs_stat st = {0};
+	uint64_t v[23];
+	size_t n;
+
+	open = memchr(buf, '(', len);
+	close = NULL;
+	for (p = end; p > buf; p--)
+		if (p[-1] == ')') {
+			close = p - 1;
+			break;
+		}
+	if (!open || !close || close < open)
+		return -EBADMSG;
+	n = (size_t)(close - open - 1);
+	if (n >= PROCFS_COMM_MAX)
+		n = PROCFS_COMM_MAX - 1;
+	memcpy(st.comm, open + 1, n);
+	st.comm[n] = '\0';
+
+	p = skip_spaces(close + 1, end);
+	if (p >= end)
+		return -EBADMSG;
+	st.state = *p++;
+	/* Fields 4..23 (ppid .. vsize), 1-based as in proc(5). */
+	for (int f = 4; f <= 23; f++)
+		if (stat_field(&p, end, &v[f - 1]) < 0)
+			return -EBADMSG;
+	st.ppid = (int32_t)v[3];
+	st.flags = (uint32_t)v[8];
+	st.minflt = v[9];
+	st.majflt = v[11];
+	st.threads = (uint32_t)v[19];
+	st.start_ticks = v[21];
+	st.vsize = v[22];
+	*ret = st;
+	return 0;
+}
+
+/* Unescapes Name as task_name() escapes it (string_escape_str with
+ * ESCAPE_SPACE | ESCAPE_SPECIAL): \n \t \\ and friends. */
+static void unescape_name(const char *s, size_t n, char *out)
+{
+	size_t o = 0;
+
+	for (size_t i = 0; i < n && o < PROCFS_COMM_MAX - 1; i++) {
+		char c = s[i];
+
+		if (c == '\\' && i + 1 < n) {
+			switch (s[++i]) {
+			case 'n': c = '\n'; break;
+			case 't': c = '\t'; break;
+			case 'r': c = '\r'; break;
+			case 'f': c = '\f'; break;
+			case 'v': c = '\v'; break;
+			case 'a': c = '\a'; break;
+			case 'e': c = '\033'; break;
+			case '"': c = '"'; break;
+			default: c = s[i]; break;
+			}
+		}
+		out[o++] = c;
+	}
+	out[o] = '\0';
+}
+
+/* Parses "<spaces>N kB" from p to the end of line nl. */
+static int kb_value(const char *p, const char *nl, uint64_t *ret)
+{
+	uint64_t v;
+
+	while (p < nl && (*p == ' ' || *p == '\t'))
+		p++;
+	if (!procfile_u64(&p, &v) || nl - p != 3 || memcmp(p, " kB", 3) != 0)
+		return -EBADMSG;
+	*ret = v * 1024;
+	return 0;
+}
+
+#define KEY(line, n, lit) ((n) == sizeof(lit) - 1 && memcmp((line), lit, sizeof(lit) - 1) == 0)
+
+int procfs_parse_status(const char *buf, size_t len, struct procfs_status *ret)
+{
+	const char *p = buf, *end = buf + len;
+	struct procfs_status st = {0};
+	bool name = false;
+	unsigned split = 0;
+
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		const char *colon, *v;
+		size_t k;
+		uint64_t *dst = NULL;
+		int r = 0;
+
+		if (!nl)
+			return -EBADMSG;
+		colon = memchr(p, ':', (size_t)(nl - p));
+		if (!colon)
+			return -EBADMSG;
+		k = (size_t)(colon - p);
+		v = colon + 1;
+		/* Dispatch on the first letter: most of the ~55 lines are skipped
+		 * after one comparison. */
+		switch (*p) {
+		case 'N':
+			if (KEY(p, k, "Name")) {
+				if (v < nl && *v == '\t')
+					v++;
+				unescape_name(v, (size_t)(nl - v), st.comm);
+				name = true;
+			}
+			break;
+		case 'S':
+			if (KEY(p, k, "State")) {
+				while (v < nl && (*v == '\t' || *v == ' '))
+					v++;
+				if (v == nl)
+					return -EBADMSG;
+				st.state = *v;
+			}
+			break;
+		case 'T':
+			if (KEY(p, k, "Threads")) {
+				uint64_t t;
+
+				while (v < nl && (*v == '\t' || *v == ' '))
+					v++;
+				if (!procfile_u64(&v, &t) || v != nl)
+					return -EBADMSG;
+				st.threads = (uint32_t)t;
+			}
+			break;
+		case 'V':
+			if (KEY(p, k, "VmSize"))
+				dst = &st.vsize;
+			else if (KEY(p, k, "VmHWM"))
+				dst = &st.hwm;
+			else if (KEY(p, k, "VmRSS"))
+				dst = &st.rss, st.present |= PROCFS_HAS_MEM;
+			else if (KEY(p, k, "VmSwap"))
+				dst = &st.swap;
+			break;
+		case 'R':
+			if (KEY(p, k, "RssAnon"))
+				dst = &st.rss_anon, split |= 1;
+			else if (KEY(p, k, "RssFile"))
+				dst = &st.rss_file, split |= 2;
+			else if (KEY(p, k, "RssShmem"))
+				dst = &st.rss_shmem, split |= 4;
+			break;
+		}
+		if (dst)
+			r = kb_value(v, nl, dst);
+		if (r < 0)
+			return r;
+		p = nl + 1;
+	}
+	if (!name || !st.state)
+		return -EBADMSG;
+	if (split == 7)
+		st.present |= PROCFS_HAS_SPLIT;
+	*ret = st;
+	return 0;
+}
+
+int procfs_parse_smaps(const char *buf, size_t len, struct procfs_smaps *ret)
+{
+	const char *p = buf, *end = buf + len;
+	struct procfs_smaps sm = {0};
+	bool pss = false;
+
+	/* The first line is the [rollup] pseudo-mapping header. */
+	p = memchr(buf, '\n', len);
+	if (!p)
+		return -EBADMSG;
+	p++;
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		const char *colon;
+		size_t k;
+		uint64_t v;
+
+		if (!nl)
+			return -EBADMSG;
+		colon = memchr(p, ':', (size_t)(nl - p));
+		if (!colon)
+			return -EBADMSG;
+		k = (size_t)(colon - p);
+		if (KEY(p, k, "Pss") || KEY(p, k, "Private_Clean") || KEY(p, k, "Private_Dirty") ||
+		    KEY(p, k, "Private_Hugetlb") || KEY(p, k, "SwapPss")) {
+			if (kb_value(colon + 1, nl, &v) < 0)
+				return -EBADMSG;
+			if (KEY(p, k, "Pss")) {
+				sm.pss = v;
+				pss = true;
+			} else if (KEY(p, k, "SwapPss")) {
+				sm.swap_pss = v;
+			} else {
+				sm.uss += v;
+			}
+		}
+		p = nl + 1;
+	}
+	if (!pss)
+		return -EBADMSG;
+	*ret = sm;
+	return 0;
+}
+
+void procfs_join_cmdline(char *buf, size_t len)
+{
+	while (len && buf[len - 1] == '\0')
+		len--;
+	for (size_t i = 0; i < len; i++)
+		if (buf[i] == '\0')
+			buf[i] = ' ';
+	buf[len] = '\0';
+}

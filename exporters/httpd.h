@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: MIT */
+/* The HTTP endpoint: /metrics, /healthz, served from the latest snapshot. */
+#ifndef MEMAGENT_HTTPD_H
+#define MEMAGENT_HTTPD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "registry.h"
+
+struct httpd_options {
+	const char *listen;  /* "ADDR:PORT", "[ADDR6]:PORT"; port 0 picks one */
+	unsigned connections; /* concurrent connections; more are refused */
+	unsigned timeout_s;   /* idle connection timeout */
+};
+
+struct httpd;
+
+/* Binds and starts serving from reg (which must outlive the server) on its own
+ * thread. Returns 0 and *ret, or a negative errno with a one-line reason in
+ * err ("127.0.0.1:9470: Address already in use"). */
+int httpd_start(const struct httpd_options *o, struct registry *reg, struct httpd **ret,
+		char *err, size_t errlen);
+
+/* Stops serving (waits for requests in flight); NULL-safe; returns NULL. */
+struct httpd *httpd_free(struct httpd *h);
+
+/* The bound address as "ADDR:PORT" (the real port when 0 was asked). */
+const char *httpd_address(const struct httpd *h);
+
+/* Renders s's default exposition ahead of the first scrape, so scrapes stay
+ * constant-time; called by the sampler right after publishing. */
+void httpd_warm(struct httpd *h, struct snapshot *s);
+
+/* Families this module emits, NULL-terminated (for docs and tests). */
+extern const struct metric_desc *const httpd_metrics[];
+
+#endif

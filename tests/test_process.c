@@ -1,0 +1,406 @@
+/* SPDX-License-Identifier: MIT */
+/* process: the collector on fixture trees (vanished, unreadable, garbage,
+ * kernel threads, zombies) and on real children (rss, limits, groups,
+ * counters that never go backwards, comm changes). */
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "process.h"
+#include "snapcheck.h"
+#include "test.h"
+
+#define MiB (1024.0 * 1024.0)
+
+/* --- a child we can steer ---------------------------------------------------- */
+
+struct child {
+	pid_t pid;
+	int cmd, ack;
+};
+
+struct cmd {
+	char op;       /* 'n' rename, 't' touch MiB, 'f' fault pages, 'x' exit */
+	unsigned arg;
+	char name[16];
+};
+
+static void child_main(int cmd, int ack)
+{
+	struct cmd c;
+	char *mem = NULL;
+
+	while (read(cmd, &c, sizeof(c)) == sizeof(c)) {
+		switch (c.op) {
+		case 'n':
+			prctl(PR_SET_NAME, c.name);
+			break;
+		case 't': /* touch arg MiB and keep it */
+			mem = mmap(NULL, (size_t)c.arg << 20, PROT_READ | PROT_WRITE,
+				   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+			if (mem != MAP_FAILED)
+				memset(mem, 1, (size_t)c.arg << 20);
+			break;
+		case 'f': /* arg minor faults, memory returned after */
+			for (unsigned i = 0; i < c.arg; i++) {
+				char *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+				if (p == MAP_FAILED)
+					break;
+				p[0] = 1;
+				munmap(p, 4096);
+			}
+			break;
+		case 'x':
+			_exit(0);
+		}
+		if (write(ack, "k", 1) != 1)
+			_exit(1);
+	}
+	_exit(0);
+}
+
+static int child_start(struct child *ch, const char *name)
+{
+	int cmd[2], ack[2];
+
+	if (pipe2(cmd, O_CLOEXEC) < 0 || pipe2(ack, O_CLOEXEC) < 0)
+		return -1;
+	ch->pid = fork();
+	if (ch->pid < 0)
+		return -1;
+	if (ch->pid == 0) {
+		close(cmd[1]);
+		close(ack[0]);
+		child_main(cmd[0], ack[1]);
+	}
+	close(cmd[0]);
+	close(ack[1]);
+	ch->cmd = cmd[1];
+	ch->ack = ack[0];
+	if (name) {
+		struct cmd c = { .op = 'n' };
+
+		snprintf(c.name, sizeof(c.name), "%s", name);
+		char k;
+
+		if (write(ch->cmd, &c, sizeof(c)) != sizeof(c) || read(ch->ack, &k, 1) != 1)
+			return -1;
+	}
+	return 0;
+}
+
+/* Sends a command and waits until the child has carried it out. */
+static int child_do(struct child *ch, char op, unsigned arg, const char *name)
+{
+	struct cmd c = { .op = op, .arg = arg };
+	char k;
+
+	if (name)
+		snprintf(c.name, sizeof(c.name), "%s", name);
+	if (write(ch->cmd, &c, sizeof(c)) != sizeof(c))
+		return -1;
+	return read(ch->ack, &k, 1) == 1 ? 0 : -1;
+}
+
+/* Ends the child and reaps it: afterwards its pid is gone from /proc. */
+static void child_stop(struct child *ch)
+{
+	if (ch->pid <= 0)
+		return;
+	close(ch->cmd);
+	close(ch->ack);
+	kill(ch->pid, SIGKILL);
+	waitpid(ch->pid, NULL, 0);
+	ch->pid = 0;
+}
+
+/* --- running the collector ------------------------------------------------- */
+
+struct run {
+	struct config *cfg;
+	struct collector_ctx ctx;
+	struct collector_errors err;
+	void *state;
+	struct snapshot *snap;
+};
+
+static int run_start(struct run *r, const char *json, const char *proc_root)
+{
+	char e[CONFIG_ERROR_MAX];
+
+	memset(r, 0, sizeof(*r));
+	if (config_parse(json, strlen(json), "test", &r->cfg, e) < 0) {
+		printf("  config: %s\n", e);
+		return -1;
+	}
+	r->ctx = (struct collector_ctx){ .proc_root = proc_root, .cgroup_root = "/sys/fs/cgroup",
+					 .targets = &r->cfg->targets, .limits = &r->cfg->limits };
+	return process_collector.init(&r->ctx, &r->state);
+}
+
+static int run_tick(struct run *r)
+{
+	snapshot_unref(r->snap);
+	r->snap = snapshot_new();
+	return process_collector.read(r->state, r->snap, &r->err);
+}
+
+static void run_stop(struct run *r)
+{
+	process_collector.done(r->state);
+	snapshot_unref(r->snap);
+	config_free(r->cfg);
+}
+
+static double value(struct run *r, const char *name, const char *const *kv)
+{
+	return snapcheck_value(r->snap, name, kv);
+}
+
+/* --- fixture tree ------------------------------------------------------------ */
+
+/* Writes pid's stat (and status when given) from the real fixtures with the
+ * comm and state replaced. */
+static int fixture_proc(const char *root, int pid, const char *comm, char state, bool status)
+{
+	char *stat = test_slurp("tests/fixtures/proc/stat.txt", NULL);
+	char *st = test_slurp("tests/fixtures/proc/status.txt", NULL);
+	char rel[64], text[4096], *close_paren, *nl;
+	int r = -1;
+
+	if (!stat || !st)
+		goto out;
+	close_paren = strrchr(stat, ')');
+	snprintf(text, sizeof(text), "%d (%s) %c%s", pid, comm, state, close_paren + 3);
+	snprintf(rel, sizeof(rel), "%d/stat", pid);
+	if (test_write_file(root, rel, text) < 0)
+		goto out;
+	if (status) {
+		nl = strchr(st, '\n');
+		snprintf(text, sizeof(text), "Name:\t%s%s", comm, nl);
+		snprintf(rel, sizeof(rel), "%d/status", pid);
+		if (test_write_file(root, rel, text) < 0)
+			goto out;
+	}
+	r = 0;
+out:
+	free(stat);
+	free(st);
+	return r;
+}
+
+static void test_fixture_tree(void)
+{
+	char root[] = "/tmp/memagent-proc-XXXXXX", path[128];
+	const char *json = "{\"targets\": [{\"name\": \"app\", \"match\": {\"comm\": \"app\"}},"
+			   "{\"name\": \"all\", \"match\": {}, \"group_by\": \"comm\"}]}";
+	char *kstat = test_slurp("tests/fixtures/proc/stat-kthread.txt", NULL);
+	char *kstatus = test_slurp("tests/fixtures/proc/status-kthread.txt", NULL);
+	unsigned long long rss_kb = 0;
+	char *status = test_slurp("tests/fixtures/proc/status.txt", NULL);
+	struct run r;
+
+	REQUIRE(mkdtemp(root) && kstat && kstatus && status);
+	REQUIRE(sscanf(strstr(status, "VmRSS:"), "VmRSS: %llu kB", &rss_kb) == 1);
+	REQUIRE(test_write_file(root, "stat", "cpu  1 2 3\nbtime 1700000000\n") == 0);
+	REQUIRE(fixture_proc(root, 100, "app", 'S', true) == 0);
+	REQUIRE(fixture_proc(root, 200, "app", 'S', false) == 0); /* listed, status gone */
+	REQUIRE(fixture_proc(root, 300, "app", 'S', false) == 0);
+	snprintf(path, sizeof(path), "%s/300/status", root);
+	REQUIRE(mkdir(path, 0755) == 0); /* a folder where the file should be */
+	REQUIRE(fixture_proc(root, 400, "app", 'Z', true) == 0); /* zombie */
+	REQUIRE(fixture_proc(root, 500, "app", 'S', false) == 0);
+	REQUIRE(test_write_file(root, "500/status", "Name:\tapp\nState:\tS\nVmRSS:\tlots\n") == 0);
+	REQUIRE(test_write_file(root, "2/stat", kstat) == 0);
+	REQUIRE(test_write_file(root, "2/status", kstatus) == 0);
+	REQUIRE(test_write_file(root, "self/stat", "not a pid") == 0);
+
+	REQUIRE(run_start(&r, json, root) == 0);
+	CHECK_EQ(run_tick(&r), 0);
+	CHECK(value(&r, "memagent_process_count", SNAP_LABELS("target", "app")) == 1);
+	CHECK(value(&r, "memagent_process_resident_bytes", SNAP_LABELS("target", "app")) == rss_kb * 1024.0);
+	CHECK(value(&r, "memagent_process_count", SNAP_LABELS("target", "all", "comm", "app")) == 1);
+	CHECK(isnan(value(&r, "memagent_process_count", SNAP_LABELS("target", "all", "comm", "kthreadd"))));
+	CHECK_EQ(r.err.n[COLLECTOR_VANISHED], 1);
+	CHECK_EQ(r.err.n[COLLECTOR_UNREADABLE], 1);
+	CHECK_EQ(r.err.n[COLLECTOR_PARSE], 1);
+	/* Again: the same counts again, nothing crashes, the good one still reads. */
+	CHECK_EQ(run_tick(&r), 0);
+	CHECK(value(&r, "memagent_process_count", SNAP_LABELS("target", "app")) == 1);
+	CHECK_EQ(r.err.n[COLLECTOR_UNREADABLE], 2);
+	run_stop(&r);
+	test_rm_rf(root);
+	free(kstat);
+	free(kstatus);
+	free(status);
+}
+
+/* --- real processes ---------------------------------------------------------- */
+
+static void test_rss_of_child(void)
+{
+	struct child ch = {0};
+	char json[256], pid[16];
+	struct run r;
+	double rss, anon;
+
+	REQUIRE(child_start(&ch, "rss-child") == 0);
+	REQUIRE(child_do(&ch, 't', 64, NULL) == 0);
+	snprintf(json, sizeof(json),
+		 "{\"targets\": [{\"name\": \"c\", \"match\": {\"pid\": %d}, \"per_process\": true}]}", ch.pid);
+	snprintf(pid, sizeof(pid), "%d", ch.pid);
+	REQUIRE(run_start(&r, json, "/proc") == 0);
+	CHECK_EQ(run_tick(&r), 0);
+	rss = value(&r, "memagent_process_resident_bytes", SNAP_LABELS("target", "c", "pid", pid));
+	anon = value(&r, "memagent_process_resident_anon_bytes", SNAP_LABELS("target", "c", "pid", pid));
+	CHECK(rss >= 64 * MiB && rss <= 80 * MiB);
+	CHECK(anon >= 64 * MiB && anon <= rss);
+	CHECK(value(&r, "memagent_process_threads", SNAP_LABELS("target", "c", "pid", pid)) == 1);
+	CHECK(value(&r, "memagent_process_open_fds", SNAP_LABELS("target", "c", "pid", pid)) >= 3);
+	CHECK(value(&r, "memagent_process_start_time_seconds", SNAP_LABELS("target", "c", "pid", pid)) > 1e9);
+	CHECK(value(&r, "memagent_process_minor_faults_total", SNAP_LABELS("target", "c", "pid", pid)) >= 64 * 256 / 512);
+	CHECK(value(&r, "memagent_process_count", SNAP_LABELS("target", "c")) == 1);
+	CHECK(value(&r, "memagent_process_kept_fds", NULL) == 3); /* status, stat, fd */
+	run_stop(&r);
+	child_stop(&ch);
+}
+
+/* A group's counters keep exited members' counts: they never go backwards,
+ * for an aggregate target and for the overflow series of a per_process one. */
+static void test_counters_never_decrease(void)
+{
+	struct child ch[4] = {{0}};
+	const char *json = "{\"limits\": {\"max_processes\": 1}, \"targets\": ["
+			   "{\"name\": \"agg\", \"match\": {\"comm\": \"mono-child\"}},"
+			   "{\"name\": \"pp\", \"match\": {\"comm\": \"mono-child\"}, \"per_process\": true}]}";
+	struct run r;
+	double agg_prev, other_prev, v;
+
+	for (int i = 0; i < 4; i++) {
+		REQUIRE(child_start(&ch[i], "mono-child") == 0);
+		REQUIRE(child_do(&ch[i], 'f', 2000, NULL) == 0);
+	}
+	REQUIRE(run_start(&r, json, "/proc") == 0);
+	CHECK_EQ(run_tick(&r), 0);
+	CHECK(value(&r, "memagent_process_count", SNAP_LABELS("target", "agg")) == 4);
+	CHECK(value(&r, "memagent_process_count", SNAP_LABELS("target", "pp")) == 4);
+	CHECK(value(&r, "memagent_target_overflow_processes", SNAP_LABELS("target", "pp")) == 3);
+	CHECK_EQ(snapcheck_count(r.snap, "memagent_process_resident_bytes", "pid", NULL), 2); /* 1 + other */
+	agg_prev = value(&r, "memagent_process_minor_faults_total", SNAP_LABELS("target", "agg"));
+	other_prev = value(&r, "memagent_process_minor_faults_total", SNAP_LABELS("target", "pp", "pid", "other"));
+	CHECK(agg_prev >= 4 * 2000);
+	CHECK(other_prev >= 3 * 2000);
+
+	/* Members leave one by one; whichever owned the pid series, the
+	 * aggregates must not drop. */
+	for (int i = 0; i < 4; i++) {
+		child_stop(&ch[i]);
+		CHECK_EQ(run_tick(&r), 0);
+		CHECK(value(&r, "memagent_process_count", SNAP_LABELS("target", "agg")) == 3 - i);
+		v = value(&r, "memagent_process_minor_faults_total", SNAP_LABELS("target", "agg"));
+		CHECK(v >= agg_prev);
+		agg_prev = v;
+		v = value(&r, "memagent_process_minor_faults_total", SNAP_LABELS("target", "pp", "pid", "other"));
+		CHECK(v >= other_prev);
+		other_prev = v;
+	}
+	CHECK(agg_prev >= 4 * 2000);
+	run_stop(&r);
+}
+
+static void test_group_limit(void)
+{
+	struct child ch[3] = {{0}};
+	const char *names[3] = { "grp-a", "grp-b", "grp-c" };
+	char json[512];
+	struct run r;
+	double total = 0;
+
+	for (int i = 0; i < 3; i++)
+		REQUIRE(child_start(&ch[i], names[i]) == 0);
+	/* Only this test program and its children: match on our own pid's
+	 * command line, which the forked children share. */
+	snprintf(json, sizeof(json),
+		 "{\"limits\": {\"max_groups\": 2}, \"targets\": [{\"name\": \"g\", "
+		 "\"match\": {\"cmdline\": \"^[^ ]*tests/test_process$\"}, \"group_by\": \"comm\"}]}");
+	REQUIRE(run_start(&r, json, "/proc") == 0);
+	CHECK_EQ(run_tick(&r), 0);
+	/* 4 processes, 4 comms, 2 groups allowed: 2 groups + "(other)" holding 2. */
+	CHECK_EQ(snapcheck_count(r.snap, "memagent_process_count", "comm", NULL), 3);
+	CHECK(value(&r, "memagent_process_count", SNAP_LABELS("target", "g", "comm", "(other)")) == 2);
+	CHECK(value(&r, "memagent_target_overflow_processes", SNAP_LABELS("target", "g")) == 2);
+	for (const struct snapshot_family *f = snapshot_families(r.snap); f; f = f->next)
+		if (strcmp(f->desc->name, "memagent_process_count") == 0)
+			for (const struct snapshot_sample *x = f->samples; x; x = x->next)
+				total += x->value;
+	CHECK(total == 4);
+	/* Census targets report count, rss and swap only. */
+	CHECK_EQ(snapcheck_count(r.snap, "memagent_process_minor_faults_total", "target", NULL), 0);
+	CHECK_EQ(snapcheck_count(r.snap, "memagent_process_swap_bytes", "target", "g"), 3);
+	run_stop(&r);
+	for (int i = 0; i < 3; i++)
+		child_stop(&ch[i]);
+}
+
+static void test_kernel_threads_excluded(void)
+{
+	const char *json = "{\"limits\": {\"max_processes\": 100000}, \"targets\": "
+			   "[{\"name\": \"every\", \"match\": {}, \"per_process\": true}]}";
+	char self[16];
+	struct run r;
+
+	snprintf(self, sizeof(self), "%d", getpid());
+	REQUIRE(run_start(&r, json, "/proc") == 0);
+	CHECK_EQ(run_tick(&r), 0);
+	CHECK(value(&r, "memagent_process_resident_bytes", SNAP_LABELS("target", "every", "pid", self)) > 0);
+	/* kthreadd is pid 2 on every Linux. */
+	CHECK(isnan(value(&r, "memagent_process_resident_bytes", SNAP_LABELS("target", "every", "pid", "2"))));
+	CHECK_EQ(snapcheck_count(r.snap, "memagent_process_resident_bytes", "pid", "other"), 0);
+	run_stop(&r);
+}
+
+/* A process whose comm changes (exec, prctl) is matched anew; the target it
+ * leaves keeps its fault counts. */
+static void test_comm_change(void)
+{
+	struct child ch = {0};
+	const char *json = "{\"targets\": [{\"name\": \"one\", \"match\": {\"comm\": \"cc-one\"}},"
+			   "{\"name\": \"two\", \"match\": {\"comm\": \"cc-two\"}}]}";
+	struct run r;
+	double faults;
+
+	REQUIRE(child_start(&ch, "cc-one") == 0);
+	REQUIRE(child_do(&ch, 'f', 500, NULL) == 0);
+	REQUIRE(run_start(&r, json, "/proc") == 0);
+	CHECK_EQ(run_tick(&r), 0);
+	CHECK(value(&r, "memagent_process_count", SNAP_LABELS("target", "one")) == 1);
+	CHECK(value(&r, "memagent_process_count", SNAP_LABELS("target", "two")) == 0);
+	faults = value(&r, "memagent_process_minor_faults_total", SNAP_LABELS("target", "one"));
+	CHECK(faults >= 500);
+	REQUIRE(child_do(&ch, 'n', 0, "cc-two") == 0);
+	CHECK_EQ(run_tick(&r), 0);
+	CHECK(value(&r, "memagent_process_count", SNAP_LABELS("target", "one")) == 0);
+	CHECK(value(&r, "memagent_process_count", SNAP_LABELS("target", "two")) == 1);
+	CHECK(value(&r, "memagent_process_minor_faults_total", SNAP_LABELS("target", "one")) >= faults);
+	run_stop(&r);
+	child_stop(&ch);
+}
+
+int main(void)
+{
+	RUN(test_fixture_tree);
+	RUN(test_rss_of_child);
+	RUN(test_counters_never_decrease);
+	RUN(test_group_limit);
+	RUN(test_kernel_threads_excluded);
+	RUN(test_comm_change);
+	return test_done();
+}

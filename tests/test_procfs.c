@@ -1,0 +1,199 @@
+/* SPDX-License-Identifier: MIT */
+/* procfs: stat, status, smaps_rollup and cmdline parsers on real, odd,
+ * truncated, empty and garbage input. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "procfs.h"
+#include "test.h"
+
+static void test_stat_real(void)
+{
+	size_t len;
+	char *buf = test_slurp("tests/fixtures/proc/stat.txt", &len);
+	struct procfs_stat st;
+	unsigned long long start = 0, vsize = 0, minflt = 0;
+	int threads = 0;
+
+	REQUIRE(buf);
+	CHECK_EQ(procfs_parse_stat(buf, len, &st), 0);
+	CHECK_STR(st.comm, "sleep");
+	/* Cross-check with sscanf over the same fields (comm has no spaces here). */
+	REQUIRE(sscanf(buf, "%*d (%*[^)]) %*c %*d %*d %*d %*d %*d %*u %llu %*u %*u %*u %*u %*u %*d %*d "
+			    "%*d %*d %d %*d %llu %llu", &minflt, &threads, &start, &vsize) == 4);
+	CHECK_U64(st.minflt, minflt);
+	CHECK_EQ(st.threads, threads);
+	CHECK_U64(st.start_ticks, start);
+	CHECK_U64(st.vsize, vsize);
+	CHECK(!(st.flags & PROCFS_PF_KTHREAD));
+	free(buf);
+
+	buf = test_slurp("tests/fixtures/proc/stat-kthread.txt", &len);
+	REQUIRE(buf);
+	CHECK_EQ(procfs_parse_stat(buf, len, &st), 0);
+	CHECK(st.flags & PROCFS_PF_KTHREAD);
+	CHECK_STR(st.comm, "kthreadd");
+	free(buf);
+}
+
+static void test_stat_odd_comm(void)
+{
+	const char *s = "77 (a) (b c)) R 1 77 77 0 -1 4194304 10 0 2 0 0 0 0 0 20 0 3 0 555 8192 1 "
+			"18446744073709551615 0 0 0 0 0 0 0 0 0 0 0 0 17 0 0 0 0 0 0\n";
+	struct procfs_stat st;
+
+	CHECK_EQ(procfs_parse_stat(s, strlen(s), &st), 0);
+	CHECK_STR(st.comm, "a) (b c)");
+	CHECK_EQ(st.state, 'R');
+	CHECK_EQ(st.ppid, 1);
+	CHECK_U64(st.minflt, 10);
+	CHECK_U64(st.majflt, 2);
+	CHECK_EQ(st.threads, 3);
+	CHECK_U64(st.start_ticks, 555);
+	CHECK_U64(st.vsize, 8192);
+}
+
+static void test_stat_bad(void)
+{
+	size_t len;
+	char *buf = test_slurp("tests/fixtures/proc/stat.txt", &len);
+	struct procfs_stat st;
+	const char *vsize_end;
+	uint64_t seed = 3;
+	char junk[400];
+
+	REQUIRE(buf);
+	CHECK_EQ(procfs_parse_stat("", 0, &st), -EBADMSG);
+	CHECK_EQ(procfs_parse_stat("1 (x", 4, &st), -EBADMSG);
+	/* Any cut before the vsize field (23) is complete fails. */
+	vsize_end = buf;
+	for (int f = 0; f < 23; f++)
+		vsize_end = strchr(vsize_end, ' ') + 1;
+	for (size_t cut = 0; cut + 1 < (size_t)(vsize_end - buf); cut++)
+		CHECK_EQ(procfs_parse_stat(buf, cut, &st), -EBADMSG);
+	for (int round = 0; round < 3000; round++) {
+		size_t n = test_rand(&seed) % sizeof(junk);
+
+		for (size_t i = 0; i < n; i++)
+			junk[i] = "0123456789 ()-RSZ\n"[test_rand(&seed) % 18];
+		(void)procfs_parse_stat(junk, n, &st);
+	}
+	free(buf);
+}
+
+static void test_status_real(void)
+{
+	size_t len;
+	char *buf = test_slurp("tests/fixtures/proc/status.txt", &len);
+	struct procfs_status st;
+	unsigned long long rss = 0, anon = 0;
+
+	REQUIRE(buf);
+	CHECK_EQ(procfs_parse_status(buf, len, &st), 0);
+	CHECK_STR(st.comm, "sleep");
+	CHECK(st.present & PROCFS_HAS_MEM);
+	CHECK(st.present & PROCFS_HAS_SPLIT);
+	REQUIRE(sscanf(strstr(buf, "VmRSS:"), "VmRSS: %llu kB", &rss) == 1);
+	REQUIRE(sscanf(strstr(buf, "RssAnon:"), "RssAnon: %llu kB", &anon) == 1);
+	CHECK_U64(st.rss, rss * 1024);
+	CHECK_U64(st.rss_anon, anon * 1024);
+	CHECK_U64(st.rss, st.rss_anon + st.rss_file + st.rss_shmem);
+	CHECK_EQ(st.threads, 1);
+	free(buf);
+
+	buf = test_slurp("tests/fixtures/proc/status-kthread.txt", &len);
+	REQUIRE(buf);
+	CHECK_EQ(procfs_parse_status(buf, len, &st), 0);
+	CHECK(!(st.present & PROCFS_HAS_MEM));
+	CHECK_U64(st.rss, 0);
+	free(buf);
+}
+
+static void test_status_escaped_name(void)
+{
+	const char *s = "Name:\ta\\nb\\\\c\nState:\tS (sleeping)\nVmRSS:\t     8 kB\n";
+	struct procfs_status st;
+
+	CHECK_EQ(procfs_parse_status(s, strlen(s), &st), 0);
+	CHECK_STR(st.comm, "a\nb\\c");
+	CHECK_U64(st.rss, 8192);
+}
+
+static void test_status_bad(void)
+{
+	size_t len;
+	char *buf = test_slurp("tests/fixtures/proc/status.txt", &len);
+	struct procfs_status st;
+	uint64_t seed = 11;
+	char junk[600];
+
+	REQUIRE(buf);
+	CHECK_EQ(procfs_parse_status("", 0, &st), -EBADMSG);
+	CHECK_EQ(procfs_parse_status("State:\tS\n", 9, &st), -EBADMSG); /* no Name */
+	const char *bad_kb = "Name:\tx\nState:\tS\nVmRSS:\t12 MB\n";
+
+	CHECK_EQ(procfs_parse_status(bad_kb, strlen(bad_kb), &st), -EBADMSG);
+	/* Truncated inside a line: rejected; at a line end: parsed, values kept. */
+	for (size_t cut = 1; cut < len; cut++) {
+		int r = procfs_parse_status(buf, cut, &st);
+
+		if (buf[cut - 1] != '\n')
+			CHECK_EQ(r, -EBADMSG);
+	}
+	for (int round = 0; round < 3000; round++) {
+		size_t n = test_rand(&seed) % sizeof(junk);
+
+		for (size_t i = 0; i < n; i++)
+			junk[i] = "NameStVmRSsAn:\t 0123456789kB\n"[test_rand(&seed) % 29];
+		(void)procfs_parse_status(junk, n, &st);
+	}
+	free(buf);
+}
+
+static void test_smaps(void)
+{
+	size_t len;
+	char *buf = test_slurp("tests/fixtures/proc/smaps_rollup.txt", &len);
+	struct procfs_smaps sm;
+	unsigned long long pss = 0, pc = 0, pd = 0;
+
+	REQUIRE(buf);
+	CHECK_EQ(procfs_parse_smaps(buf, len, &sm), 0);
+	REQUIRE(sscanf(strstr(buf, "\nPss:"), "\nPss: %llu kB", &pss) == 1);
+	REQUIRE(sscanf(strstr(buf, "Private_Clean:"), "Private_Clean: %llu kB", &pc) == 1);
+	REQUIRE(sscanf(strstr(buf, "Private_Dirty:"), "Private_Dirty: %llu kB", &pd) == 1);
+	CHECK_U64(sm.pss, pss * 1024);
+	CHECK_U64(sm.uss, (pc + pd) * 1024);
+	CHECK_EQ(procfs_parse_smaps("", 0, &sm), -EBADMSG);
+	/* Header only (a process without memory): no Pss line, rejected. */
+	CHECK_EQ(procfs_parse_smaps(buf, (size_t)(strchr(buf, '\n') - buf + 1), &sm), -EBADMSG);
+	free(buf);
+}
+
+static void test_cmdline(void)
+{
+	char a[] = "python3\0-m\0http.server\0\0";
+	char b[] = "";
+	char c[] = "x";
+
+	procfs_join_cmdline(a, sizeof(a) - 1);
+	CHECK_STR(a, "python3 -m http.server");
+	procfs_join_cmdline(b, 0);
+	CHECK_STR(b, "");
+	procfs_join_cmdline(c, 1);
+	CHECK_STR(c, "x");
+}
+
+int main(void)
+{
+	RUN(test_stat_real);
+	RUN(test_stat_odd_comm);
+	RUN(test_stat_bad);
+	RUN(test_status_real);
+	RUN(test_status_escaped_name);
+	RUN(test_status_bad);
+	RUN(test_smaps);
+	RUN(test_cmdline);
+	return test_done();
+}
