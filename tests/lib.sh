@@ -1,0 +1,97 @@
+# SPDX-License-Identifier: MIT
+# Shared helpers for the integration tests (tests/it_*.sh). They print the
+# same PASS/FAIL/SKIP lines as the C tests (see tests/test.h).
+set -u
+BUILD=${MEMAGENT_BUILD:?set MEMAGENT_BUILD (tests/run.sh does)}
+MEMAGENT=$BUILD/memagent
+HELPERS=$BUILD/tests/helpers
+TMP=$(mktemp -d /tmp/memagent-it.XXXXXX)
+FAILED=0
+PIDS=()
+
+cleanup() {
+    local p
+    for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null; done
+    wait 2>/dev/null
+    rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+pass() { echo "PASS $1"; }
+fail() { echo "FAIL $1: ${2:-}"; FAILED=1; }
+skip() { echo "SKIP $1: $2"; }
+# check NAME CONDITION-COMMAND...: PASS when the command succeeds.
+check() { local n=$1; shift; if "$@"; then pass "$n"; else fail "$n" "$*"; fi; }
+
+# Polls a command until it succeeds, at most $1 seconds: for waiting on a
+# condition (a server ready, a sample taken), never as a fixed delay.
+wait_until() {
+    local limit=$1 deadline
+    shift
+    deadline=$(( $(date +%s%N) + limit * 1000000000 ))
+    until "$@"; do
+        [ "$(date +%s%N)" -lt "$deadline" ] || return 1
+        sleep 0.05
+    done
+}
+
+# start_agent [memagent options...]: starts the agent on a free port; sets
+# AGENT_PID, AGENT_ADDR (host:port) and AGENT_LOG.
+start_agent() {
+    AGENT_LOG=$TMP/agent.$RANDOM.log
+    "$MEMAGENT" --listen 127.0.0.1:0 "$@" 2>"$AGENT_LOG" &
+    AGENT_PID=$!
+    PIDS+=("$AGENT_PID")
+    if ! wait_until 20 grep -q 'serving http://' "$AGENT_LOG"; then
+        echo "agent did not start; log:"; cat "$AGENT_LOG"; return 1
+    fi
+    AGENT_ADDR=$(grep -o 'serving http://[^/]*' "$AGENT_LOG" | head -1 | sed 's|serving http://||')
+}
+
+# stop_agent: SIGTERM, then the exit status (0 expected: clean, leak-free).
+stop_agent() {
+    kill -TERM "$AGENT_PID" 2>/dev/null
+    wait "$AGENT_PID"
+}
+
+scrape() { curl -sf "http://$AGENT_ADDR/metrics" "$@"; }
+
+# metric NAME [LABELS]: the value of the series NAME{LABELS} (LABELS exactly
+# as in the exposition, e.g. 'target="a",pid="1"'), or nothing.
+metric() {
+    local series=$1
+    [ $# -gt 1 ] && series="$1{$2}"
+    scrape | awk -v p="$series " 'index($0, p) == 1 { print $NF; exit }'
+}
+
+samples() { curl -sf "http://$AGENT_ADDR/healthz" | sed -n 's/^ok samples_total=//p'; }
+# samples_at_least N: the served snapshot is sample N or later.
+samples_at_least() { local n; n=$(samples); [ -n "$n" ] && [ "$n" -ge "$1" ]; }
+
+# sample_now: asks for a sample with SIGUSR1 and waits until it is served.
+sample_now() {
+    local before
+    before=$(samples)
+    kill -USR1 "$AGENT_PID"
+    wait_until 20 samples_at_least $(( ${before:-0} + 1 ))
+}
+
+# start_memhog MIB [COMM]: a process of a known size; sets HOG_PID.
+start_memhog() {
+    local out=$TMP/hog.$RANDOM
+    "$HELPERS/memhog" "$@" >"$out" &
+    HOG_PID=$!
+    PIDS+=("$HOG_PID")
+    wait_until 20 grep -q ready "$out"
+}
+
+# free_port: a TCP port nothing listens on (for servers that need one named).
+free_port() {
+    local p
+    while :; do
+        p=$(( 20000 + RANDOM % 30000 ))
+        ss -Hltn "sport = :$p" 2>/dev/null | grep -q . || { echo "$p"; return; }
+    done
+}
+
+finish() { exit "$FAILED"; }
