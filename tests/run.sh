@@ -23,19 +23,20 @@ progs=()
 for p in "$build"/tests/test_*; do [ -x "$p" ] && progs+=("$p"); done
 for s in tests/it_*.sh; do [ -f "$s" ] && progs+=("$s"); done
 
+want=("$@")
+# selected NAME: run everything when no names were given, else only those.
 selected() {
-    [ $# -eq 0 ] && return 0
+    [ ${#want[@]} -eq 0 ] && return 0
     local n
     for n in "${want[@]}"; do [ "$n" = "$1" ] && return 0; done
     return 1
 }
-want=("$@")
 
 pass=0 fail=0 skip=0
 start=$(date +%s)
 for p in "${progs[@]}"; do
     name=$(basename "$p" .sh)
-    selected "$name" ${want[@]+"${want[@]}"} || continue
+    selected "$name" || continue
     log=$logs/$name.log
     t0=$(date +%s%N)
     timeout --kill-after=10 "$per_test_timeout" "$p" >"$log" 2>&1 </dev/null
