@@ -51,23 +51,29 @@ static __always_inline void memcg_path(struct kernfs_node *kn, struct mark_victi
 		e->flags |= MARK_VICTIM_F_PATH_TRUNCATED;
 	for (int i = MARK_VICTIM_PATH_DEPTH - 1; i >= 0; i--) {
 		const char *name;
+		__u32 pos;
 		long len;
 
 		if (i >= n)
 			continue;
-		/* off < PATH_LEN / 2 and a name takes at most PATH_LEN / 2. */
+		/* A component starts below PATH_LEN / 2 and takes at most
+		 * PATH_LEN / 2 - 1 bytes: the buffer cannot overflow. */
 		if (off >= MARK_VICTIM_PATH_LEN / 2 - 1) {
 			e->flags |= MARK_VICTIM_F_PATH_TRUNCATED;
 			break;
 		}
-		e->memcg_path[off & (MARK_VICTIM_PATH_LEN / 2 - 1)] = '/';
-		off++;
+		pos = off;
+		barrier_var(pos);
+		e->memcg_path[pos & (MARK_VICTIM_PATH_LEN / 2 - 1)] = '/';
+		pos = off + 1;
+		barrier_var(pos);
+		pos &= MARK_VICTIM_PATH_LEN / 2 - 1;
 		name = BPF_CORE_READ(chain[i], name);
-		len = bpf_probe_read_kernel_str(&e->memcg_path[off & (MARK_VICTIM_PATH_LEN / 2 - 1)],
-						MARK_VICTIM_PATH_LEN / 2, name);
+		len = bpf_probe_read_kernel_str(&e->memcg_path[pos], MARK_VICTIM_PATH_LEN / 2 - 1,
+						name);
 		if (len <= 1)
 			break;
-		off += len - 1;
+		off = pos + (__u32)len - 1;
 	}
 	if (off == 0)
 		e->memcg_path[0] = '/';

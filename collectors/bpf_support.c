@@ -87,12 +87,15 @@ static int capture_libbpf(enum libbpf_print_level level, const char *fmt, va_lis
 		memcpy(libbpf_log, msg + n - (LOG_KEEP - 1), LOG_KEEP - 1);
 		libbpf_log_len = LOG_KEEP - 1;
 	} else {
-		if (libbpf_log_len + n >= LOG_KEEP) {
-			/* Keep the newest: drop what came before. */
-			libbpf_log_len = 0;
+		if (libbpf_log_len + (size_t)n >= LOG_KEEP) {
+			/* Keep the newest bytes: shift the oldest out. */
+			size_t drop = libbpf_log_len + (size_t)n - (LOG_KEEP - 1);
+
+			memmove(libbpf_log, libbpf_log + drop, libbpf_log_len - drop);
+			libbpf_log_len -= drop;
 		}
-		memcpy(libbpf_log + libbpf_log_len, msg, n);
-		libbpf_log_len += n;
+		memcpy(libbpf_log + libbpf_log_len, msg, (size_t)n);
+		libbpf_log_len += (size_t)n;
 	}
 	libbpf_log[libbpf_log_len] = '\0';
 	free(msg);

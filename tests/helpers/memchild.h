@@ -150,4 +150,44 @@ static inline long proc_status_kb(pid_t pid, const char *key)
 	return v;
 }
 
+/* /proc/PID/stat fields 2 (comm), 4 (ppid), 10 (minflt), 12 (majflt),
+ * 22 (starttime) and 23 (vsize). */
+struct proc_stat {
+	char comm[32];
+	long ppid;
+	unsigned long long minflt, majflt, start, vsize;
+};
+
+static inline int proc_stat_read(pid_t pid, struct proc_stat *s)
+{
+	char path[64], buf[1024], *open_p, *close_p, *save = NULL;
+	unsigned long long v[52] = { 0 };
+	size_t len;
+	FILE *f;
+	int i = 3;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return -errno;
+	len = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[len] = '\0';
+	open_p = strchr(buf, '(');
+	close_p = strrchr(buf, ')');
+	if (!open_p || !close_p || close_p[1] == '\0' || close_p[2] == '\0')
+		return -EINVAL;
+	snprintf(s->comm, sizeof(s->comm), "%.*s", (int)(close_p - open_p - 1), open_p + 1);
+	/* Field 3 (state) is a letter; numbers from field 4 on. */
+	for (char *tok = strtok_r(close_p + 4, " ", &save); tok && i < 51;
+	     tok = strtok_r(NULL, " ", &save))
+		v[++i] = strtoull(tok, NULL, 10);
+	s->ppid = (long)v[4];
+	s->minflt = v[10];
+	s->majflt = v[12];
+	s->start = v[22];
+	s->vsize = v[23];
+	return 0;
+}
+
 #endif

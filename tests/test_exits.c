@@ -1,0 +1,186 @@
+/* SPDX-License-Identifier: MIT */
+/* Tests of collectors/exits: exit records from tp_btf/sched_process_exit, loaded into the running kernel. */
+#include <errno.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "test.h"
+#include "exits.h"
+#include "helpers/memchild.h"
+
+#define MIB (1024ull * 1024)
+#define NCHILD 500
+
+static char why[256];
+
+struct tally {
+	pid_t parent;
+	const pid_t *pids;
+	size_t npids;
+	size_t n, unknown, in_bucket, comm_ok, faults_ok, code_ok;
+	uint64_t min_hwm, max_hwm;
+};
+
+static bool known(const struct tally *t, pid_t pid)
+{
+	for (size_t i = 0; i < t->npids; i++)
+		if (t->pids[i] == pid)
+			return true;
+	return false;
+}
+
+static void on_exit_event(void *arg, const struct exits_event *ev)
+{
+	struct tally *t = arg;
+
+	if (ev->ppid != t->parent)
+		return;
+	t->n++;
+	if (!known(t, ev->pid)) {
+		t->unknown++;
+		return;
+	}
+	if (ev->hiwater_rss_bytes >= 8 * MIB && ev->hiwater_rss_bytes < 16 * MIB)
+		t->in_bucket++;
+	if (t->min_hwm == 0 || ev->hiwater_rss_bytes < t->min_hwm)
+		t->min_hwm = ev->hiwater_rss_bytes;
+	if (ev->hiwater_rss_bytes > t->max_hwm)
+		t->max_hwm = ev->hiwater_rss_bytes;
+	t->comm_ok += strcmp(ev->comm, "memchild") == 0;
+	/* 8 MiB touched page by page: at least 2048 minor faults. */
+	t->faults_ok += ev->min_flt >= 2048 && ev->lifetime_ns > 0 && !ev->no_mm;
+	t->code_ok += ev->exit_code == 0;
+}
+
+/* The issue's scenario: 500 short-lived children each touching 8 MiB give
+ * exactly 500 records (their parent filters them), each with a high-water
+ * mark in the 8-16 MiB bucket, and nothing is lost. */
+static void test_short_lived_children(void)
+{
+	static pid_t pids[NCHILD];
+	const char *args[] = { "--touch", "8", NULL };
+	struct tally t = { .parent = getpid(), .pids = pids };
+	struct exits *x = NULL;
+	struct exits_stats st;
+
+	if (exits_new(0, &x, why, sizeof(why)) < 0)
+		TEST_SKIP_UNLESS_CI(why);
+	for (int i = 0; i < NCHILD; i++) {
+		struct memchild c = { .pid = -1, .to = -1, .from = -1 };
+		int status = 0;
+
+		REQUIRE(memchild_start(&c, args) == 0);
+		pids[i] = c.pid;
+		t.npids++;
+		while (waitpid(c.pid, &status, 0) < 0 && errno == EINTR)
+			;
+		c.pid = -1;
+		memchild_stop(&c);
+		CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+		/* Drain as we go, as the agent would. */
+		CHECK_CMP(exits_poll(x, on_exit_event, &t), >=, 0);
+	}
+	/* Each record is submitted before its process can be reaped. */
+	CHECK_CMP(exits_poll(x, on_exit_event, &t), >=, 0);
+	CHECK_EQ(t.n, NCHILD);
+	CHECK_EQ(t.unknown, 0);
+	CHECK_EQ(t.in_bucket, NCHILD);
+	CHECK_EQ(t.comm_ok, NCHILD);
+	CHECK_EQ(t.faults_ok, NCHILD);
+	CHECK_EQ(t.code_ok, NCHILD);
+	if (t.in_bucket != NCHILD)
+		printf("  high-water marks from %llu to %llu bytes\n",
+		       (unsigned long long)t.min_hwm, (unsigned long long)t.max_hwm);
+	exits_stats(x, &st);
+	CHECK_U64(st.lost, 0);
+	CHECK_U64(st.malformed, 0);
+	CHECK_EQ(st.programs, 1);
+	CHECK(!st.legacy);
+	exits_free(x);
+}
+
+struct one {
+	pid_t pid;
+	int n;
+	struct exits_event ev;
+};
+
+static void on_one(void *arg, const struct exits_event *ev)
+{
+	struct one *o = arg;
+
+	if (ev->pid == o->pid) {
+		o->n++;
+		o->ev = *ev;
+	}
+}
+
+/* A process with threads is one record, when its last thread goes, with
+ * the faults of all its threads: at least what /proc/PID/stat said while
+ * it was stopped, its rss and high-water mark, memory cgroup and exit
+ * status (killed: the signal). */
+static void test_thread_group_once(void)
+{
+	struct memchild c = { .pid = -1, .to = -1, .from = -1 };
+	struct exits *x = NULL;
+	struct one o = { 0 };
+	struct proc_stat ps;
+	int status;
+
+	if (exits_new(0, &x, why, sizeof(why)) < 0)
+		TEST_SKIP_UNLESS_CI(why);
+	REQUIRE(memchild_start(&c, NULL) == 0);
+	REQUIRE(memchild_cmd(&c, "p 4") == 0);
+	REQUIRE(memchild_cmd(&c, "t 20") == 0);
+	o.pid = c.pid;
+	REQUIRE(kill(c.pid, SIGSTOP) == 0);
+	REQUIRE(waitpid(c.pid, &status, WUNTRACED) == c.pid && WIFSTOPPED(status));
+	REQUIRE(proc_stat_read(c.pid, &ps) == 0);
+	status = memchild_stop(&c);
+	CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+	CHECK_CMP(exits_poll(x, on_one, &o), >=, 1);
+	CHECK_EQ(o.n, 1);
+	CHECK_CMP(o.ev.min_flt, >=, ps.minflt);
+	CHECK_CMP(o.ev.min_flt, <=, ps.minflt + 64);
+	CHECK_CMP(o.ev.maj_flt, >=, ps.majflt);
+	CHECK_EQ(o.ev.exit_code & 0x7f, SIGKILL);
+	CHECK_CMP(o.ev.hiwater_rss_bytes, >=, 20 * MIB);
+	CHECK_CMP(o.ev.hiwater_rss_bytes, >=, o.ev.rss_bytes);
+	CHECK_CMP(o.ev.maxrss_bytes, >=, o.ev.hiwater_rss_bytes - MIB);
+	CHECK(!o.ev.faults_truncated);
+	/* Same memory cgroup as this test (the child inherited it), when the
+	 * memory controller is on v1 (as here). */
+	{
+		FILE *f = fopen("/proc/self/cgroup", "re");
+		char line[512], dir[700] = "";
+		struct stat cg;
+
+		REQUIRE(f != NULL);
+		while (fgets(line, sizeof(line), f)) {
+			char *c2 = strchr(strchr(line, ':') + 1, ':');
+
+			line[strcspn(line, "\n")] = '\0';
+			if (strstr(line, ":memory:"))
+				snprintf(dir, sizeof(dir), "/sys/fs/cgroup/memory%s", c2 + 1);
+		}
+		fclose(f);
+		if (dir[0]) {
+			REQUIRE(stat(dir, &cg) == 0);
+			CHECK_U64(o.ev.memcg_id, (uint64_t)cg.st_ino);
+		}
+	}
+	exits_free(x);
+}
+
+int main(void)
+{
+	RUN(test_short_lived_children);
+	RUN(test_thread_group_once);
+	return test_done();
+}
