@@ -138,6 +138,21 @@ static void tick(struct sampler *s, struct httpd *h)
 	httpd_warm(h, snap);
 }
 
+/* Starts serving on cfg's listen address. */
+static int serve(const struct config *cfg, struct registry *reg, struct httpd **ret, char *err,
+		 size_t errlen)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	struct httpd_options ho = { &ss, 0, cfg->limits.http_connections, cfg->limits.http_timeout_s };
+	int r = config_listen_parse(cfg->listen, &ss, &sl, err, errlen);
+
+	if (r < 0)
+		return r;
+	ho.addr_len = sl;
+	return httpd_start(&ho, reg, ret, err, errlen);
+}
+
 /* Reloads the configuration file. Everything that can fail (parsing,
  * binding a new address) happens before anything changes, so a failure
  * leaves the running configuration and server untouched. */
@@ -154,10 +169,7 @@ static void reload(const struct options *o, struct config **cfg, struct sampler 
 		return;
 	}
 	if (strcmp(next->listen, (*cfg)->listen) != 0) {
-		struct httpd_options ho = { next->listen, next->limits.http_connections,
-					    next->limits.http_timeout_s };
-
-		if (httpd_start(&ho, reg, &nh, err, sizeof(err)) < 0) {
+		if (serve(next, reg, &nh, err, sizeof(err)) < 0) {
 			log_error("reload failed: %s; keeping the running configuration", err);
 			config_free(next);
 			sampler_note_reload(s, false);
@@ -219,9 +231,7 @@ static int run(const struct options *o)
 	if (!reg)
 		goto out;
 
-	struct httpd_options ho = { cfg->listen, cfg->limits.http_connections, cfg->limits.http_timeout_s };
-
-	if (httpd_start(&ho, reg, &h, err, sizeof(err)) < 0) {
+	if (serve(cfg, reg, &h, err, sizeof(err)) < 0) {
 		log_error("cannot serve: %s", err);
 		goto out;
 	}
@@ -357,9 +367,16 @@ int main(int argc, char **argv)
 		case 'c':
 			o.config_path = optarg;
 			break;
-		case 'l':
+		case 'l': {
+			char why[256];
+
+			if (config_listen_parse(optarg, NULL, NULL, why, sizeof(why)) < 0) {
+				fprintf(stderr, "memagent: --listen: %s\n", why);
+				return EX_USAGE;
+			}
 			o.listen = optarg;
 			break;
+		}
 		case 'i':
 			if (parse_interval(optarg, &o.interval_ms) < 0) {
 				fprintf(stderr, "memagent: --interval: '%s' is not a number of milliseconds in 100..3600000\n", optarg);

@@ -214,50 +214,6 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 	return reply(c, MHD_HTTP_NOT_FOUND, "text/plain", "not found\n");
 }
 
-/* Parses "ADDR:PORT" or "[ADDR6]:PORT" into ss. */
-static int parse_listen(const char *listen, struct sockaddr_storage *ss, socklen_t *len)
-{
-	char host[INET6_ADDRSTRLEN + 2];
-	const char *colon = strrchr(listen, ':');
-	char *end;
-	unsigned long port;
-	size_t hl;
-
-	if (!colon || colon == listen)
-		return -EINVAL;
-	port = strtoul(colon + 1, &end, 10);
-	if (*end || colon[1] == '\0' || port > 65535)
-		return -EINVAL;
-	hl = (size_t)(colon - listen);
-	if (listen[0] == '[') {
-		if (hl < 3 || listen[hl - 1] != ']' || hl - 2 >= sizeof(host))
-			return -EINVAL;
-		memcpy(host, listen + 1, hl - 2);
-		host[hl - 2] = '\0';
-	} else {
-		if (hl >= sizeof(host))
-			return -EINVAL;
-		memcpy(host, listen, hl);
-		host[hl] = '\0';
-	}
-	memset(ss, 0, sizeof(*ss));
-	struct sockaddr_in *in4 = (struct sockaddr_in *)ss;
-	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
-
-	if (inet_pton(AF_INET, host, &in4->sin_addr) == 1) {
-		in4->sin_family = AF_INET;
-		in4->sin_port = htons((uint16_t)port);
-		*len = sizeof(*in4);
-	} else if (inet_pton(AF_INET6, host, &in6->sin6_addr) == 1) {
-		in6->sin6_family = AF_INET6;
-		in6->sin6_port = htons((uint16_t)port);
-		*len = sizeof(*in6);
-	} else {
-		return -EINVAL;
-	}
-	return 0;
-}
-
 static void format_address(const struct sockaddr_storage *ss, char *buf, size_t len)
 {
 	char host[INET6_ADDRSTRLEN];
@@ -278,26 +234,24 @@ static void format_address(const struct sockaddr_storage *ss, char *buf, size_t 
 int httpd_start(const struct httpd_options *o, struct registry *reg, struct httpd **ret,
 		char *err, size_t errlen)
 {
-	struct sockaddr_storage ss;
-	socklen_t sl;
+	struct sockaddr_storage ss = *o->addr;
+	socklen_t sl = o->addr_len;
+	char want[64];
 	struct httpd *h;
 	int fd, one = 1, r;
 
-	if (parse_listen(o->listen, &ss, &sl) < 0) {
-		snprintf(err, errlen, "%s: not ADDR:PORT", o->listen);
-		return -EINVAL;
-	}
+	format_address(&ss, want, sizeof(want));
 	/* Our own socket: bind errors get a clear message, port 0 a real port. */
 	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0) {
 		r = -errno;
-		snprintf(err, errlen, "%s: socket: %s", o->listen, strerror(errno));
+		snprintf(err, errlen, "%s: socket: %s", want, strerror(errno));
 		return r;
 	}
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	if (bind(fd, (struct sockaddr *)&ss, sl) < 0 || listen(fd, 512) < 0) {
 		r = -errno;
-		snprintf(err, errlen, "%s: %s", o->listen, strerror(errno));
+		snprintf(err, errlen, "%s: %s", want, strerror(errno));
 		close(fd);
 		return r;
 	}
@@ -322,7 +276,7 @@ int httpd_start(const struct httpd_options *o, struct registry *reg, struct http
 	if (!h->daemon) {
 		close(fd);
 		free(h);
-		snprintf(err, errlen, "%s: libmicrohttpd failed to start", o->listen);
+		snprintf(err, errlen, "%s: libmicrohttpd failed to start", want);
 		return -EIO;
 	}
 	*ret = h;

@@ -5,12 +5,14 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "registry.h"
 
 struct httpd_options {
-	const char *listen;  /* "ADDR:PORT", "[ADDR6]:PORT"; port 0 picks one */
-	unsigned connections; /* concurrent connections; more are refused */
+	const struct sockaddr_storage *addr; /* where to listen; port 0 picks one */
+	socklen_t addr_len;
+	unsigned connections; /* concurrent connections; more wait in the backlog */
 	unsigned timeout_s;   /* idle connection timeout */
 };
 
@@ -18,7 +20,8 @@ struct httpd;
 
 /* Binds and starts serving from reg (which must outlive the server) on its own
  * thread. Returns 0 and *ret, or a negative errno with a one-line reason in
- * err ("127.0.0.1:9470: Address already in use"). */
+ * err ("127.0.0.1:9470: Address already in use"). The address comes parsed
+ * (config_listen_parse()): this module never reads configuration text. */
 int httpd_start(const struct httpd_options *o, struct registry *reg, struct httpd **ret,
 		char *err, size_t errlen);
 

@@ -13,6 +13,8 @@ check version_prints "$MEMAGENT" --version
 "$MEMAGENT" --bogus 2>/dev/null; check unknown_option_exit_64 test $? -eq 64
 "$MEMAGENT" --interval 5 2>/dev/null; check bad_interval_exit_64 test $? -eq 64
 "$MEMAGENT" extra 2>/dev/null; check stray_argument_exit_64 test $? -eq 64
+"$MEMAGENT" --listen localhost:99999 2>"$TMP/listen.err"; check bad_listen_exit_64 test $? -eq 64
+check bad_listen_says_why grep -q -- "--listen" "$TMP/listen.err"
 "$MEMAGENT" --print-default-config >"$TMP/default.json"
 check default_config_checks "$MEMAGENT" --check-config "$TMP/default.json"
 

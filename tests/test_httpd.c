@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "config.h"
 #include "httpd.h"
 #include "registry.h"
 #include "test.h"
@@ -113,9 +114,12 @@ static int get(int port, const char *path, const char *accept, char **ret_text)
 	return request(port, req, ret_text);
 }
 
+static struct sockaddr_storage any_port;
+static socklen_t any_port_len;
+
 static struct httpd *start(struct registry *reg, unsigned connections)
 {
-	struct httpd_options o = { "127.0.0.1:0", connections, 5 };
+	struct httpd_options o = { &any_port, any_port_len, connections, 5 };
 	struct httpd *h = NULL;
 	char err[128];
 
@@ -289,21 +293,21 @@ static void test_connection_limit(void)
 	registry_free(reg);
 }
 
-static void test_bad_listen(void)
+static void test_busy_port(void)
 {
 	struct registry *reg = registry_new();
-	struct httpd_options o = { "127.0.0.1", 4, 5 };
+	struct httpd_options o = { &any_port, any_port_len, 4, 5 };
+	struct sockaddr_storage ss;
+	socklen_t sl;
 	struct httpd *h = NULL, *h2 = NULL;
 	char err[128], addr[64];
 
-	CHECK_EQ(httpd_start(&o, reg, &h, err, sizeof(err)), -EINVAL);
-	o.listen = "[::1]:x";
-	CHECK_EQ(httpd_start(&o, reg, &h, err, sizeof(err)), -EINVAL);
-	/* The same port twice: the second gets EADDRINUSE with the address. */
-	o.listen = "127.0.0.1:0";
+	/* The same port twice: the second gets EADDRINUSE naming the address. */
 	REQUIRE(httpd_start(&o, reg, &h, err, sizeof(err)) == 0);
 	snprintf(addr, sizeof(addr), "%s", httpd_address(h));
-	o.listen = addr;
+	REQUIRE(config_listen_parse(addr, &ss, &sl, err, sizeof(err)) == 0);
+	o.addr = &ss;
+	o.addr_len = sl;
 	CHECK_EQ(httpd_start(&o, reg, &h2, err, sizeof(err)), -EADDRINUSE);
 	CHECK_CONTAINS(err, addr);
 	httpd_free(h);
@@ -312,11 +316,15 @@ static void test_bad_listen(void)
 
 int main(void)
 {
+	char err[128];
+
+	if (config_listen_parse("127.0.0.1:0", &any_port, &any_port_len, err, sizeof(err)) < 0)
+		return 1;
 	RUN(test_before_first_sample);
 	RUN(test_routes_and_formats);
 	RUN(test_oversized_request);
 	RUN(test_concurrent_scrapes);
 	RUN(test_connection_limit);
-	RUN(test_bad_listen);
+	RUN(test_busy_port);
 	return test_done();
 }
