@@ -89,8 +89,22 @@ test:
 	tests/run.sh build/asan
 
 # --- install ----------------------------------------------------------------
+# The unit runs $(PREFIX)/bin/memagent; /etc/memagent/memagent.json gets the
+# embedded default once and is never overwritten (operators edit it).
+SYSCONFDIR ?= /etc
 install: $(O)/memagent $(GENGC_INSTALL_DEPS)
 	install -D -m 0755 $(O)/memagent $(DESTDIR)$(PREFIX)/bin/memagent
+	install -d $(DESTDIR)$(PREFIX)/lib/systemd/system
+	sed 's|/usr/local/bin/memagent|$(PREFIX)/bin/memagent|; s|/etc/memagent|$(SYSCONFDIR)/memagent|; s|/usr/local/share|$(PREFIX)/share|' \
+		systemd/memagent.service >$(DESTDIR)$(PREFIX)/lib/systemd/system/memagent.service
+	install -D -m 0644 systemd/memagent.sysusers.conf $(DESTDIR)$(PREFIX)/lib/sysusers.d/memagent.conf
+	install -D -m 0644 systemd/memagent.tmpfiles.conf $(DESTDIR)$(PREFIX)/lib/tmpfiles.d/memagent.conf
+	install -D -m 0644 systemd/memagent.json $(DESTDIR)$(PREFIX)/share/memagent/example.json
+	install -d $(DESTDIR)$(PREFIX)/share/doc/memagent
+	install -m 0644 README.md docs/*.md $(DESTDIR)$(PREFIX)/share/doc/memagent/
+	[ -e $(DESTDIR)$(SYSCONFDIR)/memagent/memagent.json ] || { \
+		install -d $(DESTDIR)$(SYSCONFDIR)/memagent && \
+		$(O)/memagent --print-default-config >$(DESTDIR)$(SYSCONFDIR)/memagent/memagent.json; }
 	$(GENGC_INSTALL)
 
 clean:
