@@ -1,34 +1,66 @@
 /* SPDX-License-Identifier: MIT */
 /* The write barrier's slow path and the remembered set of old->young slots.
  *
- * The remembered set is V8's "slot set": one bit per 8-byte word of the old
- * region (a flat bitmap reserved beside the heap, touched only for pages that
- * record something), plus the list of pages that have any bit set. It is
- * exact (a bit is a slot, no object parsing at scavenge time) and
- * deduplicated (storing to the same field twice sets the same bit). The
- * alternative, a card table (one byte per 512 bytes), was measured against
- * it: see bench/RESULTS.md.
+ * The barrier's inline half (gengc_write in gengc.h) filters: only a store of
+ * a young pointer into an old object gets here. What is recorded is, by
+ * default, V8's "slot set": one bit per 8-byte word of the old region (a flat
+ * bitmap reserved beside the heap, touched only for pages that record
+ * something), plus the list of pages that have any bit set. It is exact (a
+ * bit is a slot: no object parsing at scavenge time) and deduplicated.
+ * Built with -DGENGC_CARD_TABLE it is a card table instead (one byte per 512
+ * bytes; a scavenge visits the slots of the allocated objects overlapping a
+ * dirty card). bench-gc builds both and measures them: see bench/RESULTS.md.
  *
  * Invariant I2 (gengc_internal.h): every old/large slot that points into the
- * young generation has its bit set, and the page holding the object (the
- * first page of a large run) is on rem_pages with PF_REMEMBERED. Bits may
- * also be set for slots that no longer point young; a scan drops them.
+ * young generation has its bit set (its card dirty), and the page holding
+ * the object (the first page of a large run) is on rem_pages with
+ * PF_REMEMBERED. Extra bits/cards may be set; a scan drops them. A bit is
+ * never set for a slot of a free cell (sweeping clears them); a dirty card
+ * may cover free cells, whose slots the card scan never reads.
  */
 #include <stdlib.h>
+#include <sys/mman.h>
 
 #include "gengc_internal.h"
 
-static inline size_t slot_index(const struct gengc_heap *heap, void **slot)
+#ifdef GENGC_CARD_TABLE
+#define CARD_SHIFT 9
+#define REMSET_GRAIN ((size_t)1 << CARD_SHIFT)   /* old-region bytes per card */
+#else
+#define REMSET_GRAIN ((size_t)8 * 8)             /* old-region bytes per bitmap byte */
+#endif
+
+int remset_init(struct gengc_heap *heap)
 {
-	return (size_t)((char *)slot - heap->old) >> 3;
+	void *m;
+
+	heap->remset_bytes = heap->old_npages * PAGE_BYTES / REMSET_GRAIN;
+	m = mmap(NULL, heap->remset_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (m == MAP_FAILED)
+		return -12; /* -ENOMEM */
+#ifdef GENGC_CARD_TABLE
+	heap->cards = m;
+#else
+	heap->slot_bits = m;
+#endif
+	return 0;
 }
 
-void remset_record(struct gengc_heap *heap, void *obj, void **slot)
+void remset_done(struct gengc_heap *heap)
 {
-	size_t i = slot_index(heap, slot);
-	struct page *pg = page_of(obj);
+	void *m = heap->cards ? (void *)heap->cards : (void *)heap->slot_bits;
 
-	heap->slot_bits[i >> 6] |= 1ull << (i & 63);
+	if (m)
+		munmap(m, heap->remset_bytes);
+}
+
+static inline size_t slot_index(const struct gengc_heap *heap, const void *slot)
+{
+	return (size_t)((const char *)slot - heap->old) >> 3;
+}
+
+static void remember_page(struct gengc_heap *heap, struct page *pg)
+{
 	if (!(pg->flags & PF_REMEMBERED)) {
 		pg->flags |= PF_REMEMBERED;
 		if (vec_push(&heap->rem_pages, pg) < 0)
@@ -43,20 +75,28 @@ void gengc_remember_slow(struct gengc_heap *heap, void *obj, void **field)
 		remset_record(heap, obj, field);
 }
 
+static void page_range(const struct gengc_heap *heap, struct page *pg, char **lo, char **hi)
+{
+	*lo = (char *)pg;
+	*hi = (char *)pg + (pg->kind == PAGE_LARGE ? pg->run_pages : 1) * PAGE_BYTES;
+	(void)heap;
+}
+
+#ifndef GENGC_CARD_TABLE
+/* ---- slot set -------------------------------------------------------------- */
+void remset_record(struct gengc_heap *heap, void *obj, void **slot)
+{
+	size_t i = slot_index(heap, slot);
+
+	heap->slot_bits[i >> 6] |= 1ull << (i & 63);
+	remember_page(heap, page_of(obj));
+}
+
 bool remset_has(const struct gengc_heap *heap, void **slot)
 {
 	size_t i = slot_index(heap, slot);
 
 	return heap->slot_bits[i >> 6] >> (i & 63) & 1;
-}
-
-static void page_bit_range(const struct gengc_heap *heap, struct page *pg, size_t *lo, size_t *hi)
-{
-	size_t first = (size_t)((char *)pg - heap->old) / PAGE_BYTES;
-	size_t n = pg->kind == PAGE_LARGE ? pg->run_pages : 1;
-
-	*lo = first * (PAGE_BYTES / 8 / 64);
-	*hi = (first + n) * (PAGE_BYTES / 8 / 64);
 }
 
 /* Calls fn for every remembered slot; fn returns whether the slot still
@@ -68,10 +108,10 @@ void remset_scan(struct gengc_heap *heap, remset_slot_fn *fn)
 	for (size_t p = 0; p < heap->rem_pages.n; p++) {
 		struct page *pg = heap->rem_pages.v[p];
 		uint64_t any = 0;
-		size_t lo, hi;
+		char *lo, *hi;
 
-		page_bit_range(heap, pg, &lo, &hi);
-		for (size_t w = lo; w < hi; w++) {
+		page_range(heap, pg, &lo, &hi);
+		for (size_t w = slot_index(heap, lo) >> 6, end = slot_index(heap, hi) >> 6; w < end; w++) {
 			uint64_t bits = heap->slot_bits[w], keep = bits;
 
 			while (bits) {
@@ -96,7 +136,7 @@ void remset_scan(struct gengc_heap *heap, remset_slot_fn *fn)
 /* Clears the bits of every slot in [lo, hi) (a freed cell or page). */
 void remset_clear_range(struct gengc_heap *heap, const void *lo, const void *hi)
 {
-	size_t a = (size_t)((const char *)lo - heap->old) >> 3, b = (size_t)((const char *)hi - heap->old) >> 3;
+	size_t a = slot_index(heap, lo), b = slot_index(heap, hi);
 
 	while (a < b && (a & 63)) {
 		heap->slot_bits[a >> 6] &= ~(1ull << (a & 63));
@@ -109,6 +149,100 @@ void remset_clear_range(struct gengc_heap *heap, const void *lo, const void *hi)
 	for (; a < b; a++)
 		heap->slot_bits[a >> 6] &= ~(1ull << (a & 63));
 }
+#else
+/* ---- card table ------------------------------------------------------------ */
+void remset_record(struct gengc_heap *heap, void *obj, void **slot)
+{
+	heap->cards[(size_t)((char *)slot - heap->old) >> CARD_SHIFT] = 1;
+	remember_page(heap, page_of(obj));
+}
+
+bool remset_has(const struct gengc_heap *heap, void **slot)
+{
+	return heap->cards[(size_t)((char *)slot - heap->old) >> CARD_SHIFT];
+}
+
+static void card_slot(struct gengc_heap *heap, void **slot)
+{
+	if ((char *)slot >= heap->card_lo && (char *)slot < heap->card_hi && heap->card_fn(heap, slot))
+		heap->card_keep = true;
+}
+
+/* Visits the slots of obj inside [card_lo, card_hi). */
+static void scan_object_in_card(struct gengc_heap *heap, void *obj)
+{
+	uint64_t h = *hdr_of(obj);
+	struct type_info *ti = &heap->types[hdr_type(h)];
+
+	if (ti->layout == LAYOUT_ALL) {
+		void **p = obj, **end = (void **)((char *)obj + hdr_size(h));
+		void **a = (void **)heap->card_lo > p ? (void **)heap->card_lo : p;
+		void **b = (void **)heap->card_hi < end ? (void **)heap->card_hi : end;
+
+		for (; a < b; a++)
+			if (heap->card_fn(heap, a))
+				heap->card_keep = true;
+	} else if (ti->layout != LAYOUT_RAW) {
+		visit_slots(heap, obj, card_slot);
+	}
+}
+
+static bool scan_card(struct gengc_heap *heap, struct page *pg, char *lo)
+{
+	heap->card_lo = lo;
+	heap->card_hi = lo + REMSET_GRAIN;
+	heap->card_keep = false;
+	if (pg->kind == PAGE_LARGE) {
+		scan_object_in_card(heap, pg->cells + 8);
+	} else {
+		size_t first = lo > pg->cells ? (size_t)(lo - pg->cells) / pg->cell_bytes : 0;
+		size_t last = (size_t)(lo + REMSET_GRAIN - 1 - pg->cells) / pg->cell_bytes;
+
+		if (lo + REMSET_GRAIN <= pg->cells)
+			return false;
+		for (size_t i = first; i <= last && i < pg->ncells; i++)
+			if (bit_test(pg->alloc_bits, (uint32_t)i))
+				scan_object_in_card(heap, pg->cells + i * pg->cell_bytes + 8);
+	}
+	return heap->card_keep;
+}
+
+void remset_scan(struct gengc_heap *heap, remset_slot_fn *fn)
+{
+	size_t keep_pages = 0;
+
+	heap->card_fn = fn;
+	for (size_t p = 0; p < heap->rem_pages.n; p++) {
+		struct page *pg = heap->rem_pages.v[p];
+		bool any = false;
+		char *lo, *hi;
+
+		page_range(heap, pg, &lo, &hi);
+		for (size_t c = (size_t)(lo - heap->old) >> CARD_SHIFT, end = (size_t)(hi - heap->old) >> CARD_SHIFT;
+		     c < end; c++) {
+			if (!heap->cards[c])
+				continue;
+			heap->cards[c] = scan_card(heap, pg, heap->old + (c << CARD_SHIFT));
+			any |= heap->cards[c];
+		}
+		if (any)
+			heap->rem_pages.v[keep_pages++] = pg;
+		else
+			pg->flags &= (uint8_t)~PF_REMEMBERED;
+	}
+	heap->rem_pages.n = keep_pages;
+}
+
+/* A card may also cover live neighbours: only cards wholly inside go. */
+void remset_clear_range(struct gengc_heap *heap, const void *lo, const void *hi)
+{
+	size_t a = ((size_t)((const char *)lo - heap->old) + REMSET_GRAIN - 1) >> CARD_SHIFT;
+	size_t b = (size_t)((const char *)hi - heap->old) >> CARD_SHIFT;
+
+	if (a < b)
+		memset(heap->cards + a, 0, b - a);
+}
+#endif
 
 /* After a full GC freed or moved pages: the list is exactly the live pages
  * that carry PF_REMEMBERED. */

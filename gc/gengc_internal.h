@@ -148,6 +148,8 @@ struct ptr_vec {
 	size_t n, cap;
 };
 
+typedef bool remset_slot_fn(struct gengc_heap *heap, void **slot); /* true: keep */
+
 /* ---- the heap ------------------------------------------------------------- */
 struct gengc_heap {
 	struct gengc_heap_fast fast;    /* first: the inline fast paths cast to it */
@@ -186,9 +188,14 @@ struct gengc_heap {
 	struct page *large;             /* list of large objects */
 	size_t large_used, large_pages;
 
-	/* remembered set: one bit per 8-byte slot of the old region */
+	/* remembered set: one bit per 8-byte slot of the old region (or, built
+	 * with -DGENGC_CARD_TABLE, one byte per 512-byte card) */
 	uint64_t *slot_bits;
-	size_t slot_bits_bytes;
+	uint8_t *cards;
+	size_t remset_bytes;
+	remset_slot_fn *card_fn;        /* card scan in progress: callback, range, result */
+	char *card_lo, *card_hi;
+	bool card_keep;
 	struct ptr_vec rem_pages;
 
 	/* roots */
@@ -297,8 +304,9 @@ void large_free(struct gengc_heap *heap, struct page *pg);
 size_t old_committed_bytes(const struct gengc_heap *heap);
 
 /* barrier.c: the remembered set */
+int remset_init(struct gengc_heap *heap);
+void remset_done(struct gengc_heap *heap);
 void remset_record(struct gengc_heap *heap, void *obj, void **slot);
-typedef bool remset_slot_fn(struct gengc_heap *heap, void **slot); /* true: keep */
 void remset_scan(struct gengc_heap *heap, remset_slot_fn *fn);
 bool remset_has(const struct gengc_heap *heap, void **slot);
 void remset_clear_range(struct gengc_heap *heap, const void *lo, const void *hi);

@@ -135,13 +135,8 @@ struct gengc_heap *gengc_heap_new(const struct gengc_options *opts)
 	heap->young = map;
 	heap->old = (char *)(((uintptr_t)map + young_bytes + PAGE_MASK) & ~(uintptr_t)PAGE_MASK);
 	heap->old_npages = old_reserve / PAGE_BYTES;
-	heap->slot_bits_bytes = old_reserve / 64;
-	heap->slot_bits = mmap(NULL, heap->slot_bits_bytes, PROT_READ | PROT_WRITE,
-			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (heap->slot_bits == MAP_FAILED) {
-		heap->slot_bits = NULL;
+	if (remset_init(heap) < 0)
 		return gengc_heap_free(heap);
-	}
 	if ((heap->protect_pages && mprotect(heap->young, young_bytes, PROT_READ | PROT_WRITE) < 0) ||
 	    pages_init(heap) < 0 || types_init(heap) < 0)
 		return gengc_heap_free(heap);
@@ -182,8 +177,7 @@ struct gengc_heap *gengc_heap_free(struct gengc_heap *heap)
 	vec_free(&heap->rem_pages);
 	types_done(heap);
 	pages_done(heap);
-	if (heap->slot_bits)
-		munmap(heap->slot_bits, heap->slot_bits_bytes);
+	remset_done(heap);
 	if (heap->map)
 		munmap(heap->map, heap->map_bytes);
 	free(heap);

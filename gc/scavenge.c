@@ -110,6 +110,34 @@ static inline void scan_object(struct gengc_heap *heap, void *obj, bool old)
 	}
 }
 
+/* Scavenging is bound by cache misses on from-space headers (a perf profile
+ * put 40% of evacuate() on that one load): the scan loop looks PREFETCH_AHEAD
+ * bytes ahead in to-space and prefetches what those objects point to, so a
+ * few misses are in flight at once instead of one. */
+#define PREFETCH_AHEAD 512
+
+static inline void prefetch_targets(struct gengc_heap *heap, void *obj)
+{
+	uint64_t h = *hdr_of(obj);
+	struct type_info *ti = &heap->types[hdr_type(h)];
+	void **p = obj;
+
+	if (ti->layout == LAYOUT_ALL) {
+		size_t n = hdr_size(h) / 8;
+
+		for (size_t i = 0; i < n && i < 4; i++)
+			if (in_from(heap, p[i]))
+				__builtin_prefetch((char *)p[i] - 8, 1);
+	} else if (ti->layout == LAYOUT_OFFSETS) {
+		for (uint32_t i = 0; i < ti->n_offsets && i < 4; i++) {
+			void *t = *(void **)((char *)obj + ti->offsets[i]);
+
+			if (in_from(heap, t))
+				__builtin_prefetch((char *)t - 8, 1);
+		}
+	}
+}
+
 static void process_weak_and_finalizers(struct gengc_heap *heap)
 {
 	size_t keep = 0;
@@ -142,12 +170,12 @@ static void process_weak_and_finalizers(struct gengc_heap *heap)
 
 void scavenge(struct gengc_heap *heap)
 {
-	char *from = heap->to_space, *scan;
+	char *from = heap->to_space, *scan, *ahead;
 	size_t used = (size_t)(heap->fast.top - from);
 
 	heap->from_space = from;
 	heap->to_space = from == heap->young ? heap->young + heap->semi_max : heap->young;
-	heap->copy_top = scan = heap->to_space;
+	heap->copy_top = scan = ahead = heap->to_space;
 	/* Survivors may fill at most 3/4 of to-space; the rest are promoted
 	 * early (V8 promotes when to-space overflows), so the mutator always
 	 * gets room back and a scavenge never has to fall back to a full GC. */
@@ -160,6 +188,12 @@ void scavenge(struct gengc_heap *heap)
 		while (scan < heap->copy_top) {
 			void *obj = scan + 8;
 
+			if (ahead < scan)
+				ahead = scan;
+			while (ahead < heap->copy_top && ahead < scan + PREFETCH_AHEAD) {
+				prefetch_targets(heap, ahead + 8);
+				ahead += hdr_size(*(uint64_t *)(void *)ahead) + 8;
+			}
 			scan_object(heap, obj, false);
 			scan += hdr_size(*hdr_of(obj)) + 8;
 		}
