@@ -14,6 +14,7 @@
 #include <sysexits.h>
 #include <unistd.h>
 
+#include "bpf_support.h"
 #include "config.h"
 #include "httpd.h"
 #include "log.h"
@@ -48,6 +49,7 @@ static void usage(FILE *f)
 	      "      --no-bpf             use /proc readers only, never load BPF programs\n"
 	      "      --check-config FILE  validate FILE: exit 0 when valid, 78 when not\n"
 	      "      --print-default-config  print the embedded default configuration\n"
+	      "      --probe              say which BPF features work here, and why not\n"
 	      "      --proc-root DIR      read procfs from DIR (default /proc; for tests)\n"
 	      "      --cgroup-root DIR    read cgroupfs from DIR (default /sys/fs/cgroup)\n"
 	      "  -v, --verbose            log debug lines\n"
@@ -314,6 +316,19 @@ out:
 	return ret;
 }
 
+/* --probe: one line per BPF feature, available or not and why. Exit 0 when
+ * everything is available, 1 otherwise (the agent still runs on /proc). */
+static int probe(void)
+{
+	struct bpf_feature_status st[BPF_FEATURE_MAX];
+	int n = bpf_support_probe(st);
+
+	for (int f = 0; f < BPF_FEATURE_MAX; f++)
+		printf("%-18s %-11s  %s\n", bpf_feature_name(f), st[f].available ? "available" : "unavailable",
+		       st[f].why);
+	return n == BPF_FEATURE_MAX ? EXIT_SUCCESS : EXIT_FAILURE;
+}
+
 static int check_config(const char *path)
 {
 	char err[CONFIG_ERROR_MAX];
@@ -343,7 +358,8 @@ static int parse_interval(const char *s, unsigned *ret)
 
 int main(int argc, char **argv)
 {
-	enum { OPT_ONCE = 256, OPT_NO_BPF, OPT_CHECK, OPT_PRINT_DEFAULT, OPT_PROC_ROOT, OPT_CGROUP_ROOT };
+	enum { OPT_ONCE = 256, OPT_NO_BPF, OPT_CHECK, OPT_PRINT_DEFAULT, OPT_PROC_ROOT, OPT_CGROUP_ROOT,
+	       OPT_PROBE };
 	static const struct option longopts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "listen", required_argument, NULL, 'l' },
@@ -352,6 +368,7 @@ int main(int argc, char **argv)
 		{ "no-bpf", no_argument, NULL, OPT_NO_BPF },
 		{ "check-config", required_argument, NULL, OPT_CHECK },
 		{ "print-default-config", no_argument, NULL, OPT_PRINT_DEFAULT },
+		{ "probe", no_argument, NULL, OPT_PROBE },
 		{ "proc-root", required_argument, NULL, OPT_PROC_ROOT },
 		{ "cgroup-root", required_argument, NULL, OPT_CGROUP_ROOT },
 		{ "verbose", no_argument, NULL, 'v' },
@@ -394,6 +411,8 @@ int main(int argc, char **argv)
 		case OPT_PRINT_DEFAULT:
 			fputs(config_default_json(), stdout);
 			return EXIT_SUCCESS;
+		case OPT_PROBE:
+			return probe();
 		case OPT_PROC_ROOT:
 			o.proc_root = optarg;
 			break;
