@@ -15,8 +15,8 @@ $(GENGC_A): $(GENGC_OBJS)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(GENGC_SO): $(GENGC_OBJS)
-	$(CC) -shared $(LDFLAGS) -Wl,-soname,libgengc.so.0 -o $@ $^ -lpthread
+$(GENGC_SO): $(GENGC_OBJS) gc/gengc.map
+	$(CC) -shared $(LDFLAGS) -Wl,-soname,libgengc.so.0 -Wl,--version-script=gc/gengc.map -o $@ $(GENGC_OBJS) -lpthread
 	ln -sf libgengc.so.0 $(O)/libgengc.so
 
 # Regenerated on every make that asks for it: it embeds PREFIX.
