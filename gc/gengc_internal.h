@@ -180,6 +180,7 @@ struct gengc_heap {
 	bool protect_pages;             /* region is PROT_NONE; commit with mprotect */
 	struct ptr_vec pool;            /* freed pages kept committed (PAGE_POOLED) */
 	size_t pool_max;
+	size_t pool_idle;               /* fewest pooled pages since the last full GC */
 	struct size_class cls[N_CLASSES];
 	uint8_t cls_of_words[1024 / 8 + 1]; /* payload words -> class, for small cells */
 	uint32_t n_classes;

@@ -228,6 +228,7 @@ static void gc_once(struct gengc_heap *heap, enum gengc_gc_kind kind, enum gengc
 	} else {
 		bool over;
 
+		heap->pool_max = SIZE_MAX;      /* trimmed once the next limit is known */
 		mark_sweep(heap);
 		over = old_committed_bytes(heap) > heap->heap_limit;
 		if (compact(heap, kind == GENGC_GC_MARK_COMPACT || over) || kind == GENGC_GC_MARK_COMPACT)
@@ -242,10 +243,18 @@ static void gc_once(struct gengc_heap *heap, enum gengc_gc_kind kind, enum gengc
 		if (next > heap->heap_limit)
 			next = heap->heap_limit;
 		heap->full_gc_at = next;
-		/* Keep committed the pages the old space will refill before the
-		 * next full GC; return the rest. */
-		heap->pool_max = next > live ? (next - live) / PAGE_BYTES : 0;
+		/* Freed pages stay committed for reuse unless they sat unused
+		 * through the whole last cycle: half of those go back to the
+		 * kernel per full GC. Trimming to the expected refill instead
+		 * refaulted ~100 MB per run of binary-trees 20 (27K page faults)
+		 * without lowering its peak rss. Never more pooled than in use. */
+		size_t keep = heap->pool.n - heap->pool_idle / 2;
+
+		if (keep > heap->committed_pages)
+			keep = heap->committed_pages;
+		heap->pool_max = keep;
 		pages_trim_pool(heap);
+		heap->pool_idle = heap->pool.n;
 	}
 	heap->in_gc = false;
 	stats_gc_done(heap, kind, reason, now_ns() - t0, before, heap_used_bytes(heap));

@@ -9,10 +9,10 @@
  * read-write reservation (strict overcommit), the region is PROT_NONE and
  * pages are committed with mprotect instead (heap->protect_pages).
  *
- * A freed page is kept committed in a pool (PAGE_POOLED) while the pool is
- * smaller than what the old space will grow by before the next full GC
- * (pool_max, set by the policy); the rest are decommitted (MADV_DONTNEED) so
- * rss follows the pages in use without refaulting pages about to be reused.
+ * A freed page is kept committed in a pool (PAGE_POOLED) for reuse; the
+ * policy (heap.c) decommits (MADV_DONTNEED) the pages that stayed unused for
+ * a whole cycle, so rss follows the pages in use without refaulting pages
+ * about to be reused.
  *
  * Invariant: page_state[i] says what page i is; a PAGE_SMALL page is listed
  * in exactly one size class's pages[]; a PAGE_LARGE page heads a run of
@@ -212,6 +212,8 @@ struct page *page_alloc_small(struct gengc_heap *heap, uint32_t cls)
 	}
 	if (heap->pool.n) {
 		pg = heap->pool.v[--heap->pool.n];
+		if (heap->pool.n < heap->pool_idle)
+			heap->pool_idle = heap->pool.n;
 		heap->page_state[page_index(heap, pg)] = PAGE_SMALL;
 		heap->committed_pages++;
 		memset(pg, 0, c->hdr_bytes);
