@@ -33,7 +33,16 @@ struct {
 /* Events that did not fit the ring buffer. */
 __u64 lost;
 
-/* Sums min_flt/maj_flt over the group's live thread list. */
+/* Wake the consumer only once this much waits (set by user space: a
+ * quarter of the ring). A wakeup is an irq_work, i.e. a self-IPI: measured
+ * here it took a record from 0.4 us to 12.5 us when the consumer waited on
+ * every one, so wakeups are batched and the consumer also polls each tick. */
+const volatile __u64 wakeup_bytes = 64 * 1024;
+
+/* Sums min_flt/maj_flt over the group's live thread list. The list's
+ * entries are reached through untyped pointers; bpf_rdonly_cast() types
+ * them again so that reading them is a plain (fault-safe) load instead of
+ * a helper call each. */
 static __always_inline void group_faults(struct signal_struct *sig, struct process_exit_event *e)
 {
 	struct list_head *head, *pos;
@@ -45,16 +54,16 @@ static __always_inline void group_faults(struct signal_struct *sig, struct proce
 		return;
 	head = &sig->thread_head;
 	off = bpf_core_field_offset(struct task_struct, thread_node);
-	pos = BPF_CORE_READ(head, next);
+	pos = sig->thread_head.next;
 	for (int i = 0; i < PROCESS_EXIT_MAX_THREADS; i++) {
 		struct task_struct *t;
 
 		if (pos == head)
 			return;
-		t = (void *)pos - off;
-		e->min_flt += BPF_CORE_READ(t, min_flt);
-		e->maj_flt += BPF_CORE_READ(t, maj_flt);
-		pos = BPF_CORE_READ(pos, next);
+		t = bpf_rdonly_cast((void *)pos - off, bpf_core_type_id_kernel(struct task_struct));
+		e->min_flt += t->min_flt;
+		e->maj_flt += t->maj_flt;
+		pos = t->thread_node.next;
 	}
 	if (pos != head)
 		e->flags |= PROCESS_EXIT_F_THREADS_TRUNCATED;
@@ -98,7 +107,8 @@ static __always_inline int emit(struct task_struct *p, __u32 flags)
 	group_faults(sig, e);
 	e->memcg_id = task_memcg_id(p);
 	bpf_probe_read_kernel_str(e->comm, sizeof(e->comm), leader->comm);
-	bpf_ringbuf_submit(e, 0);
+	bpf_ringbuf_submit(e, bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes
+				      ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP);
 	return 0;
 }
 

@@ -92,9 +92,11 @@ int exits_new(size_t ring_bytes, struct exits **ret, char *why, size_t whylen)
 		goto fail;
 	}
 	x->skel->rodata->nr_cpus = (__u32)ncpu;
+	x->skel->rodata->wakeup_bytes = bpf_map__max_entries(x->skel->maps.events) / 4;
 	bpf_program__set_autoload(x->skel->progs.on_process_exit, !legacy);
 	bpf_program__set_autoload(x->skel->progs.on_process_exit_legacy, legacy);
 	if (ring_bytes) {
+		x->skel->rodata->wakeup_bytes = ring_bytes / 4;
 		err = bpf_map__set_max_entries(x->skel->maps.events, (__u32)ring_bytes);
 		if (err) {
 			err = bpf_support_libbpf_error(err, "sched_process_exit: ring size", why,

@@ -7,8 +7,13 @@
  *
  *   struct exits *x; char why[128];
  *   if (exits_new(0, &x, why, sizeof(why)) < 0) ...no exit events, say why...
- *   ...epoll on exits_fd(x); when readable: exits_poll(x, on_exit, arg)...
+ *   ...each tick, and whenever exits_fd(x) is readable: exits_poll(x, on_exit, arg)...
  *   exits_free(x);
+ *
+ * Wakeups are batched: the fd becomes readable only once a quarter of the
+ * ring buffer is filled (a wakeup per record cost 12 us of the exiting
+ * task's time on this VM, against 0.4 us for the record itself), so the
+ * owner must also poll at every tick; records then arrive within a tick.
  *
  * Only this module touches the process_exit skeleton. Not thread-safe: one
  * owner polls. Needs CAP_BPF + CAP_PERFMON to create; none to poll.
@@ -65,7 +70,8 @@ int exits_new(size_t ring_bytes, struct exits **ret, char *why, size_t whylen);
 /* Detaches and frees everything. NULL-safe; returns NULL. */
 struct exits *exits_free(struct exits *x);
 
-/* An fd (epoll) that is readable when events wait. Owned by x. */
+/* An fd (epoll) that is readable when a quarter of the ring buffer is
+ * filled (see above). Owned by x. */
 int exits_fd(const struct exits *x);
 
 /* Hands every waiting event to cb without blocking. Returns the number of
