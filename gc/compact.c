@@ -113,6 +113,7 @@ size_t compact(struct gengc_heap *heap, bool force)
 		for (size_t i = 0; i < n; i++)
 			sc->pages[i]->flags |= PF_EVACUATE;
 		sc->alloc_idx = n;
+		sc->cur = NULL;
 		for (size_t i = 0; i < n; i++)
 			evacuate_page(heap, sc->pages[i]);
 		released += n;
@@ -150,6 +151,7 @@ size_t compact(struct gengc_heap *heap, bool force)
 		}
 		sc->n_pages = keep;
 		sc->alloc_idx = 0;
+		sc->cur = NULL;
 	}
 	return released;
 }

@@ -129,6 +129,7 @@ struct size_class {
 	struct page **pages;            /* every page of the class */
 	size_t n_pages, cap_pages;
 	size_t alloc_idx;               /* pages[alloc_idx..] may have free cells */
+	struct page *cur;               /* pages[alloc_idx] while it has free cells, or NULL */
 };
 
 /* ---- roots ---------------------------------------------------------------- */
@@ -300,6 +301,34 @@ static inline void bit_clear(uint64_t *bits, uint32_t i) { bits[i >> 6] &= ~(1ul
 /* oldspace.c: allocation in the old generation (promotion, compaction) and
  * the large-object space */
 void *old_alloc(struct gengc_heap *heap, size_t payload);   /* never fails: aborts */
+
+/* The promotion fast path: the next free cell of the class's current page. */
+static inline void *old_alloc_fast(struct gengc_heap *heap, size_t payload)
+{
+	struct size_class *c;
+	struct page *pg;
+
+	if (payload + 8 > 1024)
+		return old_alloc(heap, payload);
+	c = &heap->cls[heap->cls_of_words[(payload + 15) / 8]];
+	pg = c->cur;
+	if (pg) {
+		uint32_t w = pg->cursor;
+		uint64_t free_bits = ~pg->alloc_bits[w];
+
+		if (free_bits) {
+			uint32_t i = w * 64 + (uint32_t)__builtin_ctzll(free_bits);
+
+			if (i < pg->ncells) {
+				pg->alloc_bits[w] |= 1ull << (i & 63);
+				pg->nlive++;
+				heap->old_used += pg->cell_bytes;
+				return pg->cells + (size_t)i * pg->cell_bytes + 8;
+			}
+		}
+	}
+	return old_alloc(heap, payload);
+}
 void *large_alloc(struct gengc_heap *heap, uint32_t type, size_t payload);
 void large_free(struct gengc_heap *heap, struct page *pg);
 size_t old_committed_bytes(const struct gengc_heap *heap);
@@ -338,8 +367,9 @@ void collect(struct gengc_heap *heap, enum gengc_gc_kind kind, enum gengc_gc_rea
 
 /* stats.c */
 void stats_gc_done(struct gengc_heap *heap, enum gengc_gc_kind kind, enum gengc_gc_reason reason,
-		   uint64_t pause_ns, uint64_t used_before, uint64_t used_after);
+		   uint64_t pause_ns, uint64_t used_before, uint64_t total_before, uint64_t used_after);
 uint64_t heap_used_bytes(const struct gengc_heap *heap);
+uint64_t heap_total_bytes(const struct gengc_heap *heap);
 
 /* verify.c */
 void verify_or_die(struct gengc_heap *heap, const char *when);

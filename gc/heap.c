@@ -218,7 +218,7 @@ static size_t young_used(const struct gengc_heap *heap)
 /* One collection, one pause, one event. */
 static void gc_once(struct gengc_heap *heap, enum gengc_gc_kind kind, enum gengc_gc_reason reason)
 {
-	uint64_t t0 = now_ns(), before = heap_used_bytes(heap);
+	uint64_t t0 = now_ns(), before = heap_used_bytes(heap), total_before = heap_total_bytes(heap);
 
 	heap->st.allocated_bytes += (uint64_t)(heap->fast.top - heap->alloc_mark);
 	heap->promoted_this_gc = heap->survived_this_gc = heap->freed_this_gc = heap->marked_this_gc = 0;
@@ -257,7 +257,7 @@ static void gc_once(struct gengc_heap *heap, enum gengc_gc_kind kind, enum gengc
 		heap->pool_idle = heap->pool.n;
 	}
 	heap->in_gc = false;
-	stats_gc_done(heap, kind, reason, now_ns() - t0, before, heap_used_bytes(heap));
+	stats_gc_done(heap, kind, reason, now_ns() - t0, before, total_before, heap_used_bytes(heap));
 	if (heap->opts.verify)
 		verify_or_die(heap, gengc_gc_kind_name(kind));
 }

@@ -27,12 +27,15 @@ static void *page_take_cell(struct gengc_heap *heap, struct page *pg)
 				break;
 			pg->alloc_bits[w] |= 1ull << (i & 63);
 			pg->cursor = w;
+			heap->cls[pg->cls].cur = pg;
 			pg->nlive++;
 			heap->old_used += pg->cell_bytes;
 			return pg->cells + (size_t)i * pg->cell_bytes + 8;
 		}
 	}
 	pg->cursor = pg->bitmap_words;
+	if (heap->cls[pg->cls].cur == pg)
+		heap->cls[pg->cls].cur = NULL;
 	return NULL;
 }
 

@@ -38,7 +38,7 @@ static void *evacuate(struct gengc_heap *heap, void *obj)
 	cell = hdr_size(h) + 8;
 	if (hdr_age(h) >= heap->opts.promotion_age ||
 	    heap->copy_top + cell > heap->copy_limit) {
-		dst = old_alloc(heap, hdr_size(h));
+		dst = old_alloc_fast(heap, hdr_size(h));
 		copy_words(dst - 8, (char *)obj - 8, cell);
 		if (vec_push(&heap->work, dst) < 0)
 			gc_fatal("scavenge: promotion queue out of memory");
@@ -115,6 +115,8 @@ static inline void scan_object(struct gengc_heap *heap, void *obj, bool old)
  * bytes ahead in to-space and prefetches what those objects point to, so a
  * few misses are in flight at once instead of one. */
 #define PREFETCH_AHEAD 512
+#define PREFETCH_OBJS 16
+#define WORK_FIFO_MAX 32768
 
 static inline void prefetch_targets(struct gengc_heap *heap, void *obj)
 {
@@ -171,6 +173,7 @@ static void process_weak_and_finalizers(struct gengc_heap *heap)
 void scavenge(struct gengc_heap *heap)
 {
 	char *from = heap->to_space, *scan, *ahead;
+	size_t work_head = 0;
 	size_t used = (size_t)(heap->fast.top - from);
 
 	heap->from_space = from;
@@ -184,7 +187,7 @@ void scavenge(struct gengc_heap *heap)
 
 	roots_visit(heap, root_slot);
 	remset_scan(heap, remembered_slot);
-	while (scan < heap->copy_top || heap->work.n) {
+	while (scan < heap->copy_top || work_head < heap->work.n) {
 		while (scan < heap->copy_top) {
 			void *obj = scan + 8;
 
@@ -197,11 +200,30 @@ void scavenge(struct gengc_heap *heap)
 			scan_object(heap, obj, false);
 			scan += hdr_size(*hdr_of(obj)) + 8;
 		}
-		while (heap->work.n && scan == heap->copy_top) {
-			void *obj = heap->work.v[--heap->work.n];
+		/* Promoted objects: a FIFO (heap->work from work_head on) scanned
+		 * with the same lookahead prefetching as to-space: the object
+		 * PREFETCH_OBJS ahead is fetched, the targets of the one half as
+		 * far ahead are prefetched. */
+		while (work_head < heap->work.n && scan == heap->copy_top) {
+			void *obj;
 
+			/* A long queue (a wide tree's frontier) is taken from its
+			 * tail instead, depth-first, so it cannot grow past
+			 * WORK_FIFO_MAX entries plus one object's slots. */
+			if (heap->work.n - work_head > WORK_FIFO_MAX) {
+				scan_object(heap, heap->work.v[--heap->work.n], true);
+				continue;
+			}
+			obj = heap->work.v[work_head++];
+
+			if (work_head + PREFETCH_OBJS < heap->work.n)
+				__builtin_prefetch(hdr_of(heap->work.v[work_head + PREFETCH_OBJS]));
+			if (work_head + PREFETCH_OBJS / 2 < heap->work.n)
+				prefetch_targets(heap, heap->work.v[work_head + PREFETCH_OBJS / 2]);
 			scan_object(heap, obj, true);
 		}
+		if (work_head == heap->work.n)   /* drained: rewind, so the queue stays short */
+			work_head = heap->work.n = 0;
 	}
 	process_weak_and_finalizers(heap);
 

@@ -23,6 +23,11 @@ static uint64_t young_committed(const struct gengc_heap *heap)
 	return 2 * (uint64_t)heap->semi_cap;
 }
 
+uint64_t heap_total_bytes(const struct gengc_heap *heap)
+{
+	return young_committed(heap) + old_committed_bytes(heap);
+}
+
 static uint64_t process_rss(void)
 {
 	char buf[128];
@@ -126,7 +131,7 @@ static unsigned pause_bucket(uint64_t ns)
 }
 
 void stats_gc_done(struct gengc_heap *heap, enum gengc_gc_kind kind, enum gengc_gc_reason reason,
-		   uint64_t pause_ns, uint64_t used_before, uint64_t used_after)
+		   uint64_t pause_ns, uint64_t used_before, uint64_t total_before, uint64_t used_after)
 {
 	struct gengc_gc_kind_statistics *k = &heap->st.gc[kind];
 	struct gengc_gc_event ev = {
@@ -155,13 +160,14 @@ void stats_gc_done(struct gengc_heap *heap, enum gengc_gc_kind kind, enum gengc_
 		heap->st.old_used_after_full_gc_history[GENGC_FULL_GC_HISTORY - 1] = old;
 	}
 	if (heap->opts.trace_gc) {
-		double mb = 1.0 / (double)MIB, total = (double)(young_committed(heap) + old_committed_bytes(heap)) * mb;
+		double mb = 1.0 / (double)MIB;
 
 		/* --trace-gc's shape: [pid:heap] time: Kind used (total) -> used (total) MB, pause, reason */
 		gengc_log("[%d:%p] %8.0f ms: %s %.1f (%.1f) -> %.1f (%.1f) MB, %.2f ms, %s",
 			  (int)getpid(), (void *)heap, (double)(now_ns() - heap->t0_ns) / 1e6,
-			  gengc_gc_kind_name(kind), (double)used_before * mb, total,
-			  (double)used_after * mb, total, (double)pause_ns / 1e6, gengc_gc_reason_name(reason));
+			  gengc_gc_kind_name(kind), (double)used_before * mb, (double)total_before * mb,
+			  (double)used_after * mb, (double)heap_total_bytes(heap) * mb, (double)pause_ns / 1e6,
+			  gengc_gc_reason_name(reason));
 	}
 	if (heap->gc_done)
 		heap->gc_done(heap, &ev, heap->gc_done_ctx);
