@@ -120,53 +120,61 @@ static void test_oom_kill_in_memcg(void)
 	struct oomkill *o = NULL;
 	struct oomkill_stats st;
 	struct seen s = { 0 };
-	char dir[512], path[512], name[64], pidstr[16];
-	const char *args[] = { "--hog", NULL };
-	struct memchild c = { .pid = -1, .to = -1, .from = -1 };
+	char dir[512], path[512], name[64], pidstr[16], helper[512];
 	uint64_t deadline;
 	struct stat cst;
-	int status = 0, ep, r;
+	int status = 0, go[2] = { -1, -1 }, ep, r;
+	pid_t pid;
 
 	if (oomkill_new(0, &o, why, sizeof(why)) < 0)
 		TEST_SKIP_UNLESS_CI(why);
+	if (memchild_path(helper, sizeof(helper)) < 0) {
+		oomkill_free(o);
+		REQUIRE(!"tests/helpers/memchild is built");
+	}
 	r = make_cgroup(dir, sizeof(dir), 64 * MIB);
 	if (r < 0) {
 		snprintf(why, sizeof(why), "cannot create a memory cgroup: %s", strerror(-r));
 		oomkill_free(o);
 		TEST_SKIP_UNLESS_CI(why);
 	}
-	REQUIRE(stat(dir, &cst) == 0);
-
-	/* The child waits on a pipe until it was moved into the cgroup, then
-	 * execs the hog, so every page of the hog is charged to the cgroup. */
-	{
-		int go[2];
-		pid_t pid;
-		char helper[512];
-
-		REQUIRE(memchild_path(helper, sizeof(helper)) == 0);
-		REQUIRE(pipe2(go, O_CLOEXEC) == 0);
-		pid = fork();
-		REQUIRE(pid >= 0);
-		if (pid == 0) {
-			char b;
-
-			if (read(go[0], &b, 1) != 1)
-				_exit(126);
-			execl(helper, "memchild", args[0], (char *)NULL);
-			_exit(127);
-		}
-		close(go[0]);
-		c.pid = pid;
-		snprintf(pidstr, sizeof(pidstr), "%d", (int)pid);
-		CHECK_EQ(write_file(dir, "cgroup.procs", pidstr), 0);
-		CHECK_EQ(write(go[1], "g", 1), 1);
-		close(go[1]);
+	/* From here on every path goes through out: the cgroup is removed. */
+	if (stat(dir, &cst) < 0 || pipe2(go, O_CLOEXEC) < 0) {
+		CHECK(!"cgroup directory and pipe");
+		goto out;
 	}
-	s.pid = c.pid;
-	while (waitpid(c.pid, &status, 0) < 0 && errno == EINTR)
+	/* The child waits on a pipe until it was moved into the cgroup, then
+	 * execs the hog, so every page of the hog is charged to the cgroup. It
+	 * is never let go outside the cgroup. */
+	pid = fork();
+	if (pid < 0) {
+		CHECK(!"fork");
+		goto out;
+	}
+	if (pid == 0) {
+		char b;
+
+		if (read(go[0], &b, 1) != 1)
+			_exit(126);
+		execl(helper, "memchild", "--hog", (char *)NULL);
+		_exit(127);
+	}
+	close(go[0]);
+	go[0] = -1;
+	snprintf(pidstr, sizeof(pidstr), "%d", (int)pid);
+	r = write_file(dir, "cgroup.procs", pidstr);
+	CHECK_EQ(r, 0);
+	if (r == 0)
+		CHECK_EQ(write(go[1], "g", 1), 1);
+	else
+		kill(pid, SIGKILL);
+	close(go[1]);
+	go[1] = -1;
+	s.pid = pid;
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 		;
-	c.pid = -1;
+	if (r != 0)
+		goto out;
 	CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
 
 	/* mark_victim fires before the kill is delivered, so the record is
@@ -200,7 +208,11 @@ static void test_oom_kill_in_memcg(void)
 	CHECK_U64(st.malformed, 0);
 	CHECK_CMP(st.events, >=, 1);
 	CHECK_EQ(st.programs, 1);
-
+out:
+	if (go[0] >= 0)
+		close(go[0]);
+	if (go[1] >= 0)
+		close(go[1]);
 	remove_cgroup(dir);
 	CHECK(access(dir, F_OK) < 0);
 	oomkill_free(o);

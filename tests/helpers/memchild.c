@@ -13,7 +13,9 @@
  *   x     exit 0
  * One-shot modes:
  *   --touch N      touch N MiB like "t N", then exit 0
- *   --hog          touch 1 MiB after 1 MiB until killed (the OOM test)
+ *   --hog          touch 1 MiB after 1 MiB until killed (the OOM test); gives
+ *                  up with status 3 after 2 GiB, so a hog that escaped its
+ *                  memory cgroup cannot take the machine down
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -191,7 +193,7 @@ int main(int argc, char **argv)
 	if (argc == 3 && strcmp(argv[1], "--touch") == 0)
 		return anon((size_t)atol(argv[2])) == 0 ? 0 : 1;
 	if (argc == 2 && strcmp(argv[1], "--hog") == 0) {
-		for (;;) {
+		for (int mib = 0; mib < 2048; mib++) {
 			char *p = mmap(NULL, MIB, PROT_READ | PROT_WRITE,
 				       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 
@@ -199,6 +201,7 @@ int main(int argc, char **argv)
 				return 2;
 			touch(p, MIB);
 		}
+		return 3;
 	}
 	setvbuf(stdin, NULL, _IONBF, 0);
 	while (fgets(line, sizeof(line), stdin)) {
