@@ -31,13 +31,14 @@ CFLAGS   += $(SANFLAGS)
 LDFLAGS  += $(SANFLAGS)
 endif
 
+# Generated BPF files live in build/bpf whatever $(O) is, never in the tree.
+BPF_O := build/bpf
 # Agent-side include path: modules include each other by bare name.
 INC := -Iagent -Icollectors -Iexporters -Ibpf -I$(BPF_O)
 
 all: $(O)/memagent
 
-# --- BPF (generated files live in build/bpf, never in the tree) -------------
-BPF_O := build/bpf
+# --- BPF ----------------------------------------------------------------------
 -include bpf/bpf.mk
 
 # --- libgengc ---------------------------------------------------------------

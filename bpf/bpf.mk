@@ -33,12 +33,6 @@ BPF_OBJS  := $(BPF_SRCS:bpf/%.bpf.c=$(BPF_O)/%.bpf.o)
 BPF_SKELS := $(BPF_SRCS:bpf/%.bpf.c=$(BPF_O)/%.skel.h)
 BPF_HDRS  := $(wildcard bpf/*.h)
 
-# The top Makefile puts -I$(BPF_O) into INC before BPF_O is defined, leaving
-# a bare "-I" that swallows the next flag. Repair it here so collectors find
-# the skeletons (harmless once the top Makefile defines BPF_O first).
-INC := $(filter-out -I,$(INC))
-INC += $(if $(filter -I$(BPF_O),$(INC)),,-I$(BPF_O))
-
 $(BPF_O)/vmlinux.h: | $(BPF_O)/.dir
 	$(BPFTOOL) btf dump file $(VMLINUX_BTF) format c > $@.tmp
 	mv $@.tmp $@
