@@ -354,8 +354,16 @@ static void set(struct bpf_feature_status *st, int err, const char *fmt, ...)
 
 static void probe_map(struct bpf_feature_status *st, enum bpf_map_type type, const char *kernel)
 {
-	int r = libbpf_probe_bpf_map_type(type, NULL);
+	bool bpf = false, perfmon, admin = false;
+	int r;
 
+	/* libbpf's probe reports a refused map creation as "unsupported": ask
+	 * about privilege first so the reason is the right one. */
+	if (caps(&bpf, &perfmon, &admin) == 0 && !bpf && !admin) {
+		set(st, -EPERM, "no privilege: needs CAP_BPF (or CAP_SYS_ADMIN)");
+		return;
+	}
+	r = libbpf_probe_bpf_map_type(type, NULL);
 	if (r == 1)
 		set(st, 0, "supported");
 	else if (r == 0)
