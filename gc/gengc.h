@@ -31,6 +31,7 @@
  * Environment (read once per process, on the first gengc_options_init(); a
  * bad value is reported through the log callback and ignored):
  *   GENGC_MAX_OLD_SPACE_SIZE=MiB   GENGC_MAX_SEMI_SPACE_SIZE=MiB
+ *   GENGC_MIN_SEMI_SPACE_SIZE=MiB  GENGC_INITIAL_OLD_SPACE_SIZE=MiB
  *   GENGC_PROMOTION_AGE=N          GENGC_TRACE_GC=1 (one line per GC)
  *   GENGC_VERIFY=1 (gengc_verify() after every GC, abort on corruption)
  *   GENGC_STRESS=1 (scavenge at every allocation) / 2 (full GC at every allocation)
@@ -58,6 +59,7 @@ struct gengc_heap;
 #define GENGC_DEFAULT_MAX_OLD_SPACE_SIZE_MIB   2048u
 #define GENGC_DEFAULT_MAX_SEMI_SPACE_SIZE_MIB  16u
 #define GENGC_DEFAULT_MIN_SEMI_SPACE_SIZE_MIB  1u
+#define GENGC_DEFAULT_INITIAL_OLD_SPACE_SIZE_MIB 16u  /* measured: bench/RESULTS.md */
 #define GENGC_DEFAULT_PROMOTION_AGE            1u   /* chosen by measurement: bench/RESULTS.md */
 #define GENGC_DEFAULT_LARGE_OBJECT_THRESHOLD   (128u * 1024u)
 #define GENGC_DEFAULT_COMPACT_THRESHOLD_PCT    30u
@@ -67,6 +69,8 @@ struct gengc_options {
 	uint32_t max_old_space_size;    /* MiB: old + large-object space limit (V8's --max-old-space-size) */
 	uint32_t max_semi_space_size;   /* MiB: the largest a semispace may grow (V8's --max-semi-space-size) */
 	uint32_t min_semi_space_size;   /* MiB: the starting semispace size */
+	uint32_t initial_old_space_size;/* MiB: old space size that triggers the first full GC
+	                                   (V8's --initial-old-space-size) */
 	uint32_t promotion_age;         /* scavenges survived in the young generation before
 	                                   the next one promotes: 0 promotes at the first
 	                                   survival, 1 is V8's "copied once, then promoted" */

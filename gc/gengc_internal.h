@@ -167,6 +167,8 @@ struct gengc_heap {
 	size_t survived_since_grow;
 	size_t young_touched;           /* high-water bytes touched per semispace */
 	char *young_zeroed;             /* to-space is zero from top to here (I4) */
+	char *young_end;                /* allocation window end (<= to-space end) */
+	size_t semi_touched[2];         /* bytes of each semispace faulted in */
 	char *alloc_mark;               /* allocation counted up to here */
 	char *copy_top, *copy_limit;    /* scavenge: to-space copy pointer and its bound */
 	void *scan_obj;                 /* scavenge: old object being scanned */
@@ -284,6 +286,8 @@ void pages_done(struct gengc_heap *heap);
 struct page *page_alloc_small(struct gengc_heap *heap, uint32_t cls);
 void page_free(struct gengc_heap *heap, struct page *pg);
 void pages_trim_pool(struct gengc_heap *heap);
+void pages_reserve_one(struct gengc_heap *heap);
+#define RESERVE_PAGES 12        /* 3 MiB: about what one scavenge promotes at most */
 struct page *page_alloc_large(struct gengc_heap *heap, size_t payload);
 uint32_t size_class_of(struct gengc_heap *heap, size_t payload);
 static inline bool in_old(const struct gengc_heap *heap, const void *p)

@@ -146,7 +146,8 @@ struct gengc_heap *gengc_heap_new(const struct gengc_options *opts)
 	heap->to_space = heap->young;
 	heap->from_space = heap->young + heap->semi_max;
 	young_reset_alloc(heap, heap->to_space);
-	heap->full_gc_at = 8 * MIB;
+	heap->young_end = heap->to_space + heap->semi_cap;
+	heap->full_gc_at = (size_t)clamp_u32(o->initial_old_space_size, 1, 1u << 20) * MIB;
 	if (heap->full_gc_at > heap->heap_limit)
 		heap->full_gc_at = heap->heap_limit;
 	heap->t0_ns = now_ns();
@@ -329,7 +330,7 @@ int gengc_collect(struct gengc_heap *heap, enum gengc_gc_kind kind)
 /* ---- allocation --------------------------------------------------------------- */
 static void *young_bump(struct gengc_heap *heap, size_t cell)
 {
-	char *end = heap->to_space + heap->semi_cap, *p = heap->fast.top;
+	char *end = heap->young_end, *p = heap->fast.top;
 
 	if ((size_t)(end - p) < cell)
 		return NULL;

@@ -18,6 +18,7 @@
  * survivors is zeroed lazily, ZERO_CHUNK at a time, before it is handed out).
  */
 #include <stdlib.h>
+#include <sys/mman.h>
 
 #include "gengc_internal.h"
 
@@ -116,6 +117,10 @@ static inline void scan_object(struct gengc_heap *heap, void *obj, bool old)
  * few misses are in flight at once instead of one. */
 #define PREFETCH_AHEAD 512
 #define PREFETCH_OBJS 16
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
+#endif
+#define SCAVENGE_SURVIVAL_BUDGET (3 * MIB)
 #define WORK_FIFO_MAX 32768
 
 static inline void prefetch_targets(struct gengc_heap *heap, void *obj)
@@ -239,6 +244,27 @@ void scavenge(struct gengc_heap *heap)
 		heap->semi_cap = heap->semi_cap * 2 < heap->semi_max ? heap->semi_cap * 2 : heap->semi_max;
 		heap->survived_since_grow = 0;
 	}
+	/* The pause is proportional to what survives: after a scavenge that
+	 * kept a large share of what was allocated, the next one comes after
+	 * SCAVENGE_SURVIVAL_BUDGET / survival-rate bytes instead of a full
+	 * semispace, so a phase where everything survives (a big structure
+	 * being built) is scavenged in pieces. Measured: GCBench's longest
+	 * scavenge 5.5 -> 3.4 ms, binary-trees 20's peak rss 159 -> 147 MiB
+	 * (fewer premature promotions), its wall time unchanged. Counting the
+	 * survivors already in to-space too bounded pauses better but made
+	 * binary-trees 20 40% slower (scavenges 3x as frequent). */
+	{
+		size_t room = (size_t)(heap->to_space + heap->semi_cap - heap->copy_top), window = room;
+
+		if (used && heap->survived_this_gc * 2 > SCAVENGE_SURVIVAL_BUDGET) {
+			window = (size_t)((double)SCAVENGE_SURVIVAL_BUDGET * (double)used / (double)heap->survived_this_gc);
+			if (window < SCAVENGE_SURVIVAL_BUDGET)
+				window = SCAVENGE_SURVIVAL_BUDGET;
+			if (window > room)
+				window = room;
+		}
+		heap->young_end = heap->copy_top + window;
+	}
 }
 
 /* Allocation restarts at top; the zeroed window is empty until refilled. */
@@ -256,16 +282,27 @@ void young_reset_alloc(struct gengc_heap *heap, char *top)
  * every allocation comes through the slow path. */
 void young_refill(struct gengc_heap *heap)
 {
-	char *end = heap->to_space + heap->semi_cap;
+	char *end = heap->young_end;
 	char *z = heap->young_zeroed;
 
 	if (z < heap->fast.top)
 		z = heap->fast.top;
 	if (z < end) {
 		char *nz = z + ZERO_CHUNK < end ? z + ZERO_CHUNK : end;
+		char *other = heap->to_space == heap->young ? heap->young + heap->semi_max : heap->young;
+		size_t *touched = &heap->semi_touched[other == heap->young ? 0 : 1];
+		size_t off = (size_t)(nz - heap->to_space);
 
 		memset(z, 0, (size_t)(nz - z));
 		z = nz;
+		/* The other semispace is the next scavenge's copy target: fault
+		 * its pages in now, on the mutator's time, not in that pause. */
+		if (*touched < off) {
+			madvise(other + *touched, off - *touched, MADV_POPULATE_WRITE);
+			*touched = off;
+		}
+		if (heap->pool.n < RESERVE_PAGES)
+			pages_reserve_one(heap);
 	}
 	heap->young_zeroed = z;
 	if ((size_t)(z - heap->to_space) > heap->young_touched)

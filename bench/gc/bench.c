@@ -63,6 +63,10 @@ static void on_gc(struct gengc_heap *h, const struct gengc_gc_event *ev, void *c
 	double ms = (double)ev->pause_ns / 1e6;
 
 	(void)h; (void)ctx;
+	if (getenv("BENCH_GC_EVENTS"))
+		fprintf(stderr, "event %s %.3f ms survived %.2f MB promoted %.2f MB marked %llu\n",
+			gengc_gc_kind_name((enum gengc_gc_kind)ev->kind), ms, (double)ev->survived_bytes / 1e6,
+			(double)ev->promoted_bytes / 1e6, (unsigned long long)ev->marked_objects);
 	if (ev->kind == GENGC_GC_SCAVENGE) {
 		survived_bytes += ev->survived_bytes;
 	} else if (ms >= full_max_ms && ev->marked_objects) {
