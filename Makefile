@@ -78,7 +78,20 @@ $(AG_TEST_SRCS:tests/%.c=$(O)/tests/%): $(O)/tests/%: $(O)/obj/tests/%.o $(O)/li
 $(GC_TEST_SRCS:tests/%.c=$(O)/tests/%): $(O)/tests/%: $(O)/obj/tests/%.o $(GENGC_A)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ -lpthread -lm
-$(O)/tests/helpers/%: $(O)/obj/tests/helpers/%.o $(GENGC_A)
+# Helpers are processes under observation, not code under test: built without
+# sanitizers so their memory is what the test says it is (ASan's shadow and
+# allocator would add megabytes to every rss the tests check).
+$(O)/obj/tests/helpers/%.o: tests/helpers/%.c
+	@mkdir -p $(@D)
+	$(CC) $(filter-out $(SANFLAGS),$(CFLAGS)) -Itests -c $< -o $@
+$(O)/tests/helpers/%: $(O)/obj/tests/helpers/%.o
+	@mkdir -p $(@D)
+	$(CC) -o $@ $^ -lpthread -lm
+# gc_* helpers are libgengc programs, code under test: sanitized like the tests.
+$(O)/obj/tests/helpers/gc_%.o: tests/helpers/gc_%.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -Itests -Igc -c $< -o $@
+$(O)/tests/helpers/gc_%: $(O)/obj/tests/helpers/gc_%.o $(GENGC_A)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ -lpthread -lm
 

@@ -263,6 +263,8 @@ static int run(const struct options *o)
 			epoll_ctl(efd, EPOLL_CTL_ADD, fd, &ev);
 	}
 
+	if (o->no_bpf && strcmp(o->proc_root, "/proc") == 0)
+		log_notice("bpf disabled by --no-bpf: running on /proc alone");
 	log_notice("memagent %s: configuration %s, interval %u ms, serving http://%s/metrics",
 		   MEMAGENT_VERSION, cfg->source, cfg->interval_ms, httpd_address(h));
 	tick(s, h);
@@ -439,5 +441,12 @@ int main(int argc, char **argv)
 		return EX_USAGE;
 	}
 	log_init(o.verbose);
+	/* BPF sees the live kernel, not a fixture tree: a --proc-root other
+	 * than /proc means /proc readers only. */
+	if (strcmp(o.proc_root, "/proc") != 0 && !o.no_bpf) {
+		o.no_bpf = true;
+		if (!o.once)
+			log_notice("--proc-root %s: BPF off, it would read the live kernel", o.proc_root);
+	}
 	return o.once ? run_once(&o) : run(&o);
 }

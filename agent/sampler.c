@@ -2,15 +2,18 @@
 /* The sampler: every collector once per tick into a fresh snapshot, plus the
  * agent's own metrics, published with one pointer swap. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "bpf_support.h"
 #include "cgroup.h"
 #include "collector.h"
 #include "httpd.h"
 #include "log.h"
 #include "meminfo.h"
+#include "oomkill.h"
 #include "process.h"
 #include "psi.h"
 #include "sampler.h"
@@ -20,6 +23,7 @@ static const struct collector *const collectors[] = {
 	&psi_collector,
 	&process_collector,
 	&cgroup_collector,
+	&oomkill_collector,
 };
 #define N_COLLECTORS (sizeof(collectors) / sizeof(collectors[0]))
 
@@ -64,8 +68,12 @@ struct slot {
 	struct collector_errors err; /* survives reconfiguration */
 };
 
+/* BPF programs whose absence was logged: once per program per run. */
+#define LOGGED_MAX 8
+
 struct sampler {
 	struct collector_ctx ctx;
+	char logged[LOGGED_MAX][32];
 	struct registry *reg;
 	uint64_t samples;
 	uint64_t reloads_ok, reloads_failed;
@@ -95,13 +103,34 @@ static double now_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* Says once per run that a BPF program is not used, and why. */
+static void bpf_unavailable(struct sampler *s, const char *program, const char *reason)
+{
+	for (int i = 0; i < LOGGED_MAX; i++) {
+		if (strcmp(s->logged[i], program) == 0)
+			return;
+		if (!s->logged[i][0]) {
+			snprintf(s->logged[i], sizeof(s->logged[i]), "%s", program);
+			break;
+		}
+	}
+	log_notice("bpf %s unavailable, running on /proc for it: %s", program, reason);
+}
+
 static void on_event(void *arg, const struct collector_event *ev)
 {
-	(void)arg;
-	if (ev->kind == COLLECTOR_EVENT_OOM_KILL)
-		log_warning("oom kill: pid %d comm %s target %s rss %llu bytes cgroup %s", ev->pid,
-			    ev->comm, ev->target, (unsigned long long)ev->rss_bytes,
-			    ev->cgroup ? ev->cgroup : "?");
+	struct sampler *s = arg;
+
+	switch (ev->kind) {
+	case COLLECTOR_EVENT_OOM_KILL:
+		log_warning("oom kill: pid %d comm %s rss %llu bytes cgroup %s target %s", ev->pid,
+			    ev->comm, (unsigned long long)ev->rss_bytes, ev->cgroup ? ev->cgroup : "?",
+			    ev->target);
+		break;
+	case COLLECTOR_EVENT_BPF_UNAVAILABLE:
+		bpf_unavailable(s, ev->program, ev->reason);
+		break;
+	}
 }
 
 static void start_collectors(struct sampler *s)
@@ -265,6 +294,19 @@ void sampler_poll(struct sampler *s, int i)
 		sl->c->poll(sl->state, &sl->err);
 }
 
+static void add_unique(const struct metric_desc **all, size_t *n, size_t cap,
+		       const struct metric_desc *const *list)
+{
+	for (; *list; list++) {
+		size_t i = 0;
+
+		while (i < *n && all[i] != *list)
+			i++;
+		if (i == *n && *n + 1 < cap)
+			all[(*n)++] = *list;
+	}
+}
+
 const struct metric_desc *const *sampler_all_metrics(void)
 {
 	static const struct metric_desc *all[256];
@@ -272,13 +314,11 @@ const struct metric_desc *const *sampler_all_metrics(void)
 
 	if (all[0])
 		return all;
-	for (const struct metric_desc *const *d = self_metrics; *d; d++)
-		all[n++] = *d;
-	for (const struct metric_desc *const *d = httpd_metrics; *d; d++)
-		all[n++] = *d;
+	add_unique(all, &n, 256, self_metrics);
+	add_unique(all, &n, 256, httpd_metrics);
+	add_unique(all, &n, 256, bpf_support_metrics);
 	for (size_t i = 0; i < N_COLLECTORS; i++)
-		for (const struct metric_desc *const *d = collectors[i]->metrics; *d; d++)
-			all[n++] = *d;
+		add_unique(all, &n, 256, collectors[i]->metrics);
 	all[n] = NULL;
 	return all;
 }

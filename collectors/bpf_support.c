@@ -639,3 +639,34 @@ int bpf_support_memcg_path(const char *cgroup_root, uint64_t id, char *buf, size
 	free(w);
 	return r;
 }
+
+/* ---------------------------------------------------------------------------
+ * Self metrics
+ */
+
+static const struct metric_desc m_enabled = {
+	"memagent_bpf_enabled", METRIC_GAUGE, NULL,
+	"1 when the BPF program is loaded and attached, 0 when the agent runs without it.",
+};
+static const struct metric_desc m_lost = {
+	"memagent_bpf_events_lost_total", METRIC_COUNTER, NULL,
+	"Events the program could not deliver because its ring buffer was full.",
+};
+static const struct metric_desc m_map_full = {
+	"memagent_bpf_map_full_total", METRIC_COUNTER, NULL,
+	"Entries refused because the program's bounded map or pass was full.",
+};
+const struct metric_desc *const bpf_support_metrics[] = { &m_enabled, &m_lost, &m_map_full, NULL };
+
+int bpf_support_report(struct snapshot *s, const char *program, bool enabled, unsigned which,
+		       uint64_t lost, uint64_t map_full)
+{
+	const char *const lv[] = { "program", program, NULL };
+	int r = snapshot_add(s, &m_enabled, enabled, lv);
+
+	if (r == 0 && (which & BPF_REPORT_LOST))
+		r = snapshot_add(s, &m_lost, (double)lost, lv);
+	if (r == 0 && (which & BPF_REPORT_MAP_FULL))
+		r = snapshot_add(s, &m_map_full, (double)map_full, lv);
+	return r;
+}

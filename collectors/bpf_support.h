@@ -28,6 +28,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "registry.h"
+
 enum bpf_feature {
 	BPF_FEATURE_BTF,          /* /sys/kernel/btf/vmlinux: CO-RE and tp_btf */
 	BPF_FEATURE_PRIVILEGE,    /* CAP_BPF + CAP_PERFMON, or CAP_SYS_ADMIN */
@@ -91,5 +93,23 @@ int bpf_support_nr_cpus(void);
  * most 100000 directories deep-first. Returns the path length, -ENOENT
  * (no such cgroup: it may have been removed since), -ENOBUFS, or -errno. */
 int bpf_support_memcg_path(const char *cgroup_root, uint64_t id, char *buf, size_t len);
+
+/* --- self metrics ----------------------------------------------------------- */
+
+/* The families every BPF user reports under, one series per program
+ * ({program="rss_stat"} ...): each must be one family in a snapshot, so
+ * they are defined once here. NULL-terminated. */
+extern const struct metric_desc *const bpf_support_metrics[];
+
+enum {
+	BPF_REPORT_LOST = 1u << 0,     /* the program has a ring buffer: events lost */
+	BPF_REPORT_MAP_FULL = 1u << 1, /* the program has a bounded map: map full */
+};
+
+/* Adds memagent_bpf_enabled{program} (1 when loaded and attached), and per
+ * which, memagent_bpf_events_lost_total and memagent_bpf_map_full_total.
+ * Returns 0 or -ENOMEM. */
+int bpf_support_report(struct snapshot *s, const char *program, bool enabled, unsigned which,
+		       uint64_t lost, uint64_t map_full);
 
 #endif

@@ -37,15 +37,18 @@ struct collector_errors {
 
 /* Rare events a collector reports as they happen; the agent logs them. */
 enum collector_event_kind {
-	COLLECTOR_EVENT_OOM_KILL,
+	COLLECTOR_EVENT_OOM_KILL,        /* pid, comm, target, rss_bytes, cgroup */
+	COLLECTOR_EVENT_BPF_UNAVAILABLE, /* program, reason: running without it */
 };
 struct collector_event {
 	enum collector_event_kind kind;
 	int32_t pid;
 	const char *comm;
-	const char *target; /* matched target, or TARGET_OTHER */
+	const char *target; /* matched targets (comma-separated), or TARGET_OTHER */
 	uint64_t rss_bytes;
 	const char *cgroup;
+	const char *program;
+	const char *reason;
 };
 
 struct collector_ctx {

@@ -17,6 +17,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "collector.h"
+
 struct oomkill;
 
 struct oomkill_event {
@@ -66,5 +68,11 @@ int oomkill_fd(const struct oomkill *o);
 int oomkill_poll(struct oomkill *o, oomkill_cb cb, void *arg);
 
 void oomkill_stats(const struct oomkill *o, struct oomkill_stats *ret);
+
+/* The collector over this module: memagent_oom_kills_total{target} (victims
+ * that matched no target count under target="other"), a COLLECTOR_EVENT_OOM_KILL
+ * per kill for the log, and memagent_bpf_*{program="mark_victim"}. Without
+ * BPF it still runs and reports the program as not enabled. */
+extern const struct collector oomkill_collector;
 
 #endif

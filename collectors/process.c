@@ -34,17 +34,24 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "bpf_rss.h"
+#include "bpf_support.h"
 #include "cgroup.h"
 #include "config.h"
+#include "exits.h"
 #include "procfile.h"
 #include "procfs.h"
 #include "process.h"
+#include "taskiter.h"
 
 /* Unwatched processes are re-read for a new comm (exec) every this many ticks,
  * staggered by pid so the cost spreads evenly. */
 #define RECHECK_TICKS 8
 #define CMDLINE_MAX 4096
 #define FILE_BUF (16 * 1024)
+/* Processes whose rss peaks BPF follows at most (one task-storage entry and
+ * one pidfd each). */
+#define RSS_MAX_WATCH 16384
 
 #define D(var, type, name, unit, text) \
 	static const struct metric_desc var = { "memagent_process_" name, type, unit, text }
@@ -64,6 +71,9 @@ D(m_fds, METRIC_GAUGE, "open_fds", NULL, "Open file descriptors.");
 D(m_start, METRIC_GAUGE, "start_time_seconds", "seconds", "Start time since the Unix epoch (per_process targets).");
 D(m_pss, METRIC_GAUGE, "pss_bytes", "bytes", "Proportional set size (smaps_rollup Pss; targets with smaps).");
 D(m_uss, METRIC_GAUGE, "uss_bytes", "bytes", "Unique set size: private clean + dirty (smaps_rollup; targets with smaps).");
+D(m_peak, METRIC_GAUGE, "resident_peak_bytes", "bytes", "Highest resident memory since the previous sample (BPF rss_stat); the maximum over the group.");
+D(m_exits, METRIC_COUNTER, "exits_total", NULL, "Processes of the target that exited (BPF sched_process_exit), short-lived ones included.");
+D(m_exit_peak, METRIC_HISTOGRAM, "exit_peak_resident_bytes", "bytes", "High-water resident memory of exited processes (VmHWM at exit).");
 static const struct metric_desc m_overflow = {
 	"memagent_target_overflow_processes", METRIC_GAUGE, NULL,
 	"Processes of a per_process (group_by) target folded into the pid=\"other\" (comm=\"(other)\") series by the limit.",
@@ -79,8 +89,8 @@ static const struct metric_desc m_kept_fds = {
 
 static const struct metric_desc *const process_metrics[] = {
 	&m_count, &m_rss, &m_anon, &m_file, &m_shmem, &m_vsize, &m_swap, &m_hwm, &m_minflt,
-	&m_majflt, &m_threads, &m_fds, &m_start, &m_pss, &m_uss, &m_overflow, &m_known,
-	&m_kept_fds, NULL,
+	&m_majflt, &m_threads, &m_fds, &m_start, &m_pss, &m_uss, &m_peak, &m_exits, &m_exit_peak,
+	&m_overflow, &m_known, &m_kept_fds, NULL,
 };
 
 #define OTHER_COMM "(other)"
@@ -97,6 +107,15 @@ enum {
 	NEED_STAT = 1u << 0,  /* faults, threads (status alone has no faults) */
 	NEED_FDS = 1u << 1,
 	NEED_SMAPS = 1u << 2,
+	NEED_PEAK = 1u << 3,  /* rss peaks between samples, when BPF can */
+};
+
+/* Exit high-water marks: powers of two from 1 MiB to 64 GiB. */
+#define EXIT_BOUNDS 17
+static const double exit_bounds[EXIT_BOUNDS] = {
+	1048576.0, 2097152.0, 4194304.0, 8388608.0, 16777216.0, 33554432.0, 67108864.0,
+	134217728.0, 268435456.0, 536870912.0, 1073741824.0, 2147483648.0, 4294967296.0,
+	8589934592.0, 17179869184.0, 34359738368.0, 68719476736.0,
 };
 
 struct proc {
@@ -107,8 +126,11 @@ struct proc {
 	uint64_t targets, series;
 	int fd_status, fd_stat, fd_fds;
 	char comm[PROCFS_COMM_MAX];
+	bool rss_watched;    /* BPF follows its rss peaks */
 	char *exe, *cmdline, *cgroup;
 	uint64_t minflt, majflt; /* last read: what it contributes to counters */
+	uint64_t peak;       /* this interval's BPF peak, 0 when none */
+	const struct taskiter_proc *rec; /* this tick's iterator record, or NULL */
 };
 
 /* One reading of a watched process. */
@@ -122,6 +144,7 @@ struct reading {
 
 struct agg {
 	uint64_t count, rss, anon, file, shmem, vsize, swap, hwm, minflt, majflt, threads, fds, pss, uss;
+	uint64_t peak;
 	unsigned has;
 };
 
@@ -139,6 +162,9 @@ struct tstate {
 	struct group *groups; /* group_by comm: open-addressed by comm */
 	size_t groups_cap, n_groups;
 	struct group other_group;
+	uint64_t exits;       /* exit events attributed to the target */
+	uint64_t exit_counts[EXIT_BOUNDS + 1];
+	double exit_sum;
 };
 
 struct state {
@@ -159,6 +185,15 @@ struct state {
 
 	struct tstate *ts;
 	char *buf;        /* FILE_BUF bytes */
+
+	/* BPF, each NULL when unavailable: the iterator replaces the /proc
+	 * reads, rss peaks and exits add what polling cannot see. */
+	struct taskiter *iter;
+	struct bpf_rss *rss;
+	struct bpf_rss_peak *peaks;
+	size_t peaks_cap;
+	struct exits *exits;
+	struct collector_errors *poll_err; /* valid during a poll */
 };
 
 /* --- the pid table --------------------------------------------------------- */
@@ -288,11 +323,20 @@ static void free_ident(struct proc *p)
 	p->exe = p->cmdline = p->cgroup = NULL;
 }
 
+static void rss_unwatch(struct state *st, struct proc *p)
+{
+	if (p->rss_watched)
+		bpf_rss_unwatch(st->rss, p->pid);
+	p->rss_watched = false;
+	p->peak = 0;
+}
+
 /* Forgets p entirely (it exited). */
 static void drop(struct state *st, struct proc *p)
 {
 	leave_targets(st, p, p->targets);
 	close_fds(st, p);
+	rss_unwatch(st, p);
 	free_ident(p);
 	tab_remove(st, p);
 }
@@ -303,6 +347,7 @@ static void make_zombie(struct state *st, struct proc *p)
 {
 	leave_targets(st, p, p->targets);
 	close_fds(st, p);
+	rss_unwatch(st, p);
 	free_ident(p);
 	p->kind = PROC_ZOMBIE;
 }
@@ -311,36 +356,14 @@ static void make_zombie(struct state *st, struct proc *p)
 
 static char *read_exe(struct state *st, int32_t pid)
 {
-	char path[32], buf[PATH_MAX];
-	ssize_t n;
+	char buf[PATH_MAX];
 
-	snprintf(path, sizeof(path), "%d/exe", pid);
-	n = readlinkat(st->proc_fd, path, buf, sizeof(buf) - 1);
-	if (n < 0)
-		return NULL;
-	buf[n] = '\0';
-	return strdup(buf);
+	return procfs_read_exe(st->proc_fd, pid, buf, sizeof(buf)) < 0 ? NULL : strdup(buf);
 }
 
 static char *read_cmdline(struct state *st, int32_t pid)
 {
-	char path[32];
-	int r;
-
-	snprintf(path, sizeof(path), "%d/cmdline", pid);
-	r = procfile_read(st->proc_fd, path, st->buf, CMDLINE_MAX + 1);
-	if (r == -EFBIG) {
-		/* A long command line: matching uses its first CMDLINE_MAX bytes. */
-		int fd = procfile_open(st->proc_fd, path);
-
-		r = fd < 0 ? fd : (int)pread(fd, st->buf, CMDLINE_MAX, 0);
-		if (fd >= 0)
-			close(fd);
-	}
-	if (r < 0)
-		return NULL;
-	procfs_join_cmdline(st->buf, (size_t)r);
-	return strdup(st->buf);
+	return procfs_read_cmdline(st->proc_fd, pid, st->buf, CMDLINE_MAX + 1) < 0 ? NULL : strdup(st->buf);
 }
 
 static char *read_cgroup(struct state *st, int32_t pid)
@@ -412,16 +435,27 @@ static void set_targets(struct state *st, struct proc *p, uint64_t mask, struct 
 	p->targets = mask;
 	if (!mask) {
 		close_fds(st, p);
+		rss_unwatch(st, p);
 		p->kind = PROC_IGNORED;
 		return;
 	}
 	p->kind = PROC_WATCHED;
 	needs = needs_of(st, mask);
-	if (p->fd_status < 0)
+	if (st->rss && (needs & NEED_PEAK) && !p->rss_watched) {
+		int r = bpf_rss_watch(st->rss, p->pid);
+
+		p->rss_watched = r == 0;
+		if (r == -ENOSPC)
+			err->n[COLLECTOR_OVERFLOW]++;
+	} else if (!(needs & NEED_PEAK)) {
+		rss_unwatch(st, p);
+	}
+	/* The iterator brings status and stat figures: no descriptors for them. */
+	if (!st->iter && p->fd_status < 0)
 		keep_open(st, p, "status", O_RDONLY, &p->fd_status, err);
-	if ((needs & NEED_STAT) && p->fd_stat < 0)
+	if (!st->iter && (needs & NEED_STAT) && p->fd_stat < 0)
 		keep_open(st, p, "stat", O_RDONLY, &p->fd_stat, err);
-	else if (!(needs & NEED_STAT))
+	else if (st->iter || !(needs & NEED_STAT))
 		close_fd(st, &p->fd_stat);
 	/* fstat() of /proc/PID/fd reports the number of open fds (Linux 6.2+). */
 	if ((needs & NEED_FDS) && p->fd_fds < 0)
@@ -497,6 +531,69 @@ static int scan(struct state *st, struct collector_errors *err)
 	}
 }
 
+/* First sight of an iterator record. */
+static struct proc *discover_rec(struct state *st, const struct taskiter_proc *rec,
+				 struct collector_errors *err)
+{
+	struct proc *p = tab_insert(st, rec->pid);
+
+	if (!p)
+		return NULL;
+	p->seen = st->gen;
+	p->start_ticks = rec->start_ticks;
+	memcpy(p->comm, rec->comm, sizeof(p->comm));
+	p->comm[sizeof(p->comm) - 1] = '\0';
+	if (rec->kthread)
+		p->kind = PROC_KTHREAD;
+	else if (rec->no_mm)
+		p->kind = PROC_ZOMBIE;
+	else
+		set_targets(st, p, classify(st, p), err);
+	return p;
+}
+
+/* The iterator backend's listing: one pass gives every process and its
+ * figures. Comm changes and zombies are seen for every process, watched or
+ * not, so nothing needs re-checking later. Returns a negative errno when the
+ * pass failed (the caller then lists /proc instead). */
+static int scan_iter(struct state *st, struct collector_errors *err)
+{
+	const struct taskiter_proc *recs;
+	size_t n;
+	int r = taskiter_read(st->iter, &recs, &n);
+
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < n; i++) {
+		const struct taskiter_proc *rec = &recs[i];
+		struct proc *p = tab_find(st, rec->pid);
+
+		if (p && p->start_ticks != rec->start_ticks) {
+			/* The pid was reused between two passes. */
+			drop(st, p);
+			p = NULL;
+		}
+		if (!p) {
+			p = discover_rec(st, rec, err);
+			if (!p)
+				continue;
+		}
+		p->seen = st->gen;
+		p->rec = rec;
+		if (p->kind == PROC_KTHREAD || p->kind == PROC_ZOMBIE)
+			continue;
+		if (rec->no_mm) {
+			make_zombie(st, p);
+		} else if (strncmp(rec->comm, p->comm, sizeof(p->comm) - 1) != 0) {
+			memcpy(p->comm, rec->comm, sizeof(p->comm));
+			p->comm[sizeof(p->comm) - 1] = '\0';
+			free_ident(p);
+			set_targets(st, p, classify(st, p), err);
+		}
+	}
+	return 0;
+}
+
 /* Drops every process the last listing did not show: they exited. */
 static int sweep(struct state *st)
 {
@@ -544,16 +641,47 @@ static void count_error(struct collector_errors *err, int r)
 
 /* Reads p's numbers. Returns 0, or a negative errno (the process is gone
  * when errno_gone()). */
+/* Fills a reading from an iterator record: the same figures /proc gives. */
+static void from_record(const struct taskiter_proc *rec, struct reading *rd)
+{
+	struct procfs_status *s = &rd->status;
+
+	memcpy(s->comm, rec->comm, sizeof(s->comm));
+	s->comm[sizeof(s->comm) - 1] = '\0';
+	s->state = rec->no_mm ? 'Z' : 'S';
+	s->present = PROCFS_HAS_MEM | PROCFS_HAS_SPLIT;
+	s->rss_anon = rec->rss_anon_bytes;
+	s->rss_file = rec->rss_file_bytes;
+	s->rss_shmem = rec->rss_shmem_bytes;
+	s->rss = s->rss_anon + s->rss_file + s->rss_shmem;
+	s->swap = rec->swap_bytes;
+	s->vsize = rec->vsize_bytes;
+	s->hwm = rec->hwm_bytes;
+	s->threads = rec->threads;
+	rd->stat.minflt = rec->min_flt;
+	rd->stat.majflt = rec->maj_flt;
+	rd->stat.threads = rec->threads;
+	rd->stat.start_ticks = rec->start_ticks;
+	rd->stat.vsize = rec->vsize_bytes;
+	rd->has |= NEED_STAT;
+}
+
 static int read_proc(struct state *st, struct proc *p, unsigned needs, struct reading *rd)
 {
 	int r;
 
 	memset(rd, 0, sizeof(*rd));
-	r = read_file(st, p, p->fd_status, "status");
-	if (r < 0)
-		return r;
-	if (procfs_parse_status(st->buf, (size_t)r, &rd->status) < 0)
-		return -EBADMSG;
+	if (p->rec) {
+		from_record(p->rec, rd);
+		rd->has &= needs | ~NEED_STAT;
+		needs &= ~NEED_STAT;
+	} else {
+		r = read_file(st, p, p->fd_status, "status");
+		if (r < 0)
+			return r;
+		if (procfs_parse_status(st->buf, (size_t)r, &rd->status) < 0)
+			return -EBADMSG;
+	}
 	if (rd->status.state == 'Z' || rd->status.state == 'X')
 		return 0;
 	if (needs & NEED_STAT) {
@@ -590,10 +718,19 @@ static int read_proc(struct state *st, struct proc *p, unsigned needs, struct re
 	return 0;
 }
 
-static void agg_add(struct agg *a, const struct reading *rd, unsigned needs)
+static void agg_add(struct agg *a, const struct reading *rd, unsigned needs, const struct proc *p)
 {
 	const struct procfs_status *s = &rd->status;
 
+	if (p->rss_watched && (needs & NEED_PEAK)) {
+		/* The interval's peak, or the rss now if it is higher (a rise
+		 * after the BPF read belongs to both intervals). */
+		uint64_t peak = p->peak > s->rss ? p->peak : s->rss;
+
+		if (peak > a->peak)
+			a->peak = peak;
+		a->has |= NEED_PEAK;
+	}
 	a->count++;
 	a->rss += s->rss;
 	a->anon += s->rss_anon;
@@ -641,6 +778,8 @@ static int emit_agg(struct snapshot *snap, const struct agg *a, unsigned needs,
 		r |= snapshot_add(snap, &m_pss, (double)a->pss, lv);
 		r |= snapshot_add(snap, &m_uss, (double)a->uss, lv);
 	}
+	if ((needs & NEED_PEAK) && (a->has & NEED_PEAK))
+		r |= snapshot_add(snap, &m_peak, (double)a->peak, lv);
 	return r < 0 ? -ENOMEM : 0;
 }
 
@@ -689,7 +828,7 @@ static int emit_process(struct state *st, struct snapshot *snap, const struct ta
 	int r;
 
 	snprintf(pid, sizeof(pid), "%d", p->pid);
-	agg_add(&a, rd, needs);
+	agg_add(&a, rd, needs, p);
 	r = emit_agg(snap, &a, needs, 0, 0, lv);
 	if (r == 0 && st->boot_time > 0)
 		r = snapshot_add(snap, &m_start,
@@ -728,7 +867,7 @@ static int account(struct state *st, struct snapshot *snap, struct proc *p, unsi
 		}
 		ts->overflow++;
 	}
-	agg_add(&ts->sum, rd, ts->needs);
+	agg_add(&ts->sum, rd, ts->needs, p);
 	return 0;
 }
 
@@ -747,7 +886,8 @@ static int read_all(struct state *st, struct snapshot *snap, struct collector_er
 
 		if (!p->pid)
 			continue;
-		if (p->kind == PROC_IGNORED && (uint32_t)(p->pid + st->gen) % RECHECK_TICKS == 0) {
+		if (p->kind == PROC_IGNORED && !p->rec &&
+		    (uint32_t)(p->pid + st->gen) % RECHECK_TICKS == 0) {
 			char path[32], comm[PROCFS_COMM_MAX + 1];
 
 			snprintf(path, sizeof(path), "%d/comm", p->pid);
@@ -803,6 +943,26 @@ static int read_all(struct state *st, struct snapshot *snap, struct collector_er
 	return ret;
 }
 
+/* memagent_bpf_* for the three programs this collector uses. */
+static int emit_bpf(struct state *st, struct snapshot *snap)
+{
+	struct taskiter_stats it = {0};
+	struct bpf_rss_stats rs = {0};
+	struct exits_stats ex = {0};
+	int r = 0;
+
+	if (st->iter)
+		taskiter_stats(st->iter, &it);
+	if (st->rss)
+		bpf_rss_stats(st->rss, &rs);
+	if (st->exits)
+		exits_stats(st->exits, &ex);
+	r |= bpf_support_report(snap, "task_iter", st->iter, BPF_REPORT_MAP_FULL, 0, it.overflow);
+	r |= bpf_support_report(snap, "rss_stat", st->rss, BPF_REPORT_MAP_FULL, 0, rs.map_full);
+	r |= bpf_support_report(snap, "sched_process_exit", st->exits, BPF_REPORT_LOST, ex.lost, 0);
+	return r;
+}
+
 static int emit_targets(struct state *st, struct snapshot *snap)
 {
 	int r = 0;
@@ -846,8 +1006,19 @@ static int emit_targets(struct state *st, struct snapshot *snap)
 			r |= emit_agg(snap, &ts->sum, ts->needs, ts->dead_minflt, ts->dead_majflt, lv);
 		}
 	}
+	if (st->exits) {
+		for (size_t i = 0; i < st->targets->n; i++) {
+			const struct tstate *ts = &st->ts[i];
+			const char *const lv[] = { "target", target_at(st, (unsigned)i)->name, NULL };
+
+			r |= snapshot_add(snap, &m_exits, (double)ts->exits, lv);
+			r |= snapshot_histogram(snap, &m_exit_peak, lv, exit_bounds, ts->exit_counts,
+						EXIT_BOUNDS, ts->exit_sum);
+		}
+	}
 	r |= snapshot_add(snap, &m_known, (double)st->n, NULL);
 	r |= snapshot_add(snap, &m_kept_fds, (double)st->kept_fds, NULL);
+	r |= emit_bpf(st, snap);
 	return r < 0 ? -ENOMEM : 0;
 }
 
@@ -876,24 +1047,144 @@ static void reset_sums(struct state *st)
 	}
 }
 
+/* --- exits and peaks (BPF) --------------------------------------------------- */
+
+/* Attributes one exit to the targets of the process. A process the table
+ * knows (same pid and start time) keeps the targets it was classified into,
+ * exe and cmdline included, and its final fault counts are taken so the
+ * sweep folds exactly what it did; one born and gone between two samples is
+ * classified from what the event carries (pid, comm, memory cgroup). */
+static void on_exit_event(void *arg, const struct exits_event *ev)
+{
+	struct state *st = arg;
+	uint64_t ticks = ev->start_boottime_ns / (1000000000ull / (uint64_t)st->clk_tck);
+	struct proc *p = tab_find(st, ev->pid);
+	uint64_t mask;
+
+	if (ev->kthread)
+		return;
+	if (p && p->start_ticks == ticks && p->kind != PROC_ZOMBIE) {
+		mask = p->targets;
+		if (p->kind == PROC_WATCHED && !ev->faults_truncated) {
+			p->minflt = ev->min_flt;
+			p->majflt = ev->maj_flt;
+		}
+	} else {
+		char cgroup[PATH_MAX];
+		struct target_proc tp = { .pid = ev->pid, .comm = ev->comm };
+
+		if ((st->targets->needs & TARGET_NEED_CGROUP) &&
+		    bpf_support_memcg_path(st->ctx->cgroup_root, ev->memcg_id, cgroup, sizeof(cgroup)) >= 0)
+			tp.cgroup = cgroup;
+		mask = target_set_classify(st->targets, &tp);
+	}
+	for (uint64_t m = mask; m; m &= m - 1) {
+		struct tstate *ts = &st->ts[__builtin_ctzll(m)];
+		size_t b = 0;
+
+		while (b < EXIT_BOUNDS && (double)ev->hiwater_rss_bytes > exit_bounds[b])
+			b++;
+		ts->exits++;
+		ts->exit_counts[b]++;
+		ts->exit_sum += (double)ev->hiwater_rss_bytes;
+	}
+}
+
+static int poll_exits(struct state *st, struct collector_errors *err)
+{
+	int r = exits_poll(st->exits, on_exit_event, st);
+
+	if (r < 0)
+		err->n[COLLECTOR_BPF]++;
+	return r;
+}
+
+/* Ends the BPF peak interval and hands each watched process its peak. */
+static void read_peaks(struct state *st, struct collector_errors *err)
+{
+	struct bpf_rss_stats rs;
+	size_t n = 0;
+	int r;
+
+	bpf_rss_stats(st->rss, &rs);
+	if (rs.watched > st->peaks_cap) {
+		struct bpf_rss_peak *pk = realloc(st->peaks, rs.watched * 2 * sizeof(*pk));
+
+		if (!pk) {
+			err->n[COLLECTOR_BPF]++;
+			return;
+		}
+		st->peaks = pk;
+		st->peaks_cap = rs.watched * 2;
+	}
+	r = bpf_rss_read(st->rss, st->peaks, st->peaks_cap, &n);
+	if (r < 0 && r != -ENOBUFS) {
+		err->n[COLLECTOR_BPF]++;
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const struct bpf_rss_peak *pk = &st->peaks[i];
+		struct proc *p = tab_find(st, pk->pid);
+
+		if (!p || !p->rss_watched)
+			continue;
+		if (pk->err == -ESRCH) {
+			/* The module has dropped it already. */
+			p->rss_watched = false;
+			p->peak = 0;
+			continue;
+		}
+		p->peak = pk->changed ? pk->peak_bytes : 0;
+	}
+}
+
 static int collector_read(void *state, struct snapshot *snap, struct collector_errors *err)
 {
 	struct state *st = state;
-	int r;
+	int r = -1;
 
 	st->gen++;
-	r = scan(st, err);
+	/* Exits first: a process that exited since the last sample gets its
+	 * final counts before the sweep folds them. */
+	if (st->exits)
+		poll_exits(st, err);
+	if (st->iter) {
+		for (size_t i = 0; i < st->cap; i++)
+			st->tab[i].rec = NULL;
+		r = scan_iter(st, err);
+		if (r < 0)
+			err->n[COLLECTOR_BPF]++; /* this sample falls back to /proc */
+	}
 	if (r < 0) {
-		err->n[COLLECTOR_UNREADABLE]++;
-		return r;
+		r = scan(st, err);
+		if (r < 0) {
+			err->n[COLLECTOR_UNREADABLE]++;
+			return r;
+		}
 	}
 	r = sweep(st);
+	if (r == 0 && st->rss)
+		read_peaks(st, err);
 	if (r == 0)
 		r = read_all(st, snap, err);
 	if (r == 0)
 		r = emit_targets(st, snap);
 	reset_sums(st);
 	return r;
+}
+
+static int collector_fd(void *state)
+{
+	struct state *st = state;
+
+	return st->exits ? exits_fd(st->exits) : -1;
+}
+
+static int collector_poll(void *state, struct collector_errors *err)
+{
+	struct state *st = state;
+
+	return st->exits ? poll_exits(st, err) : 0;
 }
 
 /* --- lifecycle ------------------------------------------------------------- */
@@ -924,6 +1215,11 @@ static void collector_done(void *state)
 	}
 	for (size_t i = 0; st->ts && i < st->targets->n; i++)
 		free(st->ts[i].groups);
+	/* Peaks' pidfds close with the module. */
+	bpf_rss_free(st->rss);
+	taskiter_free(st->iter);
+	exits_free(st->exits);
+	free(st->peaks);
 	if (st->proc_dir)
 		closedir(st->proc_dir);
 	if (st->proc_fd >= 0)
@@ -933,6 +1229,29 @@ static void collector_done(void *state)
 	free(st->gone);
 	free(st->buf);
 	free(st);
+}
+
+static void unavailable(const struct collector_ctx *ctx, const char *program, const char *why)
+{
+	struct collector_event ev = { .kind = COLLECTOR_EVENT_BPF_UNAVAILABLE, .program = program,
+				      .reason = why };
+
+	if (ctx->event)
+		ctx->event(ctx->event_arg, &ev);
+}
+
+/* Loads what BPF adds; each part that cannot load is reported once and the
+ * collector goes on without it. */
+static void start_bpf(struct state *st)
+{
+	char why[192];
+
+	if (taskiter_new(0, &st->iter, why, sizeof(why)) < 0)
+		unavailable(st->ctx, "task_iter", why);
+	if (bpf_rss_new(RSS_MAX_WATCH, &st->rss, why, sizeof(why)) < 0)
+		unavailable(st->ctx, "rss_stat", why);
+	if (exits_new(0, &st->exits, why, sizeof(why)) < 0)
+		unavailable(st->ctx, "sched_process_exit", why);
 }
 
 static int collector_init(const struct collector_ctx *ctx, void **ret_state)
@@ -976,12 +1295,14 @@ static int collector_init(const struct collector_ctx *ctx, void **ret_state)
 		const struct target *t = &ctx->targets->v[i];
 
 		if (t->group_by == TARGET_GROUP_NONE)
-			st->ts[i].needs = NEED_STAT | (fd_count ? NEED_FDS : 0);
+			st->ts[i].needs = NEED_STAT | NEED_PEAK | (fd_count ? NEED_FDS : 0);
 		if (t->smaps)
 			st->ts[i].needs |= NEED_SMAPS;
 	}
 	cgroup_hier_detect(ctx->cgroup_root, &st->hier);
 	st->boot_time = read_boot_time(st->proc_fd, st->buf);
+	if (ctx->use_bpf)
+		start_bpf(st);
 	*ret_state = st;
 	return 0;
 }
@@ -991,5 +1312,7 @@ const struct collector process_collector = {
 	.metrics = process_metrics,
 	.init = collector_init,
 	.read = collector_read,
+	.fd = collector_fd,
+	.poll = collector_poll,
 	.done = collector_done,
 };

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* Parsers for the per-process files of /proc: stat, status, smaps_rollup, cmdline. */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "procfile.h"
 #include "procfs.h"
@@ -255,4 +257,36 @@ void procfs_join_cmdline(char *buf, size_t len)
 		if (buf[i] == '\0')
 			buf[i] = ' ';
 	buf[len] = '\0';
+}
+
+int procfs_read_exe(int proc_fd, int pid, char *buf, size_t len)
+{
+	char path[32];
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "%d/exe", pid);
+	n = readlinkat(proc_fd, path, buf, len - 1);
+	if (n < 0)
+		return -errno;
+	buf[n] = '\0';
+	return (int)n;
+}
+
+int procfs_read_cmdline(int proc_fd, int pid, char *buf, size_t len)
+{
+	char path[32];
+	int fd = -1;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "%d/cmdline", pid);
+	fd = procfile_open(proc_fd, path);
+	if (fd < 0)
+		return fd;
+	/* One read: the head of a long command line is what matching uses. */
+	n = pread(fd, buf, len - 1, 0);
+	close(fd);
+	if (n < 0)
+		return -errno;
+	procfs_join_cmdline(buf, (size_t)n);
+	return (int)strlen(buf);
 }

@@ -61,4 +61,13 @@ int procfs_parse_smaps(const char *buf, size_t len, struct procfs_smaps *ret);
  * len + 1) into one NUL-terminated string joined by single spaces. */
 void procfs_join_cmdline(char *buf, size_t len);
 
+/* Reads the target of proc_fd/PID/exe into buf. Returns its length or -errno
+ * (-ENOENT: gone or a kernel thread; -EACCES: not ours to read). */
+int procfs_read_exe(int proc_fd, int pid, char *buf, size_t len);
+
+/* Reads proc_fd/PID/cmdline into buf joined by spaces (the first len - 1
+ * bytes of a longer one). Returns the length or -errno. Takes the target's
+ * mmap lock: read it once per process, not per sample. */
+int procfs_read_cmdline(int proc_fd, int pid, char *buf, size_t len);
+
 #endif

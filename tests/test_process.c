@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "helpers/memchild.h"
 #include "process.h"
 #include "snapcheck.h"
 #include "test.h"
@@ -132,7 +133,14 @@ struct run {
 	struct snapshot *snap;
 };
 
+static int run_start_bpf(struct run *r, const char *json, const char *proc_root, bool bpf);
+
 static int run_start(struct run *r, const char *json, const char *proc_root)
+{
+	return run_start_bpf(r, json, proc_root, false);
+}
+
+static int run_start_bpf(struct run *r, const char *json, const char *proc_root, bool bpf)
 {
 	char e[CONFIG_ERROR_MAX];
 
@@ -142,7 +150,8 @@ static int run_start(struct run *r, const char *json, const char *proc_root)
 		return -1;
 	}
 	r->ctx = (struct collector_ctx){ .proc_root = proc_root, .cgroup_root = "/sys/fs/cgroup",
-					 .targets = &r->cfg->targets, .limits = &r->cfg->limits };
+					 .targets = &r->cfg->targets, .limits = &r->cfg->limits,
+					 .use_bpf = bpf };
 	return process_collector.init(&r->ctx, &r->state);
 }
 
@@ -394,6 +403,78 @@ static void test_comm_change(void)
 	child_stop(&ch);
 }
 
+/* The BPF iterator and /proc give the same numbers, sample for sample, for
+ * processes held still (SIGSTOP) with anonymous, shared, file and thread
+ * memory. */
+static void test_backends_agree(void)
+{
+	enum { N = 3 };
+	struct memchild c[N];
+	const char *cmds[N][2] = { { "t 16", "p 3" }, { "s 8", "r 8" }, { "t 4", "s 2" } };
+	const char *json = "{\"targets\": [{\"name\": \"mc\", \"match\": {\"comm\": \"memchild\"}, "
+			   "\"per_process\": true}]}";
+	static const char *const gauges[] = {
+		"memagent_process_resident_bytes", "memagent_process_resident_anon_bytes",
+		"memagent_process_resident_file_bytes", "memagent_process_resident_shmem_bytes",
+		"memagent_process_swap_bytes", "memagent_process_virtual_bytes",
+		"memagent_process_resident_hwm_bytes",
+	};
+	static const char *const exact[] = {
+		"memagent_process_minor_faults_total", "memagent_process_major_faults_total",
+		"memagent_process_threads", "memagent_process_start_time_seconds",
+	};
+	struct run procfs, iter;
+
+	for (int i = 0; i < N; i++) {
+		c[i] = (struct memchild){ .pid = -1, .to = -1, .from = -1 };
+		REQUIRE(memchild_start(&c[i], NULL) == 0);
+		REQUIRE(memchild_cmd(&c[i], cmds[i][0]) == 0 && memchild_cmd(&c[i], cmds[i][1]) == 0);
+	}
+	for (int i = 0; i < N; i++)
+		kill(c[i].pid, SIGSTOP);
+	REQUIRE(run_start_bpf(&procfs, json, "/proc", false) == 0);
+	REQUIRE(run_start_bpf(&iter, json, "/proc", true) == 0);
+	for (int round = 0; round < 3; round++) {
+		CHECK_EQ(run_tick(&procfs), 0);
+		CHECK_EQ(run_tick(&iter), 0);
+		if (round == 0 && value(&iter, "memagent_bpf_enabled", SNAP_LABELS("program", "task_iter")) != 1) {
+			run_stop(&procfs);
+			run_stop(&iter);
+			for (int i = 0; i < N; i++)
+				memchild_stop(&c[i]);
+			TEST_SKIP_UNLESS_CI("the BPF task iterator did not load (see memagent --probe)");
+		}
+		CHECK(value(&procfs, "memagent_process_count", SNAP_LABELS("target", "mc")) == N);
+		CHECK(value(&iter, "memagent_process_count", SNAP_LABELS("target", "mc")) == N);
+		for (int i = 0; i < N; i++) {
+			char pid[16];
+
+			snprintf(pid, sizeof(pid), "%d", c[i].pid);
+			for (size_t k = 0; k < sizeof(gauges) / sizeof(gauges[0]); k++) {
+				double a = value(&procfs, gauges[k], SNAP_LABELS("target", "mc", "pid", pid));
+				double b = value(&iter, gauges[k], SNAP_LABELS("target", "mc", "pid", pid));
+
+				if (!(fabs(a - b) <= 4096))
+					test_fail_at(__FILE__, __LINE__, "%s pid %s: /proc %.0f, iterator %.0f",
+						     gauges[k], pid, a, b);
+			}
+			for (size_t k = 0; k < sizeof(exact) / sizeof(exact[0]); k++) {
+				double a = value(&procfs, exact[k], SNAP_LABELS("target", "mc", "pid", pid));
+				double b = value(&iter, exact[k], SNAP_LABELS("target", "mc", "pid", pid));
+
+				if (!(a == b))
+					test_fail_at(__FILE__, __LINE__, "%s pid %s: /proc %.0f, iterator %.0f",
+						     exact[k], pid, a, b);
+			}
+		}
+	}
+	CHECK(value(&procfs, "memagent_bpf_enabled", SNAP_LABELS("program", "task_iter")) == 0);
+	run_stop(&procfs);
+	run_stop(&iter);
+	for (int i = 0; i < N; i++)
+		memchild_stop(&c[i]);
+}
+
 int main(void)
 {
 	RUN(test_fixture_tree);
@@ -402,5 +483,6 @@ int main(void)
 	RUN(test_group_limit);
 	RUN(test_kernel_threads_excluded);
 	RUN(test_comm_change);
+	RUN(test_backends_agree);
 	return test_done();
 }

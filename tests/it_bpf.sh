@@ -1,0 +1,160 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# What polling cannot see, through the running agent: rss peaks between two
+# samples, OOM kills, 500 short-lived processes; and the agent without BPF
+# (--no-bpf, unprivileged) still serving /proc metrics. Samples are driven
+# with SIGUSR1 and awaited on memagent_samples_total, never on sleeps.
+. "$(dirname "$0")/lib.sh"
+
+MIB=1048576
+# needs_bpf NAME: true when BPF works here; otherwise a SKIP (a FAIL under CI).
+needs_bpf() {
+    if "$MEMAGENT" --probe >"$TMP/probe" 2>&1; then return 0; fi
+    if [ "${CI:-}" = true ]; then
+        fail "$1" "BPF unavailable under CI: $(grep unavailable "$TMP/probe" | head -1)"
+    else
+        skip "$1" "BPF unavailable here: $(grep unavailable "$TMP/probe" | head -1)"
+    fi
+    return 1
+}
+between() { awk -v v="${1:-x}" -v lo="$2" -v hi="$3" 'BEGIN { exit !(v ~ /^[0-9.e+]+$/ && v >= lo && v <= hi) }'; }
+below() { awk -v v="${1:-x}" -v hi="$2" 'BEGIN { exit !(v ~ /^[0-9.e+]+$/ && v < hi) }'; }
+
+# --- interval peaks ------------------------------------------------------------
+peaks() {
+    coproc MC { exec "$HELPERS/memchild"; }
+    local pid=$MC_PID
+    PIDS+=("$pid")
+    mc() { echo "$1" >&"${MC[1]}"; local ans; read -r ans <&"${MC[0]}"; [ "$ans" = ok ]; }
+    cat >"$TMP/peaks.json" <<JSON
+{ "targets": [ { "name": "spiky", "match": { "pid": $pid }, "per_process": true } ] }
+JSON
+    start_agent --interval 3600000 --config "$TMP/peaks.json" || { fail peaks_agent_start; return; }
+    local l="target=\"spiky\",pid=\"$pid\""
+
+    check peak_rss_stat_enabled test "$(metric memagent_bpf_enabled 'program="rss_stat"')" = 1
+    # sample k: a quiet child under 20 MiB
+    sample_now
+    check peak_k_under_20mib below "$(metric memagent_process_resident_bytes "$l")" $((20 * MIB))
+    # between k and k+1: 200 MiB touched and freed
+    mc "t 200" && mc "f"
+    sample_now
+    local peak rss
+    peak=$(metric memagent_process_resident_peak_bytes "$l")
+    rss=$(metric memagent_process_resident_bytes "$l")
+    echo "  k+1: peak $((${peak%.*} / MIB)) MiB, resident $((${rss%.*} / MIB)) MiB"
+    check peak_k1_at_least_200mib between "$peak" $((200 * MIB)) $((400 * MIB))
+    check peak_k1_resident_under_50mib below "$rss" $((50 * MIB))
+    # k+2: nothing happened: the peak is this interval's, not the lifetime's
+    sample_now
+    check peak_k2_under_50mib below "$(metric memagent_process_resident_peak_bytes "$l")" $((50 * MIB))
+    check peak_k2_hwm_remembers_200mib between "$(metric memagent_process_resident_hwm_bytes "$l")" $((200 * MIB)) $((400 * MIB))
+    # k+3: a 100 MiB spike
+    mc "t 100" && mc "f"
+    sample_now
+    peak=$(metric memagent_process_resident_peak_bytes "$l")
+    echo "  k+3: peak $((${peak%.*} / MIB)) MiB"
+    check peak_k3_100_to_150mib between "$peak" $((100 * MIB)) $((150 * MIB))
+    check peaks_agent_clean_exit stop_agent
+    mc x
+}
+
+# --- OOM kill in a 64 MiB memory cgroup ------------------------------------------
+oom() {
+    local cg v
+    if [ -e /sys/fs/cgroup/cgroup.controllers ] && grep -qw memory /sys/fs/cgroup/cgroup.controllers; then
+        v=2; cg=/sys/fs/cgroup/memagent-it-oom-$$
+    elif [ -d /sys/fs/cgroup/memory ]; then
+        v=1; cg=/sys/fs/cgroup/memory/memagent-it-oom-$$
+    else
+        skip oom_kill "no memory cgroup controller"; return
+    fi
+    mkdir "$cg" || { fail oom_cgroup_create "$cg"; return; }
+    if [ $v = 2 ]; then
+        echo $((64 * MIB)) >"$cg/memory.max"; echo 0 >"$cg/memory.swap.max" 2>/dev/null
+    else
+        echo $((64 * MIB)) >"$cg/memory.limit_in_bytes"
+        echo $((64 * MIB)) >"$cg/memory.memsw.limit_in_bytes" 2>/dev/null
+    fi
+    cat >"$TMP/oom.json" <<JSON
+{ "targets": [ { "name": "hog", "match": { "comm": "memchild" } } ] }
+JSON
+    start_agent --interval 3600000 --config "$TMP/oom.json" || { fail oom_agent_start; rmdir "$cg"; return; }
+    local before
+    before=$(metric memagent_oom_kills_total 'target="hog"')
+    # The child enters the cgroup before it execs, then touches memory until killed.
+    sh -c "echo \$\$ >'$cg/cgroup.procs' && exec '$HELPERS/memchild' --hog" >/dev/null 2>&1
+    local status=$?
+    check oom_child_killed test $status -eq 137
+    check oom_logged wait_until 20 grep -q 'oom kill: pid [0-9]* comm memchild' "$AGENT_LOG"
+    sample_now
+    check oom_kills_total_increments test "$(metric memagent_oom_kills_total 'target="hog"')" = $(( ${before:-0} + 1 ))
+    grep 'oom kill' "$AGENT_LOG" | sed 's/^/  /'
+    check oom_agent_clean_exit stop_agent
+    rmdir "$cg"
+    check oom_cgroup_removed test ! -d "$cg"
+}
+
+# --- 500 short-lived processes ---------------------------------------------------
+exits() {
+    cat >"$TMP/exits.json" <<JSON
+{ "targets": [ { "name": "burst", "match": { "comm": "memchild" } } ] }
+JSON
+    start_agent --interval 3600000 --config "$TMP/exits.json" || { fail exits_agent_start; return; }
+    local l='target="burst"' e0 c0 b0 b1 e1 c1 bb1 bb0
+    e0=$(metric memagent_process_exits_total "$l")
+    c0=$(metric memagent_process_exit_peak_resident_bytes_count "$l")
+    b0=$(metric memagent_process_exit_peak_resident_bytes_bucket "$l,le=\"16777216\"")
+    bb0=$(metric memagent_process_exit_peak_resident_bytes_bucket "$l,le=\"8388608\"")
+    local i
+    for i in $(seq 500); do "$HELPERS/memchild" --touch 8 || break; done
+    sample_now
+    e1=$(metric memagent_process_exits_total "$l")
+    c1=$(metric memagent_process_exit_peak_resident_bytes_count "$l")
+    b1=$(metric memagent_process_exit_peak_resident_bytes_bucket "$l,le=\"16777216\"")
+    bb1=$(metric memagent_process_exit_peak_resident_bytes_bucket "$l,le=\"8388608\"")
+    echo "  exits $e0 -> $e1, histogram count $c0 -> $c1"
+    check exits_total_rises_by_500 test $(( e1 - e0 )) -eq 500
+    check exit_histogram_count_rises_by_500 test $(( c1 - c0 )) -eq 500
+    check exit_peaks_all_in_8_16mib test $(( (b1 - b0) - (bb1 - bb0) )) -eq 500
+    check exits_nothing_lost test "$(metric memagent_bpf_events_lost_total 'program="sched_process_exit"')" = 0
+    check exits_agent_clean_exit stop_agent
+}
+
+# --- without BPF ------------------------------------------------------------------
+without() {
+    start_agent --interval 3600000 --no-bpf || { fail no_bpf_start; return; }
+    check no_bpf_serves_proc test -n "$(metric memagent_system_memory_total_bytes)"
+    check no_bpf_process_metrics test -n "$(metric memagent_process_count 'target="all",comm="memagent"')"
+    check no_bpf_enabled_0 test "$(metric memagent_bpf_enabled 'program="task_iter"')" = 0
+    check no_bpf_logged grep -q 'bpf disabled by --no-bpf' "$AGENT_LOG"
+    check no_bpf_clean_exit stop_agent
+
+    # Unprivileged: no capabilities at all; BPF fails to load, the reason is
+    # logged once per program, /proc metrics are served.
+    if ! command -v setpriv >/dev/null; then skip unprivileged "setpriv missing"; return; fi
+    chmod 755 "$TMP"
+    AGENT_LOG=$TMP/unpriv.log
+    setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all --bounding-set=-all \
+        "$MEMAGENT" --listen 127.0.0.1:0 --interval 3600000 2>"$AGENT_LOG" &
+    AGENT_PID=$!
+    PIDS+=("$AGENT_PID")
+    if wait_until 20 grep -q 'serving http://' "$AGENT_LOG"; then
+        AGENT_ADDR=$(grep -o 'serving http://[^/]*' "$AGENT_LOG" | head -1 | sed 's|serving http://||')
+        check unprivileged_serves_proc test -n "$(metric memagent_system_memory_total_bytes)"
+        check unprivileged_bpf_enabled_0 test "$(metric memagent_bpf_enabled 'program="rss_stat"')" = 0
+        check unprivileged_reason_logged grep -q 'bpf rss_stat unavailable.*no privilege' "$AGENT_LOG"
+        check unprivileged_reason_once test "$(grep -c 'bpf rss_stat unavailable' "$AGENT_LOG")" = 1
+        check unprivileged_clean_exit stop_agent
+    else
+        fail unprivileged_start "$(cat "$AGENT_LOG")"
+    fi
+}
+
+without
+if needs_bpf bpf_probes; then
+    peaks
+    oom
+    exits
+fi
+finish
