@@ -37,7 +37,9 @@ static inline void mark_obj(struct gengc_heap *heap, void *p)
 {
 	struct page *pg;
 
-	if (in_young(heap, p)) {
+	if (!in_old(heap, p)) {
+		if (!in_young(heap, p))
+			return;
 		uint64_t *h = hdr_of(p);
 
 		if (*h & HDR_MARK)
@@ -48,8 +50,6 @@ static inline void mark_obj(struct gengc_heap *heap, void *p)
 			gc_fatal("mark stack: out of memory");
 		return;
 	}
-	if (!in_old(heap, p))
-		return;
 	pg = page_of(p);
 	if (pg->kind == PAGE_SMALL) {
 		uint32_t i = cell_index(pg, p);
@@ -65,8 +65,9 @@ static inline void mark_obj(struct gengc_heap *heap, void *p)
 		pg->large_marked = 1;
 		heap->marked_this_gc++;
 	}
-	/* Pushed without reading it (old mark bits live in the page header):
-	 * the object is first touched when popped, after its prefetch. */
+	/* Pushed without reading it (old mark bits live in the page header),
+	 * and prefetched now and again as it enters the FIFO. */
+	__builtin_prefetch(hdr_of(p));
 	if (vec_push(&heap->work, p) < 0)
 		gc_fatal("mark stack: out of memory");
 }
