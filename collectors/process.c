@@ -639,8 +639,6 @@ static void count_error(struct collector_errors *err, int r)
 		err->n[COLLECTOR_UNREADABLE]++;
 }
 
-/* Reads p's numbers. Returns 0, or a negative errno (the process is gone
- * when errno_gone()). */
 /* Fills a reading from an iterator record: the same figures /proc gives. */
 static void from_record(const struct taskiter_proc *rec, struct reading *rd)
 {
@@ -666,6 +664,9 @@ static void from_record(const struct taskiter_proc *rec, struct reading *rd)
 	rd->has |= NEED_STAT;
 }
 
+/* Reads p's numbers: from this sample's iterator record when there is one,
+ * else from /proc. Returns 0, or a negative errno (the process is gone when
+ * errno_gone()). */
 static int read_proc(struct state *st, struct proc *p, unsigned needs, struct reading *rd)
 {
 	int r;
