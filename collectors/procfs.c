@@ -170,6 +170,11 @@ int procfs_parse_status(const char *buf, size_t len, struct procfs_status *ret)
 				if (!procfile_u64(&v, &t) || v != nl)
 					return -EBADMSG;
 				st.threads = (uint32_t)t;
+				/* The kernel prints Threads (task_sig) after every
+				 * other line used here (task_state, task_mem): the
+				 * rest, over half the text, need not be scanned. */
+				p = end;
+				continue;
 			}
 			break;
 		case 'V':

@@ -134,12 +134,23 @@ static void test_status_bad(void)
 	const char *bad_kb = "Name:\tx\nState:\tS\nVmRSS:\t12 MB\n";
 
 	CHECK_EQ(procfs_parse_status(bad_kb, strlen(bad_kb), &st), -EBADMSG);
-	/* Truncated inside a line: rejected; at a line end: parsed, values kept. */
+	/* Truncated inside a line up to Threads (the last line used): rejected.
+	 * Anything after Threads is not read: same values as the whole file. */
+	struct procfs_status full;
+	size_t threads_end = (size_t)(strchr(strstr(buf, "\nThreads:") + 1, '\n') - buf) + 1;
+
+	REQUIRE(procfs_parse_status(buf, len, &full) == 0);
 	for (size_t cut = 1; cut < len; cut++) {
 		int r = procfs_parse_status(buf, cut, &st);
 
-		if (buf[cut - 1] != '\n')
+		if (cut < threads_end && buf[cut - 1] != '\n')
 			CHECK_EQ(r, -EBADMSG);
+		if (cut >= threads_end) {
+			CHECK_EQ(r, 0);
+			CHECK(st.rss == full.rss && st.rss_anon == full.rss_anon && st.swap == full.swap &&
+			      st.hwm == full.hwm && st.threads == full.threads && st.state == full.state &&
+			      strcmp(st.comm, full.comm) == 0 && st.present == full.present);
+		}
 	}
 	for (int round = 0; round < 3000; round++) {
 		size_t n = test_rand(&seed) % sizeof(junk);
