@@ -130,7 +130,7 @@ struct proc {
 	char *exe, *cmdline, *cgroup;
 	uint64_t minflt, majflt; /* last read: what it contributes to counters */
 	uint64_t peak;       /* this interval's BPF peak, 0 when none */
-	const struct taskiter_proc *rec; /* this tick's iterator record, or NULL */
+	const struct taskiter_proc *rec; /* iterator record; valid when st->rec_gen == st->gen */
 };
 
 /* One reading of a watched process. */
@@ -176,6 +176,8 @@ struct state {
 	long clk_tck;
 	double boot_time;
 	uint32_t gen;
+	uint32_t rec_gen;   /* the sample whose listing came from the iterator */
+	size_t n_seen;      /* entries the current listing marked */
 	size_t kept_fds;
 
 	struct proc *tab; /* open-addressed by pid, linear probing */
@@ -195,6 +197,12 @@ struct state {
 	struct exits *exits;
 	struct collector_errors *poll_err; /* valid during a poll */
 };
+
+/* This sample's iterator record of p, or NULL when the sample reads /proc. */
+static const struct taskiter_proc *rec_of(const struct state *st, const struct proc *p)
+{
+	return st->rec_gen == st->gen ? p->rec : NULL;
+}
 
 /* --- the pid table --------------------------------------------------------- */
 
@@ -491,6 +499,7 @@ static void discover(struct state *st, int32_t pid, struct collector_errors *err
 	if (!p)
 		return;
 	p->seen = st->gen;
+	st->n_seen++;
 	p->start_ticks = ps.start_ticks;
 	memcpy(p->comm, ps.comm, sizeof(p->comm));
 	if (ps.flags & PROCFS_PF_KTHREAD) {
@@ -524,9 +533,10 @@ static int scan(struct state *st, struct collector_errors *err)
 		if (!procfile_u64(&s, &pid) || *s || pid == 0 || pid > INT32_MAX)
 			continue;
 		p = tab_find(st, (int32_t)pid);
-		if (p)
+		if (p && p->seen != st->gen) {
 			p->seen = st->gen;
-		else
+			st->n_seen++;
+		} else if (!p)
 			discover(st, (int32_t)pid, err);
 	}
 }
@@ -539,7 +549,6 @@ static struct proc *discover_rec(struct state *st, const struct taskiter_proc *r
 
 	if (!p)
 		return NULL;
-	p->seen = st->gen;
 	p->start_ticks = rec->start_ticks;
 	memcpy(p->comm, rec->comm, sizeof(p->comm));
 	p->comm[sizeof(p->comm) - 1] = '\0';
@@ -564,6 +573,7 @@ static int scan_iter(struct state *st, struct collector_errors *err)
 
 	if (r < 0)
 		return r;
+	st->rec_gen = st->gen;
 	for (size_t i = 0; i < n; i++) {
 		const struct taskiter_proc *rec = &recs[i];
 		struct proc *p = tab_find(st, rec->pid);
@@ -578,7 +588,10 @@ static int scan_iter(struct state *st, struct collector_errors *err)
 			if (!p)
 				continue;
 		}
-		p->seen = st->gen;
+		if (p->seen != st->gen) {
+			p->seen = st->gen;
+			st->n_seen++;
+		}
 		p->rec = rec;
 		if (p->kind == PROC_KTHREAD || p->kind == PROC_ZOMBIE)
 			continue;
@@ -595,10 +608,9 @@ static int scan_iter(struct state *st, struct collector_errors *err)
 }
 
 /* Drops every process the last listing did not show: they exited. */
-static int sweep(struct state *st)
+/* Makes room in gone[] for every entry of the table. */
+static int gone_reserve(struct state *st)
 {
-	size_t n = 0;
-
 	if (st->gone_cap < st->n) {
 		int32_t *g = realloc(st->gone, st->n * sizeof(*g));
 
@@ -607,6 +619,18 @@ static int sweep(struct state *st)
 		st->gone = g;
 		st->gone_cap = st->n;
 	}
+	return 0;
+}
+
+static int sweep(struct state *st)
+{
+	size_t n = 0;
+
+	/* Nobody exited since the last sample: nothing to look for. */
+	if (st->n_seen == st->n)
+		return 0;
+	if (gone_reserve(st) < 0)
+		return -ENOMEM;
 	for (size_t i = 0; i < st->cap; i++)
 		if (st->tab[i].pid && st->tab[i].seen != st->gen)
 			st->gone[n++] = st->tab[i].pid;
@@ -672,7 +696,7 @@ static int read_proc(struct state *st, struct proc *p, unsigned needs, struct re
 	int r;
 
 	memset(rd, 0, sizeof(*rd));
-	if (p->rec) {
+	if (rec_of(st, p)) {
 		from_record(p->rec, rd);
 		rd->has &= needs | ~NEED_STAT;
 		needs &= ~NEED_STAT;
@@ -879,7 +903,10 @@ static int read_all(struct state *st, struct snapshot *snap, struct collector_er
 {
 	struct reading rd;
 	size_t n_gone = 0;
-	int ret = 0;
+	int ret = gone_reserve(st);
+
+	if (ret < 0)
+		return ret;
 
 	for (size_t i = 0; i < st->cap; i++) {
 		struct proc *p = &st->tab[i];
@@ -887,7 +914,7 @@ static int read_all(struct state *st, struct snapshot *snap, struct collector_er
 
 		if (!p->pid)
 			continue;
-		if (p->kind == PROC_IGNORED && !p->rec &&
+		if (p->kind == PROC_IGNORED && !rec_of(st, p) &&
 		    (uint32_t)(p->pid + st->gen) % RECHECK_TICKS == 0) {
 			char path[32], comm[PROCFS_COMM_MAX + 1];
 
@@ -914,7 +941,6 @@ static int read_all(struct state *st, struct snapshot *snap, struct collector_er
 		if (r < 0) {
 			count_error(err, r);
 			if (errno_gone(r)) {
-				/* sweep() sized gone[] for every entry */
 				st->gone[n_gone++] = p->pid;
 				make_zombie(st, p);
 			}
@@ -1145,16 +1171,17 @@ static int collector_read(void *state, struct snapshot *snap, struct collector_e
 	int r = -1;
 
 	st->gen++;
+	st->n_seen = 0;
 	/* Exits first: a process that exited since the last sample gets its
 	 * final counts before the sweep folds them. */
 	if (st->exits)
 		poll_exits(st, err);
 	if (st->iter) {
-		for (size_t i = 0; i < st->cap; i++)
-			st->tab[i].rec = NULL;
 		r = scan_iter(st, err);
-		if (r < 0)
+		if (r < 0) {
 			err->n[COLLECTOR_BPF]++; /* this sample falls back to /proc */
+			st->n_seen = 0;
+		}
 	}
 	if (r < 0) {
 		r = scan(st, err);
