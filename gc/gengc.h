@@ -35,6 +35,7 @@
  *   GENGC_PROMOTION_AGE=N          GENGC_TRACE_GC=1 (one line per GC)
  *   GENGC_VERIFY=1 (gengc_verify() after every GC, abort on corruption)
  *   GENGC_STRESS=1 (scavenge at every allocation) / 2 (full GC at every allocation)
+ *   GENGC_INCREMENTAL_MARKING=1    GENGC_MARKING_STEP=N
  */
 #ifndef GENGC_H
 #define GENGC_H
@@ -64,6 +65,7 @@ struct gengc_heap;
 #define GENGC_DEFAULT_LARGE_OBJECT_THRESHOLD   (128u * 1024u)
 #define GENGC_DEFAULT_COMPACT_THRESHOLD_PCT    30u
 #define GENGC_DEFAULT_OLD_SPACE_GROWTH_PCT     150u
+#define GENGC_DEFAULT_MARKING_STEP             32768u
 
 struct gengc_options {
 	uint32_t max_old_space_size;    /* MiB: old + large-object space limit (V8's --max-old-space-size) */
@@ -83,6 +85,12 @@ struct gengc_options {
 	uint32_t trace_gc;              /* 1: one --trace-gc line per GC through the log callback */
 	uint32_t verify;                /* 1: gengc_verify() after every GC; abort on corruption */
 	uint32_t stress;                /* 1: scavenge at every allocation, 2: full GC at every one */
+	uint32_t incremental_marking;   /* 1: mark the old generation in steps between
+	                                   pauses, V8-style: short full-GC pauses, more total
+	                                   marking work (bench/RESULTS.md has the trade-off) */
+	uint32_t marking_step;          /* objects scanned per incremental marking step (one
+	                                   step per 32 KiB allocated); small values stress the
+	                                   marking barrier */
 };
 
 /* Fills *ret with the defaults above, then applies the GENGC_* environment
@@ -155,11 +163,13 @@ struct gengc_heap_fast {
 	uintptr_t young_lo, young_span; /* the young reservation (both semispaces) */
 	const uint64_t *type_hdr;       /* per type: header template, payload size << 32 */
 	uint32_t n_types;
+	uint32_t marking;               /* incremental marking in progress */
 };
 
 void *gengc_alloc_slow(struct gengc_heap *heap, uint32_t type, size_t size);
 void **gengc_handle_slow(struct gengc_heap *heap, void *obj);
 void gengc_remember_slow(struct gengc_heap *heap, void *obj, void **field);
+void gengc_mark_barrier_slow(struct gengc_heap *heap, void *value);
 
 /* ------------------------------------------------------------------------ */
 /* Allocation                                                                */
@@ -209,16 +219,21 @@ uint32_t gengc_type_of(const void *obj);
 /* ------------------------------------------------------------------------ */
 
 /* Stores value (a heap object or NULL) into *field, a pointer field of the
- * heap object obj, and remembers the slot when an old object now points to
- * a young one. Every heap-pointer store into a heap object must use it. */
+ * heap object obj; remembers the slot when an old object now points to a
+ * young one, and while incremental marking runs, marks an old value (so a
+ * marked object never hides an unmarked one). Every heap-pointer store into
+ * a heap object must use it. */
 static inline void gengc_write(struct gengc_heap *heap, void *obj, void *field, void *value)
 {
 	struct gengc_heap_fast *f = (struct gengc_heap_fast *)heap;
 
 	*(void **)field = value;
-	if ((uintptr_t)value - f->young_lo < f->young_span &&
-	    (uintptr_t)obj - f->young_lo >= f->young_span)
-		gengc_remember_slow(heap, obj, (void **)field);
+	if ((uintptr_t)value - f->young_lo < f->young_span) {
+		if ((uintptr_t)obj - f->young_lo >= f->young_span)
+			gengc_remember_slow(heap, obj, (void **)field);
+	} else if (f->marking && value) {
+		gengc_mark_barrier_slow(heap, value);
+	}
 }
 
 /* ------------------------------------------------------------------------ */
@@ -327,14 +342,16 @@ enum gengc_gc_reason {
 	GENGC_REASON_REQUESTED,              /* gengc_collect() */
 	GENGC_REASON_STRESS,                 /* GENGC_STRESS */
 	GENGC_REASON_FRAGMENTATION,          /* compaction chosen after a mark-sweep */
+	GENGC_REASON_MARKING_DONE,           /* incremental marking finished: the final pause */
 	GENGC_REASONS
 };
 const char *gengc_gc_kind_name(enum gengc_gc_kind kind);     /* "Scavenge", "Mark-Sweep", "Mark-Compact" */
 const char *gengc_gc_reason_name(enum gengc_gc_reason reason);
 
-/* Collects now. GENGC_GC_MARK_SWEEP may still compact when fragmentation
- * crosses the threshold. Returns 0, or -EINVAL for a bad kind, -EBUSY when
- * called from inside a collection (a finalizer or callback). */
+/* Collects now (a full GC finishes incremental marking in progress).
+ * GENGC_GC_MARK_SWEEP may still compact when fragmentation crosses the
+ * threshold. Returns 0, or -EINVAL for a bad kind, -EBUSY when called from
+ * inside a collection (a finalizer or callback). */
 int gengc_collect(struct gengc_heap *heap, enum gengc_gc_kind kind);
 
 struct gengc_gc_event {
@@ -429,9 +446,12 @@ struct gengc_stats {
 	uint64_t old_pages;             /* pages of the paged old space */
 	uint64_t allocated_bytes;       /* total ever allocated */
 	uint64_t near_limit_calls, oom_calls;
+	uint64_t incremental_marking_cycles; /* full GCs whose marking ran in steps */
+	uint64_t marking_steps;         /* marking steps taken between pauses */
+	uint64_t marking_step_max_ns;   /* the longest of them */
 	/* Reserved for later issues, kept zero now: the heap snapshot writer
 	 * (snapshots taken, last size) and the telemetry page (sequence, flags). */
-	uint64_t reserved[16];
+	uint64_t reserved[13];
 };
 #define GENGC_STATS_VERSION 1
 

@@ -216,6 +216,11 @@ struct gengc_heap {
 
 	/* collection state */
 	bool in_gc;
+	bool marking;                   /* incremental marking in progress (== fast.marking) */
+	bool marking_done;              /* its stack ran empty: the final pause is due */
+	bool mark_young;                /* the final (atomic) part: young objects are marked too */
+	struct ptr_vec mark_stack;
+	size_t marking_start_at;        /* old + large bytes that start incremental marking */
 	bool oom;
 	struct ptr_vec work;            /* promoted objects to scan / mark stack */
 	size_t full_gc_at;              /* old_used + large_used that triggers a full GC */
@@ -360,6 +365,10 @@ void young_refill(struct gengc_heap *heap);
 /* marksweep.c */
 void mark_sweep(struct gengc_heap *heap);
 bool old_is_marked(const void *obj);
+void marking_start(struct gengc_heap *heap);
+void marking_step(struct gengc_heap *heap);
+void mark_promoted(struct gengc_heap *heap, void **slot, void *obj);
+#define MARKING_START_PCT 25
 
 /* compact.c */
 /* Evacuates the most-free pages when fragmented (or always when forced);

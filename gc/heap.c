@@ -11,6 +11,9 @@
  *    old generation, then compacts if the free cells in used pages cross
  *    compact_threshold_pct, and always when the old space is over the
  *    limit (compact before giving up);
+ *  - with incremental_marking, marking starts in steps (one per 32 KiB
+ *    allocated) a quarter of the way to the next limit, and the full GC
+ *    after the scavenge that follows its end only finishes it;
  *  - still over the limit: the near-limit callback may raise it; if it does
  *    not, the out-of-memory callback gets the report (the default aborts).
  * The limit is enforced before collections, which cannot stop half way: the
@@ -62,6 +65,7 @@ void gc_fatal(const char *what)
 static const char *const kind_names[] = { "Scavenge", "Mark-Sweep", "Mark-Compact" };
 static const char *const reason_names[] = {
 	"allocation failure", "old space limit", "heap limit", "requested", "stress", "fragmentation",
+	"finalize incremental marking",
 };
 static const char *const space_names[] = { "new_space", "old_space", "large_object_space" };
 
@@ -109,6 +113,7 @@ struct gengc_heap *gengc_heap_new(const struct gengc_options *opts)
 		o->large_object_threshold = 128 * KIB;
 	o->compact_threshold_pct = clamp_u32(o->compact_threshold_pct, 1, 100);
 	o->old_space_growth_pct = clamp_u32(o->old_space_growth_pct, 110, 1000);
+	o->marking_step = clamp_u32(o->marking_step, 1, 1u << 30);
 
 	heap->semi_max = (size_t)o->max_semi_space_size * MIB;
 	heap->semi_cap = (size_t)o->min_semi_space_size * MIB;
@@ -147,7 +152,9 @@ struct gengc_heap *gengc_heap_new(const struct gengc_options *opts)
 	heap->from_space = heap->young + heap->semi_max;
 	young_reset_alloc(heap, heap->to_space);
 	heap->young_end = heap->to_space + heap->semi_cap;
-	heap->full_gc_at = (size_t)clamp_u32(o->initial_old_space_size, 1, 1u << 20) * MIB;
+	o->initial_old_space_size = clamp_u32(o->initial_old_space_size, 1, 1u << 20);
+	heap->full_gc_at = (size_t)o->initial_old_space_size * MIB;
+	heap->marking_start_at = heap->full_gc_at / 100 * MARKING_START_PCT;
 	if (heap->full_gc_at > heap->heap_limit)
 		heap->full_gc_at = heap->heap_limit;
 	heap->t0_ns = now_ns();
@@ -175,6 +182,7 @@ struct gengc_heap *gengc_heap_free(struct gengc_heap *heap)
 	vec_free(&heap->young_fin);
 	vec_free(&heap->old_fin);
 	vec_free(&heap->work);
+	vec_free(&heap->mark_stack);
 	vec_free(&heap->rem_pages);
 	types_done(heap);
 	pages_done(heap);
@@ -222,7 +230,7 @@ static void gc_once(struct gengc_heap *heap, enum gengc_gc_kind kind, enum gengc
 	uint64_t t0 = now_ns(), before = heap_used_bytes(heap), total_before = heap_total_bytes(heap);
 
 	heap->st.allocated_bytes += (uint64_t)(heap->fast.top - heap->alloc_mark);
-	heap->promoted_this_gc = heap->survived_this_gc = heap->freed_this_gc = heap->marked_this_gc = 0;
+	heap->promoted_this_gc = heap->survived_this_gc = heap->freed_this_gc = 0;
 	heap->in_gc = true;
 	if (kind == GENGC_GC_SCAVENGE) {
 		scavenge(heap);
@@ -239,11 +247,18 @@ static void gc_once(struct gengc_heap *heap, enum gengc_gc_kind kind, enum gengc
 		size_t live = heap->old_used + heap->large_used;
 		size_t next = live / 100 * heap->opts.old_space_growth_pct;
 
-		if (next < 8 * MIB)
-			next = 8 * MIB;
+		if (next < (size_t)heap->opts.initial_old_space_size * MIB)
+			next = (size_t)heap->opts.initial_old_space_size * MIB;
 		if (next > heap->heap_limit)
 			next = heap->heap_limit;
 		heap->full_gc_at = next;
+		/* Incremental marking starts MARKING_START_PCT of the way to the
+		 * next limit and the final pause comes when it is done. Measured
+		 * on binary-trees 20 (bench/RESULTS.md): starting later, or
+		 * finishing only at the limit, keeps more floating garbage
+		 * (what dies while marking runs) and raised peak rss by 15-75
+		 * MiB; starting earlier means more cycles. */
+		heap->marking_start_at = live + (next > live ? (next - live) / 100 * MARKING_START_PCT : 0);
 		/* Freed pages stay committed for reuse unless they sat unused
 		 * through the whole last cycle: half of those go back to the
 		 * kernel per full GC. Trimming to the expected refill instead
@@ -276,6 +291,11 @@ void collect(struct gengc_heap *heap, enum gengc_gc_kind kind, enum gengc_gc_rea
 	if (heap->old_used + heap->large_used >= heap->full_gc_at)
 		gc_once(heap, GENGC_GC_MARK_SWEEP,
 			reason == GENGC_REASON_STRESS ? reason : GENGC_REASON_OLD_SPACE_LIMIT);
+	else if (heap->marking_done)
+		gc_once(heap, GENGC_GC_MARK_SWEEP, GENGC_REASON_MARKING_DONE);
+	else if (!heap->marking && heap->opts.incremental_marking &&
+		 heap->old_used + heap->large_used >= heap->marking_start_at)
+		marking_start(heap);
 }
 
 /* Makes sure the old space can take `bytes` more without crossing the limit:
@@ -386,6 +406,8 @@ static void *alloc_young(struct gengc_heap *heap, uint32_t type, size_t size)
 	if (heap->opts.stress)
 		collect(heap, heap->opts.stress == 2 ? GENGC_GC_MARK_SWEEP : GENGC_GC_SCAVENGE,
 			GENGC_REASON_STRESS);
+	if (heap->marking && !heap->marking_done)
+		marking_step(heap);     /* once per slow path: per ZERO_CHUNK allocated */
 	for (int attempt = 0; !(p = young_bump(heap, cell)); attempt++) {
 		if (attempt == 1)
 			gc_fatal("young space full after a scavenge");

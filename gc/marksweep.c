@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* The full collection's mark and sweep phases over the old generation.
  *
- * Marking is a depth-first walk with an explicit stack (heap->work) over the
- * whole heap: old cells get a bit in their page's mark bitmap, large objects
+ * Marking is a depth-first walk with an explicit stack (heap->mark_stack)
+ * over the whole heap, in steps between pauses first when the heap is big
+ * enough (incremental marking, below), then finished in one pause: old cells get a bit in their page's mark bitmap, large objects
  * a flag, young objects HDR_MARK in their header (they are marked in place,
  * not copied: copying the young generation inside the pause cost more than
  * marking it). The colour invariant is Lua's: "a marked object on the stack
@@ -38,7 +39,10 @@ static inline void mark_obj(struct gengc_heap *heap, void *p)
 	struct page *pg;
 
 	if (!in_old(heap, p)) {
-		if (!in_young(heap, p))
+		/* Young objects are marked only in the final pause: between
+		 * pauses scavenges move them (their old->young slots are all
+		 * in the remembered set, which the final pause reads). */
+		if (!heap->mark_young || !in_young(heap, p))
 			return;
 		uint64_t *h = hdr_of(p);
 
@@ -46,7 +50,7 @@ static inline void mark_obj(struct gengc_heap *heap, void *p)
 			return;
 		*h |= HDR_MARK;
 		heap->marked_this_gc++;
-		if (vec_push(&heap->work, p) < 0)
+		if (vec_push(&heap->mark_stack, p) < 0)
 			gc_fatal("mark stack: out of memory");
 		return;
 	}
@@ -68,7 +72,7 @@ static inline void mark_obj(struct gengc_heap *heap, void *p)
 	/* Pushed without reading it (old mark bits live in the page header),
 	 * and prefetched now and again as it enters the FIFO. */
 	__builtin_prefetch(hdr_of(p));
-	if (vec_push(&heap->work, p) < 0)
+	if (vec_push(&heap->mark_stack, p) < 0)
 		gc_fatal("mark stack: out of memory");
 }
 
@@ -82,16 +86,17 @@ static void mark_slot(struct gengc_heap *heap, void **slot)
  * time (marking a tree is one miss per object otherwise). */
 #define MARK_FIFO 8
 
-static void mark(struct gengc_heap *heap)
+/* Scans marked objects until the stack is empty (returns true) or budget
+ * objects were scanned (what is left goes back on the stack). */
+static bool drain(struct gengc_heap *heap, size_t budget)
 {
 	void *fifo[MARK_FIFO];
 	unsigned head = 0, queued = 0;
+	struct ptr_vec *st = &heap->mark_stack;
 
-	heap->work.n = 0;
-	roots_visit(heap, mark_slot);
-	while (heap->work.n || queued) {
-		while (queued < MARK_FIFO && heap->work.n) {
-			void *p = heap->work.v[--heap->work.n];
+	while ((st->n || queued) && budget) {
+		while (queued < MARK_FIFO && st->n) {
+			void *p = st->v[--st->n];
 
 			__builtin_prefetch(hdr_of(p));
 			fifo[(head + queued++) % MARK_FIFO] = p;
@@ -99,6 +104,7 @@ static void mark(struct gengc_heap *heap)
 		void *obj = fifo[head];
 		head = (head + 1) % MARK_FIFO;
 		queued--;
+		budget--;
 		uint64_t h = *hdr_of(obj);
 		struct type_info *ti = &heap->types[hdr_type(h)];
 		void **p = obj;
@@ -120,6 +126,120 @@ static void mark(struct gengc_heap *heap)
 			break;
 		}
 	}
+	while (queued) {                /* budget spent: back on the stack */
+		if (vec_push(st, fifo[head]) < 0)
+			gc_fatal("mark stack: out of memory");
+		head = (head + 1) % MARK_FIFO;
+		queued--;
+	}
+	return st->n == 0;
+}
+
+/* ---- incremental marking --------------------------------------------------- *
+ * Between pauses the old generation is marked in steps (V8's incremental
+ * marking) so the final pause only finishes the job. Invariant while
+ * marking: every old object reachable from the roots (as they were when
+ * marking started, or through anything stored since) is marked or reachable
+ * from a marked object on the stack, or from the young generation, or from
+ * a root -- the final pause re-scans the last two. It holds because
+ *  - gengc_write marks every old value stored while marking (Dijkstra's
+ *    insertion barrier), so a scanned object never hides an unmarked one;
+ *  - an object promoted while marking is not born marked (dead ones would
+ *    float to the next cycle: measured +30 MiB peak rss on binary-trees
+ *    20); it is reachable from a root or a young object (both traversed
+ *    in the final pause), from another promoted object, or through a
+ *    remembered slot of an old object -- and mark_promoted marks it when
+ *    that holder is already marked;
+ *  - large objects allocated while marking are born marked (their slots
+ *    are zero; later stores go through the barrier);
+ *  - handles and global roots are not barriered but are re-scanned in the
+ *    final pause, together with the young generation and the remembered
+ *    slots of marked objects (scanning skipped young children before). */
+void marking_start(struct gengc_heap *heap)
+{
+	heap->marking = true;
+	heap->fast.marking = 1;
+	heap->marking_done = false;
+	heap->mark_young = false;
+	heap->mark_stack.n = 0;
+	heap->marked_this_gc = 0;
+	heap->st.incremental_marking_cycles++;
+	roots_visit(heap, mark_slot);
+	/* Young objects are roots for the old generation too: their old
+	 * children are greyed now (it starts right after a scavenge, when
+	 * to-space holds only its survivors) so the steps have the work; the
+	 * final pause traverses the young generation again anyway. */
+	for (char *p = heap->to_space; p < heap->fast.top; p += hdr_size(*(uint64_t *)(void *)p) + 8)
+		visit_slots(heap, p + 8, mark_slot);
+}
+
+void marking_step(struct gengc_heap *heap)
+{
+	uint64_t t0 = now_ns(), dt;
+
+	heap->st.marking_steps++;
+	if (drain(heap, heap->opts.marking_step))
+		heap->marking_done = true;
+	dt = now_ns() - t0;
+	if (dt > heap->st.marking_step_max_ns)
+		heap->st.marking_step_max_ns = dt;
+}
+
+void gengc_mark_barrier_slow(struct gengc_heap *heap, void *value)
+{
+	if (heap->marking)
+		mark_obj(heap, value);
+}
+
+/* The holder of a remembered slot: the cell or large object around it. */
+static bool holder_marked(struct gengc_heap *heap, void **slot)
+{
+	size_t i = (size_t)((char *)slot - heap->old) / PAGE_BYTES;
+	struct page *pg;
+
+	while (heap->page_state[i] == PAGE_LARGE_TAIL)
+		i--;
+	pg = (struct page *)(heap->old + i * PAGE_BYTES);
+	if (pg->kind == PAGE_LARGE)
+		return pg->large_marked;
+	return bit_test(pg->mark_bits, (uint32_t)((size_t)((char *)slot - pg->cells) / pg->cell_bytes));
+}
+
+void mark_promoted(struct gengc_heap *heap, void **slot, void *obj)
+{
+	if (holder_marked(heap, slot))
+		mark_obj(heap, obj);
+}
+
+static bool mark_remembered(struct gengc_heap *heap, void **slot)
+{
+	if (in_young(heap, *slot) && holder_marked(heap, slot))
+		mark_obj(heap, *slot);
+	return in_young(heap, *slot);
+}
+
+/* The atomic part: all of a full GC's marking when none ran before, the
+ * end of incremental marking otherwise. */
+static void mark(struct gengc_heap *heap)
+{
+	bool incremental = heap->marking;
+
+	if (!incremental) {
+		heap->mark_stack.n = 0;
+		heap->marked_this_gc = 0;
+	}
+	heap->mark_young = true;
+	roots_visit(heap, mark_slot);
+	drain(heap, SIZE_MAX);
+	if (incremental) {
+		/* Objects scanned in steps skipped their young children. */
+		remset_scan(heap, mark_remembered);
+		drain(heap, SIZE_MAX);
+	}
+	heap->mark_young = false;
+	heap->marking = false;
+	heap->fast.marking = 0;
+	heap->marking_done = false;
 }
 
 static void weak_and_finalizers(struct gengc_heap *heap)

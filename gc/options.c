@@ -61,6 +61,8 @@ static const struct env_opt env_opts[] = {
 	{ "GENGC_TRACE_GC", OPT(trace_gc), 0, 1 },
 	{ "GENGC_VERIFY", OPT(verify), 0, 1 },
 	{ "GENGC_STRESS", OPT(stress), 0, 2 },
+	{ "GENGC_INCREMENTAL_MARKING", OPT(incremental_marking), 0, 1 },
+	{ "GENGC_MARKING_STEP", OPT(marking_step), 1, 1u << 30 },
 };
 #define N_ENV (sizeof(env_opts) / sizeof(env_opts[0]))
 
@@ -100,6 +102,7 @@ void gengc_options_init(struct gengc_options *ret)
 		.large_object_threshold = GENGC_DEFAULT_LARGE_OBJECT_THRESHOLD,
 		.compact_threshold_pct = GENGC_DEFAULT_COMPACT_THRESHOLD_PCT,
 		.old_space_growth_pct = GENGC_DEFAULT_OLD_SPACE_GROWTH_PCT,
+		.marking_step = GENGC_DEFAULT_MARKING_STEP,
 	};
 	pthread_once(&env_once, env_parse);
 	for (size_t i = 0; i < N_ENV; i++)

@@ -71,7 +71,15 @@ static void root_slot(struct gengc_heap *heap, void **slot)
 
 static bool remembered_slot(struct gengc_heap *heap, void **slot)
 {
-	return in_young(heap, update(heap, slot));
+	void *p = update(heap, slot);
+
+	if (in_young(heap, p))
+		return true;
+	/* Promoted out of a slot of an old object: if that object was already
+	 * marked, the promoted one must be too (it is not born marked). */
+	if (heap->marking && p)
+		mark_promoted(heap, slot, p);
+	return false;
 }
 
 static void old_slot(struct gengc_heap *heap, void **slot)

@@ -138,7 +138,8 @@ void stats_gc_done(struct gengc_heap *heap, enum gengc_gc_kind kind, enum gengc_
 		.kind = kind, .reason = reason, .pause_ns = pause_ns,
 		.heap_used_before_bytes = used_before, .heap_used_after_bytes = used_after,
 		.survived_bytes = heap->survived_this_gc, .promoted_bytes = heap->promoted_this_gc,
-		.freed_bytes = heap->freed_this_gc, .marked_objects = heap->marked_this_gc,
+		.freed_bytes = heap->freed_this_gc,
+		.marked_objects = kind == GENGC_GC_SCAVENGE ? 0 : heap->marked_this_gc,
 	};
 
 	k->count++;

@@ -243,6 +243,102 @@ static void test_compaction_moves_and_releases_pages(void)
 	gengc_heap_free(h);
 }
 
+/* ---- incremental marking ------------------------------------------------------------- */
+static void nop_fin(void *obj, void *ctx)
+{
+	(void)obj; (void)ctx;
+}
+
+/* The classic lost object: X moves from a chain not yet scanned into B,
+ * already scanned (black), and the chain's edge to X is cut. Only the
+ * insertion barrier in gengc_write keeps X alive. */
+static void test_incremental_marking_barrier(void)
+{
+	struct gengc_options o;
+	gengc_options_init(&o);
+	o.promotion_age = 0;
+	o.initial_old_space_size = 1;           /* marking starts at 0.5 MiB */
+	o.incremental_marking = 1;
+	o.marking_step = 1;                     /* one object per step */
+	o.verify = 1;
+	struct gengc_heap *h = gengc_heap_new(&o);
+	uint32_t t = node_type(h), at = ptrs_type(h), ft;
+	struct gengc_type fin = { .name = "fin", .size = 8, .finalize = nop_fin };
+
+	REQUIRE(gengc_type_register(h, &fin, &ft) == 0);
+	void **weight = gengc_handle(h, gengc_alloc_size(h, at, 80000 * 8)); /* large: old at once */
+	void **chain = gengc_handle(h, new_node(h, t, 1));                     /* C -> D -> X */
+	struct node *d = new_node(h, t, 2);
+	gengc_write(h, *chain, &((struct node *)*chain)->a, d);
+	struct node *x = new_node(h, t, 42);
+	d = ((struct node *)*chain)->a;
+	gengc_write(h, d, &d->a, x);
+	void **b = gengc_handle(h, new_node(h, t, 3));                         /* top of the mark stack */
+	REQUIRE(*weight);
+
+	gengc_collect(h, GENGC_GC_SCAVENGE);    /* promotes all; old space past 0.5 MiB: marking starts */
+	REQUIRE(stats(h).incremental_marking_cycles == 1);
+	REQUIRE(gengc_alloc(h, ft));            /* a slow-path allocation: one step, scans B */
+	REQUIRE(stats(h).marking_steps == 1);
+	d = ((struct node *)*chain)->a;
+	x = d->a;
+	gengc_write(h, *b, &((struct node *)*b)->b, x);   /* X into black B ... */
+	gengc_write(h, d, &d->a, NULL);                   /* ... and out of the chain */
+	gengc_collect(h, GENGC_GC_MARK_SWEEP);  /* the final pause */
+	CHECK_EQ(stats(h).incremental_marking_cycles, 1);
+	CHECK_EQ(((struct node *)*b)->b->val, 42);
+	check_verify(h);
+	gengc_collect(h, GENGC_GC_MARK_SWEEP);  /* atomic: X still reachable, still there */
+	CHECK_EQ(((struct node *)*b)->b->val, 42);
+	gengc_heap_free(h);
+}
+
+static uint32_t first_full_reason = 99;
+static void note_full(struct gengc_heap *h, const struct gengc_gc_event *ev, void *ctx)
+{
+	(void)h; (void)ctx;
+	if (ev->kind != GENGC_GC_SCAVENGE && first_full_reason == 99)
+		first_full_reason = ev->reason;
+}
+
+/* Marking runs in steps between the mutator's allocations; a pause finishes it. */
+static void test_incremental_marking_finishes_with_a_pause(void)
+{
+	struct gengc_options o;
+	gengc_options_init(&o);
+	o.initial_old_space_size = 2;
+	o.incremental_marking = 1;
+	o.marking_step = 1024;
+	o.verify = 1;
+	struct gengc_heap *h = gengc_heap_new(&o);
+	uint32_t t = node_type(h);
+	void **list = gengc_handle(h, NULL);
+	struct gengc_stats s;
+	long i, n = 0;
+
+	first_full_reason = 99;
+	gengc_set_gc_done_callback(h, note_full, NULL);
+	for (i = 0; i < 4000000; i++) {         /* a growing list: promoted, old space grows */
+		struct node *x = new_node(h, t, (uint64_t)i);
+
+		if (i % 4 == 0) {
+			gengc_write(h, x, &x->a, *list);
+			*list = x;
+		}
+		if (i % 10000 == 0 && stats(h).full_gcs)
+			break;
+	}
+	gengc_stats_read(h, &s);
+	CHECK_EQ(s.incremental_marking_cycles, 1);
+	CHECK(s.marking_steps > 10);
+	CHECK_EQ(s.full_gcs, 1);
+	CHECK_EQ(first_full_reason, GENGC_REASON_MARKING_DONE);
+	for (struct node *p = *list; p; p = p->a, n++)
+		CHECK_EQ(p->val % 4, 0);
+	CHECK_EQ(n, (i + 4) / 4);
+	gengc_heap_free(h);
+}
+
 /* ---- roots -------------------------------------------------------------------------- */
 static void test_handles_updated_after_moves(void)
 {
@@ -660,6 +756,8 @@ int main(void)
 	RUN(test_barrier_old_to_young);
 	RUN(test_sweep_reuses_cells);
 	RUN(test_compaction_moves_and_releases_pages);
+	RUN(test_incremental_marking_barrier);
+	RUN(test_incremental_marking_finishes_with_a_pause);
 	RUN(test_handles_updated_after_moves);
 	RUN(test_weak_refs_cleared);
 	RUN(test_finalizers_run_once);

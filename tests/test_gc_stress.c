@@ -4,13 +4,18 @@
  * The mutator builds and rewires trees, cycles and shared nodes, hangs raw
  * blobs and a large pointer array off them, and keeps weak references. A
  * model (plain C arrays indexed by node id) mirrors every edge. Checks:
- *  - after every GC the heap checker runs (opts.verify);
+ *  - after every GC the heap checker runs (opts.verify), also while
+ *    incremental marking is under way (the old space starts at 1 MiB so
+ *    marking cycles interleave with the mutator and with scavenges);
  *  - periodically, a walk of the heap from the roots and a walk of the model
  *    must visit the same ids with the same values, edges and blob bytes
  *    (and the same checksum): nothing reachable lost or changed;
- *  - after each full GC, the finalizer (every node has one) must have run
- *    exactly once for every id the model says is unreachable and never for
- *    a reachable one: everything unreachable freed, nothing freed twice;
+ *  - after two full GCs in a row (the first may end incremental marking,
+ *    which lets what died meanwhile float to the next), the finalizer
+ *    (every node has one) must have run exactly once for every id the
+ *    model says is unreachable and never for a reachable one: everything
+ *    unreachable freed, nothing freed twice; a reachable object finalized
+ *    after any GC is caught too;
  *  - weak references read NULL exactly when their target is unreachable.
  * Seed: random unless GENGC_STRESS_SEED is set; printed first. GENGC_SOAK=1
  * runs 20x longer (make soak-gc).
@@ -383,6 +388,9 @@ static void test_random_graphs(void)
 	gengc_options_init(&o);
 	o.verify = 1;
 	o.max_semi_space_size = 2;
+	o.initial_old_space_size = 1;           /* full GCs and incremental marking often, */
+	o.incremental_marking = 1;
+	o.marking_step = 32;                    /* in small steps between mutations */
 	o.promotion_age = (uint32_t)(seed % 3);
 	heap = gengc_heap_new(&o);
 	REQUIRE(heap);
@@ -403,16 +411,24 @@ static void test_random_graphs(void)
 		if (r % 4 == 3) {
 			gengc_collect(heap, r % 8 == 7 ? GENGC_GC_MARK_COMPACT : GENGC_GC_MARK_SWEEP);
 			check_graph();
+			/* That GC may have finished incremental marking, which keeps
+			 * what died while it ran (floating garbage) until the next
+			 * one; the second is atomic: everything unreachable goes. */
+			gengc_collect(heap, GENGC_GC_MARK_SWEEP);
 			check_freed();
 		}
 	}
 	gengc_collect(heap, GENGC_GC_MARK_SWEEP);
 	check_graph();
+	gengc_collect(heap, GENGC_GC_MARK_SWEEP);
 	check_freed();
 	gengc_stats_read(heap, &st);
-	printf("  %u nodes allocated; %llu scavenges, %llu mark-sweeps, %llu mark-compacts; promotion_age %u\n",
+	printf("  %u nodes allocated; %llu scavenges, %llu mark-sweeps, %llu mark-compacts "
+	       "(%llu after incremental marking, %llu steps); promotion_age %u\n",
 	       next_id - 1, (unsigned long long)st.gc[0].count, (unsigned long long)st.gc[1].count,
-	       (unsigned long long)st.gc[2].count, o.promotion_age);
+	       (unsigned long long)st.gc[2].count, (unsigned long long)st.incremental_marking_cycles,
+	       (unsigned long long)st.marking_steps, o.promotion_age);
+	CHECK(st.incremental_marking_cycles >= 10);
 	CHECK(st.gc[GENGC_GC_SCAVENGE].count >= 1000);
 	CHECK(st.full_gcs >= 25);
 	CHECK_EQ(failures, 0);

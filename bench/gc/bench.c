@@ -376,11 +376,16 @@ int main(int argc, char **argv)
 		double mbms = scav_total_ms > 0 ? (double)survived_bytes / 1e6 / scav_total_ms : 0;
 
 		printf("%.2f\t%.3f\t%.3f\t%.3f\t%.2f\t%.2f\n", all_max_ms, p50, p99, smax, full_max_ms, mbms);
+		struct gengc_stats st;
+
+		gengc_stats_read(bench_heap, &st);
 		fprintf(stderr, "%s %s: %zu scavenges (%.0f ms, %.1f MB survived), %llu full GCs (%.0f ms); "
-			"longest full GC marked %llu objects, %.1f ns per marked object\n",
+			"longest full GC marked %llu objects, %.1f ns per marked object; "
+			"%llu incremental marking steps, longest %.2f ms\n",
 			bench, label ? label : ALLOC_NAME, n_scav, scav_total_ms, (double)survived_bytes / 1e6,
 			(unsigned long long)n_full, full_total_ms, (unsigned long long)marked_max,
-			ns_per_marked_at_max);
+			ns_per_marked_at_max, (unsigned long long)st.marking_steps,
+			(double)st.marking_step_max_ns / 1e6);
 	}
 	bench_heap = gengc_heap_free(bench_heap);
 #endif

@@ -46,6 +46,8 @@ for rep in $(seq "$reps"); do
             # shellcheck disable=SC2086
             GENGC_PROMOTION_AGE=$age run "gengc-age$age" gengc $b
         done
+        # shellcheck disable=SC2086
+        GENGC_INCREMENTAL_MARKING=1 run "gengc-incremental" gengc $b
     done
     for b in gcbench barrier-dense barrier-sparse; do
         run "gengc-slotset" gengc $b
@@ -109,7 +111,9 @@ verdicts() {
     }' "$1"
 }
 
-ns_per_marked=$(grep -E "^binary-trees-20 gengc:" "$log" | sed -E 's/.* ([0-9.]+) ns per marked object/\1/' | sort -n | awk '{a[NR]=$1} END {if (NR) print a[int((NR+1)/2)]}')
+ns_per_marked=$(grep -E "^binary-trees-20 gengc:" "$log" | sed -E 's/.* ([0-9.]+) ns per marked object.*/\1/' | sort -n | awk '{a[NR]=$1} END {if (NR) print a[int((NR+1)/2)]}')
+inc_step=$(grep -E "^binary-trees-20 gengc-incremental:" "$log" | sed -E 's/.*longest ([0-9.]+) ms$/\1/' | sort -n | tail -1)
+load="load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 machine="$(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), Linux $(uname -r), $(gcc --version | head -1), bdwgc $(dpkg-query -W -f='${Version}' libgc1 2>/dev/null || echo '?'), $(ldd --version | head -1)"
 
 gen=$bin/results-section.md
@@ -122,6 +126,8 @@ gen=$bin/results-section.md
     echo
     verdicts "$med"
     echo "- ns per marked object (binary-trees-20, the longest full GC): ${ns_per_marked:-?}"
+    echo "- gengc-incremental (choices below): longest marking step on binary-trees-20 ${inc_step:-?} ms"
+    echo "- $load (the machine is shared: other sessions' jobs can run during the bench)"
     echo
     echo "Choices (medians, bench/results/gc-choices.tsv):"
     echo
