@@ -178,6 +178,10 @@ struct state {
 	uint32_t gen;
 	uint32_t rec_gen;   /* the sample whose listing came from the iterator */
 	size_t n_seen;      /* entries the current listing marked */
+	bool listed;        /* this sample listed /proc (else nothing was forked) */
+	int loadavg_fd;     /* /proc/loadavg, for the last pid allocated */
+	uint64_t last_pid;  /* as of the last listing; 0: unknown */
+	bool last_pid_confirmed; /* a listing already saw last_pid twice */
 	size_t kept_fds;
 
 	struct proc *tab; /* open-addressed by pid, linear probing */
@@ -511,6 +515,45 @@ static void discover(struct state *st, int32_t pid, struct collector_errors *err
 		return;
 	}
 	set_targets(st, p, classify(st, p), err);
+}
+
+/* Reads the most recently allocated pid (the last field of /proc/loadavg,
+ * the pid namespace's last_pid); 0 when unknown. */
+static uint64_t read_last_pid(struct state *st)
+{
+	char buf[128];
+	const char *p;
+	uint64_t v;
+	int r;
+
+	if (st->loadavg_fd < 0)
+		return 0;
+	r = procfile_pread(st->loadavg_fd, buf, sizeof(buf));
+	if (r <= 1 || !(p = memrchr(buf, ' ', (size_t)r)))
+		return 0;
+	p++;
+	return procfile_u64(&p, &v) ? v : 0;
+}
+
+/* Whether /proc must be listed this sample. A new process always takes a
+ * new pid, so when the last pid allocated has not moved, nothing was forked
+ * (threads take pids too, and only make us list for nothing): the table
+ * already holds every process. Exits need no listing either: a kept
+ * descriptor fails with ESRCH once its process is gone. On a quiet host this
+ * saves the getdents pass, ~10% of a sample.
+ *
+ * A pid is allocated a moment before its process shows in /proc, so a
+ * listing right after a fork may miss it: the skipping starts only after a
+ * second listing has seen the same last pid, a whole interval later. */
+static bool must_list(struct state *st)
+{
+	uint64_t last = read_last_pid(st);
+
+	if (last && last == st->last_pid && st->last_pid_confirmed)
+		return false;
+	st->last_pid_confirmed = last && last == st->last_pid;
+	st->last_pid = last;
+	return true;
 }
 
 /* Lists /proc; discovers new pids and marks every listed one seen. */
@@ -939,7 +982,10 @@ static int read_all(struct state *st, struct snapshot *snap, struct collector_er
 
 		r = read_proc(st, p, needs, &rd);
 		if (r < 0) {
-			count_error(err, r);
+			/* Gone without a listing this sample: an ordinary exit,
+			 * not one during collection. */
+			if (st->listed || !errno_gone(r))
+				count_error(err, r);
 			if (errno_gone(r)) {
 				st->gone[n_gone++] = p->pid;
 				make_zombie(st, p);
@@ -1183,9 +1229,15 @@ static int collector_read(void *state, struct snapshot *snap, struct collector_e
 			st->n_seen = 0;
 		}
 	}
-	if (r < 0) {
+	st->listed = true;
+	if (r < 0 && !must_list(st)) {
+		st->listed = false;
+		st->n_seen = st->n; /* the table is the listing */
+		r = 0;
+	} else if (r < 0) {
 		r = scan(st, err);
 		if (r < 0) {
+			st->last_pid = 0;
 			err->n[COLLECTOR_UNREADABLE]++;
 			return r;
 		}
@@ -1252,6 +1304,8 @@ static void collector_done(void *state)
 		closedir(st->proc_dir);
 	if (st->proc_fd >= 0)
 		close(st->proc_fd);
+	if (st->loadavg_fd >= 0)
+		close(st->loadavg_fd);
 	free(st->ts);
 	free(st->tab);
 	free(st->gone);
@@ -1292,6 +1346,7 @@ static int collector_init(const struct collector_ctx *ctx, void **ret_state)
 	st->ctx = ctx;
 	st->targets = ctx->targets;
 	st->clk_tck = sysconf(_SC_CLK_TCK);
+	st->loadavg_fd = -1;
 	st->proc_fd = open(ctx->proc_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (st->proc_fd < 0) {
 		r = -errno;
@@ -1329,6 +1384,7 @@ static int collector_init(const struct collector_ctx *ctx, void **ret_state)
 	}
 	cgroup_hier_detect(ctx->cgroup_root, &st->hier);
 	st->boot_time = read_boot_time(st->proc_fd, st->buf);
+	st->loadavg_fd = procfile_open(st->proc_fd, "loadavg");
 	if (ctx->use_bpf)
 		start_bpf(st);
 	*ret_state = st;

@@ -252,6 +252,35 @@ static void test_fixture_tree(void)
 	free(status);
 }
 
+/* /proc is listed only when a pid was allocated since the listing before
+ * (/proc/loadavg's last pid), and again once after that to catch a process
+ * that was not visible yet; exits are caught by the kept descriptors. */
+static void test_listing_only_after_forks(void)
+{
+	char root[] = "/tmp/memagent-proc-XXXXXX";
+	const char *json = "{\"targets\": [{\"name\": \"app\", \"match\": {\"comm\": \"app\"}}]}";
+	struct run r;
+
+	REQUIRE(mkdtemp(root));
+	REQUIRE(test_write_file(root, "loadavg", "0.00 0.00 0.00 1/90 100\n") == 0);
+	REQUIRE(fixture_proc(root, 100, "app", 'S', true) == 0);
+	REQUIRE(run_start(&r, json, root) == 0);
+	for (int i = 0; i < 3; i++)
+		CHECK_EQ(run_tick(&r), 0);
+	CHECK(value(&r, "memagent_process_count", SNAP_LABELS("target", "app")) == 1);
+	/* A process that appears without a new pid (impossible on a real
+	 * /proc) is not seen: the listing was skipped. */
+	REQUIRE(fixture_proc(root, 101, "app", 'S', true) == 0);
+	CHECK_EQ(run_tick(&r), 0);
+	CHECK(value(&r, "memagent_process_count", SNAP_LABELS("target", "app")) == 1);
+	/* A new last pid: listed, found. */
+	REQUIRE(test_write_file(root, "loadavg", "0.00 0.00 0.00 1/91 101\n") == 0);
+	CHECK_EQ(run_tick(&r), 0);
+	CHECK(value(&r, "memagent_process_count", SNAP_LABELS("target", "app")) == 2);
+	run_stop(&r);
+	test_rm_rf(root);
+}
+
 /* --- real processes ---------------------------------------------------------- */
 
 static void test_rss_of_child(void)
@@ -322,6 +351,9 @@ static void test_counters_never_decrease(void)
 		other_prev = v;
 	}
 	CHECK(agg_prev >= 4 * 2000);
+	/* Exits between samples are ordinary, whether or not /proc was
+	 * listed (test_listing_only_after_forks): never "vanished". */
+	CHECK_EQ(r.err.n[COLLECTOR_VANISHED], 0);
 	run_stop(&r);
 }
 
@@ -478,6 +510,7 @@ static void test_backends_agree(void)
 int main(void)
 {
 	RUN(test_fixture_tree);
+	RUN(test_listing_only_after_forks);
 	RUN(test_rss_of_child);
 	RUN(test_counters_never_decrease);
 	RUN(test_group_limit);

@@ -755,8 +755,7 @@ static char *markdown(const char *tsv_path)
 		fmt(e, sizeof(e), rows[i].us_per_process, 3);
 		PUT("| %s | %s | %s | %s | %s | %s |\n", rows[i].program, a, b, c, d, e);
 	}
-	PUT("<!-- The /proc backend and /proc floor sampling rows (same columns, us_per_process) "
-	    "are added here by the spine's benchmark. -->\n\n");
+	PUT("\n");
 	PUT("%.*s\n", (int)notes_len, notes);
 	PUT("Targets: iter/task <= 1 us/process (below the /proc floor); rss_stat <= 100 ns/event; slowdown <= 5%%; "
 	    "0 lost at >= 2000 exits/s.\n\n");
