@@ -75,6 +75,15 @@ void gengc_remember_slow(struct gengc_heap *heap, void *obj, void **field)
 		remset_record(heap, obj, field);
 }
 
+/* After a page's slots were scanned: it stays listed iff any stayed recorded. */
+static void keep_or_forget(struct gengc_heap *heap, struct page *pg, bool any, size_t *keep)
+{
+	if (any)
+		heap->rem_pages.v[(*keep)++] = pg;
+	else
+		pg->flags &= (uint8_t)~PF_REMEMBERED;
+}
+
 static void page_range(const struct gengc_heap *heap, struct page *pg, char **lo, char **hi)
 {
 	*lo = (char *)pg;
@@ -125,10 +134,7 @@ void remset_scan(struct gengc_heap *heap, remset_slot_fn *fn)
 			heap->slot_bits[w] = keep;
 			any |= keep;
 		}
-		if (any)
-			heap->rem_pages.v[keep_pages++] = pg;
-		else
-			pg->flags &= (uint8_t)~PF_REMEMBERED;
+		keep_or_forget(heap, pg, any != 0, &keep_pages);
 	}
 	heap->rem_pages.n = keep_pages;
 }
@@ -225,10 +231,7 @@ void remset_scan(struct gengc_heap *heap, remset_slot_fn *fn)
 			heap->cards[c] = scan_card(heap, pg, heap->old + (c << CARD_SHIFT));
 			any |= heap->cards[c];
 		}
-		if (any)
-			heap->rem_pages.v[keep_pages++] = pg;
-		else
-			pg->flags &= (uint8_t)~PF_REMEMBERED;
+		keep_or_forget(heap, pg, any, &keep_pages);
 	}
 	heap->rem_pages.n = keep_pages;
 }
