@@ -119,6 +119,20 @@ static int run_once(const struct options *o)
 	return ret;
 }
 
+/* Adds the collectors' event fds (BPF ring buffers) to the epoll set; after
+ * a reload the collectors have new ones (the old ones left the set when
+ * they were closed). */
+static void watch_collectors(int efd, const struct sampler *s)
+{
+	for (int i = 0; i < sampler_n_fds(s); i++) {
+		struct epoll_event ev = { .events = EPOLLIN, .data.u64 = (uint64_t)i };
+		int fd = sampler_fd(s, i);
+
+		if (fd >= 0 && epoll_ctl(efd, EPOLL_CTL_ADD, fd, &ev) < 0 && errno != EEXIST)
+			log_warning("cannot watch collector events: %s", strerror(errno));
+	}
+}
+
 static int arm_timer(int tfd, unsigned interval_ms)
 {
 	struct itimerspec its = {
@@ -159,7 +173,7 @@ static int serve(const struct config *cfg, struct registry *reg, struct httpd **
  * binding a new address) happens before anything changes, so a failure
  * leaves the running configuration and server untouched. */
 static void reload(const struct options *o, struct config **cfg, struct sampler *s,
-		   struct httpd **h, struct registry *reg, int tfd)
+		   struct httpd **h, struct registry *reg, int tfd, int efd)
 {
 	struct config *next;
 	struct httpd *nh = NULL;
@@ -179,6 +193,7 @@ static void reload(const struct options *o, struct config **cfg, struct sampler 
 		}
 	}
 	sampler_reconfigure(s, next);
+	watch_collectors(efd, s);
 	if (nh) {
 		httpd_free(*h);
 		*h = nh;
@@ -255,13 +270,7 @@ static int run(const struct options *o)
 	epoll_ctl(efd, EPOLL_CTL_ADD, sfd, &ev);
 	ev.data.u64 = (uint64_t)-2;
 	epoll_ctl(efd, EPOLL_CTL_ADD, tfd, &ev);
-	for (int i = 0; i < sampler_n_fds(s); i++) {
-		int fd = sampler_fd(s, i);
-
-		ev.data.u64 = (uint64_t)i;
-		if (fd >= 0)
-			epoll_ctl(efd, EPOLL_CTL_ADD, fd, &ev);
-	}
+	watch_collectors(efd, s);
 
 	if (o->no_bpf && strcmp(o->proc_root, "/proc") == 0)
 		log_notice("bpf disabled by --no-bpf: running on /proc alone");
@@ -292,7 +301,7 @@ static int run(const struct options *o)
 					if (si.ssi_signo == SIGUSR1) {
 						tick(s, h);
 					} else if (si.ssi_signo == SIGHUP) {
-						reload(o, &cfg, s, &h, reg, tfd);
+						reload(o, &cfg, s, &h, reg, tfd, efd);
 					} else {
 						log_notice("stopping on signal %u", si.ssi_signo);
 						ret = EXIT_SUCCESS;

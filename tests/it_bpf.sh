@@ -118,6 +118,19 @@ JSON
     check exit_histogram_count_rises_by_500 test $(( c1 - c0 )) -eq 500
     check exit_peaks_all_in_8_16mib test $(( (b1 - b0) - (bb1 - bb0) )) -eq 500
     check exits_nothing_lost test "$(metric memagent_bpf_events_lost_total 'program="sched_process_exit"')" = 0
+    # After a reload the collectors have new ring buffers: more exits than one
+    # buffer holds (~2300) between two samples must still all arrive, which
+    # needs the new buffer's fd watched between samples.
+    kill -HUP "$AGENT_PID"
+    wait_until 20 grep -q 'configuration reloaded' "$AGENT_LOG"
+    sample_now
+    e0=$(metric memagent_process_exits_total "$l")
+    for i in $(seq 3000); do "$HELPERS/memchild" --touch 1 || break; done
+    sample_now
+    e1=$(metric memagent_process_exits_total "$l")
+    echo "  after a reload: exits $e0 -> $e1"
+    check exits_after_reload_rise_by_3000 test $(( e1 - e0 )) -eq 3000
+    check exits_after_reload_nothing_lost test "$(metric memagent_bpf_events_lost_total 'program="sched_process_exit"')" = 0
     check exits_agent_clean_exit stop_agent
 }
 
