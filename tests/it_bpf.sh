@@ -20,6 +20,23 @@ needs_bpf() {
 between() { awk -v v="${1:-x}" -v lo="$2" -v hi="$3" 'BEGIN { exit !(v ~ /^[0-9.e+]+$/ && v >= lo && v <= hi) }'; }
 below() { awk -v v="${1:-x}" -v hi="$2" 'BEGIN { exit !(v ~ /^[0-9.e+]+$/ && v < hi) }'; }
 
+# memcg_create NAME: a memory cgroup for this test (v2 where the memory
+# controller is, else v1); sets CG (its folder), CG_PATH (its path in the
+# hierarchy, as targets match it) and CG_V. Returns 1 when there is none.
+memcg_create() {
+    if [ -e /sys/fs/cgroup/cgroup.controllers ] && grep -qw memory /sys/fs/cgroup/cgroup.controllers; then
+        CG_V=2; CG=/sys/fs/cgroup/$1
+    elif [ -d /sys/fs/cgroup/memory ]; then
+        CG_V=1; CG=/sys/fs/cgroup/memory/$1
+    else
+        return 1
+    fi
+    CG_PATH=/$1
+    mkdir "$CG"
+}
+# in_cgroup CMD...: runs CMD inside $CG (the shell enters it, then execs).
+in_cgroup() { sh -c 'echo $$ >"$0/cgroup.procs" && exec "$@"' "$CG" "$@"; }
+
 # --- interval peaks ------------------------------------------------------------
 peaks() {
     coproc MC { exec "$HELPERS/memchild"; }
@@ -61,53 +78,50 @@ JSON
 
 # --- OOM kill in a 64 MiB memory cgroup ------------------------------------------
 oom() {
-    local cg v
-    if [ -e /sys/fs/cgroup/cgroup.controllers ] && grep -qw memory /sys/fs/cgroup/cgroup.controllers; then
-        v=2; cg=/sys/fs/cgroup/memagent-it-oom-$$
-    elif [ -d /sys/fs/cgroup/memory ]; then
-        v=1; cg=/sys/fs/cgroup/memory/memagent-it-oom-$$
+    memcg_create "memagent-it-oom-$$" || { skip oom_kill "no memory cgroup controller"; return; }
+    if [ "$CG_V" = 2 ]; then
+        echo $((64 * MIB)) >"$CG/memory.max"; echo 0 >"$CG/memory.swap.max" 2>/dev/null
     else
-        skip oom_kill "no memory cgroup controller"; return
+        echo $((64 * MIB)) >"$CG/memory.limit_in_bytes"
+        echo $((64 * MIB)) >"$CG/memory.memsw.limit_in_bytes" 2>/dev/null
     fi
-    mkdir "$cg" || { fail oom_cgroup_create "$cg"; return; }
-    if [ $v = 2 ]; then
-        echo $((64 * MIB)) >"$cg/memory.max"; echo 0 >"$cg/memory.swap.max" 2>/dev/null
-    else
-        echo $((64 * MIB)) >"$cg/memory.limit_in_bytes"
-        echo $((64 * MIB)) >"$cg/memory.memsw.limit_in_bytes" 2>/dev/null
-    fi
+    # Matched by cgroup, so that other memchild processes on the machine
+    # (another test run) cannot count here.
     cat >"$TMP/oom.json" <<JSON
-{ "targets": [ { "name": "hog", "match": { "comm": "memchild" } } ] }
+{ "targets": [ { "name": "hog", "match": { "cgroup": "$CG_PATH" } } ] }
 JSON
-    start_agent --interval 3600000 --config "$TMP/oom.json" || { fail oom_agent_start; rmdir "$cg"; return; }
-    local before
+    start_agent --interval 3600000 --config "$TMP/oom.json" || { fail oom_agent_start; rmdir "$CG"; return; }
+    local before status
     before=$(metric memagent_oom_kills_total 'target="hog"')
     # The child enters the cgroup before it execs, then touches memory until killed.
-    sh -c "echo \$\$ >'$cg/cgroup.procs' && exec '$HELPERS/memchild' --hog" >/dev/null 2>&1
-    local status=$?
+    in_cgroup "$HELPERS/memchild" --hog >/dev/null 2>&1
+    status=$?
     check oom_child_killed test $status -eq 137
-    check oom_logged wait_until 20 grep -q 'oom kill: pid [0-9]* comm memchild' "$AGENT_LOG"
+    check oom_logged wait_until 20 grep -q "oom kill: pid [0-9]* comm memchild .*cgroup $CG_PATH target hog" "$AGENT_LOG"
     sample_now
     check oom_kills_total_increments test "$(metric memagent_oom_kills_total 'target="hog"')" = $(( ${before:-0} + 1 ))
     grep 'oom kill' "$AGENT_LOG" | sed 's/^/  /'
     check oom_agent_clean_exit stop_agent
-    rmdir "$cg"
-    check oom_cgroup_removed test ! -d "$cg"
+    rmdir "$CG"
+    check oom_cgroup_removed test ! -d "$CG"
 }
 
 # --- 500 short-lived processes ---------------------------------------------------
 exits() {
+    memcg_create "memagent-it-exits-$$" || { skip exits "no memory cgroup controller"; return; }
+    # Matched by cgroup: exits are attributed from what the event carries.
     cat >"$TMP/exits.json" <<JSON
-{ "targets": [ { "name": "burst", "match": { "comm": "memchild" } } ] }
+{ "targets": [ { "name": "burst", "match": { "cgroup": "$CG_PATH" } } ] }
 JSON
-    start_agent --interval 3600000 --config "$TMP/exits.json" || { fail exits_agent_start; return; }
-    local l='target="burst"' e0 c0 b0 b1 e1 c1 bb1 bb0
+    start_agent --interval 3600000 --config "$TMP/exits.json" || { fail exits_agent_start; rmdir "$CG"; return; }
+    local l='target="burst"' e0 c0 b0 b1 e1 c1 bb1 bb0 i
     e0=$(metric memagent_process_exits_total "$l")
     c0=$(metric memagent_process_exit_peak_resident_bytes_count "$l")
     b0=$(metric memagent_process_exit_peak_resident_bytes_bucket "$l,le=\"16777216\"")
     bb0=$(metric memagent_process_exit_peak_resident_bytes_bucket "$l,le=\"8388608\"")
-    local i
-    for i in $(seq 500); do "$HELPERS/memchild" --touch 8 || break; done
+    # Each child enters the cgroup itself before it execs: exactly 500
+    # processes ever live there.
+    for i in $(seq 500); do in_cgroup "$HELPERS/memchild" --touch 8 || break; done
     sample_now
     e1=$(metric memagent_process_exits_total "$l")
     c1=$(metric memagent_process_exit_peak_resident_bytes_count "$l")
@@ -125,13 +139,14 @@ JSON
     wait_until 20 grep -q 'configuration reloaded' "$AGENT_LOG"
     sample_now
     e0=$(metric memagent_process_exits_total "$l")
-    for i in $(seq 3000); do "$HELPERS/memchild" --touch 1 || break; done
+    for i in $(seq 3000); do in_cgroup "$HELPERS/memchild" --touch 1 || break; done
     sample_now
     e1=$(metric memagent_process_exits_total "$l")
     echo "  after a reload: exits $e0 -> $e1"
     check exits_after_reload_rise_by_3000 test $(( e1 - e0 )) -eq 3000
     check exits_after_reload_nothing_lost test "$(metric memagent_bpf_events_lost_total 'program="sched_process_exit"')" = 0
     check exits_agent_clean_exit stop_agent
+    rmdir "$CG"
 }
 
 # --- without BPF ------------------------------------------------------------------
