@@ -207,7 +207,8 @@ void *gengc_alloc_size(struct gengc_heap *heap, uint32_t type, size_t size);
 /* Raw, pointer-free bytes: gengc_alloc_size(heap, GENGC_TYPE_RAW, size). */
 void *gengc_alloc_raw(struct gengc_heap *heap, size_t size);
 
-/* A NUL-terminated copy of s[0..len) as a raw object (len + 1 bytes). */
+/* A NUL-terminated copy of s[0..len) as a raw object (len + 1 bytes); NULL
+ * when len is too big for an object. */
 char *gengc_strndup(struct gengc_heap *heap, const char *s, size_t len);
 
 /* The payload size (rounded up to 8) and the type id of a live object. */
@@ -365,13 +366,15 @@ struct gengc_gc_event {
 	uint64_t marked_objects;        /* full GCs: objects marked live */
 };
 /* Called after every GC, outside the collection: it may read statistics but
- * must not allocate in this heap. */
+ * must not allocate in this heap or collect it. */
 typedef void gengc_gc_done_fn(struct gengc_heap *heap, const struct gengc_gc_event *ev, void *ctx);
 void gengc_set_gc_done_callback(struct gengc_heap *heap, gengc_gc_done_fn *fn, void *ctx);
 
 /* Called when, after a compacting full GC, the old space still exceeds
  * max_old_space_size. Returns the new limit in MiB (> limit_mib to let the
- * heap grow, anything else to refuse). Must not allocate in this heap. */
+ * heap grow, anything else to refuse). A limit beyond the address space
+ * reserved at creation (twice the initial limit, at least 16 GiB) is
+ * refused. Must not allocate in this heap. */
 typedef uint32_t gengc_near_limit_fn(struct gengc_heap *heap, uint32_t limit_mib,
 				     uint32_t used_mib, void *ctx);
 void gengc_set_near_limit_callback(struct gengc_heap *heap, gengc_near_limit_fn *fn, void *ctx);

@@ -470,7 +470,11 @@ void *gengc_alloc_raw(struct gengc_heap *heap, size_t size)
 
 char *gengc_strndup(struct gengc_heap *heap, const char *s, size_t len)
 {
-	char *p = gengc_alloc_raw(heap, len + 1);
+	char *p;
+
+	if (len >= MAX_OBJECT_BYTES)
+		return NULL;
+	p = gengc_alloc_raw(heap, len + 1);
 
 	if (p)
 		memcpy(p, s, len);
