@@ -18,8 +18,9 @@
  *    interior pointer.
  *  - Every store of a heap pointer into a heap object goes through
  *    gengc_write() (the write barrier). Plain stores are fine for non-pointer
- *    fields and for freshly allocated objects that are still young (but the
- *    barrier is cheap: use it).
+ *    fields, and into an object just allocated, before the next allocation,
+ *    if it is not above the large-object threshold (it is then still young;
+ *    large objects are born old). The barrier is cheap: use it.
  *  - A heap belongs to one thread: nothing here is thread-safe. Use one heap
  *    per thread; objects of one heap must never point into another.
  *
@@ -36,6 +37,9 @@
  *   GENGC_VERIFY=1 (gengc_verify() after every GC, abort on corruption)
  *   GENGC_STRESS=1 (scavenge at every allocation) / 2 (full GC at every allocation)
  *   GENGC_INCREMENTAL_MARKING=1    GENGC_MARKING_STEP=N
+ *   GENGC_LARGE_OBJECT_THRESHOLD=bytes  GENGC_COMPACT_THRESHOLD=pct
+ *   GENGC_OLD_SPACE_GROWTH=pct
+ * (one per field of struct gengc_options; docs/gengc.md has the table)
  */
 #ifndef GENGC_H
 #define GENGC_H
@@ -77,7 +81,8 @@ struct gengc_options {
 	                                   the next one promotes: 0 promotes at the first
 	                                   survival, 1 is V8's "copied once, then promoted" */
 	uint32_t large_object_threshold;/* bytes: larger objects go to the large-object space
-	                                   (clamped to [4 KiB, semispace start size / 4]) */
+	                                   (clamped to [4 KiB, min(128 KiB, starting
+	                                   semispace / 4)]) */
 	uint32_t compact_threshold_pct; /* compact when free cells in used old pages exceed this
 	                                   percentage of the old space after a mark-sweep */
 	uint32_t old_space_growth_pct;  /* next full GC when old space reaches this percentage
