@@ -27,8 +27,15 @@
  *     with a clean header or dead and rewritten as a raw filler (no
  *     pointers), and remembered-set bits of freed old cells are cleared, so
  *     I1 and I2 hold without copying the young generation in the pause.
- *  I4 [fast.top, fast.limit) is zeroed memory in to-space; objects are never
+ *  I4 [fast.top, fast.limit) is zeroed memory in to-space, below young_end
+ *     (the allocation window, at most the semispace); objects are never
  *     handed out with stale contents.
+ *  I5 While incremental marking runs (heap->marking), old objects are
+ *     marked but never freed or moved, and no old object reachable from the
+ *     roots is unmarked unless it is reachable from a marked object on the
+ *     mark stack, from a young object, from a root, or from a remembered
+ *     slot of a marked object (marksweep.c says why each holds); the final
+ *     pause re-scans all four. Outside marking, no mark bit is set.
  */
 #ifndef GENGC_INTERNAL_H
 #define GENGC_INTERNAL_H
