@@ -61,6 +61,23 @@ struct collector_ctx {
 	void *event_arg;
 };
 
+/* Hands ev to the agent (ctx->event), which logs it; ev lives for the call. */
+static inline void collector_event(const struct collector_ctx *ctx, const struct collector_event *ev)
+{
+	if (ctx->event)
+		ctx->event(ctx->event_arg, ev);
+}
+
+/* Says that a BPF program is not used, and why (the agent logs it once). */
+static inline void collector_bpf_unavailable(const struct collector_ctx *ctx, const char *program,
+					     const char *why)
+{
+	struct collector_event ev = { .kind = COLLECTOR_EVENT_BPF_UNAVAILABLE, .program = program,
+				      .reason = why };
+
+	collector_event(ctx, &ev);
+}
+
 struct collector {
 	const char *name; /* the `collector` label value */
 	/* Every family the collector may emit, NULL-terminated. */

@@ -217,8 +217,7 @@ static void on_kill(void *arg, const struct oomkill_event *ev)
 		.target = mask ? names : TARGET_OTHER, .rss_bytes = ev->rss_bytes, .cgroup = ev->memcg_path,
 	};
 
-	if (cs->ctx->event)
-		cs->ctx->event(cs->ctx->event_arg, &ce);
+	collector_event(cs->ctx, &ce);
 }
 
 static int cpoll(void *state, struct collector_errors *err)
@@ -288,13 +287,8 @@ static int cinit(const struct collector_ctx *ctx, void **ret_state)
 		cdone(cs);
 		return -ENOMEM;
 	}
-	if (ctx->use_bpf && oomkill_new(0, &cs->o, why, sizeof(why)) < 0) {
-		struct collector_event ev = { .kind = COLLECTOR_EVENT_BPF_UNAVAILABLE,
-					      .program = "mark_victim", .reason = why };
-
-		if (ctx->event)
-			ctx->event(ctx->event_arg, &ev);
-	}
+	if (ctx->use_bpf && oomkill_new(0, &cs->o, why, sizeof(why)) < 0)
+		collector_bpf_unavailable(ctx, "mark_victim", why);
 	*ret_state = cs;
 	return 0;
 }

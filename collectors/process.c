@@ -1313,15 +1313,6 @@ static void collector_done(void *state)
 	free(st);
 }
 
-static void unavailable(const struct collector_ctx *ctx, const char *program, const char *why)
-{
-	struct collector_event ev = { .kind = COLLECTOR_EVENT_BPF_UNAVAILABLE, .program = program,
-				      .reason = why };
-
-	if (ctx->event)
-		ctx->event(ctx->event_arg, &ev);
-}
-
 /* Loads what BPF adds; each part that cannot load is reported once and the
  * collector goes on without it. */
 static void start_bpf(struct state *st)
@@ -1329,11 +1320,11 @@ static void start_bpf(struct state *st)
 	char why[192];
 
 	if (taskiter_new(0, &st->iter, why, sizeof(why)) < 0)
-		unavailable(st->ctx, "task_iter", why);
+		collector_bpf_unavailable(st->ctx, "task_iter", why);
 	if (bpf_rss_new(RSS_MAX_WATCH, &st->rss, why, sizeof(why)) < 0)
-		unavailable(st->ctx, "rss_stat", why);
+		collector_bpf_unavailable(st->ctx, "rss_stat", why);
 	if (exits_new(0, &st->exits, why, sizeof(why)) < 0)
-		unavailable(st->ctx, "sched_process_exit", why);
+		collector_bpf_unavailable(st->ctx, "sched_process_exit", why);
 }
 
 static int collector_init(const struct collector_ctx *ctx, void **ret_state)
