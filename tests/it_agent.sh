@@ -18,6 +18,23 @@ check bad_listen_says_why grep -q -- "--listen" "$TMP/listen.err"
 "$MEMAGENT" --print-default-config >"$TMP/default.json"
 check default_config_checks "$MEMAGENT" --check-config "$TMP/default.json"
 
+# --- --check-config: each error exits 78 naming file:line:column and key path --
+# expect_config_error FILE EXPECTED-PREFIX
+expect_config_error() {
+    local name=$1 out rc
+    out=$("$MEMAGENT" --check-config "tests/fixtures/config/$1.json" 2>&1)
+    rc=$?
+    check "check_config_${name}_exit_78" test $rc -eq 78
+    case "$out" in
+    "tests/fixtures/config/$1.json:$2"*) pass "check_config_${name}_position" ;;
+    *) fail "check_config_${name}_position" "got: $out" ;;
+    esac
+}
+expect_config_error syntax_error "5:5: targets: "
+expect_config_error bad_regex "8:29: targets[2].match.cmdline: invalid regex: "
+expect_config_error unknown_key '7:7: targets[0].per_proces: unknown key "per_proces"; did you mean "per_process"?'
+check check_config_valid_exit_0 "$MEMAGENT" --check-config systemd/memagent.json
+
 # --- SIGUSR1 and samples_total ---------------------------------------------
 start_agent --interval 3600000 || { fail agent_start; finish; }
 check first_sample_at_start wait_until 20 samples_at_least 1
@@ -27,6 +44,11 @@ sample_now; check sigusr1_samples test "$(samples)" = 2
 check samples_metric_follows test "$(metric memagent_samples_total)" = 2
 check default_groups_by_comm test -n "$(metric memagent_process_count 'target="all",comm="memagent"')"
 check self_metrics_present test "$(metric memagent_collector_up 'collector="process"')" = 1
+# 200 scrapes at once: every one answered, and the agent still serves after.
+codes=$(seq 200 | xargs -P 200 -I{} curl -s -o /dev/null -w '%{http_code}\n' "http://$AGENT_ADDR/metrics")
+check concurrent_200_scrapes_all_ok test "$(grep -c '^200$' <<<"$codes")" = 200
+check serves_after_concurrent_scrapes test -n "$(metric memagent_samples_total)"
+check scrapes_counted test "$(metric memagent_scrapes_total 'format="text"')" -ge 200
 check agent_clean_exit stop_agent
 
 # --- a fixture /proc with broken entries: counted, the agent keeps serving -----
