@@ -22,11 +22,12 @@
  *  I2 Every slot of an old or large object that points into the young
  *     generation has its bit set in the remembered set, and the page of the
  *     object holding it is on the remembered-pages list.
- *  I3 A full GC marks young objects in place (HDR_MARK in the header) and
+ *  I3 A full GC marks young objects in place (a bit per 8 bytes in
+ *     young_marks, beside the young space; headers are never marked) and
  *     does not move them; when it ends every young object is either live
- *     with a clean header or dead and rewritten as a raw filler (no
- *     pointers), and remembered-set bits of freed old cells are cleared, so
- *     I1 and I2 hold without copying the young generation in the pause.
+ *     or dead and rewritten as a raw filler (no pointers), no young mark
+ *     bit is set, and remembered-set bits of freed old cells are cleared,
+ *     so I1 and I2 hold without copying the young generation in the pause.
  *  I4 [fast.top, fast.limit) is zeroed memory in to-space, below young_end
  *     (the allocation window, at most the semispace); objects are never
  *     handed out with stale contents.
@@ -56,7 +57,6 @@
 #define ZERO_CHUNK ((size_t)32 * 1024)             /* young space zeroed this much at a time */
 
 #define HDR_FWD 1ull
-#define HDR_MARK 2ull           /* full GC only: a live young object */
 #define HDR_AGE_SHIFT 8
 #define HDR_TYPE_SHIFT 16
 #define HDR_SIZE_SHIFT 32
@@ -103,20 +103,23 @@ enum page_kind { PAGE_FREE = 0, PAGE_SMALL = 1, PAGE_LARGE = 2, PAGE_LARGE_TAIL 
  * a large object's run). Small pages carry their alloc and mark bitmaps right
  * after it; cells follow. A cell is allocated iff its alloc bit is set. */
 struct page {
+	/* First cache line: what marking reads for every object it marks. A
+	 * large page has div_mul 0 (every address is cell 0) and mark_bits
+	 * pointing at large_mark, so one code path marks both kinds. */
 	uint32_t magic;
 	uint8_t kind;                   /* enum page_kind */
 	uint8_t flags;                  /* PF_* */
 	uint16_t cls;                   /* size class (small) */
-	uint32_t cell_bytes;            /* header + payload */
-	uint32_t ncells;
-	uint32_t nlive;                 /* alloc bits set */
 	uint32_t div_mul;               /* cell index = (offset * div_mul) >> 32 for cell starts */
-	uint32_t bitmap_words;
-	uint32_t cursor;                /* allocation: first bitmap word that may have a zero */
-	uint32_t large_marked;
-	size_t run_pages;               /* large: pages in the run */
+	uint32_t cell_bytes;            /* header + payload */
 	char *cells;                    /* first cell (its header) */
 	uint64_t *alloc_bits, *mark_bits;
+	uint64_t large_mark;            /* large: bit 0 is its mark bit */
+	uint32_t ncells;
+	uint32_t nlive;                 /* alloc bits set */
+	uint32_t bitmap_words;
+	uint32_t cursor;                /* allocation: first bitmap word that may have a zero */
+	size_t run_pages;               /* large: pages in the run */
 	struct page *next, *prev;       /* large objects list */
 };
 
@@ -226,6 +229,7 @@ struct gengc_heap {
 	bool marking;                   /* incremental marking in progress (== fast.marking) */
 	bool marking_done;              /* its stack ran empty: the final pause is due */
 	bool mark_young;                /* the final (atomic) part: young objects are marked too */
+	uint64_t *young_marks;          /* a bit per 8 young bytes (payload address); zero outside a full GC */
 	struct ptr_vec mark_stack;
 	size_t marking_start_at;        /* old + large bytes that start incremental marking */
 	bool oom;
@@ -375,6 +379,9 @@ bool old_is_marked(const void *obj);
 void marking_start(struct gengc_heap *heap);
 void marking_step(struct gengc_heap *heap);
 void mark_promoted(struct gengc_heap *heap, void **slot, void *obj);
+int young_marks_init(struct gengc_heap *heap);
+void young_marks_done(struct gengc_heap *heap);
+bool young_is_marked(const struct gengc_heap *heap, const void *obj);
 #define MARKING_START_PCT 25
 
 /* compact.c */

@@ -148,6 +148,8 @@ struct gengc_heap *gengc_heap_new(const struct gengc_options *opts)
 
 	heap->fast.young_lo = (uintptr_t)heap->young;
 	heap->fast.young_span = young_bytes;
+	if (young_marks_init(heap) < 0)
+		return gengc_heap_free(heap);
 	heap->to_space = heap->young;
 	heap->from_space = heap->young + heap->semi_max;
 	young_reset_alloc(heap, heap->to_space);
@@ -187,6 +189,7 @@ struct gengc_heap *gengc_heap_free(struct gengc_heap *heap)
 	types_done(heap);
 	pages_done(heap);
 	remset_done(heap);
+	young_marks_done(heap);
 	if (heap->map)
 		munmap(heap->map, heap->map_bytes);
 	free(heap);

@@ -77,7 +77,7 @@ void *large_alloc(struct gengc_heap *heap, uint32_t type, size_t payload)
 	heap->large = pg;
 	heap->large_used += payload + 8;
 	heap->large_pages += pg->run_pages;
-	pg->large_marked = heap->marking;       /* born marked while marking: its slots are zero */
+	pg->large_mark = heap->marking;         /* born marked while marking: its slots are zero */
 	return obj;
 }
 

@@ -289,6 +289,9 @@ struct page *page_alloc_large(struct gengc_heap *heap, size_t payload)
 	pg->magic = PAGE_MAGIC;
 	pg->kind = PAGE_LARGE;
 	pg->run_pages = n;
+	pg->div_mul = 0;
+	pg->mark_bits = &pg->large_mark;
+	pg->large_mark = 0;
 	pg->ncells = 1;
 	pg->nlive = 1;
 	pg->cell_bytes = (uint32_t)(payload + 8 < UINT32_MAX ? payload + 8 : UINT32_MAX);

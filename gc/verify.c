@@ -138,6 +138,9 @@ static void verify_young(struct gengc_heap *heap, struct vstate *v)
 	for (char *z = heap->fast.top; z < heap->young_zeroed && !v->bad; z++)
 		if (*z)
 			fail(v, "young allocation window is not zero at %p (I4)", (void *)z);
+	for (size_t w = (size_t)(heap->to_space - heap->young) / 512; w < (size_t)(p - heap->young + 511) / 512 && !v->bad; w++)
+		if (heap->young_marks[w])
+			fail(v, "young mark bits left set outside a full GC near %p (I3)", (void *)(heap->young + w * 512));
 }
 
 static void verify_old(struct gengc_heap *heap, struct vstate *v, bool slots)
@@ -185,7 +188,8 @@ static void verify_old(struct gengc_heap *heap, struct vstate *v, bool slots)
 	for (struct page *pg = heap->large; pg && !v->bad; pg = pg->next) {
 		void *obj = pg->cells + 8;
 
-		if (pg->magic != PAGE_MAGIC || pg->kind != PAGE_LARGE || (pg->large_marked && !heap->marking)) {
+		if (pg->magic != PAGE_MAGIC || pg->kind != PAGE_LARGE || (pg->large_mark && !heap->marking) ||
+		    pg->mark_bits != &pg->large_mark || pg->div_mul) {
 			fail(v, "large object page %p: bad page header", (void *)pg);
 			return;
 		}
