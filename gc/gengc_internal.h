@@ -161,6 +161,14 @@ struct ptr_vec {
 
 typedef bool remset_slot_fn(struct gengc_heap *heap, void **slot); /* true: keep */
 
+/* The marker's choice between its two walk orders (marksweep.c). */
+struct mark_tuning {
+	uint64_t cost[2];               /* ticks per object, a decaying minimum, by order */
+	uint64_t blocks;                /* timed blocks this cycle */
+	uint64_t blocks_by_mode[2];
+	unsigned mode;                  /* the order in use after the trials */
+};
+
 /* ---- the heap ------------------------------------------------------------- */
 struct gengc_heap {
 	struct gengc_heap_fast fast;    /* first: the inline fast paths cast to it */
@@ -231,6 +239,7 @@ struct gengc_heap {
 	bool mark_young;                /* the final (atomic) part: young objects are marked too */
 	uint64_t *young_marks;          /* a bit per 8 young bytes (payload address); zero outside a full GC */
 	struct ptr_vec mark_stack;
+	struct mark_tuning mark_tuning; /* reset when a cycle's marking starts */
 	size_t marking_start_at;        /* old + large bytes that start incremental marking */
 	bool oom;
 	struct ptr_vec work;            /* promoted objects to scan / mark stack */
@@ -275,6 +284,11 @@ static inline void copy_words(void *dst, const void *src, size_t bytes)
 	uint64_t *d = dst;
 	const uint64_t *s = src;
 
+	switch (bytes) {                /* fixed-size moves for the commonest cells */
+	case 16: memcpy(dst, src, 16); return;
+	case 24: memcpy(dst, src, 24); return;
+	case 32: memcpy(dst, src, 32); return;
+	}
 	if (bytes > 256) {
 		memcpy(dst, src, bytes);
 		return;

@@ -460,6 +460,75 @@ static void test_full_gc_marks_young_in_place(void)
 	gengc_heap_free(h);
 }
 
+/* Marking walks big heaps in two orders (depth-first, or through a
+ * prefetch pipeline), picked by timing blocks of objects: whichever runs,
+ * exactly the reachable objects are marked. A random graph of N nodes,
+ * old and then young, checked against a breadth-first count done here. */
+static uint64_t last_marked;
+static void record_marked(struct gengc_heap *h, const struct gengc_gc_event *ev, void *ctx)
+{
+	(void)h; (void)ctx;
+	if (ev->kind != GENGC_GC_SCAVENGE)
+		last_marked = ev->marked_objects;
+}
+
+static void check_random_graph(uint32_t promotion_age)
+{
+	enum { N = 30000 };
+	struct gengc_heap *h = heap_with(promotion_age);
+	uint32_t t = node_type(h), at = ptrs_type(h);
+	static uint32_t edge[N][2], queue[N];
+	static uint8_t seen[N];
+	uint64_t r = 0x9e3779b97f4a7c15ull;
+	uint32_t qh = 0, qt = 0;
+
+	gengc_set_gc_done_callback(h, record_marked, NULL);
+	void **arr = gengc_handle(h, gengc_alloc_size(h, at, N * 8));
+	REQUIRE(*arr);
+	for (uint32_t i = 0; i < N; i++)
+		gengc_write(h, *arr, (void **)*arr + i, new_node(h, t, i));
+	if (promotion_age < 15) {               /* make them old */
+		gengc_collect(h, GENGC_GC_SCAVENGE);
+		gengc_collect(h, GENGC_GC_SCAVENGE);
+	}
+	for (uint32_t i = 0; i < N; i++) {
+		struct node *x = ((struct node **)*arr)[i];
+
+		for (int k = 0; k < 2; k++) {
+			r ^= r << 13, r ^= r >> 7, r ^= r << 17;
+			/* a quarter of the slots stay NULL, so part of the graph is garbage */
+			edge[i][k] = r % 4 ? (uint32_t)(r >> 8) % N : UINT32_MAX;
+			gengc_write(h, x, k ? &x->b : &x->a,
+				    edge[i][k] == UINT32_MAX ? NULL : ((struct node **)*arr)[edge[i][k]]);
+		}
+	}
+	memset(seen, 0, sizeof(seen));
+	seen[0] = 1;
+	queue[qt++] = 0;
+	while (qh < qt)
+		for (int k = 0, i = (int)queue[qh++]; k < 2; k++)
+			if (edge[i][k] != UINT32_MAX && !seen[edge[i][k]]) {
+				seen[edge[i][k]] = 1;
+				queue[qt++] = edge[i][k];
+			}
+	void **root = gengc_handle(h, ((void **)*arr)[0]);
+	*arr = NULL;
+	gengc_collect(h, GENGC_GC_MARK_SWEEP);
+	CHECK_EQ(last_marked, (uint64_t)qt);
+	check_verify(h);
+	gengc_collect(h, GENGC_GC_MARK_SWEEP);  /* a second cycle chooses again: same answer */
+	CHECK_EQ(last_marked, (uint64_t)qt);
+	CHECK_EQ(((struct node *)*root)->val, 0);
+	CHECK(qt > N / 4 && qt < N);            /* the graph is neither all garbage nor all live */
+	gengc_heap_free(h);
+}
+
+static void test_marking_orders_agree(void)
+{
+	check_random_graph(1);                  /* old objects */
+	check_random_graph(15);                 /* young objects, marked in place */
+}
+
 static int fin_count[200];
 static void count_fin(void *obj, void *ctx)
 {
@@ -818,6 +887,7 @@ int main(void)
 	RUN(test_handles_updated_after_moves);
 	RUN(test_weak_refs_cleared);
 	RUN(test_full_gc_marks_young_in_place);
+	RUN(test_marking_orders_agree);
 	RUN(test_finalizers_run_once);
 	RUN(test_large_objects_do_not_move);
 	RUN(test_limit_near_then_oom_callback);
