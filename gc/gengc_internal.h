@@ -189,6 +189,7 @@ struct gengc_heap {
 	size_t semi_touched[2];         /* bytes of each semispace faulted in */
 	char *alloc_mark;               /* allocation counted up to here */
 	char *copy_top, *copy_limit;    /* scavenge: to-space copy pointer and its bound */
+	size_t reserve_pages;           /* pool pages to keep prefaulted for the next scavenge */
 	void *scan_obj;                 /* scavenge: old object being scanned */
 	void *visit_ctx;                /* verify: its state, for slot callbacks */
 
@@ -317,7 +318,7 @@ struct page *page_alloc_small(struct gengc_heap *heap, uint32_t cls);
 void page_free(struct gengc_heap *heap, struct page *pg);
 void pages_trim_pool(struct gengc_heap *heap);
 void pages_reserve_one(struct gengc_heap *heap);
-#define RESERVE_PAGES 12        /* 3 MiB: about what one scavenge promotes at most */
+#define RESERVE_PAGES 12        /* 3 MiB at least; more when to-space holds more (reserve_pages) */
 struct page *page_alloc_large(struct gengc_heap *heap, size_t payload);
 uint32_t size_class_of(struct gengc_heap *heap, size_t payload);
 static inline bool in_old(const struct gengc_heap *heap, const void *p)

@@ -154,6 +154,7 @@ struct gengc_heap *gengc_heap_new(const struct gengc_options *opts)
 	heap->from_space = heap->young + heap->semi_max;
 	young_reset_alloc(heap, heap->to_space);
 	heap->young_end = heap->to_space + heap->semi_cap;
+	heap->reserve_pages = RESERVE_PAGES;
 	o->initial_old_space_size = clamp_u32(o->initial_old_space_size, 1, 1u << 20);
 	heap->full_gc_at = (size_t)o->initial_old_space_size * MIB;
 	heap->marking_start_at = heap->full_gc_at / 100 * MARKING_START_PCT;

@@ -170,14 +170,15 @@ static size_t find_run(struct gengc_heap *heap, size_t n)
 }
 
 /* Tops the pool up by one fresh, faulted-in page while it holds fewer than
- * RESERVE_PAGES: called from the mutator's allocation refill, so the page
- * faults a scavenge's promotions would take happen outside the pause. */
+ * reserve_pages (what the next scavenge may promote: scavenge.c sets it):
+ * called from the mutator's allocation refill, so the page faults a
+ * scavenge's promotions would take happen outside the pause. */
 void pages_reserve_one(struct gengc_heap *heap)
 {
 	size_t i;
 	char *p;
 
-	if (heap->pool.n >= RESERVE_PAGES || (i = find_run(heap, 1)) == SIZE_MAX)
+	if (heap->pool.n >= heap->reserve_pages || (i = find_run(heap, 1)) == SIZE_MAX)
 		return;
 	p = heap->old + i * PAGE_BYTES;
 	if (commit(heap, p, PAGE_BYTES) < 0 || vec_push(&heap->pool, p) < 0)
