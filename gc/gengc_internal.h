@@ -140,6 +140,7 @@ struct size_class {
 	size_t n_pages, cap_pages;
 	size_t alloc_idx;               /* pages[alloc_idx..] may have free cells */
 	struct page *cur;               /* pages[alloc_idx] while it has free cells, or NULL */
+	char *lab, *lab_end;            /* scavenge: cells taken for promotion, not yet used */
 };
 
 /* ---- roots ---------------------------------------------------------------- */
@@ -337,32 +338,25 @@ static inline void bit_clear(uint64_t *bits, uint32_t i) { bits[i >> 6] &= ~(1ul
  * the large-object space */
 void *old_alloc(struct gengc_heap *heap, size_t payload);   /* never fails: aborts */
 
-/* The promotion fast path: the next free cell of the class's current page. */
-static inline void *old_alloc_fast(struct gengc_heap *heap, size_t payload)
+/* Promotion allocates from a per-class run of free cells (a LAB: the cells
+ * are taken, alloc bits and counts included, when the run is), so the
+ * common case is a compare and a bump. Only scavenges use LABs, and every
+ * scavenge hands back what it did not use (lab_retire_all) before anything
+ * else reads the bitmaps: outside a scavenge every LAB is empty. */
+void *lab_refill(struct gengc_heap *heap, size_t payload);
+void lab_retire_all(struct gengc_heap *heap);
+static inline void *lab_alloc(struct gengc_heap *heap, size_t payload)
 {
-	struct size_class *c;
-	struct page *pg;
+	if (payload + 8 <= 1024) {
+		struct size_class *c = &heap->cls[heap->cls_of_words[(payload + 15) / 8]];
+		char *p = c->lab;
 
-	if (payload + 8 > 1024)
-		return old_alloc(heap, payload);
-	c = &heap->cls[heap->cls_of_words[(payload + 15) / 8]];
-	pg = c->cur;
-	if (pg) {
-		uint32_t w = pg->cursor;
-		uint64_t free_bits = ~pg->alloc_bits[w];
-
-		if (free_bits) {
-			uint32_t i = w * 64 + (uint32_t)__builtin_ctzll(free_bits);
-
-			if (i < pg->ncells) {
-				pg->alloc_bits[w] |= 1ull << (i & 63);
-				pg->nlive++;
-				heap->old_used += pg->cell_bytes;
-				return pg->cells + (size_t)i * pg->cell_bytes + 8;
-			}
+		if (p < c->lab_end) {
+			c->lab = p + c->cell_bytes;
+			return p + 8;
 		}
 	}
-	return old_alloc(heap, payload);
+	return lab_refill(heap, payload);
 }
 void *large_alloc(struct gengc_heap *heap, uint32_t type, size_t payload);
 void large_free(struct gengc_heap *heap, struct page *pg);

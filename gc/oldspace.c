@@ -9,7 +9,8 @@
  *
  * Invariant: for every small page, words [0, cursor) of alloc_bits have no
  * zero bit below ncells; nlive == popcount(alloc_bits); old_used == sum of
- * nlive * cell_bytes over all small pages.
+ * nlive * cell_bytes over all small pages. During a scavenge, cells of the
+ * promotion LABs count as allocated; it returns the unused ones at its end.
  */
 #include <stdlib.h>
 
@@ -59,6 +60,58 @@ void *old_alloc(struct gengc_heap *heap, size_t payload)
 		gc_fatal("cannot commit an old-space page");
 	c->alloc_idx = c->n_pages - 1;
 	return page_take_cell(heap, pg);
+}
+
+/* The LAB is empty: takes a cell the ordinary way, plus the run of free
+ * cells after it in the same bitmap word as the class's new LAB. */
+void *lab_refill(struct gengc_heap *heap, size_t payload)
+{
+	struct size_class *c;
+	struct page *pg;
+	char *p = old_alloc(heap, payload);
+	uint32_t i, w, run;
+	uint64_t free_bits;
+
+	if (payload + 8 > 1024)
+		return p;
+	c = &heap->cls[heap->cls_of_words[(payload + 15) / 8]];
+	pg = page_of(p);
+	i = cell_index(pg, p) + 1;
+	w = i >> 6;
+	if (!(i & 63) || i >= pg->ncells)
+		return p;
+	free_bits = ~pg->alloc_bits[w] >> (i & 63);
+	run = free_bits == UINT64_MAX ? 64 - (i & 63) : (uint32_t)__builtin_ctzll(~free_bits);
+	if (run > pg->ncells - i)
+		run = pg->ncells - i;
+	if (!run)
+		return p;
+	pg->alloc_bits[w] |= (run == 64 ? UINT64_MAX : ((1ull << run) - 1)) << (i & 63);
+	pg->nlive += run;
+	heap->old_used += (size_t)run * pg->cell_bytes;
+	c->lab = pg->cells + (size_t)i * pg->cell_bytes;
+	c->lab_end = c->lab + (size_t)run * pg->cell_bytes;
+	return p;
+}
+
+/* Gives back the cells of every LAB that promotion did not use. */
+void lab_retire_all(struct gengc_heap *heap)
+{
+	for (uint32_t k = 0; k < heap->n_classes; k++) {
+		struct size_class *c = &heap->cls[k];
+
+		for (char *p = c->lab; p < c->lab_end; p += c->cell_bytes) {
+			struct page *pg = page_of(p);
+			uint32_t i = cell_index(pg, p + 8);
+
+			bit_clear(pg->alloc_bits, i);
+			if (i / 64 < pg->cursor)
+				pg->cursor = i / 64;
+			pg->nlive--;
+			heap->old_used -= pg->cell_bytes;
+		}
+		c->lab = c->lab_end = NULL;
+	}
 }
 
 void *large_alloc(struct gengc_heap *heap, uint32_t type, size_t payload)

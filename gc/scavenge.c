@@ -27,8 +27,24 @@ static inline bool in_from(const struct gengc_heap *heap, const void *p)
 	return (uintptr_t)p - (uintptr_t)heap->from_space < heap->semi_cap;
 }
 
+/* Promotes obj (header h, cell bytes with it): copies it into an old cell
+ * and queues it to be scanned. Out of line: the copy within to-space is
+ * the common case, inlined into the scan loops. */
+static __attribute__((noinline)) void *promote(struct gengc_heap *heap, void *obj, uint64_t h, size_t cell)
+{
+	char *dst = lab_alloc(heap, hdr_size(h));
+
+	copy_words(dst - 8, (char *)obj - 8, cell);
+	if (vec_push(&heap->work, dst) < 0)
+		gc_fatal("scavenge: promotion queue out of memory");
+	heap->promoted_this_gc += cell;
+	heap->survived_this_gc += cell;
+	*hdr_of(obj) = (uintptr_t)dst | HDR_FWD;
+	return dst;
+}
+
 /* Copies obj (in from-space, live) once and returns its new address. */
-static void *evacuate(struct gengc_heap *heap, void *obj)
+static inline __attribute__((always_inline)) void *evacuate(struct gengc_heap *heap, void *obj)
 {
 	uint64_t h = *hdr_of(obj);
 	size_t cell;
@@ -37,19 +53,12 @@ static void *evacuate(struct gengc_heap *heap, void *obj)
 	if (h & HDR_FWD)
 		return (void *)(uintptr_t)(h & ~HDR_FWD);
 	cell = hdr_size(h) + 8;
-	if (hdr_age(h) >= heap->opts.promotion_age ||
-	    heap->copy_top + cell > heap->copy_limit) {
-		dst = old_alloc_fast(heap, hdr_size(h));
-		copy_words(dst - 8, (char *)obj - 8, cell);
-		if (vec_push(&heap->work, dst) < 0)
-			gc_fatal("scavenge: promotion queue out of memory");
-		heap->promoted_this_gc += cell;
-	} else {
-		dst = heap->copy_top + 8;
-		heap->copy_top += cell;
-		copy_words(dst - 8, (char *)obj - 8, cell);
-		*hdr_of(dst) = h + (1ull << HDR_AGE_SHIFT);
-	}
+	if (hdr_age(h) >= heap->opts.promotion_age || heap->copy_top + cell > heap->copy_limit)
+		return promote(heap, obj, h, cell);
+	dst = heap->copy_top + 8;
+	heap->copy_top += cell;
+	copy_words(dst - 8, (char *)obj - 8, cell);
+	*hdr_of(dst) = h + (1ull << HDR_AGE_SHIFT);
 	heap->survived_this_gc += cell;
 	*hdr_of(obj) = (uintptr_t)dst | HDR_FWD;
 	return dst;
@@ -238,6 +247,7 @@ void scavenge(struct gengc_heap *heap)
 		if (work_head == heap->work.n)   /* drained: rewind, so the queue stays short */
 			work_head = heap->work.n = 0;
 	}
+	lab_retire_all(heap);
 	process_weak_and_finalizers(heap);
 
 	heap->freed_this_gc += used - heap->survived_this_gc;

@@ -160,6 +160,43 @@ static uint32_t ptrs_type(struct gengc_heap *h)
 	return id;
 }
 
+/* Promotion takes runs of free cells at a time (a LAB per size class) and
+ * every scavenge hands back what it did not use: the old space counts only
+ * promoted objects, the next scavenge's promotions land in the cells right
+ * after, and a cell freed by a sweep in the middle of a run is reused. */
+static void test_promotion_runs_handed_back(void)
+{
+	struct gengc_heap *h = heap_with(0);
+	uint32_t t = node_type(h), at = ptrs_type(h);
+	void **arr = gengc_handle(h, gengc_alloc_size(h, at, 20 * 8));
+
+	for (int i = 0; i < 10; i++)
+		gengc_write(h, *arr, (void **)*arr + i, new_node(h, t, (uint64_t)i));
+	gengc_collect(h, GENGC_GC_SCAVENGE);
+	/* the array (one cell of a bigger class) and ten 32-byte cells */
+	uint64_t arr_cell = stats(h).space[GENGC_SPACE_OLD].space_used_size - 10 * 32;
+	CHECK(arr_cell >= 168 && arr_cell <= 256);
+	check_verify(h);
+	char *first = ((char **)*arr)[0], *tenth = ((char **)*arr)[9];
+	for (int i = 10; i < 15; i++)
+		gengc_write(h, *arr, (void **)*arr + i, new_node(h, t, (uint64_t)i));
+	gengc_collect(h, GENGC_GC_SCAVENGE);
+	CHECK_EQ(stats(h).space[GENGC_SPACE_OLD].space_used_size, 15 * 32 + arr_cell);
+	CHECK(((char **)*arr)[10] == tenth + 32);       /* the next cell of the same run */
+	check_verify(h);
+	gengc_write(h, *arr, (void **)*arr + 0, NULL); /* free the first cell */
+	gengc_collect(h, GENGC_GC_MARK_SWEEP);
+	CHECK_EQ(stats(h).space[GENGC_SPACE_OLD].space_used_size, 14 * 32 + arr_cell);
+	gengc_write(h, *arr, (void **)*arr + 15, new_node(h, t, 15));
+	gengc_collect(h, GENGC_GC_SCAVENGE);
+	CHECK(((char **)*arr)[15] == first);            /* swept cells are reused */
+	CHECK_EQ(stats(h).space[GENGC_SPACE_OLD].space_used_size, 15 * 32 + arr_cell);
+	for (int i = 1; i < 16; i++)
+		CHECK_EQ(((struct node **)*arr)[i]->val, (uint64_t)i);
+	check_verify(h);
+	gengc_heap_free(h);
+}
+
 static void test_sweep_reuses_cells(void)
 {
 	struct gengc_heap *h = heap_with(0);
@@ -879,6 +916,7 @@ int main(void)
 	RUN(test_environment_read_once);
 	RUN(test_scavenge_copies_and_forwards);
 	RUN(test_promotion_after_age);
+	RUN(test_promotion_runs_handed_back);
 	RUN(test_barrier_old_to_young);
 	RUN(test_sweep_reuses_cells);
 	RUN(test_compaction_moves_and_releases_pages);
