@@ -181,7 +181,7 @@ static void scan_object_in_card(struct gengc_heap *heap, void *obj)
 	struct type_info *ti = &heap->types[hdr_type(h)];
 
 	if (ti->layout == LAYOUT_ALL) {
-		void **p = obj, **end = (void **)((char *)obj + hdr_size(h));
+		void **p = obj, **end = p + lead_words(ti, h);
 		void **a = (void **)heap->card_lo > p ? (void **)heap->card_lo : p;
 		void **b = (void **)heap->card_hi < end ? (void **)heap->card_hi : end;
 

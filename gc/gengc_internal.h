@@ -80,12 +80,19 @@ struct type_info {
 	uint32_t size;                  /* 0: variable */
 	uint32_t min_size;              /* variable types: the smallest valid payload */
 	uint8_t layout;                 /* enum layout */
+	uint32_t lead_words;            /* LAYOUT_ALL: only this many leading words (0: all) */
 	uint32_t n_offsets;
 	uint32_t *offsets;
 	gengc_trace_fn *trace;
 	gengc_finalize_fn *finalize;
 	void *finalize_ctx;
 };
+
+/* The pointer words at the start of a LAYOUT_ALL object with header h. */
+static inline size_t lead_words(const struct type_info *ti, uint64_t h)
+{
+	return ti->lead_words ? ti->lead_words : (size_t)(h >> 32) / 8;
+}
 
 /* The tracer handed to custom trace callbacks: visits one slot. */
 struct gengc_tracer {

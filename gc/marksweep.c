@@ -175,7 +175,7 @@ static inline __attribute__((always_inline)) void scan_obj(struct gengc_heap *he
 	void **p = obj;
 
 	if (__builtin_expect(ti->layout == LAYOUT_ALL, 1)) {
-		for (void **e = (void **)((char *)obj + hdr_size(h)); p < e; p++)
+		for (void **e = p + lead_words(ti, h); p < e; p++)
 			mark_push(m, *p);
 		return;
 	}

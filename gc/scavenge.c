@@ -109,7 +109,7 @@ static inline void scan_object(struct gengc_heap *heap, void *obj, bool old)
 	case LAYOUT_RAW:
 		return;
 	case LAYOUT_ALL:
-		for (size_t i = 0, n = hdr_size(h) / 8; i < n; i++)
+		for (size_t i = 0, n = lead_words(ti, h); i < n; i++)
 			if (in_young(heap, update(heap, &p[i])) && old)
 				remset_record(heap, obj, &p[i]);
 		return;
@@ -147,7 +147,7 @@ static inline void prefetch_targets(struct gengc_heap *heap, void *obj)
 	void **p = obj;
 
 	if (ti->layout == LAYOUT_ALL) {
-		size_t n = hdr_size(h) / 8;
+		size_t n = lead_words(ti, h);
 
 		for (size_t i = 0; i < n && i < 4; i++)
 			if (in_from(heap, p[i]))

@@ -2,8 +2,10 @@
 /* The object model: registered types and the walk over an object's pointer slots.
  *
  * A type's layout is one of four kinds, cheapest first: RAW (no pointers),
- * ALL (every payload word is a pointer: tree nodes, pointer arrays), OFFSETS
- * (a list of field offsets) and TRACE (a callback). The collectors' inner
+ * ALL (every payload word is a pointer: tree nodes, pointer arrays; or the
+ * first lead_words words: a struct whose pointer fields come first, however
+ * it was registered), OFFSETS (a list of field offsets) and TRACE (a
+ * callback). The collectors' inner
  * loops switch on the kind, so the common kinds never make an indirect call.
  * Each type also owns a precomputed header word, so the inline allocation
  * fast path initialises an object with a single store.
@@ -88,6 +90,19 @@ int gengc_type_register(struct gengc_heap *heap, const struct gengc_type *type, 
 	else
 		ti.layout = LAYOUT_RAW;
 	if (ti.layout == LAYOUT_OFFSETS) {
+		/* Offsets 0, 8, ..., 8(n-1) in any order: a loop over the first n
+		 * words, no table (GCBench's node is one of these). */
+		uint64_t seen = 0;
+
+		for (uint32_t i = 0; i < type->n_pointers; i++)
+			if (type->pointer_offsets[i] / 8 < 64)
+				seen |= 1ull << (type->pointer_offsets[i] / 8);
+		if (type->n_pointers < 64 && seen == (1ull << type->n_pointers) - 1) {
+			ti.layout = LAYOUT_ALL;
+			ti.lead_words = type->n_pointers;
+		}
+	}
+	if (ti.layout == LAYOUT_OFFSETS) {
 		ti.offsets = malloc(type->n_pointers * sizeof(uint32_t));
 		if (!ti.offsets)
 			return -ENOMEM;
@@ -138,7 +153,7 @@ void visit_slots(struct gengc_heap *heap, void *obj, slot_fn *fn)
 	case LAYOUT_RAW:
 		return;
 	case LAYOUT_ALL:
-		for (size_t i = 0, n = hdr_size(h) / 8; i < n; i++)
+		for (size_t i = 0, n = lead_words(ti, h); i < n; i++)
 			fn(heap, &p[i]);
 		return;
 	case LAYOUT_OFFSETS:
