@@ -166,7 +166,8 @@ struct gengc_heap_fast {
 	char *top, *limit;              /* young bump allocation: [top, limit) is zeroed */
 	void **hs_next, **hs_limit;     /* handle stack: current block */
 	uintptr_t young_lo, young_span; /* the young reservation (both semispaces) */
-	const uint64_t *type_hdr;       /* per type: header template, payload size << 32 */
+	const uint64_t *type_hdr;       /* per type: header template, payload size << 32; a
+	                                   size beyond any window marks slow-path types */
 	uint32_t n_types;
 	uint32_t marking;               /* incremental marking in progress */
 };
@@ -193,7 +194,7 @@ static inline void *gengc_alloc(struct gengc_heap *heap, uint32_t type)
 		size_t cell = (size_t)(hdr >> 32) + 8;
 		char *p = f->top;
 
-		if (hdr >> 32 && (size_t)(f->limit - p) >= cell) {
+		if ((size_t)(f->limit - p) >= cell) {
 			f->top = p + cell;
 			*(uint64_t *)(void *)p = hdr;
 			return p + 8;

@@ -62,6 +62,7 @@
 #define HDR_SIZE_SHIFT 32
 #define MAX_TYPES 65535u
 #define MAX_OBJECT_BYTES ((size_t)0xfffffff8u)
+#define SLOW_TEMPLATE_SIZE ((size_t)0xfffffff0u) /* type_hdr: never fits a window */
 
 static inline uint64_t *hdr_of(const void *obj) { return (uint64_t *)((char *)obj - 8); }
 static inline size_t hdr_size(uint64_t h) { return (size_t)(h >> HDR_SIZE_SHIFT); }

@@ -115,11 +115,12 @@ int gengc_type_register(struct gengc_heap *heap, const struct gengc_type *type, 
 		return -ENOMEM;
 	}
 	heap->types[heap->n_types] = ti;
-	/* A zero size in the template sends the inline fast path to the slow
-	 * one: variable types, finalizable types (they must be registered) and
-	 * fixed types too big for the young generation. */
-	heap->type_hdr[heap->n_types] = hdr_make(heap->n_types,
-		ti.finalize || size8 > heap->opts.large_object_threshold ? 0 : size8);
+	/* A template size no allocation window can hold (windows are at most a
+	 * semispace, 1 GiB) sends the inline fast path to the slow one, with no
+	 * test of its own: variable types, finalizable types (they must be
+	 * registered) and fixed types too big for the young generation. */
+	heap->type_hdr[heap->n_types] = ti.finalize || !size8 || size8 > heap->opts.large_object_threshold
+		? hdr_make(heap->n_types, SLOW_TEMPLATE_SIZE) : hdr_make(heap->n_types, size8);
 	*ret_id = heap->n_types++;
 	heap->fast.n_types = heap->n_types;
 	return 0;
