@@ -6,8 +6,17 @@
  * (Cheney: the copied region itself is the work queue, scanned by a pointer
  * chasing the copy pointer) or, once they have survived promotion_age
  * scavenges, into the old generation (then queued on heap->work, because old
- * cells are not contiguous). A copied object's old header becomes a
- * forwarding word, so shared substructure is copied once and cycles end.
+ * cells are not contiguous; they come from per-class runs of free cells, the
+ * LABs of oldspace.c, handed back when the scavenge ends). A copied object's
+ * old header becomes a forwarding word, so shared substructure is copied once
+ * and cycles end. The copy within to-space is inlined into the scan loops;
+ * promotion is out of line.
+ *
+ * Tried and measured slower: a depth-first copy order (an explicit stack
+ * instead of Cheney's queue: 5-17% slower on trees, though depth-first
+ * marking is faster), prefetching children when an object is copied rather
+ * than PREFETCH_AHEAD bytes before it is scanned, and a scan loop with its
+ * state copied into locals (more instructions, no faster).
  *
  * Roots: handles, global roots, and the remembered set (old->young slots).
  * After the copy, weak references to dead objects are cleared and dead
