@@ -192,6 +192,7 @@ struct gengc_heap {
 	size_t semi_max, semi_cap;      /* bytes */
 	char *to_space, *from_space;    /* semispace starts; allocation in to_space */
 	size_t survived_since_grow;
+	bool promote_all;               /* next scavenge promotes every survivor (high survival) */
 	size_t young_touched;           /* high-water bytes touched per semispace */
 	char *young_zeroed;             /* to-space is zero from top to here (I4) */
 	char *young_end;                /* allocation window end (<= to-space end) */

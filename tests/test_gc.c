@@ -123,6 +123,49 @@ static void test_promotion_after_age(void)
 	}
 }
 
+/* Fast promotion: after a scavenge where at least 1 MiB and 90% of the
+ * young space survived (the semispace still growing), the next scavenge
+ * promotes every survivor whatever its age; promotion_age 2 would have
+ * kept these young one more time. */
+static void test_fast_promotion_on_high_survival(void)
+{
+	struct gengc_options o;
+	struct gengc_heap *h;
+	uint32_t t;
+	size_t n = 2 * 1024 * 1024 / 32, count = 0;
+	uint64_t sum = 0;
+
+	gengc_options_init(&o);
+	o.promotion_age = 2;
+	o.min_semi_space_size = 4;          /* the 2 MiB list fits: no scavenge while building */
+	o.verify = 1;
+	h = gengc_heap_new(&o);
+	REQUIRE(h);
+	t = node_type(h);
+	void **head = gengc_handle(h, NULL);
+
+	for (size_t i = 0; i < n; i++) {
+		struct node *x = new_node(h, t, i);
+
+		REQUIRE(x);
+		x->a = *head;
+		*head = x;
+	}
+	CHECK_EQ(stats(h).gc[GENGC_GC_SCAVENGE].count, 0);
+	gengc_collect(h, GENGC_GC_SCAVENGE);         /* everything survives, nothing old enough */
+	CHECK_EQ(stats(h).gc[GENGC_GC_SCAVENGE].bytes_promoted, 0);
+	CHECK_EQ(stats(h).space[GENGC_SPACE_NEW].space_used_size, n * 32);
+	gengc_collect(h, GENGC_GC_SCAVENGE);         /* age 1 < 2, promoted all the same */
+	CHECK_EQ(stats(h).gc[GENGC_GC_SCAVENGE].bytes_promoted, n * 32);
+	CHECK_EQ(stats(h).space[GENGC_SPACE_NEW].space_used_size, 0);
+	for (struct node *x = *head; x; x = x->a, count++)
+		sum += x->val;
+	CHECK_EQ(count, n);
+	CHECK_EQ(sum, (uint64_t)n * (n - 1) / 2);
+	check_verify(h);
+	gengc_heap_free(h);
+}
+
 /* ---- barrier ------------------------------------------------------------------- */
 /* Pointer fields registered as offsets: a leading run (0, 8, ...) is walked
  * as the first words (the words after it are data, never followed or
@@ -974,6 +1017,7 @@ int main(void)
 	RUN(test_environment_read_once);
 	RUN(test_scavenge_copies_and_forwards);
 	RUN(test_promotion_after_age);
+	RUN(test_fast_promotion_on_high_survival);
 	RUN(test_promotion_runs_handed_back);
 	RUN(test_offset_layouts);
 	RUN(test_barrier_old_to_young);
