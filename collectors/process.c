@@ -939,6 +939,22 @@ static int account(struct state *st, struct snapshot *snap, struct proc *p, unsi
 	return 0;
 }
 
+/* p is still a member but could not be read this sample (garbage, EACCES,
+ * EIO): its targets' counters keep the counts it last contributed, else
+ * they would dip for one sample and jump back on the next (a reset to
+ * Prometheus). A process owning its pid series just misses a sample. */
+static void keep_last_counts(struct state *st, const struct proc *p)
+{
+	for (uint64_t m = p->targets; m; m &= m - 1) {
+		unsigned i = (unsigned)__builtin_ctzll(m);
+
+		if (p->series & (1ull << i))
+			continue;
+		st->ts[i].sum.minflt += p->minflt;
+		st->ts[i].sum.majflt += p->majflt;
+	}
+}
+
 /* Reads every watched process and accounts it to its targets. Processes
  * found gone are dropped after the pass: removing entries mid-pass would
  * shift others under the iterator. */
@@ -989,6 +1005,8 @@ static int read_all(struct state *st, struct snapshot *snap, struct collector_er
 			if (errno_gone(r)) {
 				st->gone[n_gone++] = p->pid;
 				make_zombie(st, p);
+			} else {
+				keep_last_counts(st, p);
 			}
 			continue;
 		}
@@ -1070,7 +1088,8 @@ static int emit_targets(struct state *st, struct snapshot *snap)
 		r |= snapshot_add(snap, &m_count, (double)ts->sum.count, lv);
 		if (t->per_process) {
 			r |= snapshot_add(snap, &m_overflow, ts->overflow, lv);
-			if (ts->overflow || ts->dead_minflt || ts->dead_majflt) {
+			if (ts->overflow || ts->dead_minflt || ts->dead_majflt || ts->sum.minflt ||
+			    ts->sum.majflt) {
 				const char *const ol[] = { "target", t->name, "pid", "other", NULL };
 
 				r |= emit_agg(snap, &ts->sum, ts->needs, ts->dead_minflt, ts->dead_majflt, ol);

@@ -282,6 +282,38 @@ static void test_listing_only_after_forks(void)
 	test_rm_rf(root);
 }
 
+/* A member that cannot be read for a sample (garbage, EACCES, EIO) is still a
+ * member: the counters of its targets keep its last counts instead of
+ * dropping them for that sample and jumping back on the next one. */
+static void test_counters_survive_failed_read(void)
+{
+	char root[] = "/tmp/memagent-proc-XXXXXX";
+	const char *json = "{\"limits\": {\"max_processes\": 1}, \"targets\": ["
+			   "{\"name\": \"agg\", \"match\": {\"comm\": \"app\"}},"
+			   "{\"name\": \"pp\", \"match\": {\"comm\": \"app\"}, \"per_process\": true}]}";
+	struct run r;
+	double agg, other;
+
+	REQUIRE(mkdtemp(root));
+	for (int pid = 100; pid <= 102; pid++)
+		REQUIRE(fixture_proc(root, pid, "app", 'S', true) == 0);
+	REQUIRE(run_start(&r, json, root) == 0);
+	CHECK_EQ(run_tick(&r), 0);
+	agg = value(&r, "memagent_process_minor_faults_total", SNAP_LABELS("target", "agg"));
+	other = value(&r, "memagent_process_minor_faults_total", SNAP_LABELS("target", "pp", "pid", "other"));
+	CHECK(agg > 0);
+	CHECK(other > 0);
+	/* Two of the three turn unreadable: at least one of them is in "other". */
+	REQUIRE(test_write_file(root, "101/status", "Name:\tapp\nState:\tS\nVmRSS:\tlots\n") == 0);
+	REQUIRE(test_write_file(root, "102/status", "Name:\tapp\nState:\tS\nVmRSS:\tlots\n") == 0);
+	CHECK_EQ(run_tick(&r), 0);
+	CHECK_EQ(r.err.n[COLLECTOR_PARSE], 2);
+	CHECK(value(&r, "memagent_process_minor_faults_total", SNAP_LABELS("target", "agg")) >= agg);
+	CHECK(value(&r, "memagent_process_minor_faults_total", SNAP_LABELS("target", "pp", "pid", "other")) >= other);
+	run_stop(&r);
+	test_rm_rf(root);
+}
+
 /* --- real processes ---------------------------------------------------------- */
 
 static void test_rss_of_child(void)
@@ -527,6 +559,7 @@ int main(void)
 {
 	RUN(test_fixture_tree);
 	RUN(test_listing_only_after_forks);
+	RUN(test_counters_survive_failed_read);
 	RUN(test_rss_of_child);
 	RUN(test_counters_never_decrease);
 	RUN(test_group_limit);
