@@ -20,18 +20,20 @@ static const char *skip_spaces(const char *p, const char *end)
  * leading '-' reads as 0: fields like tty_nr can be negative and are unused. */
 static int stat_field(const char **p, const char *end, uint64_t *ret)
 {
-	const char *s = skip_spaces(*p, end);
+	const char *s = skip_spaces(*p, end), *e = s;
 
-	if (s < end && *s == '-') {
-		while (s < end && *s != ' ')
-			s++;
-		if (s >= end)
-			return -EBADMSG;
+	/* Find the terminator first: procfile_u64() stops only at a non-digit,
+	 * and the buffer need not be NUL-terminated at end. */
+	while (e < end && *e != ' ' && *e != '\n')
+		e++;
+	if (e >= end || e == s)
+		return -EBADMSG;
+	if (*s == '-') {
 		*ret = 0;
-		*p = s;
+		*p = e;
 		return 0;
 	}
-	if (s >= end || !procfile_u64(&s, ret) || s >= end || (*s != ' ' && *s != '\n'))
+	if (!procfile_u64(&s, ret) || s != e)
 		return -EBADMSG;
 	*p = s;
 	return 0;

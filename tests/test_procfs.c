@@ -72,6 +72,16 @@ static void test_stat_bad(void)
 		vsize_end = strchr(vsize_end, ' ') + 1;
 	for (size_t cut = 0; cut + 1 < (size_t)(vsize_end - buf); cut++)
 		CHECK_EQ(procfs_parse_stat(buf, cut, &st), -EBADMSG);
+	/* The same cuts in buffers of exactly that size: a number at the end
+	 * must not be read past len (ASan catches it). */
+	for (size_t cut = 1; cut + 1 < (size_t)(vsize_end - buf); cut++) {
+		char *exact = malloc(cut);
+
+		REQUIRE(exact);
+		memcpy(exact, buf, cut);
+		CHECK_EQ(procfs_parse_stat(exact, cut, &st), -EBADMSG);
+		free(exact);
+	}
 	for (int round = 0; round < 3000; round++) {
 		size_t n = test_rand(&seed) % sizeof(junk);
 
