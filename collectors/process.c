@@ -1288,16 +1288,46 @@ static int collector_poll(void *state, struct collector_errors *err)
 
 /* --- lifecycle ------------------------------------------------------------- */
 
+/* The boot time (btime) from /proc/stat; 0 when unknown. The file grows
+ * with CPUs and interrupts (the intr line alone holds a number per IRQ),
+ * so on a large host btime comes after more than FILE_BUF: the file is
+ * scanned in chunks of buf (FILE_BUF bytes), keeping the tail of each
+ * chunk so a line cut by a chunk's end is still found. */
 static double read_boot_time(int proc_fd, char *buf)
 {
-	const char *p;
-	uint64_t btime;
-	int r = procfile_read(proc_fd, "stat", buf, FILE_BUF);
+	enum { KEEP = 40 }; /* > strlen("\nbtime ") + 20 digits + '\n' */
+	int fd = procfile_open(proc_fd, "stat");
+	size_t have = 1;
+	double ret = 0;
 
-	if (r < 0 || !(p = strstr(buf, "\nbtime ")))
+	if (fd < 0)
 		return 0;
-	p += 7;
-	return procfile_u64(&p, &btime) ? (double)btime : 0;
+	buf[0] = '\n'; /* so that a first line matches "\nbtime " too */
+	for (;;) {
+		ssize_t n = read(fd, buf + have, FILE_BUF - 1 - have);
+		const char *p;
+		uint64_t btime;
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		have += (size_t)n;
+		buf[have] = '\0';
+		p = strstr(buf, "\nbtime ");
+		if (p && strchr(p + 1, '\n')) {
+			p += 7;
+			if (procfile_u64(&p, &btime) && *p == '\n')
+				ret = (double)btime;
+			break;
+		}
+		if (have > KEEP) {
+			memmove(buf, buf + have - KEEP, KEEP);
+			have = KEEP;
+		}
+	}
+	close(fd);
+	return ret;
 }
 
 static void collector_done(void *state)

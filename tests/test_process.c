@@ -314,6 +314,35 @@ static void test_counters_survive_failed_read(void)
 	test_rm_rf(root);
 }
 
+/* /proc/stat grows with CPUs and interrupts: on a large host btime comes
+ * after tens of KiB of cpu and intr lines. The start time must still be
+ * there. */
+static void test_start_time_long_proc_stat(void)
+{
+	char root[] = "/tmp/memagent-proc-XXXXXX";
+	const char *json = "{\"targets\": [{\"name\": \"app\", \"match\": {\"comm\": \"app\"}, "
+			   "\"per_process\": true}]}";
+	size_t cap = 64 * 1024, n = 0;
+	char *text = malloc(cap);
+	struct run r;
+	double start;
+
+	REQUIRE(text && mkdtemp(root));
+	n += (size_t)snprintf(text + n, cap - n, "cpu  1 2 3 4 5 6 7 8 9 10\nintr 12345");
+	while (n + 64 < cap)
+		n += (size_t)snprintf(text + n, cap - n, " 0");
+	snprintf(text + n, cap - n, "\nctxt 99\nbtime 1700000000\nprocesses 5\n");
+	REQUIRE(test_write_file(root, "stat", text) == 0);
+	REQUIRE(fixture_proc(root, 100, "app", 'S', true) == 0);
+	REQUIRE(run_start(&r, json, root) == 0);
+	CHECK_EQ(run_tick(&r), 0);
+	start = value(&r, "memagent_process_start_time_seconds", SNAP_LABELS("target", "app", "pid", "100"));
+	CHECK(start >= 1700000000.0 && start < 1700000000.0 + 86400.0 * 365);
+	run_stop(&r);
+	test_rm_rf(root);
+	free(text);
+}
+
 /* --- real processes ---------------------------------------------------------- */
 
 static void test_rss_of_child(void)
@@ -560,6 +589,7 @@ int main(void)
 	RUN(test_fixture_tree);
 	RUN(test_listing_only_after_forks);
 	RUN(test_counters_survive_failed_read);
+	RUN(test_start_time_long_proc_stat);
 	RUN(test_rss_of_child);
 	RUN(test_counters_never_decrease);
 	RUN(test_group_limit);
