@@ -31,16 +31,13 @@ struct exits {
 	struct exits_stats st;
 };
 
-static int on_record(void *ctx, void *data, size_t size)
+int exits_decode(const void *data, size_t size, size_t page_size, struct exits_event *ret)
 {
-	struct exits *x = ctx;
 	const struct process_exit_event *e = data;
 	struct exits_event ev;
 
-	if (size < sizeof(*e)) {
-		x->st.malformed++;
-		return 0;
-	}
+	if (size < sizeof(*e))
+		return -EBADMSG;
 	memset(&ev, 0, sizeof(ev));
 	ev.pid = (pid_t)e->pid;
 	ev.ppid = (pid_t)e->ppid;
@@ -51,14 +48,31 @@ static int on_record(void *ctx, void *data, size_t size)
 	ev.legacy = e->flags & PROCESS_EXIT_F_LEGACY;
 	ev.start_boottime_ns = e->start_boottime_ns;
 	ev.lifetime_ns = e->lifetime_ns;
-	ev.rss_bytes = e->rss_pages * x->page_size;
-	ev.hiwater_rss_bytes = e->hiwater_rss_pages * x->page_size;
-	ev.maxrss_bytes = e->maxrss_pages * x->page_size;
+	ev.rss_bytes = e->rss_pages * page_size;
+	ev.hiwater_rss_bytes = e->hiwater_rss_pages * page_size;
+	ev.maxrss_bytes = e->maxrss_pages * page_size;
+	/* Before 6.16 the record comes after exit_mm(): the final image's
+	 * high-water mark is gone, but do_exit() folded it into
+	 * signal->maxrss first, so that is the closest peak there is. */
+	ev.peak_rss_bytes = ev.no_mm ? ev.maxrss_bytes : ev.hiwater_rss_bytes;
 	ev.min_flt = e->min_flt;
 	ev.maj_flt = e->maj_flt;
 	ev.memcg_id = e->memcg_id;
 	memcpy(ev.comm, e->comm, sizeof(ev.comm));
 	ev.comm[sizeof(ev.comm) - 1] = '\0';
+	*ret = ev;
+	return 0;
+}
+
+static int on_record(void *ctx, void *data, size_t size)
+{
+	struct exits *x = ctx;
+	struct exits_event ev;
+
+	if (exits_decode(data, size, x->page_size, &ev) < 0) {
+		x->st.malformed++;
+		return 0;
+	}
 	x->st.events++;
 	if (x->cb)
 		x->cb(x->cb_arg, &ev);

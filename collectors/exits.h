@@ -43,6 +43,8 @@ struct exits_event {
 	uint64_t hiwater_rss_bytes;/* VmHWM of the final image (since its execve) */
 	uint64_t maxrss_bytes;     /* getrusage() ru_maxrss: includes images replaced
 				    * by execve(), e.g. the parent's copy after fork */
+	uint64_t peak_rss_bytes;   /* the process's peak: hiwater_rss_bytes, or
+				    * maxrss_bytes when the mm was already gone */
 	uint64_t min_flt;          /* the whole group's */
 	uint64_t maj_flt;
 	uint64_t memcg_id;         /* inode of its memory cgroup's directory */
@@ -79,5 +81,10 @@ int exits_fd(const struct exits *x);
 int exits_poll(struct exits *x, exits_cb cb, void *arg);
 
 void exits_stats(const struct exits *x, struct exits_stats *ret);
+
+/* Decodes one ring-buffer record (struct process_exit_event) into *ret.
+ * Returns 0, or -EBADMSG when size is shorter than a record; *ret is then
+ * untouched. */
+int exits_decode(const void *data, size_t size, size_t page_size, struct exits_event *ret);
 
 #endif

@@ -1174,11 +1174,11 @@ static void on_exit_event(void *arg, const struct exits_event *ev)
 		struct tstate *ts = &st->ts[__builtin_ctzll(m)];
 		size_t b = 0;
 
-		while (b < EXIT_BOUNDS && (double)ev->hiwater_rss_bytes > exit_bounds[b])
+		while (b < EXIT_BOUNDS && (double)ev->peak_rss_bytes > exit_bounds[b])
 			b++;
 		ts->exits++;
 		ts->exit_counts[b]++;
-		ts->exit_sum += (double)ev->hiwater_rss_bytes;
+		ts->exit_sum += (double)ev->peak_rss_bytes;
 	}
 }
 

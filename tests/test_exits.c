@@ -12,6 +12,8 @@
 
 #include "test.h"
 #include "exits.h"
+#include <linux/types.h>
+#include "process_exit.h"
 #include "helpers/memchild.h"
 
 #define MIB (1024ull * 1024)
@@ -23,7 +25,7 @@ struct tally {
 	pid_t parent;
 	const pid_t *pids;
 	size_t npids;
-	size_t n, unknown, in_bucket, comm_ok, faults_ok, code_ok;
+	size_t n, unknown, in_bucket, comm_ok, faults_ok, code_ok, peak_ok;
 	uint64_t min_hwm, max_hwm;
 };
 
@@ -56,6 +58,7 @@ static void on_exit_event(void *arg, const struct exits_event *ev)
 	/* 8 MiB touched page by page: at least 2048 minor faults. */
 	t->faults_ok += ev->min_flt >= 2048 && ev->lifetime_ns > 0 && !ev->no_mm;
 	t->code_ok += ev->exit_code == 0;
+	t->peak_ok += ev->peak_rss_bytes == ev->hiwater_rss_bytes;   /* 6.16+: the mm is there */
 }
 
 /* The issue's scenario: 500 short-lived children each touching 8 MiB give
@@ -94,6 +97,7 @@ static void test_short_lived_children(void)
 	CHECK_EQ(t.comm_ok, NCHILD);
 	CHECK_EQ(t.faults_ok, NCHILD);
 	CHECK_EQ(t.code_ok, NCHILD);
+	CHECK_EQ(t.peak_ok, NCHILD);
 	if (t.in_bucket != NCHILD)
 		printf("  high-water marks from %llu to %llu bytes\n",
 		       (unsigned long long)t.min_hwm, (unsigned long long)t.max_hwm);
@@ -178,8 +182,41 @@ static void test_thread_group_once(void)
 	exits_free(x);
 }
 
+/* Records as both programs write them: the 6.16+ one has the final image's
+ * high-water mark; the legacy one (after exit_mm()) has none, and the peak
+ * falls back to signal->maxrss. A short record is refused. */
+static void test_decode_peak(void)
+{
+	struct process_exit_event e = {
+		.pid = 42, .ppid = 7, .rss_pages = 100, .hiwater_rss_pages = 300, .maxrss_pages = 500,
+		.min_flt = 9, .comm = "worker",
+	};
+	struct exits_event ev = { .pid = -1 };
+
+	CHECK_EQ(exits_decode(&e, sizeof(e), 4096, &ev), 0);
+	CHECK_EQ(ev.pid, 42);
+	CHECK_EQ(ev.ppid, 7);
+	CHECK(!ev.no_mm && !ev.legacy);
+	CHECK_EQ(ev.hiwater_rss_bytes, 300 * 4096);
+	CHECK_EQ(ev.peak_rss_bytes, 300 * 4096);
+	CHECK_EQ(ev.maxrss_bytes, 500 * 4096);
+	CHECK(strcmp(ev.comm, "worker") == 0);
+
+	e.flags = PROCESS_EXIT_F_NO_MM | PROCESS_EXIT_F_LEGACY;
+	e.rss_pages = e.hiwater_rss_pages = 0;
+	CHECK_EQ(exits_decode(&e, sizeof(e), 4096, &ev), 0);
+	CHECK(ev.no_mm && ev.legacy);
+	CHECK_EQ(ev.hiwater_rss_bytes, 0);
+	CHECK_EQ(ev.peak_rss_bytes, 500 * 4096);
+
+	ev.pid = -1;
+	CHECK_EQ(exits_decode(&e, sizeof(e) - 1, 4096, &ev), -EBADMSG);
+	CHECK_EQ(ev.pid, -1);
+}
+
 int main(void)
 {
+	RUN(test_decode_peak);
 	RUN(test_short_lived_children);
 	RUN(test_thread_group_once);
 	return test_done();
