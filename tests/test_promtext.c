@@ -72,6 +72,71 @@ static void test_openmetrics_format(void)
 	snapshot_unref(s);
 }
 
+/* Whether s is UTF-8 as Go's utf8.Valid sees it: no stray continuation
+ * bytes, no overlongs, no surrogates, nothing above U+10FFFF. */
+static bool valid_utf8(const unsigned char *s)
+{
+	while (*s) {
+		unsigned b0 = *s, n, cp, min;
+
+		if (b0 < 0x80) {
+			s++;
+			continue;
+		}
+		if (b0 >= 0xc2 && b0 <= 0xdf)
+			n = 2, cp = b0 & 0x1f, min = 0x80;
+		else if ((b0 & 0xf0) == 0xe0)
+			n = 3, cp = b0 & 0x0f, min = 0x800;
+		else if (b0 >= 0xf0 && b0 <= 0xf4)
+			n = 4, cp = b0 & 0x07, min = 0x10000;
+		else
+			return false;
+		for (unsigned i = 1; i < n; i++) {
+			if ((s[i] & 0xc0) != 0x80)
+				return false;
+			cp = cp << 6 | (s[i] & 0x3f);
+		}
+		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+			return false;
+		s += n;
+	}
+	return true;
+}
+
+/* Label values come from processes (comm is whatever prctl() or a 15-byte
+ * cut of a UTF-8 name left); Prometheus refuses a whole scrape over one
+ * value that is not UTF-8, so the renderer must never emit one. */
+static void test_label_values_utf8(void)
+{
+	static const struct metric_desc d = { "t_count", METRIC_GAUGE, NULL, "Count." };
+	const char *const values[] = {
+		"\xff",                  /* a byte that is never UTF-8 */
+		"\xc3\xb1\xc3\xb1\xc3",  /* a name cut inside a character */
+		"\xc0\xaf",              /* an overlong '/' */
+		"\xed\xa0\x80",          /* a surrogate */
+		"a\x80" "b",            /* a stray continuation byte */
+	};
+
+	for (int f = PROMTEXT_TEXT; f <= PROMTEXT_OPENMETRICS; f++) {
+		struct snapshot *s = snapshot_new();
+		struct strbuf b = {0};
+
+		for (size_t i = 0; i < sizeof(values) / sizeof(values[0]); i++)
+			snapshot_add(s, &d, 1, (const char *[]){ "comm", values[i], NULL });
+		snapshot_add(s, &d, 2, (const char *[]){ "comm", "caf\xc3\xa9 \xe6\x97\xa5", NULL });
+		snapshot_seal(s, 1);
+		promtext_render(s, (enum promtext_format)f, &b);
+		REQUIRE(!strbuf_failed(&b));
+		CHECK(valid_utf8((const unsigned char *)b.buf));
+		/* Each bad byte shows as U+FFFD; valid characters pass unchanged. */
+		CHECK_CONTAINS(b.buf, "t_count{comm=\"\xef\xbf\xbd\"} 1\n");
+		CHECK_CONTAINS(b.buf, "t_count{comm=\"a\xef\xbf\xbd" "b\"} 1\n");
+		CHECK_CONTAINS(b.buf, "t_count{comm=\"caf\xc3\xa9 \xe6\x97\xa5\"} 2\n");
+		strbuf_done(&b);
+		snapshot_unref(s);
+	}
+}
+
 static void test_numbers(void)
 {
 	const double v[] = { 0, 1, 1e15, 0.1, 1.0 / 3, -2.5, 1e300, 9007199254740993.0 };
@@ -120,6 +185,7 @@ int main(void)
 {
 	RUN(test_text_format);
 	RUN(test_openmetrics_format);
+	RUN(test_label_values_utf8);
 	RUN(test_numbers);
 	RUN(test_negotiate);
 	return test_done();
