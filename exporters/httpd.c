@@ -197,14 +197,29 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 {
 	struct httpd *h = cls;
 
+	static int headers_seen;
+
 	(void)version;
 	(void)upload_data;
-	(void)req_cls;
-	/* Answer at once, before any body: GET carries none we want, and any
-	 * other method is refused whatever it sends. */
-	*upload_data_size = 0;
-	if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
+	/* Other methods are refused at once, whatever body they send: a
+	 * response queued before the body makes libmicrohttpd close the
+	 * connection after it, which is what a refusal wants. */
+	if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0) {
+		*upload_data_size = 0;
 		return reply(c, MHD_HTTP_METHOD_NOT_ALLOWED, "text/plain", "method not allowed\n");
+	}
+	/* GET and HEAD are answered on the call after the headers, once any
+	 * body has been read and dropped: answering on the first call would
+	 * count as an early response, and libmicrohttpd would close the
+	 * connection Prometheus keeps open between scrapes. */
+	if (!*req_cls) {
+		*req_cls = &headers_seen;
+		return MHD_YES;
+	}
+	if (*upload_data_size) {
+		*upload_data_size = 0;
+		return MHD_YES;
+	}
 	if (strcmp(url, "/metrics") == 0)
 		return serve_metrics(h, c);
 	if (strcmp(url, "/healthz") == 0)

@@ -201,6 +201,68 @@ static void test_routes_and_formats(void)
 	registry_free(reg);
 }
 
+/* Reads one response of a kept-alive connection: headers, then as many body
+ * bytes as Content-Length says. Returns the status code, or -1. */
+static int read_one_response(int fd, char *buf, size_t cap)
+{
+	size_t len = 0;
+	long body = -1;
+	char *end = NULL;
+	int status = -1;
+
+	while (len < cap - 1) {
+		struct pollfd p = { fd, POLLIN, 0 };
+		ssize_t n;
+
+		if (!end && (end = strstr(buf, "\r\n\r\n"))) {
+			const char *cl = strcasestr(buf, "Content-Length: ");
+
+			if (!cl || cl > end)
+				return -1;
+			body = strtol(cl + 16, NULL, 10);
+		}
+		if (end && (size_t)(end + 4 - buf) + (size_t)body <= len)
+			break;
+		/* Bounded wait: a hung server fails the test instead of hanging it. */
+		if (poll(&p, 1, 10000) <= 0)
+			return -1;
+		n = recv(fd, buf + len, cap - len - 1, 0);
+		if (n <= 0)
+			return -1;
+		len += (size_t)n;
+		buf[len] = '\0';
+	}
+	if (sscanf(buf, "HTTP/1.%*d %d", &status) != 1)
+		return -1;
+	return status;
+}
+
+/* Prometheus keeps its connection to a target open between scrapes: a
+ * second request on the same connection is answered too. */
+static void test_keep_alive(void)
+{
+	struct registry *reg = registry_new();
+	struct httpd *h = start(reg, 16);
+	const char *req = "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n";
+	char buf[8192];
+	int fd;
+
+	REQUIRE(h);
+	publish(reg, 5, 1);
+	fd = dial(port_of(h));
+	REQUIRE(fd >= 0);
+	for (int i = 0; i < 3; i++) {
+		memset(buf, 0, sizeof(buf));
+		REQUIRE(send_all(fd, req, strlen(req)) == 0);
+		CHECK_EQ(read_one_response(fd, buf, sizeof(buf)), 200);
+		CHECK_CONTAINS(buf, "t_value_bytes{target=\"t\"} 5\n");
+		CHECK(!strcasestr(buf, "Connection: close"));
+	}
+	close(fd);
+	httpd_free(h);
+	registry_free(reg);
+}
+
 static void test_oversized_request(void)
 {
 	struct registry *reg = registry_new();
@@ -322,6 +384,7 @@ int main(void)
 		return 1;
 	RUN(test_before_first_sample);
 	RUN(test_routes_and_formats);
+	RUN(test_keep_alive);
 	RUN(test_oversized_request);
 	RUN(test_concurrent_scrapes);
 	RUN(test_connection_limit);
