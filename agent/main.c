@@ -2,6 +2,7 @@
 /* memagent: command line, start-up, and the event loop (timer, signals). */
 #include <errno.h>
 #include <getopt.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -154,14 +155,14 @@ static void tick(struct sampler *s, struct httpd *h)
 	httpd_warm(h, snap);
 }
 
-/* Starts serving on cfg's listen address. */
-static int serve(const struct config *cfg, struct registry *reg, struct httpd **ret, char *err,
-		 size_t errlen)
+/* Starts serving on listen with cfg's HTTP limits. */
+static int serve(const struct config *cfg, const char *listen, struct registry *reg, struct httpd **ret,
+		 char *err, size_t errlen)
 {
 	struct sockaddr_storage ss;
 	socklen_t sl;
 	struct httpd_options ho = { &ss, 0, cfg->limits.http_connections, cfg->limits.http_timeout_s };
-	int r = config_listen_parse(cfg->listen, &ss, &sl, err, errlen);
+	int r = config_listen_parse(listen, &ss, &sl, err, errlen);
 
 	if (r < 0)
 		return r;
@@ -169,11 +170,62 @@ static int serve(const struct config *cfg, struct registry *reg, struct httpd **
 	return httpd_start(&ho, reg, ret, err, errlen);
 }
 
+static unsigned port_of(const char *listen)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl;
+
+	if (config_listen_parse(listen, &ss, &sl, NULL, 0) < 0)
+		return 0;
+	return ntohs(ss.ss_family == AF_INET6 ? ((const struct sockaddr_in6 *)&ss)->sin6_port
+					      : ((const struct sockaddr_in *)&ss)->sin_port);
+}
+
+static bool http_changed(const struct config *a, const struct config *b)
+{
+	return strcmp(a->listen, b->listen) != 0 ||
+	       a->limits.http_connections != b->limits.http_connections ||
+	       a->limits.http_timeout_s != b->limits.http_timeout_s;
+}
+
+/* Starts the server next asks for, in *nh. The new one is bound while the
+ * old one still serves, so a failure changes nothing; only an address that
+ * overlaps the old one (same port, 127.0.0.1 -> 0.0.0.0) cannot be bound
+ * beside it: then the old server stops first and, should the new address
+ * still fail, comes back on its address. Returns 0, or a negative errno
+ * with *h still serving (or NULL if even the old address could not be
+ * bound again: the caller stops). */
+static int reserve(const struct config *cur, const struct config *next, struct httpd **h, struct registry *reg,
+		   struct httpd **nh, char *err, size_t errlen)
+{
+	char old[64];
+	const char *listen;
+	int r;
+
+	/* A copy: *h may be freed below. An unchanged listen keeps the port
+	 * it got (port 0 picks once). */
+	snprintf(old, sizeof(old), "%s", httpd_address(*h));
+	listen = strcmp(next->listen, cur->listen) == 0 ? old : next->listen;
+	r = serve(next, listen, reg, nh, err, errlen);
+	if (r != -EADDRINUSE || port_of(listen) != port_of(old))
+		return r;
+	*h = httpd_free(*h);
+	r = serve(next, listen, reg, nh, err, errlen);
+	if (r < 0) {
+		char again[256];
+
+		if (serve(cur, old, reg, h, again, sizeof(again)) < 0)
+			log_error("cannot serve on %s again: %s", old, again);
+	}
+	return r;
+}
+
 /* Reloads the configuration file. Everything that can fail (parsing,
  * binding a new address) happens before anything changes, so a failure
- * leaves the running configuration and server untouched. */
-static void reload(const struct options *o, struct config **cfg, struct sampler *s,
-		   struct httpd **h, struct registry *reg, int tfd, int efd)
+ * leaves the running configuration and server untouched. Returns 0, or
+ * -EADDRNOTAVAIL when the agent no longer serves at all. */
+static int reload(const struct options *o, struct config **cfg, struct sampler *s,
+		  struct httpd **h, struct registry *reg, int tfd, int efd)
 {
 	struct config *next;
 	struct httpd *nh = NULL;
@@ -182,15 +234,13 @@ static void reload(const struct options *o, struct config **cfg, struct sampler 
 	if (load_config(o, &next) < 0) {
 		log_error("reload failed; keeping the running configuration");
 		sampler_note_reload(s, false);
-		return;
+		return 0;
 	}
-	if (strcmp(next->listen, (*cfg)->listen) != 0) {
-		if (serve(next, reg, &nh, err, sizeof(err)) < 0) {
-			log_error("reload failed: %s; keeping the running configuration", err);
-			config_free(next);
-			sampler_note_reload(s, false);
-			return;
-		}
+	if (http_changed(*cfg, next) && reserve(*cfg, next, h, reg, &nh, err, sizeof(err)) < 0) {
+		log_error("reload failed: %s; keeping the running configuration", err);
+		config_free(next);
+		sampler_note_reload(s, false);
+		return *h ? 0 : -EADDRNOTAVAIL;
 	}
 	sampler_reconfigure(s, next);
 	watch_collectors(efd, s);
@@ -205,6 +255,7 @@ static void reload(const struct options *o, struct config **cfg, struct sampler 
 	*cfg = next;
 	sampler_note_reload(s, true);
 	log_notice("configuration reloaded from %s", next->source);
+	return 0;
 }
 
 /* Lets the kept /proc descriptors scale with the host: the soft limit is
@@ -248,7 +299,7 @@ static int run(const struct options *o)
 	if (!reg)
 		goto out;
 
-	if (serve(cfg, reg, &h, err, sizeof(err)) < 0) {
+	if (serve(cfg, cfg->listen, reg, &h, err, sizeof(err)) < 0) {
 		log_error("cannot serve: %s", err);
 		goto out;
 	}
@@ -301,7 +352,8 @@ static int run(const struct options *o)
 					if (si.ssi_signo == SIGUSR1) {
 						tick(s, h);
 					} else if (si.ssi_signo == SIGHUP) {
-						reload(o, &cfg, s, &h, reg, tfd, efd);
+						if (reload(o, &cfg, s, &h, reg, tfd, efd) < 0)
+							goto out;
 					} else {
 						log_notice("stopping on signal %u", si.ssi_signo);
 						ret = EXIT_SUCCESS;

@@ -29,8 +29,9 @@ struct sampler *sampler_free(struct sampler *s);
  * published snapshot (borrowed: valid until the next tick) or NULL on OOM. */
 struct snapshot *sampler_tick(struct sampler *s);
 
-/* Switches to cfg: collectors restart with its targets. The caller frees the
- * old config afterwards. Returns 0 or -ENOMEM (then the old collectors stay). */
+/* Switches to cfg: collectors restart with its targets; one that cannot
+ * start is logged once and left out, as in sampler_new(). The caller frees
+ * the old config afterwards. Returns 0. */
 int sampler_reconfigure(struct sampler *s, const struct config *cfg);
 
 /* Records a reload attempt for memagent_config_reloads_total. */

@@ -113,4 +113,30 @@ check bad_reload_keeps_old test "$(metric memagent_process_count 'target="second
 check bad_reload_counted test "$(metric memagent_config_reloads_total 'result="failure"')" = 1
 check bad_reload_logged_position grep -q "live.json:1:.*targets\[0\].match.cmdline" "$AGENT_LOG"
 check agent_clean_exit_reload stop_agent
+
+# --- SIGHUP reload of the endpoint: listen and HTTP limits ----------------------
+# The config's own listen (no --listen, which would override it on reload).
+printf '{ "listen": "127.0.0.1:0" }\n' >"$TMP/http.json"
+AGENT_LOG=$TMP/agent.http.log
+"$MEMAGENT" --interval 3600000 --config "$TMP/http.json" 2>"$AGENT_LOG" &
+AGENT_PID=$!
+PIDS+=("$AGENT_PID")
+wait_until 20 grep -q 'serving http://' "$AGENT_LOG" || { fail agent_start_http; finish; }
+AGENT_ADDR=$(grep -o 'serving http://[^/]*' "$AGENT_LOG" | head -1 | sed 's|serving http://||')
+port=${AGENT_ADDR##*:}
+reloads() { grep -c 'configuration reloaded' "$AGENT_LOG"; }
+# Same port, wider address: it cannot be bound beside the old socket.
+printf '{ "listen": "0.0.0.0:%s" }\n' "$port" >"$TMP/http.json"
+kill -HUP "$AGENT_PID"
+wait_until 20 test "$(reloads)" -ge 1
+check reload_overlapping_listen grep -q "serving http://0.0.0.0:$port/metrics" "$AGENT_LOG"
+check reload_overlapping_serves test -n "$(metric memagent_samples_total)"
+# Only an HTTP limit changes: the server restarts with it, on the same port.
+printf '{ "listen": "0.0.0.0:%s", "limits": { "http_timeout_s": 3 } }\n' "$port" >"$TMP/http.json"
+kill -HUP "$AGENT_PID"
+wait_until 20 test "$(reloads)" -ge 2
+check reload_http_limits_restart test "$(grep -c "serving http://0.0.0.0:$port/metrics" "$AGENT_LOG")" = 2
+sample_now
+check reload_http_counted test "$(metric memagent_config_reloads_total 'result="success"')" = 2
+check agent_clean_exit_http stop_agent
 finish
