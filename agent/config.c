@@ -27,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -817,15 +818,24 @@ int config_parse(const char *text, size_t len, const char *name, struct config *
 
 int config_load(const char *path, struct config **ret, char err[CONFIG_ERROR_MAX])
 {
+	struct stat st = { 0 };
 	char *buf;
 	size_t n = 0;
 	int fd, r;
 
 	assert(path && ret && err);
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	/* O_NONBLOCK: a FIFO at path must not hang start-up or a reload. */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0) {
 		r = -errno;
 		snprintf(err, CONFIG_ERROR_MAX, "%s: cannot open: %s", path, strerror(-r));
+		return r;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		r = S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
+		snprintf(err, CONFIG_ERROR_MAX, "%s: cannot read: %s", path,
+			 r == -EISDIR ? strerror(EISDIR) : "not a regular file");
+		close(fd);
 		return r;
 	}
 	/* Read one byte more than allowed to tell "at the limit" from "over". */

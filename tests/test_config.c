@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -683,6 +684,7 @@ static void test_systemd_example(void)
 static void test_load_errors(void)
 {
 	char err[CONFIG_ERROR_MAX], path[] = "/tmp/memagent-test-config-XXXXXX";
+	char dir[] = "/tmp/memagent-test-fifo-XXXXXX", fifo[64];
 	struct config *c = NULL;
 	char *big;
 	int fd;
@@ -692,6 +694,15 @@ static void test_load_errors(void)
 	CHECK_EQ(config_load(FIXTURES, &c, err), -EISDIR);
 	CHECK_STR(err, FIXTURES ": cannot read: Is a directory");
 	CHECK(c == NULL);
+	/* A FIFO nobody writes to: refused at once, not waited on. */
+	REQUIRE(mkdtemp(dir) != NULL);
+	snprintf(fifo, sizeof(fifo), "%s/fifo", dir);
+	REQUIRE(mkfifo(fifo, 0600) == 0);
+	CHECK_EQ(config_load(fifo, &c, err), -EINVAL);
+	CHECK_CONTAINS(err, ": cannot read: not a regular file");
+	CHECK(c == NULL);
+	unlink(fifo);
+	rmdir(dir);
 
 	fd = mkstemp(path);
 	REQUIRE(fd >= 0);
