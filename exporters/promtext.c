@@ -257,7 +257,8 @@ static void media_range(const char *s, size_t len, double *q_om, double *q_text)
 		if ((size_t)(end - v) > 2 && strncasecmp(v, "q=", 2) == 0)
 			q = strtod(v + 2, NULL);
 		else if ((size_t)(end - v) > 8 && strncasecmp(v, "version=", 8) == 0)
-			om_version_ok = v[8] == '1';
+			om_version_ok = v[8] == '1' && (end - v == 9 || v[9] == '.' ||
+							 isspace((unsigned char)v[9]));
 		p = end < s + len ? end : NULL;
 	}
 	if (!(q >= 0 && q <= 1))

@@ -174,6 +174,9 @@ static void test_negotiate(void)
 		 PROMTEXT_OPENMETRICS);
 	/* Only a version we do not speak: text. */
 	CHECK_EQ(promtext_negotiate("application/openmetrics-text;version=0.0.1"), PROMTEXT_TEXT);
+	CHECK_EQ(promtext_negotiate("application/openmetrics-text;version=10.0.0"), PROMTEXT_TEXT);
+	CHECK_EQ(promtext_negotiate("application/openmetrics-text;version=1"), PROMTEXT_OPENMETRICS);
+	CHECK_EQ(promtext_negotiate("application/openmetrics-text;version=1.0.0 "), PROMTEXT_OPENMETRICS);
 	/* Text preferred by q: text. */
 	CHECK_EQ(promtext_negotiate("application/openmetrics-text;q=0.2, text/plain;q=0.9"), PROMTEXT_TEXT);
 	CHECK_EQ(promtext_negotiate("application/openmetrics-text;q=0"), PROMTEXT_TEXT);
