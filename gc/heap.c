@@ -168,7 +168,11 @@ struct gengc_heap *gengc_heap_free(struct gengc_heap *heap)
 {
 	if (!heap)
 		return NULL;
-	/* Everything still registered for finalization dies with the heap. */
+	/* Everything still registered for finalization dies with the heap.
+	 * The finalizers run as in a collection (in_gc): a gengc_collect()
+	 * from one gets -EBUSY and an allocation stops, instead of collecting
+	 * under this loop (finalizing again, moving what it walks). */
+	heap->in_gc = true;
 	for (size_t i = 0; heap->types && i < heap->young_fin.n; i++) {
 		struct type_info *ti = type_of(heap, heap->young_fin.v[i]);
 

@@ -711,6 +711,31 @@ static void test_finalizers_run_once(void)
 		CHECK_EQ(fin_count[i], 1);
 }
 
+/* gengc_heap_free() runs the pending finalizers: they are as much "inside a
+ * collection" there as in a GC, so collecting from one is refused, not run
+ * over a heap being torn down (double finalization, freed memory). */
+static struct gengc_heap *fin_heap;
+static int fin_collect_rc;
+static void fin_tries_collect(void *obj, void *ctx)
+{
+	(void)obj; (void)ctx;
+	fin_collect_rc = gengc_collect(fin_heap, GENGC_GC_SCAVENGE);
+}
+
+static void test_finalizer_at_heap_free_cannot_collect(void)
+{
+	struct gengc_heap *h = heap_with(1);
+	struct gengc_type ft = { .name = "fin", .size = sizeof(struct node), .finalize = fin_tries_collect };
+	uint32_t t;
+
+	REQUIRE(gengc_type_register(h, &ft, &t) == 0);
+	fin_heap = h;
+	fin_collect_rc = 1;
+	gengc_handle(h, gengc_alloc(h, t));     /* still alive when the heap goes */
+	gengc_heap_free(h);
+	CHECK_EQ(fin_collect_rc, -EBUSY);
+}
+
 static void test_large_objects_do_not_move(void)
 {
 	struct gengc_heap *h = heap_with(0);
@@ -1030,6 +1055,7 @@ int main(void)
 	RUN(test_full_gc_marks_young_in_place);
 	RUN(test_marking_orders_agree);
 	RUN(test_finalizers_run_once);
+	RUN(test_finalizer_at_heap_free_cannot_collect);
 	RUN(test_large_objects_do_not_move);
 	RUN(test_limit_near_then_oom_callback);
 	RUN(test_limit_default_oom_aborts);
