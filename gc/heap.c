@@ -237,7 +237,10 @@ static void gc_once(struct gengc_heap *heap, enum gengc_gc_kind kind, enum gengc
 {
 	uint64_t t0 = now_ns(), before = heap_used_bytes(heap), total_before = heap_total_bytes(heap);
 
+	/* Counted up to top now: a full GC leaves top where it is, so the
+	 * mark must move too or the next count takes these bytes again. */
 	heap->st.allocated_bytes += (uint64_t)(heap->fast.top - heap->alloc_mark);
+	heap->alloc_mark = heap->fast.top;
 	heap->promoted_this_gc = heap->survived_this_gc = heap->freed_this_gc = 0;
 	heap->in_gc = true;
 	if (kind == GENGC_GC_SCAVENGE) {

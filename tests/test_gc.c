@@ -991,6 +991,24 @@ static void test_stats_and_callbacks(void)
 	gengc_heap_free(h);
 }
 
+/* allocated_bytes counts each allocation once, however many GCs of which
+ * kind come between the allocation and the reading. */
+static void test_allocated_bytes_counted_once(void)
+{
+	struct gengc_heap *h = heap_with(1);
+
+	for (int i = 0; i < 500; i++)           /* 504000 bytes: no scavenge */
+		REQUIRE(gengc_alloc_raw(h, 1000));
+	gengc_collect(h, GENGC_GC_MARK_SWEEP);
+	gengc_collect(h, GENGC_GC_MARK_SWEEP);
+	CHECK_EQ(stats(h).gc[GENGC_GC_SCAVENGE].count, 0);
+	CHECK_EQ(stats(h).allocated_bytes, 500 * 1008);
+	gengc_collect(h, GENGC_GC_MARK_COMPACT);
+	gengc_collect(h, GENGC_GC_SCAVENGE);
+	CHECK_EQ(stats(h).allocated_bytes, 500 * 1008);
+	gengc_heap_free(h);
+}
+
 static void test_verify_catches_corruption(void)
 {
 	struct gengc_heap *h = heap_with(0);
@@ -1060,6 +1078,7 @@ int main(void)
 	RUN(test_limit_near_then_oom_callback);
 	RUN(test_limit_default_oom_aborts);
 	RUN(test_stats_and_callbacks);
+	RUN(test_allocated_bytes_counted_once);
 	RUN(test_verify_catches_corruption);
 	RUN(test_stress_switch_collects_every_allocation);
 	return test_done();
