@@ -68,9 +68,14 @@ int gengc_type_register(struct gengc_heap *heap, const struct gengc_type *type, 
 		return -EINVAL;
 	if (type->n_pointers && !type->pointer_offsets)
 		return -EINVAL;
-	for (uint32_t i = 0; i < type->n_pointers; i++)
-		if (type->pointer_offsets[i] % 8 || (type->size && type->pointer_offsets[i] + 8 > size8))
+	/* In 64 bits: offset + 8 wraps to 0 in 32 for the top offsets. A
+	 * variable type's field must still fit in the biggest object. */
+	for (uint32_t i = 0; i < type->n_pointers; i++) {
+		uint64_t end = (uint64_t)type->pointer_offsets[i] + 8;
+
+		if (type->pointer_offsets[i] % 8 || end > (type->size ? size8 : MAX_OBJECT_BYTES))
 			return -EINVAL;
+	}
 	if (heap->n_types == heap->cap_types && (r = types_grow(heap)) < 0)
 		return r;
 

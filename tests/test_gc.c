@@ -225,6 +225,26 @@ static void test_offset_layouts(void)
 	gengc_heap_free(h);
 }
 
+/* A pointer offset that lies outside every object is a bad layout, also
+ * where offset + 8 wraps in 32 bits: accepted, the collector would read
+ * and write 4 GiB past the object. */
+static void test_type_register_rejects_offsets_outside(void)
+{
+	static const uint32_t wraps[] = { 0xfffffff8u }, last[] = { 0xfffffff0u };
+	struct gengc_heap *h = heap_with(1);
+	struct gengc_type fixed = { .name = "fixed", .size = 16, .n_pointers = 1, .pointer_offsets = wraps };
+	struct gengc_type var = { .name = "var", .n_pointers = 1, .pointer_offsets = wraps };
+	uint32_t id = 12345;
+
+	CHECK_EQ(gengc_type_register(h, &fixed, &id), -EINVAL);
+	CHECK_EQ(gengc_type_register(h, &var, &id), -EINVAL);
+	CHECK_EQ(id, 12345);                    /* ret_ written only on success */
+	var.pointer_offsets = last;             /* the last word of the biggest object */
+	CHECK_EQ(gengc_type_register(h, &var, &id), 0);
+	CHECK(gengc_alloc_size(h, id, 64) == NULL);    /* smaller than its pointer field */
+	gengc_heap_free(h);
+}
+
 static void test_barrier_old_to_young(void)
 {
 	struct gengc_heap *h = heap_with(0);
@@ -1063,6 +1083,7 @@ int main(void)
 	RUN(test_fast_promotion_on_high_survival);
 	RUN(test_promotion_runs_handed_back);
 	RUN(test_offset_layouts);
+	RUN(test_type_register_rejects_offsets_outside);
 	RUN(test_barrier_old_to_young);
 	RUN(test_sweep_reuses_cells);
 	RUN(test_compaction_moves_and_releases_pages);
