@@ -442,9 +442,13 @@ void *gengc_alloc_slow(struct gengc_heap *heap, uint32_t type, size_t size)
 	ti = &heap->types[type];
 	if (!size)
 		size = ti->size;
-	if (!size || size > MAX_OBJECT_BYTES || size < ti->size || size < ti->min_size)
+	if (!size || size > MAX_OBJECT_BYTES)
 		return NULL;
+	/* Rounded first: ti->size and min_size are multiples of 8, and the
+	 * inline path of gengc_alloc_size() compares the rounded size too. */
 	size = (size + 7) & ~(size_t)7;
+	if (size < ti->size || size < ti->min_size)
+		return NULL;
 	if (size > heap->opts.large_object_threshold)
 		p = alloc_large(heap, type, size);
 	else

@@ -225,6 +225,40 @@ static void test_offset_layouts(void)
 	gengc_heap_free(h);
 }
 
+/* gengc_alloc_size() takes any size >= the type's registered size, and
+ * gives the same answer on the inline path and the slow one: a 12-byte
+ * type (stored as 16) allocated with its own size, a variable type with a
+ * pointer at offset 8 given 12 bytes (16 after rounding). */
+static void test_alloc_size_takes_the_registered_size(void)
+{
+	static const uint32_t at8[] = { 8 };
+	struct gengc_type t12 = { .name = "twelve", .size = 12 };
+	struct gengc_type v8 = { .name = "var8", .n_pointers = 1, .pointer_offsets = at8 };
+	struct gengc_options o;
+
+	for (uint32_t stress = 0; stress < 2; stress++) {       /* 1: every allocation is slow */
+		gengc_options_init(&o);
+		o.stress = stress;
+		o.verify = 1;
+		struct gengc_heap *h = gengc_heap_new(&o);
+		uint32_t a, b;
+		void *p;
+
+		REQUIRE(gengc_type_register(h, &t12, &a) == 0 && gengc_type_register(h, &v8, &b) == 0);
+		p = gengc_alloc_size(h, a, 12);
+		CHECK(p != NULL);
+		if (p)
+			CHECK_EQ(gengc_size(p), 16);
+		p = gengc_alloc_size(h, b, 12);
+		CHECK(p != NULL);
+		if (p)
+			CHECK_EQ(gengc_size(p), 16);
+		CHECK(gengc_alloc_size(h, a, 8) == NULL);       /* smaller than the type */
+		CHECK(gengc_alloc_size(h, b, 8) == NULL);       /* its pointer field does not fit */
+		gengc_heap_free(h);
+	}
+}
+
 /* A pointer offset that lies outside every object is a bad layout, also
  * where offset + 8 wraps in 32 bits: accepted, the collector would read
  * and write 4 GiB past the object. */
@@ -1084,6 +1118,7 @@ int main(void)
 	RUN(test_promotion_runs_handed_back);
 	RUN(test_offset_layouts);
 	RUN(test_type_register_rejects_offsets_outside);
+	RUN(test_alloc_size_takes_the_registered_size);
 	RUN(test_barrier_old_to_young);
 	RUN(test_sweep_reuses_cells);
 	RUN(test_compaction_moves_and_releases_pages);
