@@ -330,6 +330,7 @@ void pages_trim_pool(struct gengc_heap *heap);
 void pages_reserve_one(struct gengc_heap *heap);
 #define RESERVE_PAGES 12        /* 3 MiB at least; more when to-space holds more (reserve_pages) */
 struct page *page_alloc_large(struct gengc_heap *heap, size_t payload);
+size_t large_run_pages(size_t payload);
 uint32_t size_class_of(struct gengc_heap *heap, size_t payload);
 static inline bool in_old(const struct gengc_heap *heap, const void *p)
 {

@@ -375,7 +375,7 @@ static void *young_bump(struct gengc_heap *heap, size_t cell)
 
 static void *alloc_large(struct gengc_heap *heap, uint32_t type, size_t size)
 {
-	size_t bytes = (size + 8 + 64 + PAGE_MASK) & ~PAGE_MASK;
+	size_t bytes = large_run_pages(size) * PAGE_BYTES;
 	void *p;
 
 	if (heap->opts.stress)

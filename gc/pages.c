@@ -279,10 +279,18 @@ void page_free(struct gengc_heap *heap, struct page *pg)
 	pages_give(heap, pg, n);
 }
 
+/* The pages a large object of payload bytes takes: the page header, its
+ * object header, the payload. The heap limit is checked with this, so it
+ * must be what page_alloc_large() takes. */
+size_t large_run_pages(size_t payload)
+{
+	return (round_up(sizeof(struct page), 64) + 8 + payload + PAGE_BYTES - 1) / PAGE_BYTES;
+}
+
 struct page *page_alloc_large(struct gengc_heap *heap, size_t payload)
 {
 	size_t hdr = round_up(sizeof(struct page), 64);
-	size_t n = (hdr + 8 + payload + PAGE_BYTES - 1) / PAGE_BYTES;
+	size_t n = large_run_pages(payload);
 	struct page *pg = pages_take(heap, n, PAGE_LARGE);
 
 	if (!pg)

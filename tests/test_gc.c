@@ -909,6 +909,40 @@ static void test_limit_near_then_oom_callback(void)
 	CHECK(kib <= (6 + 1 + 1) * 1024);       /* limit + one semispace + a page: bounded */
 }
 
+/* Large objects are checked against the limit with the pages they really
+ * take (page header included): with no young objects to promote, the old
+ * space never passes max_old_space_size. */
+static int oom_returns_calls;
+static void oom_returns(struct gengc_heap *h, const char *report, void *ctx)
+{
+	(void)h; (void)report; (void)ctx;
+	oom_returns_calls++;
+}
+
+static void test_limit_counts_large_object_pages(void)
+{
+	static const size_t sizes[] = { 4 * 262144 - 100, 4 * 262144 - 100, 4 * 262144 - 100, 262144 - 100 };
+	struct gengc_options o;
+	gengc_options_init(&o);
+	o.max_old_space_size = 4;
+	struct gengc_heap *h = gengc_heap_new(&o);
+	struct gengc_space_statistics old, large;
+
+	oom_returns_calls = 0;
+	gengc_set_oom_callback(h, oom_returns, NULL);
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		void *p = gengc_alloc_raw(h, sizes[i]);
+
+		gengc_handle(h, p);             /* all kept */
+		gengc_space_statistics(h, GENGC_SPACE_OLD, &old);
+		gengc_space_statistics(h, GENGC_SPACE_LARGE_OBJECT, &large);
+		CHECK(old.space_size + large.space_size <= 4 * 1024 * 1024);
+		CHECK((p == NULL) == (oom_returns_calls > 0));
+	}
+	CHECK(oom_returns_calls > 0);
+	gengc_heap_free(h);
+}
+
 static void test_limit_default_oom_aborts(void)
 {
 	char out[4096];
@@ -1133,6 +1167,7 @@ int main(void)
 	RUN(test_large_objects_do_not_move);
 	RUN(test_limit_near_then_oom_callback);
 	RUN(test_limit_default_oom_aborts);
+	RUN(test_limit_counts_large_object_pages);
 	RUN(test_stats_and_callbacks);
 	RUN(test_allocated_bytes_counted_once);
 	RUN(test_verify_catches_corruption);
