@@ -372,7 +372,8 @@ struct gengc_gc_event {
 	uint64_t marked_objects;        /* full GCs: objects marked live */
 };
 /* Called after every GC, outside the collection: it may read statistics but
- * must not allocate in this heap or collect it. */
+ * must not allocate in this heap or collect it (gengc_collect() returns
+ * -EBUSY there). */
 typedef void gengc_gc_done_fn(struct gengc_heap *heap, const struct gengc_gc_event *ev, void *ctx);
 void gengc_set_gc_done_callback(struct gengc_heap *heap, gengc_gc_done_fn *fn, void *ctx);
 

@@ -245,6 +245,7 @@ struct gengc_heap {
 
 	/* collection state */
 	bool in_gc;
+	bool in_callback;               /* the GC-done callback runs: gengc_collect() is -EBUSY */
 	bool marking;                   /* incremental marking in progress (== fast.marking) */
 	bool marking_done;              /* its stack ran empty: the final pause is due */
 	bool mark_young;                /* the final (atomic) part: young objects are marked too */

@@ -352,7 +352,7 @@ int gengc_collect(struct gengc_heap *heap, enum gengc_gc_kind kind)
 {
 	if ((unsigned)kind >= GENGC_GC_KINDS)
 		return -EINVAL;
-	if (heap->in_gc)
+	if (heap->in_gc || heap->in_callback)
 		return -EBUSY;
 	collect(heap, kind, GENGC_REASON_REQUESTED);
 	return 0;

@@ -170,6 +170,12 @@ void stats_gc_done(struct gengc_heap *heap, enum gengc_gc_kind kind, enum gengc_
 			  (double)used_after * mb, (double)heap_total_bytes(heap) * mb, (double)pause_ns / 1e6,
 			  gengc_gc_reason_name(reason));
 	}
-	if (heap->gc_done)
+	/* The callback may read statistics (in_gc is clear for that) but a
+	 * collection from it is refused (in_callback): it would run inside
+	 * the policy's sequence and call the callback again, without end. */
+	if (heap->gc_done) {
+		heap->in_callback = true;
 		heap->gc_done(heap, &ev, heap->gc_done_ctx);
+		heap->in_callback = false;
+	}
 }

@@ -1079,6 +1079,32 @@ static void test_stats_and_callbacks(void)
 	gengc_heap_free(h);
 }
 
+/* The GC-done callback is a callback of the collection: gengc_collect()
+ * from it is refused with -EBUSY (gengc.h), not run recursively (each
+ * nested GC calling the callback again). */
+static int done_depth, done_collect_rc;
+static void collect_from_gc_done(struct gengc_heap *h, const struct gengc_gc_event *ev, void *ctx)
+{
+	(void)ev; (void)ctx;
+	if (done_depth++ == 0)
+		done_collect_rc = gengc_collect(h, GENGC_GC_MARK_SWEEP);
+	done_depth--;
+}
+
+static void test_gc_done_callback_cannot_collect(void)
+{
+	struct gengc_heap *h = heap_with(1);
+
+	done_depth = 0;
+	done_collect_rc = 1;
+	gengc_set_gc_done_callback(h, collect_from_gc_done, NULL);
+	CHECK_EQ(gengc_collect(h, GENGC_GC_SCAVENGE), 0);
+	CHECK_EQ(done_collect_rc, -EBUSY);
+	CHECK_EQ(stats(h).gc[GENGC_GC_SCAVENGE].count, 1);
+	CHECK_EQ(stats(h).full_gcs, 0);
+	gengc_heap_free(h);
+}
+
 /* allocated_bytes counts each allocation once, however many GCs of which
  * kind come between the allocation and the reading. */
 static void test_allocated_bytes_counted_once(void)
@@ -1170,6 +1196,7 @@ int main(void)
 	RUN(test_limit_counts_large_object_pages);
 	RUN(test_stats_and_callbacks);
 	RUN(test_allocated_bytes_counted_once);
+	RUN(test_gc_done_callback_cannot_collect);
 	RUN(test_verify_catches_corruption);
 	RUN(test_stress_switch_collects_every_allocation);
 	return test_done();
