@@ -134,7 +134,8 @@ void gengc_trace_slot(struct gengc_tracer *t, void **slot);
 typedef void gengc_trace_fn(void *obj, size_t size, struct gengc_tracer *t);
 /* A finalizer: runs once, during the collection that found obj dead, before
  * its memory is reused. It may read obj's non-pointer data (to free off-heap
- * resources) and must not allocate, collect, or follow obj's pointer fields. */
+ * resources) and must not allocate, collect, keep obj (it is gone when the
+ * collection ends), or follow obj's pointer fields. */
 typedef void gengc_finalize_fn(void *obj, void *ctx);
 
 #define GENGC_TYPE_ALL_POINTERS 1u  /* every 8-byte word of the payload is a pointer field */
@@ -387,15 +388,16 @@ typedef uint32_t gengc_near_limit_fn(struct gengc_heap *heap, uint32_t limit_mib
 void gengc_set_near_limit_callback(struct gengc_heap *heap, gengc_near_limit_fn *fn, void *ctx);
 
 /* Called on true exhaustion with a one-line report ("heap limit reached: old
- * space X MiB of Y MiB after N full GCs"). The default writes it to stderr and
- * aborts. If a callback returns, the allocation that hit the limit returns
+ * space X MiB of Y MiB after N full GCs"). The default writes it through the
+ * log callback (stderr unless gengc_set_log_callback() set one) and aborts. If a callback returns, the allocation that hit the limit returns
  * NULL (and the heap stays usable; it may be over the limit by one
  * semispace). It may longjmp out or exit. */
 typedef void gengc_oom_fn(struct gengc_heap *heap, const char *report, void *ctx);
 void gengc_set_oom_callback(struct gengc_heap *heap, gengc_oom_fn *fn, void *ctx);
 
 /* Reports off-heap memory the app keeps alive through heap objects (like
- * V8's AdjustAmountOfExternalAllocatedMemory). Returns the new total. */
+ * V8's AdjustAmountOfExternalAllocatedMemory). Returns the new total, which
+ * saturates at INT64_MIN / INT64_MAX instead of wrapping. */
 int64_t gengc_adjust_external(struct gengc_heap *heap, int64_t delta_bytes);
 
 /* ------------------------------------------------------------------------ */
@@ -482,7 +484,9 @@ int gengc_space_statistics(struct gengc_heap *heap, enum gengc_space space,
  * forwarding, page bitmaps, the remembered set (every old->young pointer is
  * remembered) and that no pointer leads into from-space, a freed cell, or
  * outside the heap. Returns 0, or -EUCLEAN with the first problem described
- * in msg (NUL-terminated, may be NULL). Cost: proportional to the heap. */
+ * in msg (NUL-terminated, may be NULL); -EBUSY inside a collection (a trace
+ * callback or finalizer), -ENOMEM if its bookkeeping cannot be allocated.
+ * Cost: proportional to the heap. */
 int gengc_verify(struct gengc_heap *heap, char *msg, size_t msg_len);
 
 #ifdef __cplusplus

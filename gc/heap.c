@@ -222,7 +222,8 @@ void gengc_set_oom_callback(struct gengc_heap *heap, gengc_oom_fn *fn, void *ctx
 
 int64_t gengc_adjust_external(struct gengc_heap *heap, int64_t delta_bytes)
 {
-	heap->external += delta_bytes;
+	if (__builtin_add_overflow(heap->external, delta_bytes, &heap->external))
+		heap->external = delta_bytes > 0 ? INT64_MAX : INT64_MIN;
 	return heap->external;
 }
 

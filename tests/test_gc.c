@@ -1064,6 +1064,10 @@ static void test_stats_and_callbacks(void)
 	CHECK_EQ(gengc_adjust_external(h, -400), 600);
 	gengc_memory_usage(h, &mu);
 	CHECK_EQ(mu.external, 600);
+	/* Absurd deltas saturate instead of wrapping (signed overflow). */
+	CHECK(gengc_adjust_external(h, INT64_MAX) == INT64_MAX);
+	CHECK(gengc_adjust_external(h, -INT64_MAX) == 0);
+	CHECK_EQ(gengc_adjust_external(h, 600), 600);
 	CHECK_EQ(gengc_heap_statistics(h, &hs), 0);
 	CHECK(hs.used_heap_size <= hs.total_heap_size && hs.total_heap_size <= hs.heap_size_limit);
 	CHECK_EQ(hs.total_available_size, hs.heap_size_limit - hs.used_heap_size);
