@@ -124,17 +124,18 @@ PIDS+=("$AGENT_PID")
 wait_until 20 grep -q 'serving http://' "$AGENT_LOG" || { fail agent_start_http; finish; }
 AGENT_ADDR=$(grep -o 'serving http://[^/]*' "$AGENT_LOG" | head -1 | sed 's|serving http://||')
 port=${AGENT_ADDR##*:}
-reloads() { grep -c 'configuration reloaded' "$AGENT_LOG"; }
+# reloads_at_least N: the log shows N successful reloads (evaluated at each try).
+reloads_at_least() { [ "$(grep -c 'configuration reloaded' "$AGENT_LOG")" -ge "$1" ]; }
 # Same port, wider address: it cannot be bound beside the old socket.
 printf '{ "listen": "0.0.0.0:%s" }\n' "$port" >"$TMP/http.json"
 kill -HUP "$AGENT_PID"
-wait_until 20 test "$(reloads)" -ge 1
+check reload_overlapping_done wait_until 20 reloads_at_least 1
 check reload_overlapping_listen grep -q "serving http://0.0.0.0:$port/metrics" "$AGENT_LOG"
 check reload_overlapping_serves test -n "$(metric memagent_samples_total)"
 # Only an HTTP limit changes: the server restarts with it, on the same port.
 printf '{ "listen": "0.0.0.0:%s", "limits": { "http_timeout_s": 3 } }\n' "$port" >"$TMP/http.json"
 kill -HUP "$AGENT_PID"
-wait_until 20 test "$(reloads)" -ge 2
+check reload_http_limits_done wait_until 20 reloads_at_least 2
 check reload_http_limits_restart test "$(grep -c "serving http://0.0.0.0:$port/metrics" "$AGENT_LOG")" = 2
 sample_now
 check reload_http_counted test "$(metric memagent_config_reloads_total 'result="success"')" = 2
