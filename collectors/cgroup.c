@@ -292,14 +292,15 @@ static int collector_init(const struct collector_ctx *ctx, void **ret_state)
 	return 0;
 }
 
-/* Depth-first search for a directory named unit below path (len bytes used). */
-static bool find_unit(char *path, size_t len, const char *unit, int depth, unsigned *budget)
+/* Looks for a directory named unit at most `levels` below path (len bytes
+ * used); on success path holds it. */
+static bool find_unit(char *path, size_t len, const char *unit, int levels, unsigned *budget)
 {
 	DIR *d;
 	struct dirent *de;
 	bool found = false;
 
-	if (depth > UNIT_SEARCH_DEPTH || !(d = opendir(path)))
+	if (!(d = opendir(path)))
 		return false;
 	while (!found && *budget > 0 && (de = readdir(d))) {
 		size_t n;
@@ -315,13 +316,28 @@ static bool find_unit(char *path, size_t len, const char *unit, int depth, unsig
 		memcpy(path + len + 1, de->d_name, n + 1);
 		if (strcmp(de->d_name, unit) == 0)
 			found = true;
-		else
-			found = find_unit(path, len + 1 + n, unit, depth + 1, budget);
+		else if (levels > 0)
+			found = find_unit(path, len + 1 + n, unit, levels - 1, budget);
 		if (!found)
 			path[len] = '\0';
 	}
 	closedir(d);
 	return found;
+}
+
+/* The shallowest directory named unit: a user manager may run a unit of
+ * the same name deeper (user.slice/.../user@1000.service/app.slice/x.service),
+ * and which comes first depth-first is readdir's order. Iterative deepening
+ * re-reads the upper levels; the budget bounds the whole search. */
+static bool find_unit_shallowest(char *path, const char *unit)
+{
+	unsigned budget = UNIT_SEARCH_ENTRIES;
+	size_t len = strlen(path);
+
+	for (int levels = 0; levels <= UNIT_SEARCH_DEPTH && budget > 0; levels++)
+		if (find_unit(path, len, unit, levels, &budget))
+			return true;
+	return false;
 }
 
 /* The directory to read for target t, or NULL when unknown this tick. */
@@ -345,10 +361,9 @@ static const char *target_dir(struct state *st, const struct target *t, struct u
 	}
 
 	char path[PATH_MAX];
-	unsigned budget = UNIT_SEARCH_ENTRIES;
 
 	snprintf(path, sizeof(path), "%s", st->hier.mount);
-	if (find_unit(path, strlen(path), t->match.systemd_unit, 0, &budget)) {
+	if (find_unit_shallowest(path, t->match.systemd_unit)) {
 		snprintf(uc->dir, sizeof(uc->dir), "%s", path);
 		return uc->dir;
 	}

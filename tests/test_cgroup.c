@@ -230,6 +230,62 @@ static void test_collector(void)
 	test_rm_rf(root);
 }
 
+/* A user manager may run a unit of the same name deeper in the tree
+ * (user.slice/.../user@1000.service/app.slice/api.service): the shallowest
+ * one, the system's, is the target's, whatever order readdir lists them in.
+ * The deeper branch sits under eight different names, so some of them come
+ * before system.slice in the directory's order. */
+static void test_unit_shallowest(void)
+{
+	static const char *const tops[] = { "user.slice", "a.slice", "b.slice", "c.slice",
+					    "d.slice", "e.slice", "f.slice", "g.slice" };
+	const char *json = "{\"targets\": [{\"name\": \"api\", \"match\": {\"systemd_unit\": \"api.service\"}}]}";
+	char err[CONFIG_ERROR_MAX], deep[256];
+	struct config *cfg = NULL;
+
+	REQUIRE(config_parse(json, strlen(json), "test", &cfg, err) == 0);
+	for (size_t i = 0; i < sizeof(tops) / sizeof(tops[0]); i++) {
+		struct collector_errors e = {0};
+		struct snapshot *s;
+		void *st = NULL;
+		double usage = -1;
+
+		mkroot();
+		REQUIRE(root[0]);
+		REQUIRE(test_write_file(root, "memory/memory.usage_in_bytes", "1\n") == 0);
+		REQUIRE(test_write_file(root, "memory/system.slice/api.service/memory.usage_in_bytes",
+					"5000\n") == 0);
+		REQUIRE(test_write_file(root, "memory/system.slice/api.service/memory.limit_in_bytes",
+					"8192\n") == 0);
+		REQUIRE(test_write_file(root, "memory/system.slice/api.service/memory.oom_control",
+					"under_oom 0\noom_kill 0\n") == 0);
+		for (const char *const *f = (const char *const[]){ "usage_in_bytes", "limit_in_bytes",
+								   "oom_control", NULL }; *f; f++) {
+			snprintf(deep, sizeof(deep), "memory/%s/user-1000.slice/user@1000.service/"
+				 "app.slice/api.service/memory.%s", tops[i], *f);
+			REQUIRE(test_write_file(root, deep, strcmp(*f, "oom_control") == 0
+							 ? "under_oom 0\noom_kill 0\n" : "1234\n") == 0);
+		}
+
+		struct collector_ctx ctx = { .proc_root = "/proc", .cgroup_root = root,
+					     .targets = &cfg->targets, .limits = &cfg->limits };
+
+		REQUIRE(cgroup_collector.init(&ctx, &st) == 0);
+		s = snapshot_new();
+		CHECK_EQ(cgroup_collector.read(st, s, &e), 0);
+		for (const struct snapshot_family *f = snapshot_families(s); f; f = f->next)
+			if (strcmp(f->desc->name, "memagent_cgroup_memory_usage_bytes") == 0 && f->samples)
+				usage = f->samples->value;
+		if (usage != 5000)
+			test_fail_at(__FILE__, __LINE__, "deeper branch under %s: usage %.0f, want 5000",
+				     tops[i], usage);
+		snapshot_unref(s);
+		cgroup_collector.done(st);
+		test_rm_rf(root);
+	}
+	config_free(cfg);
+}
+
 int main(void)
 {
 	RUN(test_detect);
@@ -238,5 +294,6 @@ int main(void)
 	RUN(test_mem_v1);
 	RUN(test_host);
 	RUN(test_collector);
+	RUN(test_unit_shallowest);
 	return test_done();
 }
