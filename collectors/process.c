@@ -32,6 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "bpf_rss.h"
@@ -131,6 +132,7 @@ struct proc {
 	uint64_t minflt, majflt; /* last read: what it contributes to counters */
 	uint64_t peak;       /* this interval's BPF peak, 0 when none */
 	const struct taskiter_proc *rec; /* iterator record; valid when st->rec_gen == st->gen */
+	uint32_t recheck_gen; /* classify again in this sample (0: never); see mark_young() */
 };
 
 /* One reading of a watched process. */
@@ -182,6 +184,8 @@ struct state {
 	int loadavg_fd;     /* /proc/loadavg, for the last pid allocated */
 	uint64_t last_pid;  /* as of the last listing; 0: unknown */
 	bool last_pid_confirmed; /* a listing already saw last_pid twice */
+	uint64_t sample_ticks[2]; /* boot time (clock ticks) at the start of the
+				   * last two samples: [0] this one, [1] the one before */
 	size_t kept_fds;
 
 	struct proc *tab; /* open-addressed by pid, linear probing */
@@ -407,6 +411,19 @@ static uint64_t classify(struct state *st, struct proc *p)
 	return target_set_classify(st->targets, &tp);
 }
 
+/* A process found just after its fork may not have exec'd (or been moved
+ * to its unit's cgroup: systemd does that between fork and exec) yet, and
+ * its identity is read once per (pid, start time): one born since the
+ * sample before the last is classified once more in the next sample. A
+ * comm change is noticed anyway; an exec that keeps the comm (python3
+ * starting python3 worker.py) is not, without this. */
+static void mark_young(struct state *st, struct proc *p)
+{
+	if (st->sample_ticks[1] && p->start_ticks + 1 >= st->sample_ticks[1] &&
+	    (st->targets->needs & (TARGET_NEED_EXE | TARGET_NEED_CMDLINE | TARGET_NEED_CGROUP)))
+		p->recheck_gen = st->gen + 1;
+}
+
 static unsigned needs_of(const struct state *st, uint64_t targets)
 {
 	unsigned needs = 0;
@@ -515,6 +532,7 @@ static void discover(struct state *st, int32_t pid, struct collector_errors *err
 		return;
 	}
 	set_targets(st, p, classify(st, p), err);
+	mark_young(st, p);
 }
 
 /* Reads the most recently allocated pid (the last field of /proc/loadavg,
@@ -599,8 +617,10 @@ static struct proc *discover_rec(struct state *st, const struct taskiter_proc *r
 		p->kind = PROC_KTHREAD;
 	else if (rec->no_mm)
 		p->kind = PROC_ZOMBIE;
-	else
+	else {
 		set_targets(st, p, classify(st, p), err);
+		mark_young(st, p);
+	}
 	return p;
 }
 
@@ -973,6 +993,13 @@ static int read_all(struct state *st, struct snapshot *snap, struct collector_er
 
 		if (!p->pid)
 			continue;
+		if (p->recheck_gen == st->gen) {
+			p->recheck_gen = 0;
+			if (p->kind == PROC_WATCHED || p->kind == PROC_IGNORED) {
+				free_ident(p);
+				set_targets(st, p, classify(st, p), err);
+			}
+		}
 		if (p->kind == PROC_IGNORED && !rec_of(st, p) &&
 		    (uint32_t)(p->pid + st->gen) % RECHECK_TICKS == 0) {
 			char path[32], comm[PROCFS_COMM_MAX + 1];
@@ -1230,6 +1257,16 @@ static void read_peaks(struct state *st, struct collector_errors *err)
 	}
 }
 
+static uint64_t boot_ticks_now(const struct state *st)
+{
+	struct timespec ts;
+
+	if (st->clk_tck <= 0 || clock_gettime(CLOCK_BOOTTIME, &ts) < 0)
+		return 0;
+	return (uint64_t)ts.tv_sec * (uint64_t)st->clk_tck +
+	       (uint64_t)ts.tv_nsec / (1000000000ull / (uint64_t)st->clk_tck);
+}
+
 static int collector_read(void *state, struct snapshot *snap, struct collector_errors *err)
 {
 	struct state *st = state;
@@ -1237,6 +1274,8 @@ static int collector_read(void *state, struct snapshot *snap, struct collector_e
 
 	st->gen++;
 	st->n_seen = 0;
+	st->sample_ticks[1] = st->sample_ticks[0];
+	st->sample_ticks[0] = boot_ticks_now(st);
 	/* Exits first: a process that exited since the last sample gets its
 	 * final counts before the sweep folds them. */
 	if (st->exits)

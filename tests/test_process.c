@@ -3,6 +3,7 @@
  * kernel threads, zombies) and on real children (rss, limits, groups,
  * counters that never go backwards, comm changes). */
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,10 +30,12 @@ struct child {
 };
 
 struct cmd {
-	char op;       /* 'n' rename, 't' touch MiB, 'f' fault pages, 'x' exit */
+	char op;       /* 'n' rename, 't' touch MiB, 'f' fault pages, 'e' exec, 'x' exit */
 	unsigned arg;
-	char name[16];
+	char name[16]; /* 'e': the marker argument */
 };
+
+static char self_exe[PATH_MAX];
 
 static void child_main(int cmd, int ack)
 {
@@ -60,6 +63,12 @@ static void child_main(int cmd, int ack)
 				munmap(p, 4096);
 			}
 			break;
+		case 'e': { /* this binary again, so the comm stays: "--idle MARKER" */
+			char *const argv[] = { self_exe, "--idle", c.name, NULL };
+
+			execv(self_exe, argv);
+			_exit(1);
+		}
 		case 'x':
 			_exit(0);
 		}
@@ -584,8 +593,45 @@ static void test_backends_agree(void)
 		memchild_stop(&c[i]);
 }
 
-int main(void)
+/* A child found between its fork and its exec still has the parent's
+ * command line; the exec keeps the comm (same binary), so only classifying
+ * young processes once more catches it. Both backends. */
+static void test_exec_after_discovery(void)
 {
+	for (int bpf = 0; bpf <= 1; bpf++) {
+		struct child ch = { 0 };
+		struct run r;
+		char json[256], marker[16], k;
+
+		snprintf(marker, sizeof(marker), "mx%d%d", (int)getpid(), bpf);
+		snprintf(json, sizeof(json), "{\"targets\": [{\"name\": \"ex\", \"match\": "
+			 "{\"cmdline\": \"--idle %s$\"}}]}", marker);
+		REQUIRE(run_start_bpf(&r, json, "/proc", bpf) == 0);
+		CHECK_EQ(run_tick(&r), 0);                /* a sample before the fork */
+		REQUIRE(child_start(&ch, NULL) == 0);
+		CHECK_EQ(run_tick(&r), 0);                /* finds it, not exec'd yet */
+		CHECK(value(&r, "memagent_process_count", SNAP_LABELS("target", "ex")) == 0);
+		struct cmd c = { .op = 'e' };
+
+		snprintf(c.name, sizeof(c.name), "%s", marker);
+		REQUIRE(write(ch.cmd, &c, sizeof(c)) == sizeof(c));
+		/* The ack pipe is close-on-exec: end of file once the exec is done. */
+		CHECK_EQ(read(ch.ack, &k, 1), 0);
+		CHECK_EQ(run_tick(&r), 0);
+		CHECK(value(&r, "memagent_process_count", SNAP_LABELS("target", "ex")) == 1);
+		run_stop(&r);
+		child_stop(&ch);
+	}
+}
+
+int main(int argc, char **argv)
+{
+	if (argc == 3 && strcmp(argv[1], "--idle") == 0) {
+		pause();        /* test_exec_after_discovery's exec'd child */
+		return 0;
+	}
+	if (readlink("/proc/self/exe", self_exe, sizeof(self_exe) - 1) < 0)
+		return 1;
 	RUN(test_fixture_tree);
 	RUN(test_listing_only_after_forks);
 	RUN(test_counters_survive_failed_read);
@@ -596,5 +642,6 @@ int main(void)
 	RUN(test_kernel_threads_excluded);
 	RUN(test_comm_change);
 	RUN(test_backends_agree);
+	RUN(test_exec_after_discovery);
 	return test_done();
 }
