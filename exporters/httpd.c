@@ -289,7 +289,9 @@ int httpd_start(const struct httpd_options *o, struct registry *reg, struct http
 		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTPD_REQUEST_MAX,
 		MHD_OPTION_END);
 	if (!h->daemon) {
-		close(fd);
+		/* MHD has closed fd already (libmicrohttpd 0.9.75, seen when
+		 * its thread cannot start): closing it again could close a
+		 * descriptor another thread just got. */
 		free(h);
 		snprintf(err, errlen, "%s: libmicrohttpd failed to start", want);
 		return -EIO;
