@@ -147,20 +147,27 @@ static int http_get(int port, const char *path, struct body *b, double *ret_ms)
 	return status;
 }
 
-static long long read_ll(const char *path)
+/* Reads a small file into buf (NUL-terminated); false when empty or unreadable. */
+static bool read_small(const char *path, char *buf, size_t len)
 {
-	char buf[64];
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	ssize_t n;
 
 	if (fd < 0)
-		return -1;
-	n = read(fd, buf, sizeof(buf) - 1);
+		return false;
+	n = read(fd, buf, len - 1);
 	close(fd);
 	if (n <= 0)
-		return -1;
+		return false;
 	buf[n] = '\0';
-	return strtoll(buf, NULL, 10);
+	return true;
+}
+
+static long long read_ll(const char *path)
+{
+	char buf[64];
+
+	return read_small(path, buf, sizeof(buf)) ? strtoll(buf, NULL, 10) : -1;
 }
 
 static long long cpuacct_ns(const char *dir)
@@ -238,16 +245,9 @@ static long long cpu_pressure_us(void)
 {
 	char buf[256];
 	const char *p;
-	int fd = open("/proc/pressure/cpu", O_RDONLY | O_CLOEXEC);
-	ssize_t n;
 
-	if (fd < 0)
+	if (!read_small("/proc/pressure/cpu", buf, sizeof(buf)))
 		return -1;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = '\0';
 	p = strstr(buf, "total=");
 	return p ? strtoll(p + 6, NULL, 10) : -1;
 }
