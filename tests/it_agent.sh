@@ -117,12 +117,7 @@ check agent_clean_exit_reload stop_agent
 # --- SIGHUP reload of the endpoint: listen and HTTP limits ----------------------
 # The config's own listen (no --listen, which would override it on reload).
 printf '{ "listen": "127.0.0.1:0" }\n' >"$TMP/http.json"
-AGENT_LOG=$TMP/agent.http.log
-"$MEMAGENT" --interval 3600000 --config "$TMP/http.json" 2>"$AGENT_LOG" &
-AGENT_PID=$!
-PIDS+=("$AGENT_PID")
-wait_until 20 grep -q 'serving http://' "$AGENT_LOG" || { fail agent_start_http; finish; }
-AGENT_ADDR=$(grep -o 'serving http://[^/]*' "$AGENT_LOG" | head -1 | sed 's|serving http://||')
+launch_agent --interval 3600000 --config "$TMP/http.json" || { fail agent_start_http; finish; }
 port=${AGENT_ADDR##*:}
 # reloads_at_least N: the log shows N successful reloads (evaluated at each try).
 reloads_at_least() { [ "$(grep -c 'configuration reloaded' "$AGENT_LOG")" -ge "$1" ]; }

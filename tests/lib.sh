@@ -38,8 +38,14 @@ wait_until() {
 # start_agent [memagent options...]: starts the agent on a free port; sets
 # AGENT_PID, AGENT_ADDR (host:port) and AGENT_LOG.
 start_agent() {
+    launch_agent --listen 127.0.0.1:0 "$@"
+}
+
+# launch_agent [memagent options...]: start_agent without the --listen, for a
+# configuration that names its own address.
+launch_agent() {
     AGENT_LOG=$TMP/agent.$RANDOM.log
-    "$MEMAGENT" --listen 127.0.0.1:0 "$@" 2>"$AGENT_LOG" &
+    "$MEMAGENT" "$@" 2>"$AGENT_LOG" &
     AGENT_PID=$!
     PIDS+=("$AGENT_PID")
     if ! wait_until 20 grep -q 'serving http://' "$AGENT_LOG"; then
