@@ -493,6 +493,14 @@ static void set_targets(struct state *st, struct proc *p, uint64_t mask, struct 
 		close_fd(st, &p->fd_fds);
 }
 
+/* p's identity (exe, cmdline, cgroup) may have changed: read it again and
+ * match anew. */
+static void reclassify(struct state *st, struct proc *p, struct collector_errors *err)
+{
+	free_ident(p);
+	set_targets(st, p, classify(st, p), err);
+}
+
 static bool errno_gone(int r)
 {
 	return r == -ESRCH || r == -ENOENT;
@@ -663,8 +671,7 @@ static int scan_iter(struct state *st, struct collector_errors *err)
 		} else if (strncmp(rec->comm, p->comm, sizeof(p->comm) - 1) != 0) {
 			memcpy(p->comm, rec->comm, sizeof(p->comm));
 			p->comm[sizeof(p->comm) - 1] = '\0';
-			free_ident(p);
-			set_targets(st, p, classify(st, p), err);
+			reclassify(st, p, err);
 		}
 	}
 	return 0;
@@ -996,8 +1003,7 @@ static int read_all(struct state *st, struct snapshot *snap, struct collector_er
 		if (p->recheck_gen == st->gen) {
 			p->recheck_gen = 0;
 			if (p->kind == PROC_WATCHED || p->kind == PROC_IGNORED) {
-				free_ident(p);
-				set_targets(st, p, classify(st, p), err);
+				reclassify(st, p, err);
 			}
 		}
 		if (p->kind == PROC_IGNORED && !rec_of(st, p) &&
@@ -1014,8 +1020,7 @@ static int read_all(struct state *st, struct snapshot *snap, struct collector_er
 
 				memcpy(p->comm, comm, n);
 				p->comm[n] = '\0';
-				free_ident(p);
-				set_targets(st, p, classify(st, p), err);
+				reclassify(st, p, err);
 			}
 		}
 		if (p->kind != PROC_WATCHED)
@@ -1043,8 +1048,7 @@ static int read_all(struct state *st, struct snapshot *snap, struct collector_er
 		}
 		if (strcmp(rd.status.comm, p->comm) != 0) {
 			memcpy(p->comm, rd.status.comm, sizeof(p->comm));
-			free_ident(p);
-			set_targets(st, p, classify(st, p), err);
+			reclassify(st, p, err);
 			if (p->kind != PROC_WATCHED)
 				continue;
 			needs = needs_of(st, p->targets);
