@@ -1002,9 +1002,8 @@ static int read_all(struct state *st, struct snapshot *snap, struct collector_er
 			continue;
 		if (p->recheck_gen == st->gen) {
 			p->recheck_gen = 0;
-			if (p->kind == PROC_WATCHED || p->kind == PROC_IGNORED) {
+			if (p->kind == PROC_WATCHED || p->kind == PROC_IGNORED)
 				reclassify(st, p, err);
-			}
 		}
 		if (p->kind == PROC_IGNORED && !rec_of(st, p) &&
 		    (uint32_t)(p->pid + st->gen) % RECHECK_TICKS == 0) {
