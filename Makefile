@@ -99,8 +99,15 @@ tests: $(O)/memagent $(TEST_BINS)
 
 # The test run uses the sanitized build; the runner's last line is the verdict.
 test:
+	$(MAKE) build/memagent
 	$(MAKE) O=build/asan SANITIZE=1 OPT="-O1 -g" tests
 	tests/run.sh build/asan
+
+# The kernel matrix alone (tests/kernels/matrix.sh): Debian's 6.1 and 6.12
+# under qemu, and the host's kernel; KERNELS="debian-6.1" for fewer.
+test-kernels:
+	$(MAKE) O=build/asan SANITIZE=1 OPT="-O1 -g" tests
+	tests/kernels/matrix.sh build/asan $(KERNELS)
 
 # --- install ----------------------------------------------------------------
 # The unit runs $(PREFIX)/bin/memagent; /etc/memagent/memagent.json gets the
@@ -124,7 +131,7 @@ install: $(O)/memagent $(GENGC_INSTALL_DEPS)
 clean:
 	rm -rf build
 
-.PHONY: all test tests install clean
+.PHONY: all test tests test-kernels install clean
 .DELETE_ON_ERROR:
 
 -include $(shell find $(O) -name '*.d' 2>/dev/null)

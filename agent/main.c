@@ -2,6 +2,7 @@
 /* memagent: command line, start-up, and the event loop (timer, signals). */
 #include <errno.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -305,6 +306,9 @@ static int run(const struct options *o)
 	}
 	if (sampler_new(cfg, &so, reg, &s) < 0)
 		goto out;
+	/* Loading BPF parsed the kernel's BTF several times: give the free
+	 * heap pages back before the long run. */
+	malloc_trim(0);
 
 	sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
 	tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
@@ -441,6 +445,15 @@ int main(int argc, char **argv)
 	};
 	struct options o = { .proc_root = "/proc", .cgroup_root = "/sys/fs/cgroup" };
 	int c;
+
+	/* A fixed mmap threshold: glibc's default one rises to the size of
+	 * the largest block freed, and a refused BPF load frees a 16 MiB
+	 * verifier log; the kernel BTF parsed for each later load (several
+	 * MiB) then lands in the heap and stays there. Fixed, every block of
+	 * 128 KiB or more goes back to the system when freed (measured in
+	 * bench/RESULTS.md: RssAnon with a program refused). */
+	mallopt(M_MMAP_THRESHOLD, 128 * 1024);
+	mallopt(M_TRIM_THRESHOLD, 128 * 1024);
 
 	while ((c = getopt_long(argc, argv, "c:l:i:vhV", longopts, NULL)) != -1) {
 		switch (c) {

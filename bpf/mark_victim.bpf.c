@@ -79,20 +79,17 @@ static __always_inline void memcg_path(struct kernfs_node *kn, struct mark_victi
 		e->memcg_path[0] = '/';
 }
 
-SEC("tp_btf/mark_victim")
-int BPF_PROG(on_mark_victim, struct task_struct *tsk)
+static __always_inline int on_victim(struct task_struct *tsk, const bool fast)
 {
 	struct task_struct *leader = tsk->group_leader;
 	struct mark_victim_event *e;
 	struct mm_struct *mm;
 	__u32 tgid = tsk->tgid;
 	__u64 start = leader->start_boottime;
-	__u64 *seen;
 
-	seen = bpf_map_lookup_elem(&reported, &tgid);
-	if (seen && *seen == start)
+	TASK_MEM_REJECT_IF_TESTING();
+	if (!once_per_process(&reported, tgid, start))
 		return 0;
-	bpf_map_update_elem(&reported, &tgid, &start, BPF_ANY);
 
 	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 	if (!e) {
@@ -109,7 +106,7 @@ int BPF_PROG(on_mark_victim, struct task_struct *tsk)
 	if (mm) {
 		struct mem_counts c;
 
-		mm_counts_exact(mm, &c);
+		mm_counts_exact(mm, &c, fast);
 		e->rss_anon_pages = c.anon;
 		e->rss_file_pages = c.file;
 		e->rss_shmem_pages = c.shmem;
@@ -124,4 +121,16 @@ int BPF_PROG(on_mark_victim, struct task_struct *tsk)
 	memcg_path(task_memcg_kn(tsk), e);
 	bpf_ringbuf_submit(e, 0);
 	return 0;
+}
+
+SEC("tp_btf/mark_victim")
+int BPF_PROG(on_mark_victim, struct task_struct *tsk)
+{
+	return on_victim(tsk, true);
+}
+
+SEC("tp_btf/mark_victim")
+int BPF_PROG(on_mark_victim_portable, struct task_struct *tsk)
+{
+	return on_victim(tsk, false);
 }

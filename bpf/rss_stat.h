@@ -5,9 +5,11 @@
  * (vmlinux.h in BPF, <linux/types.h> in user space).
  *
  * Intervals are numbered by `epoch` (a .bss variable user space bumps).
- * Each watched process carries, in BPF task storage on its thread-group
- * leader, two slots; interval e is written to slot[e & 1] as
- * (e << 32) | pages. A slot whose epoch is not e holds an older interval's
+ * Each watched process has an entry in a hash map keyed by its pid (the
+ * thread-group id), created and deleted by user space only, holding its
+ * start time (the identity: a reused pid with another start time is not
+ * the watched process) and two slots; interval e is written to slot[e & 1]
+ * as (e << 32) | pages. A slot whose epoch is not e holds an older interval's
  * peak: the interval saw no rss change, and the reader takes the current
  * rss. Nobody ever resets a slot, so no read-then-reset race exists.
  */
@@ -15,6 +17,7 @@
 #define MEMAGENT_BPF_RSS_STAT_H
 
 struct rss_stat_peaks {
+	__u64 start_ticks; /* /proc/PID/stat field 22: start_boottime / ns_per_tick */
 	__u64 slot[2];
 };
 

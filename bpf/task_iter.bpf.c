@@ -18,14 +18,12 @@ char LICENSE[] SEC("license") = "Dual MIT/GPL";
 
 #define PF_KTHREAD 0x00200000
 
-SEC("iter/task")
-int task_iter(struct bpf_iter__task *ctx)
+static __always_inline int visit(struct seq_file *seq, struct task_struct *t, const bool fast)
 {
-	struct seq_file *seq = ctx->meta->seq;
-	struct task_struct *t = ctx->task;
 	struct task_iter_proc r;
 	struct mm_struct *mm;
 
+	TASK_MEM_REJECT_IF_TESTING();
 	if (!t)
 		return 0;
 	if (t->pid != t->tgid) {
@@ -55,7 +53,7 @@ int task_iter(struct bpf_iter__task *ctx)
 		struct mem_counts c;
 		__u64 rss;
 
-		mm_counts_exact(mm, &c);
+		mm_counts_exact(mm, &c, fast);
 		r.rss_anon_pages = c.anon;
 		r.rss_file_pages = c.file;
 		r.rss_shmem_pages = c.shmem;
@@ -69,4 +67,16 @@ int task_iter(struct bpf_iter__task *ctx)
 	__builtin_memcpy(r.comm, t->comm, sizeof(r.comm));
 	bpf_seq_write(seq, &r, sizeof(r));
 	return 0;
+}
+
+SEC("iter/task")
+int task_iter(struct bpf_iter__task *ctx)
+{
+	return visit(ctx->meta->seq, ctx->task, true);
+}
+
+SEC("iter/task")
+int task_iter_portable(struct bpf_iter__task *ctx)
+{
+	return visit(ctx->meta->seq, ctx->task, false);
 }

@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /* bpf_rss: interval peaks of watched processes' rss; the user side of bpf/rss_stat.bpf.c.
  *
- * A watched process is an entry in the program's task-storage map, keyed by
- * a pidfd (the kernel attaches it to the process's leader task). The table
- * here maps pid -> pidfd, sorted by pid, and bounds the map: the program
- * never creates entries.
+ * A watched process is an entry in the program's hash map, keyed by pid,
+ * holding the process's start time so that a reused pid is not taken for
+ * it. The table here (pid -> start time, sorted by pid) mirrors the map and
+ * bounds it: the program never creates entries.
  *
  * Intervals: the program writes interval e's peak to slot[e & 1] tagged
  * with e. bpf_rss_read() bumps the epoch (sequentially consistent store),
@@ -15,9 +15,9 @@
 #include "bpf_rss.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 #include <linux/types.h>
 
@@ -30,7 +30,7 @@
 
 struct watch {
 	pid_t pid;
-	int pidfd;
+	uint64_t start_ticks;
 };
 
 struct bpf_rss {
@@ -62,24 +62,30 @@ static long find(const struct bpf_rss *r, pid_t pid)
 
 static void drop(struct bpf_rss *r, size_t i)
 {
-	close(r->w[i].pidfd);
+	__u32 key = (__u32)r->w[i].pid;
+
+	(void)bpf_map_delete_elem(r->map_fd, &key);
 	memmove(&r->w[i], &r->w[i + 1], (r->n - i - 1) * sizeof(r->w[0]));
 	r->n--;
 }
 
-int bpf_rss_new(size_t max_watch, struct bpf_rss **ret, char *why, size_t whylen)
+int bpf_rss_new(size_t max_watch, struct bpf_rss **ret, struct bpf_failure *f)
 {
 	struct bpf_rss *r;
+	long tck;
 	int ncpu, err;
 
-	if (max_watch == 0 || !ret)
+	if (max_watch == 0 || max_watch > UINT32_MAX || !ret)
 		return -EINVAL;
-	err = bpf_support_check("rss_stat", NULL, why, whylen);
+	err = bpf_support_check("rss_stat", "rss_stat", NULL, f);
 	if (err < 0)
 		return err;
 	ncpu = bpf_support_nr_cpus();
 	if (ncpu < 0)
-		return bpf_support_libbpf_error(ncpu, "rss_stat: possible CPUs", why, whylen);
+		return bpf_support_libbpf_error(ncpu, "rss_stat", "possible CPUs", f);
+	tck = sysconf(_SC_CLK_TCK);
+	if (tck <= 0)
+		tck = 100;
 
 	r = calloc(1, sizeof(*r));
 	if (!r)
@@ -94,30 +100,25 @@ int bpf_rss_new(size_t max_watch, struct bpf_rss **ret, char *why, size_t whylen
 
 	r->skel = rss_stat_bpf__open();
 	if (!r->skel) {
-		err = bpf_support_libbpf_error(-errno, "rss_stat: open", why, whylen);
+		err = bpf_support_libbpf_error(-errno, "rss_stat", "open", f);
 		goto fail;
 	}
 	r->skel->rodata->nr_cpus = (__u32)ncpu;
-	err = rss_stat_bpf__load(r->skel);
+	r->skel->rodata->task_mem_test_reject = bpf_support_test_reject("rss_stat");
+	r->skel->rodata->ns_per_tick = 1000000000ull / (__u64)tck;
+	err = bpf_map__set_max_entries(r->skel->maps.peaks, (__u32)max_watch);
 	if (err) {
-		err = bpf_support_libbpf_error(err, "rss_stat: load", why, whylen);
-		goto fail;
-	}
-	err = bpf_support_percpu_init(bpf_program__fd(r->skel->progs.percpu_offsets_init),
-				      (unsigned)ncpu);
-	if (err) {
-		err = bpf_support_libbpf_error(err, "rss_stat: per-CPU offsets", why, whylen);
+		err = bpf_support_libbpf_error(err, "rss_stat", "map size", f);
 		goto fail;
 	}
 	r->skel->bss->epoch = 1;
-	err = rss_stat_bpf__attach(r->skel);
-	if (err) {
-		err = bpf_support_libbpf_error(err, "rss_stat: attach", why, whylen);
+	err = bpf_support_load(r->skel->skeleton, "rss_stat", (unsigned)ncpu, f);
+	if (err)
 		goto fail;
-	}
 	r->map_fd = bpf_map__fd(r->skel->maps.peaks);
 	r->st.programs = 1;
 	r->st.exact = (__u32)ncpu <= r->skel->rodata->exact_max_cpus;
+	r->st.portable = bpf_support_portable(r->skel->skeleton);
 	*ret = r;
 	return 0;
 fail:
@@ -129,53 +130,42 @@ struct bpf_rss *bpf_rss_free(struct bpf_rss *r)
 {
 	if (!r)
 		return NULL;
-	for (size_t i = 0; i < r->n; i++)
-		close(r->w[i].pidfd);
 	rss_stat_bpf__destroy(r->skel);
 	free(r->w);
 	free(r);
 	return NULL;
 }
 
-/* Creates the task-storage entry for pidfd; an existing one is kept. */
-static int storage_create(struct bpf_rss *r, int pidfd)
+int bpf_rss_watch(struct bpf_rss *r, pid_t pid, uint64_t start_ticks)
 {
-	struct rss_stat_peaks zero = { { 0, 0 } };
-
-	if (bpf_map_update_elem(r->map_fd, &pidfd, &zero, BPF_NOEXIST) < 0 && errno != EEXIST)
-		return -errno;
-	return 0;
-}
-
-int bpf_rss_watch(struct bpf_rss *r, pid_t pid)
-{
+	struct rss_stat_peaks v = { .start_ticks = start_ticks };
+	__u32 key = (__u32)pid;
 	long i;
-	int pidfd, err;
 
 	if (pid <= 0)
 		return -EINVAL;
 	i = find(r, pid);
-	if (i >= 0)
-		return 0;
+	if (i >= 0) {
+		if (r->w[i].start_ticks == start_ticks)
+			return 0;
+		/* Another process under the same pid: start over. */
+		drop(r, (size_t)i);
+		i = find(r, pid);
+	}
 	if (r->n == r->cap) {
 		r->st.map_full++;
 		return -ENOSPC;
 	}
-	/* pidfds are always close-on-exec. */
-	pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-	if (pidfd < 0)
+	if (kill(pid, 0) < 0 && errno == ESRCH)
+		return -ESRCH;
+	if (bpf_map_update_elem(r->map_fd, &key, &v, BPF_ANY) < 0) {
+		r->st.errors++;
 		return -errno;
-	err = storage_create(r, pidfd);
-	if (err < 0) {
-		close(pidfd);
-		if (err != -ESRCH)
-			r->st.errors++;
-		return err;
 	}
 	i = -i - 1;
 	memmove(&r->w[i + 1], &r->w[i], (r->n - (size_t)i) * sizeof(r->w[0]));
 	r->w[i].pid = pid;
-	r->w[i].pidfd = pidfd;
+	r->w[i].start_ticks = start_ticks;
 	r->n++;
 	return 0;
 }
@@ -186,9 +176,6 @@ int bpf_rss_unwatch(struct bpf_rss *r, pid_t pid)
 
 	if (i < 0)
 		return -ENOENT;
-	/* Fails with ESRCH when the process is gone, and then the entry is
-	 * gone with its task: nothing to undo either way. */
-	(void)bpf_map_delete_elem(r->map_fd, &r->w[i].pidfd);
 	drop(r, (size_t)i);
 	return 0;
 }
@@ -213,26 +200,15 @@ int bpf_rss_read(struct bpf_rss *r, struct bpf_rss_peak *out, size_t cap, size_t
 	while (i < r->n) {
 		struct rss_stat_peaks v;
 		struct bpf_rss_peak p = { .pid = r->w[i].pid };
+		__u32 key = (__u32)r->w[i].pid;
 
-		if (bpf_map_lookup_elem(r->map_fd, &r->w[i].pidfd, &v) < 0) {
-			int e = -errno;
+		if (bpf_map_lookup_elem(r->map_fd, &key, &v) < 0) {
+			/* Only we delete entries: a missing one is an error of
+			 * ours; put it back. */
+			struct rss_stat_peaks z = { .start_ticks = r->w[i].start_ticks };
 
-			/* ENOENT: no task behind the pid any more (reaped), or
-			 * the leader task changed under the pid (a thread
-			 * exec'd) and the storage went with the old task. A
-			 * null signal tells them apart. */
-			if ((e == -ENOENT || e == -ESRCH) &&
-			    syscall(SYS_pidfd_send_signal, r->w[i].pidfd, 0, NULL, 0) < 0 &&
-			    errno == ESRCH) {
-				r->st.vanished++;
-				p.err = -ESRCH;
-				drop(r, i);
-				goto emit;
-			}
-			if (e == -ENOENT)
-				e = storage_create(r, r->w[i].pidfd);
-			if (e < 0)
-				r->st.errors++;
+			r->st.errors++;
+			(void)bpf_map_update_elem(r->map_fd, &key, &z, BPF_ANY);
 			i++;
 			goto emit;
 		}
@@ -243,6 +219,14 @@ int bpf_rss_read(struct bpf_rss *r, struct bpf_rss_peak *out, size_t cap, size_t
 				p.changed = true;
 				p.peak_bytes = (uint64_t)RSS_STAT_SLOT_PAGES(w) * r->page_size;
 			}
+		}
+		/* Gone: its last interval is reported, then it is unwatched.
+		 * (A zombie still answers: it is gone once reaped.) */
+		if (kill(p.pid, 0) < 0 && errno == ESRCH) {
+			r->st.vanished++;
+			p.err = -ESRCH;
+			drop(r, i);
+			goto emit;
 		}
 		i++;
 emit:
@@ -259,4 +243,9 @@ void bpf_rss_stats(const struct bpf_rss *r, struct bpf_rss_stats *ret)
 {
 	*ret = r->st;
 	ret->watched = r->n;
+}
+
+bool bpf_rss_portable(const struct bpf_rss *r)
+{
+	return r->st.portable;
 }

@@ -6,9 +6,9 @@
  * a watched process's rss counters and keeps the interval's highest value;
  * bpf_rss_read() closes the interval, starts the next and returns the peaks.
  *
- *   struct bpf_rss *r; char why[128];
- *   if (bpf_rss_new(256, &r, why, sizeof(why)) < 0) ...run on /proc only, say why...
- *   bpf_rss_watch(r, pid);
+ *   struct bpf_rss *r; struct bpf_failure f;
+ *   if (bpf_rss_new(256, &r, &f) < 0) ...run on /proc only, say f.why...
+ *   bpf_rss_watch(r, pid, start_ticks);
  *   ...each tick: bpf_rss_read(r, peaks, n, &got); peak = max(peak, current rss)...
  *   bpf_rss_free(r);
  *
@@ -23,6 +23,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+struct bpf_failure;
 struct bpf_rss;
 
 /* One watched process's interval. */
@@ -42,23 +43,26 @@ struct bpf_rss_stats {
 	unsigned programs; /* programs loaded and attached: 1 */
 	bool exact;        /* peaks are exact per-CPU sums (hosts with few CPUs), else
 			    * count + this CPU's residue (see docs/bpf.md) */
+	bool portable;     /* the portable variant is loaded (bpf/task_mem.h) */
 };
 
 /* Loads and attaches the program; at most max_watch (>= 1) processes can be
- * watched. Returns 0 and *ret, or a negative errno with a one-line reason in
- * why (no BTF, no privilege, kernel too old, verifier rejected ...); *ret is
- * then untouched. why may be NULL. */
-int bpf_rss_new(size_t max_watch, struct bpf_rss **ret, char *why, size_t whylen);
+ * watched. Returns 0 and *ret, or a negative errno with the reason in f (no
+ * BTF, no privilege, missing kernel feature, verifier ...); *ret is then
+ * untouched and everything the attempt allocated is freed. f may be NULL. */
+int bpf_rss_new(size_t max_watch, struct bpf_rss **ret, struct bpf_failure *f);
 
 /* Detaches and frees everything. NULL-safe; returns NULL. */
 struct bpf_rss *bpf_rss_free(struct bpf_rss *r);
 
-/* Starts watching pid (a process, i.e. a thread-group leader). Its first
- * interval starts now. Returns 0 (also when already watched), -ENOSPC when
- * max_watch processes are watched (counted in map_full), -ESRCH when there
- * is no such process, -EINVAL when pid is a thread that is not a leader,
- * or another negative errno. Holds one pidfd per watched process. */
-int bpf_rss_watch(struct bpf_rss *r, pid_t pid);
+/* Starts watching pid (a process, i.e. a thread-group id) whose start time
+ * is start_ticks (/proc/PID/stat field 22): changes of another process that
+ * reuses the pid are never counted. Its first interval starts now. Returns
+ * 0 (also when already watched with that start time; another start time
+ * starts over), -ENOSPC when max_watch processes are watched (counted in
+ * map_full), -ESRCH when there is no such process, or another negative
+ * errno. */
+int bpf_rss_watch(struct bpf_rss *r, pid_t pid, uint64_t start_ticks);
 
 /* Stops watching pid. Returns 0 or -ENOENT when it was not watched. */
 int bpf_rss_unwatch(struct bpf_rss *r, pid_t pid);
@@ -73,5 +77,8 @@ bool bpf_rss_watching(const struct bpf_rss *r, pid_t pid);
 int bpf_rss_read(struct bpf_rss *r, struct bpf_rss_peak *out, size_t cap, size_t *ret_n);
 
 void bpf_rss_stats(const struct bpf_rss *r, struct bpf_rss_stats *ret);
+
+/* Whether the portable variant is loaded (bpf/task_mem.h). */
+bool bpf_rss_portable(const struct bpf_rss *r);
 
 #endif

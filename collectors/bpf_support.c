@@ -24,6 +24,7 @@
 #include "exits.h"
 #include "oomkill.h"
 #include "taskiter.h"
+#include "task_mem.h"
 
 #ifndef CAP_PERFMON
 #define CAP_PERFMON 38
@@ -36,8 +37,6 @@
 #endif
 
 #define VMLINUX_BTF "/sys/kernel/btf/vmlinux"
-/* Must match TASK_MEM_MAX_CPUS in bpf/task_mem.bpf.h. */
-#define MAX_CPUS 1024
 /* Bounds of the hierarchy walk in bpf_support_memcg_path(). */
 #define WALK_MAX_DIRS 100000
 #define WALK_MAX_DEPTH 64
@@ -57,6 +56,36 @@ static const char *const feature_names[BPF_FEATURE_MAX] = {
 const char *bpf_feature_name(enum bpf_feature f)
 {
 	return f < BPF_FEATURE_MAX ? feature_names[f] : "?";
+}
+
+static const char *const reason_names[BPF_REASON_MAX] = {
+	[BPF_REASON_NONE] = "none",
+	[BPF_REASON_NO_BTF] = "no_btf",
+	[BPF_REASON_NO_PRIVILEGE] = "no_privilege",
+	[BPF_REASON_MISSING_KERNEL_FEATURE] = "missing_kernel_feature",
+	[BPF_REASON_VERIFIER] = "verifier",
+	[BPF_REASON_ATTACH] = "attach",
+	[BPF_REASON_DISABLED] = "disabled",
+	[BPF_REASON_ERROR] = "error",
+};
+
+const char *bpf_reason_name(enum bpf_reason r)
+{
+	return r < BPF_REASON_MAX ? reason_names[r] : "?";
+}
+
+static void fail_set(struct bpf_failure *f, enum bpf_reason reason, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void fail_set(struct bpf_failure *f, enum bpf_reason reason, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!f)
+		return;
+	f->reason = reason;
+	va_start(ap, fmt);
+	vsnprintf(f->why, sizeof(f->why), fmt, ap);
+	va_end(ap);
 }
 
 /* ---------------------------------------------------------------------------
@@ -168,39 +197,79 @@ static bool last_prog(char *out, size_t len)
 	return true;
 }
 
-int bpf_support_libbpf_error(int err, const char *what, char *why, size_t whylen)
+/* A kernel feature the verifier or libbpf named as missing, in words:
+ * "helper bpf_map_lookup_percpu_elem", "kfunc bpf_rdonly_cast". */
+static bool missing_feature(const char *line, char *out, size_t len)
 {
-	char line[160], prog[64];
+	const char *p;
+
+	/* "unknown func bpf_map_lookup_percpu_elem#195" */
+	if ((p = strstr(line, "unknown func "))) {
+		p += 13;
+		snprintf(out, len, "helper %.*s", (int)strcspn(p, "#: "), p);
+		return true;
+	}
+	/* libbpf: "extern (func ksym) 'bpf_rdonly_cast': not found in kernel or module BTFs" */
+	if ((p = strstr(libbpf_log, "extern (func ksym) '"))) {
+		p += 20;
+		snprintf(out, len, "kfunc %.*s", (int)strcspn(p, "'"), p);
+		return true;
+	}
+	if ((p = strstr(line, "invalid func ")) || (p = strstr(line, "calling kernel function"))) {
+		snprintf(out, len, "a kernel function the program calls");
+		return true;
+	}
+	return false;
+}
+
+int bpf_support_libbpf_error(int err, const char *program, const char *stage,
+			     struct bpf_failure *f)
+{
+	char line[160], prog[64], feat[96];
+	bool have_line;
 
 	if (err >= 0)
 		err = -EINVAL;
-	if (!why || whylen == 0)
+	if (!f)
 		return err;
-	if (err == -EPERM || err == -EACCES) {
-		if (verifier_line(line, sizeof(line))) {
-			if (!last_prog(prog, sizeof(prog)))
-				snprintf(prog, sizeof(prog), "?");
-			snprintf(why, whylen, "%s: verifier rejected prog '%s': %s", what, prog,
-				 line);
-			return err;
-		}
-		snprintf(why, whylen, "%s: no privilege (needs CAP_BPF and CAP_PERFMON, or "
-			 "CAP_SYS_ADMIN)", what);
+	have_line = verifier_line(line, sizeof(line));
+	if (!have_line)
+		line[0] = '\0';
+	if (!last_prog(prog, sizeof(prog)))
+		snprintf(prog, sizeof(prog), "?");
+	if (missing_feature(line, feat, sizeof(feat))) {
+		fail_set(f, BPF_REASON_MISSING_KERNEL_FEATURE,
+			 "%s: %s: this kernel lacks the %s (docs/bpf.md: kernel features)", program,
+			 stage, feat);
 		return err;
 	}
-	if (verifier_line(line, sizeof(line))) {
-		if (!last_prog(prog, sizeof(prog)))
-			snprintf(prog, sizeof(prog), "?");
-		snprintf(why, whylen, "%s: verifier rejected prog '%s': %s", what, prog, line);
+	if (strcmp(stage, "attach") == 0) {
+		fail_set(f, BPF_REASON_ATTACH, "%s: attach: %s", program, strerror(-err));
+		return err;
+	}
+	if (have_line) {
+		fail_set(f, BPF_REASON_VERIFIER, "%s: %s: verifier rejected prog '%s': %s", program,
+			 stage, prog, line);
+		return err;
+	}
+	if (err == -EPERM || err == -EACCES) {
+		fail_set(f, BPF_REASON_NO_PRIVILEGE,
+			 "%s: %s: no privilege (needs CAP_BPF and CAP_PERFMON, or CAP_SYS_ADMIN)",
+			 program, stage);
+		return err;
+	}
+	if (err == -ENOMEM) {
+		fail_set(f, BPF_REASON_ERROR, "%s: %s: out of memory", program, stage);
 		return err;
 	}
 	if (err == -ENOENT || err == -ESRCH || err == -EOPNOTSUPP || err == -ENOTSUP ||
 	    err == -EINVAL) {
-		snprintf(why, whylen, "%s: kernel too old or lacks a feature (%s)", what,
+		fail_set(f, BPF_REASON_MISSING_KERNEL_FEATURE,
+			 "%s: %s: the kernel refused a map or program type (%s)", program, stage,
 			 strerror(-err));
 		return err;
 	}
-	snprintf(why, whylen, "%s: %s", what, strerror(-err));
+	fail_set(f, BPF_REASON_ERROR, "%s: %s: %s", program, stage, strerror(-err));
 	return err;
 }
 
@@ -266,14 +335,16 @@ static int tracepoint_nargs(const char *tp, char *why, size_t whylen)
 	snprintf(name, sizeof(name), "btf_trace_%s", tp);
 	id = btf__find_by_name_kind(btf, name, BTF_KIND_TYPEDEF);
 	if (id < 0) {
-		snprintf(why, whylen, "kernel too old: no BTF tracepoint %s", tp);
+		snprintf(why, whylen, "this kernel has no BTF tracepoint %s%s%s", tp,
+			 strcmp(tp, "rss_stat") == 0 ? " (added in 5.5)" : "",
+			 strcmp(tp, "mark_victim") == 0 ? " (added in 4.13)" : "");
 		goto out;
 	}
 	t = btf__type_by_id(btf, id);
 	t = t ? btf__type_by_id(btf, t->type) : NULL; /* pointer */
 	t = t && btf_is_ptr(t) ? btf__type_by_id(btf, t->type) : NULL;
 	if (!t || !btf_is_func_proto(t) || btf_vlen(t) < 1) {
-		snprintf(why, whylen, "kernel too old: unexpected prototype of tracepoint %s", tp);
+		snprintf(why, whylen, "unexpected prototype of BTF tracepoint %s", tp);
 		goto out;
 	}
 	n = btf_vlen(t) - 1;
@@ -282,44 +353,200 @@ out:
 	return n;
 }
 
-int bpf_support_check(const char *tracepoint, int *ret_nargs, char *why, size_t whylen)
+int bpf_support_check(const char *program, const char *tracepoint, int *ret_nargs,
+		      struct bpf_failure *f)
 {
-	char scratch[8];
+	char why[160];
 	int r;
 
-	if (!why || whylen == 0) {
-		why = scratch;
-		whylen = sizeof(scratch);
-	}
-	why[0] = '\0';
 	quiet_libbpf();
-	r = check_btf(why, whylen);
-	if (r < 0)
+	if (f) {
+		f->reason = BPF_REASON_NONE;
+		f->why[0] = '\0';
+	}
+	r = check_btf(why, sizeof(why));
+	if (r < 0) {
+		fail_set(f, BPF_REASON_NO_BTF, "%s: %s", program, why);
 		return r;
-	r = check_privilege(why, whylen);
-	if (r < 0)
+	}
+	r = check_privilege(why, sizeof(why));
+	if (r < 0) {
+		fail_set(f, BPF_REASON_NO_PRIVILEGE, "%s: %s", program, why);
 		return r;
+	}
 	if (tracepoint) {
-		r = tracepoint_nargs(tracepoint, why, whylen);
-		if (r < 0)
+		r = tracepoint_nargs(tracepoint, why, sizeof(why));
+		if (r < 0) {
+			fail_set(f, BPF_REASON_MISSING_KERNEL_FEATURE, "%s: %s", program, why);
 			return r;
+		}
 		if (ret_nargs)
 			*ret_nargs = r;
 	}
 	return 0;
 }
 
-int bpf_support_percpu_init(int prog_fd, unsigned nr_cpus)
+/* ---------------------------------------------------------------------------
+ * Loading
+ */
+
+/* Whether the running kernel has the kfunc the fast variants use. Asked of
+ * the kernel's BTF once per process (it cannot change under us). */
+static bool kernel_has_fast_kfunc(void)
+{
+	static int have = -1;
+
+	if (have < 0) {
+		struct btf *btf = btf__load_vmlinux_btf();
+
+		have = btf && btf__find_by_name_kind(btf, TASK_MEM_FAST_KFUNC, BTF_KIND_FUNC) > 0;
+		btf__free(btf);
+	}
+	return have;
+}
+
+/* Whether rss is four atomics in the mm (before 6.2): then there are no
+ * per-CPU residues, and no offsets to find (whose program needs 5.19's
+ * bpf_map_lookup_percpu_elem()). */
+static bool kernel_rss_atomic(void)
+{
+	static int atomic = -1;
+
+	if (atomic < 0) {
+		struct btf *btf = btf__load_vmlinux_btf();
+
+		atomic = btf && btf__find_by_name_kind(btf, "mm_rss_stat", BTF_KIND_STRUCT) > 0;
+		btf__free(btf);
+	}
+	return atomic;
+}
+
+static bool env_flag(const char *name)
+{
+	const char *v = getenv(name);
+
+	return v && *v && strcmp(v, "0") != 0;
+}
+
+bool bpf_support_test_reject(const char *program)
+{
+	const char *v = getenv("MEMAGENT_BPF_TEST_REJECT"), *p;
+	size_t n = strlen(program);
+
+	for (p = v; p && *p;) {
+		size_t len = strcspn(p, ",");
+
+		if (len == n && strncmp(p, program, n) == 0)
+			return true;
+		p += len;
+		p += *p == ',';
+	}
+	return false;
+}
+
+static bool is_portable_name(const char *name)
+{
+	size_t n = strlen(name), k = strlen(TASK_MEM_PORTABLE_SUFFIX);
+
+	return n > k && strcmp(name + n - k, TASK_MEM_PORTABLE_SUFFIX) == 0;
+}
+
+/* The portable twin of program i, or NULL. */
+static struct bpf_program *twin_of(const struct bpf_object_skeleton *s, int i)
+{
+	char want[128];
+
+	if ((size_t)snprintf(want, sizeof(want), "%s%s", s->progs[i].name,
+			     TASK_MEM_PORTABLE_SUFFIX) >= sizeof(want))
+		return NULL;
+	for (int j = 0; j < s->prog_cnt; j++)
+		if (strcmp(s->progs[j].name, want) == 0)
+			return *s->progs[j].prog;
+	return NULL;
+}
+
+/* Exactly one variant of each pair: the module's autoload choice is on the
+ * fast name; its twin follows it when the kernel cannot run the fast one. */
+static void choose_variants(const struct bpf_object_skeleton *s, bool portable)
+{
+	for (int i = 0; i < s->prog_cnt; i++) {
+		struct bpf_program *fast = *s->progs[i].prog, *slow;
+		bool want;
+
+		if (is_portable_name(s->progs[i].name) || !(slow = twin_of(s, i)))
+			continue;
+		want = bpf_program__autoload(fast);
+		bpf_program__set_autoload(fast, want && !portable);
+		bpf_program__set_autoload(slow, want && portable);
+	}
+}
+
+static int percpu_init(struct bpf_object *obj, unsigned nr_cpus)
 {
 	LIBBPF_OPTS(bpf_test_run_opts, opts);
+	struct bpf_program *p = bpf_object__find_program_by_name(obj, "percpu_offsets_init");
 	int r;
 
-	r = bpf_prog_test_run_opts(prog_fd, &opts);
+	if (!p || !bpf_program__autoload(p))
+		return 0;
+	r = bpf_prog_test_run_opts(bpf_program__fd(p), &opts);
 	if (r < 0)
 		return r;
 	if (opts.retval != nr_cpus)
 		return -EIO;
 	return 0;
+}
+
+int bpf_support_load(struct bpf_object_skeleton *s, const char *program, unsigned nr_cpus,
+		     struct bpf_failure *f)
+{
+	bool portable = env_flag("MEMAGENT_BPF_PORTABLE") || !kernel_has_fast_kfunc();
+	int r;
+
+	quiet_libbpf();
+	(void)program;
+	choose_variants(s, portable);
+	if (kernel_rss_atomic()) {
+		struct bpf_program *p = bpf_object__find_program_by_name(*s->obj, "percpu_offsets_init");
+
+		if (p)
+			bpf_program__set_autoload(p, false);
+	}
+	r = bpf_object__load_skeleton(s);
+	if (r)
+		return bpf_support_libbpf_error(r, program, "load", f);
+	r = percpu_init(*s->obj, nr_cpus);
+	if (r) {
+		fail_set(f, BPF_REASON_ERROR, "%s: per-CPU offsets: %s", program, strerror(-r));
+		return r;
+	}
+	r = bpf_object__attach_skeleton(s);
+	if (r)
+		return bpf_support_libbpf_error(r, program, "attach", f);
+	return 0;
+}
+
+struct bpf_link *bpf_support_link(const struct bpf_object_skeleton *s, const char *name)
+{
+	size_t n = strlen(name);
+
+	for (int i = 0; i < s->prog_cnt; i++) {
+		const char *pn = s->progs[i].name;
+
+		if (strncmp(pn, name, n) == 0 &&
+		    (pn[n] == '\0' || strcmp(pn + n, TASK_MEM_PORTABLE_SUFFIX) == 0) &&
+		    bpf_program__autoload(*s->progs[i].prog) && *s->progs[i].link)
+			return *s->progs[i].link;
+	}
+	return NULL;
+}
+
+bool bpf_support_portable(const struct bpf_object_skeleton *s)
+{
+	for (int i = 0; i < s->prog_cnt; i++)
+		if (is_portable_name(s->progs[i].name) && bpf_program__autoload(*s->progs[i].prog))
+			return true;
+	return false;
 }
 
 int bpf_support_nr_cpus(void)
@@ -330,7 +557,7 @@ int bpf_support_nr_cpus(void)
 		return n;
 	if (n == 0)
 		return -EINVAL;
-	if (n > MAX_CPUS)
+	if (n > TASK_MEM_MAX_CPUS)
 		return -E2BIG;
 	return n;
 }
@@ -411,38 +638,52 @@ int bpf_support_probe(struct bpf_feature_status ret[BPF_FEATURE_MAX])
 
 	{
 		struct bpf_rss *m = NULL;
+		struct bpf_failure fl;
 
-		r = bpf_rss_new(1, &m, why, sizeof(why));
-		set(&ret[BPF_FEATURE_RSS_STAT], r, "%s", r == 0 ? "tp_btf/rss_stat attached" : why);
+		r = bpf_rss_new(1, &m, &fl);
+		if (r == 0)
+			set(&ret[BPF_FEATURE_RSS_STAT], 0, "tp_btf/rss_stat attached%s",
+			    bpf_rss_portable(m) ? " (portable reads)" : "");
+		else
+			set(&ret[BPF_FEATURE_RSS_STAT], r, "[%s] %s", bpf_reason_name(fl.reason), fl.why);
 		bpf_rss_free(m);
 	}
 	{
 		struct oomkill *m = NULL;
+		struct bpf_failure fl;
 
-		r = oomkill_new(0, &m, why, sizeof(why));
-		set(&ret[BPF_FEATURE_MARK_VICTIM], r, "%s",
-		    r == 0 ? "tp_btf/mark_victim attached" : why);
+		r = oomkill_new(0, &m, &fl);
+		if (r == 0)
+			set(&ret[BPF_FEATURE_MARK_VICTIM], 0, "tp_btf/mark_victim attached%s",
+			    oomkill_portable(m) ? " (portable reads)" : "");
+		else
+			set(&ret[BPF_FEATURE_MARK_VICTIM], r, "[%s] %s", bpf_reason_name(fl.reason),
+			    fl.why);
 		oomkill_free(m);
 	}
 	{
 		struct exits *m = NULL;
+		struct bpf_failure fl;
 
-		r = exits_new(0, &m, why, sizeof(why));
+		r = exits_new(0, &m, &fl);
 		if (r == 0) {
-			struct exits_stats s;
+			struct exits_stats es;
 
-			exits_stats(m, &s);
-			set(&ret[BPF_FEATURE_PROCESS_EXIT], 0, "tp_btf/sched_process_exit attached%s",
-			    s.legacy ? " (legacy: no group_dead, mm already released)" : "");
+			exits_stats(m, &es);
+			set(&ret[BPF_FEATURE_PROCESS_EXIT], 0, "tp_btf/sched_process_exit attached%s%s",
+			    es.legacy ? " (before 6.16: no group_dead, mm already released)" : "",
+			    es.portable ? " (portable reads)" : "");
 		} else {
-			set(&ret[BPF_FEATURE_PROCESS_EXIT], r, "%s", why);
+			set(&ret[BPF_FEATURE_PROCESS_EXIT], r, "[%s] %s", bpf_reason_name(fl.reason),
+			    fl.why);
 		}
 		exits_free(m);
 	}
 	{
 		struct taskiter *m = NULL;
+		struct bpf_failure fl;
 
-		r = taskiter_new(0, &m, why, sizeof(why));
+		r = taskiter_new(0, &m, &fl);
 		if (r == 0) {
 			const struct taskiter_proc *procs;
 			size_t np;
@@ -452,9 +693,11 @@ int bpf_support_probe(struct bpf_feature_status ret[BPF_FEATURE_MAX])
 				set(&ret[BPF_FEATURE_TASK_ITER], r, "iter/task read failed: %s",
 				    strerror(-r));
 			else
-				set(&ret[BPF_FEATURE_TASK_ITER], 0, "iter/task read %zu processes", np);
+				set(&ret[BPF_FEATURE_TASK_ITER], 0, "iter/task read %zu processes%s", np,
+				    taskiter_portable(m) ? " (portable reads)" : "");
 		} else {
-			set(&ret[BPF_FEATURE_TASK_ITER], r, "%s", why);
+			set(&ret[BPF_FEATURE_TASK_ITER], r, "[%s] %s", bpf_reason_name(fl.reason),
+			    fl.why);
 		}
 		taskiter_free(m);
 	}
@@ -648,6 +891,11 @@ static const struct metric_desc m_enabled = {
 	"memagent_bpf_enabled", METRIC_GAUGE, NULL,
 	"1 when the BPF program is loaded and attached, 0 when the agent runs without it.",
 };
+static const struct metric_desc m_unavailable = {
+	"memagent_bpf_unavailable", METRIC_GAUGE, NULL,
+	"1 for a BPF program the agent runs without, labelled with why (no_btf, no_privilege, "
+	"missing_kernel_feature, verifier, attach, disabled, error); the agent reads /proc instead.",
+};
 static const struct metric_desc m_lost = {
 	"memagent_bpf_events_lost_total", METRIC_COUNTER, NULL,
 	"Events the program could not deliver because its ring buffer was full.",
@@ -656,13 +904,24 @@ static const struct metric_desc m_map_full = {
 	"memagent_bpf_map_full_total", METRIC_COUNTER, NULL,
 	"Entries refused because the program's bounded map or pass was full.",
 };
-const struct metric_desc *const bpf_support_metrics[] = { &m_enabled, &m_lost, &m_map_full, NULL };
+const struct metric_desc *const bpf_support_metrics[] = { &m_enabled, &m_unavailable, &m_lost,
+							   &m_map_full, NULL };
 
-int bpf_support_report(struct snapshot *s, const char *program, bool enabled, unsigned which,
-		       uint64_t lost, uint64_t map_full)
+int bpf_support_report(struct snapshot *s, const char *program, bool enabled,
+		       enum bpf_reason reason, unsigned which, uint64_t lost, uint64_t map_full)
 {
 	const char *const lv[] = { "program", program, NULL };
 	int r = snapshot_add(s, &m_enabled, enabled, lv);
+
+	if (!enabled) {
+		const char *const lvr[] = { "program", program, "reason",
+					    bpf_reason_name(reason == BPF_REASON_NONE
+								    ? BPF_REASON_ERROR : reason),
+					    NULL };
+
+		if (r == 0)
+			r = snapshot_add(s, &m_unavailable, 1, lvr);
+	}
 
 	if (r == 0 && (which & BPF_REPORT_LOST))
 		r = snapshot_add(s, &m_lost, (double)lost, lv);

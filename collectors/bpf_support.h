@@ -30,6 +30,9 @@
 
 #include "registry.h"
 
+struct bpf_object_skeleton;
+struct bpf_link;
+
 enum bpf_feature {
 	BPF_FEATURE_BTF,          /* /sys/kernel/btf/vmlinux: CO-RE and tp_btf */
 	BPF_FEATURE_PRIVILEGE,    /* CAP_BPF + CAP_PERFMON, or CAP_SYS_ADMIN */
@@ -59,25 +62,77 @@ int bpf_support_probe(struct bpf_feature_status ret[BPF_FEATURE_MAX]);
 
 /* --- for the BPF modules --------------------------------------------------- */
 
+/* Why a program is unavailable: the `reason` label of
+ * memagent_bpf_unavailable. A bounded set; the words are in bpf_failure.why. */
+enum bpf_reason {
+	BPF_REASON_NONE,                   /* available */
+	BPF_REASON_NO_BTF,                 /* kernel built without CONFIG_DEBUG_INFO_BTF */
+	BPF_REASON_NO_PRIVILEGE,           /* needs CAP_BPF + CAP_PERFMON (or CAP_SYS_ADMIN) */
+	BPF_REASON_MISSING_KERNEL_FEATURE, /* a tracepoint, map or program type, helper or
+					    * kfunc this kernel lacks */
+	BPF_REASON_VERIFIER,               /* the kernel's verifier refused the program */
+	BPF_REASON_ATTACH,                 /* loaded, but could not be attached */
+	BPF_REASON_DISABLED,               /* --no-bpf */
+	BPF_REASON_ERROR,                  /* anything else (out of memory, ...) */
+	BPF_REASON_MAX
+};
+
+/* "no_btf", "no_privilege", ...; "?" out of range. */
+const char *bpf_reason_name(enum bpf_reason r);
+
+/* Why a module could not load: the label and one line for an operator
+ * ("rss_stat: the kernel has no BTF tracepoint rss_stat (added in 5.5)"). */
+struct bpf_failure {
+	enum bpf_reason reason;
+	char why[192];
+};
+
 /* Checks what every module needs before it loads anything: kernel BTF,
  * privilege, and, when tracepoint is not NULL, that the kernel has that
  * BTF tracepoint (btf_trace_<tracepoint>). When ret_nargs is not NULL it
- * receives the tracepoint's argument count. Returns 0, or -EOPNOTSUPP (no
- * BTF, or no such tracepoint: kernel too old), -EPERM (no privilege), with
- * the reason in why. Also silences libbpf (see bpf_support_libbpf_error()). */
-int bpf_support_check(const char *tracepoint, int *ret_nargs, char *why, size_t whylen);
+ * receives the tracepoint's argument count. program names the module in
+ * the reason. Returns 0, or -EOPNOTSUPP (no BTF, or no such tracepoint),
+ * -EPERM (no privilege), with f filled. f may be NULL. Also silences libbpf
+ * (see bpf_support_libbpf_error()). */
+int bpf_support_check(const char *program, const char *tracepoint, int *ret_nargs,
+		      struct bpf_failure *f);
+
+/* Loads an opened skeleton whose rodata the module has set, and attaches
+ * it: picks for each program the variant this kernel runs (NAME, or
+ * NAME_portable without the bpf_rdonly_cast kfunc: bpf/task_mem.h; a
+ * program whose autoload the module turned off stays off in both
+ * variants), loads, runs percpu_offsets_init when the object has it (for
+ * nr_cpus CPUs), and attaches every loaded program the skeleton knows how
+ * to attach. Returns 0, or a negative errno with f filled; the caller then
+ * destroys the skeleton, which frees everything the attempt allocated.
+ *
+ * Test hook, read from the environment at each call:
+ * MEMAGENT_BPF_PORTABLE=1 loads the portable variants on any kernel. */
+int bpf_support_load(struct bpf_object_skeleton *s, const char *program, unsigned nr_cpus,
+		     struct bpf_failure *f);
+
+/* Test hook: whether program (a module name, "rss_stat") is listed in
+ * MEMAGENT_BPF_TEST_REJECT=a,b,... The module then sets its object's
+ * task_mem_test_reject before bpf_support_load(), and the kernel's verifier
+ * refuses every program of it (bpf/task_mem.bpf.h): a real load that
+ * really fails, for tests of what a refusal leaves behind. */
+bool bpf_support_test_reject(const char *program);
+
+/* The link of the loaded variant of the program called name (NAME or
+ * NAME_portable) after bpf_support_load(), or NULL. */
+struct bpf_link *bpf_support_link(const struct bpf_object_skeleton *s, const char *name);
+
+/* Whether the loaded variants are the portable ones. */
+bool bpf_support_portable(const struct bpf_object_skeleton *s);
 
 /* libbpf prints warnings on stderr by default; the modules must not. After
  * bpf_support_check() libbpf's messages are kept per thread instead, and
- * this turns the last failure into a reason: err (a negative errno from
- * libbpf) and the verifier's error line when there is one
- * ("what: verifier rejected prog 'x': R1 invalid mem access 'scalar'").
- * Returns err. */
-int bpf_support_libbpf_error(int err, const char *what, char *why, size_t whylen);
-
-/* Runs a module's percpu_offsets_init program (bpf/task_mem.bpf.h) and
- * checks it filled nr_cpus offsets. Returns 0 or a negative errno. */
-int bpf_support_percpu_init(int prog_fd, unsigned nr_cpus);
+ * this turns the last failure of stage ("load", "attach", "ring buffer")
+ * into f: the reason, and the verifier's error line when there is one
+ * ("rss_stat: load: verifier rejected prog 'x': R1 invalid mem access
+ * 'scalar'"). Returns err (negative; a non-negative err becomes -EINVAL). */
+int bpf_support_libbpf_error(int err, const char *program, const char *stage,
+			     struct bpf_failure *f);
 
 /* Possible CPUs, as the per-CPU loops of the programs need them; -errno on
  * failure, -E2BIG beyond what the programs handle. */
@@ -106,10 +161,11 @@ enum {
 	BPF_REPORT_MAP_FULL = 1u << 1, /* the program has a bounded map: map full */
 };
 
-/* Adds memagent_bpf_enabled{program} (1 when loaded and attached), and per
- * which, memagent_bpf_events_lost_total and memagent_bpf_map_full_total.
- * Returns 0 or -ENOMEM. */
-int bpf_support_report(struct snapshot *s, const char *program, bool enabled, unsigned which,
-		       uint64_t lost, uint64_t map_full);
+/* Adds memagent_bpf_enabled{program} (1 when loaded and attached); when
+ * enabled, per which, memagent_bpf_events_lost_total and
+ * memagent_bpf_map_full_total; when not, memagent_bpf_unavailable{program,
+ * reason} = 1. Returns 0 or -ENOMEM. */
+int bpf_support_report(struct snapshot *s, const char *program, bool enabled,
+		       enum bpf_reason reason, unsigned which, uint64_t lost, uint64_t map_full);
 
 #endif

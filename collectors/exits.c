@@ -79,7 +79,7 @@ static int on_record(void *ctx, void *data, size_t size)
 	return 0;
 }
 
-int exits_new(size_t ring_bytes, struct exits **ret, char *why, size_t whylen)
+int exits_new(size_t ring_bytes, struct exits **ret, struct bpf_failure *f)
 {
 	struct exits *x;
 	int ncpu, nargs = 0, err;
@@ -87,14 +87,13 @@ int exits_new(size_t ring_bytes, struct exits **ret, char *why, size_t whylen)
 
 	if (!ret)
 		return -EINVAL;
-	err = bpf_support_check("sched_process_exit", &nargs, why, whylen);
+	err = bpf_support_check("sched_process_exit", "sched_process_exit", &nargs, f);
 	if (err < 0)
 		return err;
 	legacy = nargs < 2;
 	ncpu = bpf_support_nr_cpus();
 	if (ncpu < 0)
-		return bpf_support_libbpf_error(ncpu, "sched_process_exit: possible CPUs", why,
-						whylen);
+		return bpf_support_libbpf_error(ncpu, "sched_process_exit", "possible CPUs", f);
 
 	x = calloc(1, sizeof(*x));
 	if (!x)
@@ -102,10 +101,11 @@ int exits_new(size_t ring_bytes, struct exits **ret, char *why, size_t whylen)
 	x->page_size = (size_t)sysconf(_SC_PAGESIZE);
 	x->skel = process_exit_bpf__open();
 	if (!x->skel) {
-		err = bpf_support_libbpf_error(-errno, "sched_process_exit: open", why, whylen);
+		err = bpf_support_libbpf_error(-errno, "sched_process_exit", "open", f);
 		goto fail;
 	}
 	x->skel->rodata->nr_cpus = (__u32)ncpu;
+	x->skel->rodata->task_mem_test_reject = bpf_support_test_reject("sched_process_exit");
 	x->skel->rodata->wakeup_bytes = bpf_map__max_entries(x->skel->maps.events) / 4;
 	bpf_program__set_autoload(x->skel->progs.on_process_exit, !legacy);
 	bpf_program__set_autoload(x->skel->progs.on_process_exit_legacy, legacy);
@@ -113,36 +113,21 @@ int exits_new(size_t ring_bytes, struct exits **ret, char *why, size_t whylen)
 		x->skel->rodata->wakeup_bytes = ring_bytes / 4;
 		err = bpf_map__set_max_entries(x->skel->maps.events, (__u32)ring_bytes);
 		if (err) {
-			err = bpf_support_libbpf_error(err, "sched_process_exit: ring size", why,
-						       whylen);
+			err = bpf_support_libbpf_error(err, "sched_process_exit", "ring size", f);
 			goto fail;
 		}
 	}
-	err = process_exit_bpf__load(x->skel);
-	if (err) {
-		err = bpf_support_libbpf_error(err, "sched_process_exit: load", why, whylen);
+	err = bpf_support_load(x->skel->skeleton, "sched_process_exit", (unsigned)ncpu, f);
+	if (err)
 		goto fail;
-	}
-	err = bpf_support_percpu_init(bpf_program__fd(x->skel->progs.percpu_offsets_init),
-				      (unsigned)ncpu);
-	if (err) {
-		err = bpf_support_libbpf_error(err, "sched_process_exit: per-CPU offsets", why,
-					       whylen);
-		goto fail;
-	}
-	err = process_exit_bpf__attach(x->skel);
-	if (err) {
-		err = bpf_support_libbpf_error(err, "sched_process_exit: attach", why, whylen);
-		goto fail;
-	}
 	x->rb = ring_buffer__new(bpf_map__fd(x->skel->maps.events), on_record, x, NULL);
 	if (!x->rb) {
-		err = bpf_support_libbpf_error(-errno, "sched_process_exit: ring buffer", why,
-					       whylen);
+		err = bpf_support_libbpf_error(-errno, "sched_process_exit", "ring buffer", f);
 		goto fail;
 	}
 	x->st.programs = 1;
 	x->st.legacy = legacy;
+	x->st.portable = bpf_support_portable(x->skel->skeleton);
 	*ret = x;
 	return 0;
 fail:

@@ -5,8 +5,8 @@
  * polling; its exit record does. One record per thread group, whichever of
  * its threads is the last to exit.
  *
- *   struct exits *x; char why[128];
- *   if (exits_new(0, &x, why, sizeof(why)) < 0) ...no exit events, say why...
+ *   struct exits *x; struct bpf_failure f;
+ *   if (exits_new(0, &x, &f) < 0) ...no exit events, say f.why...
  *   ...each tick, and whenever exits_fd(x) is readable: exits_poll(x, on_exit, arg)...
  *   exits_free(x);
  *
@@ -26,6 +26,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+struct bpf_failure;
 struct exits;
 
 struct exits_event {
@@ -60,14 +61,15 @@ struct exits_stats {
 	uint64_t malformed; /* records of an unexpected size */
 	unsigned programs;  /* programs loaded and attached: 1 */
 	bool legacy;        /* the pre-6.16 program is in use */
+	bool portable;      /* the portable variant is loaded (bpf/task_mem.h) */
 };
 
 /* Loads and attaches the program. ring_bytes is the ring buffer's size (a
  * power of two, multiple of the page size; 0: 256 KiB, about 2300 events,
  * which at 2000+ exits/s is a second of slack for the poller). Returns 0 and
- * *ret, or a negative errno with a one-line reason in why; *ret is then
- * untouched. why may be NULL. */
-int exits_new(size_t ring_bytes, struct exits **ret, char *why, size_t whylen);
+ * *ret, or a negative errno with the reason in f; *ret is then untouched
+ * and everything the attempt allocated is freed. f may be NULL. */
+int exits_new(size_t ring_bytes, struct exits **ret, struct bpf_failure *f);
 
 /* Detaches and frees everything. NULL-safe; returns NULL. */
 struct exits *exits_free(struct exits *x);

@@ -27,6 +27,7 @@ struct oomkill {
 	oomkill_cb cb;
 	void *cb_arg;
 	struct oomkill_stats st;
+	bool portable;
 };
 
 static int on_record(void *ctx, void *data, size_t size)
@@ -68,19 +69,19 @@ static int on_record(void *ctx, void *data, size_t size)
 	return 0;
 }
 
-int oomkill_new(size_t ring_bytes, struct oomkill **ret, char *why, size_t whylen)
+int oomkill_new(size_t ring_bytes, struct oomkill **ret, struct bpf_failure *f)
 {
 	struct oomkill *o;
 	int ncpu, err;
 
 	if (!ret)
 		return -EINVAL;
-	err = bpf_support_check("mark_victim", NULL, why, whylen);
+	err = bpf_support_check("mark_victim", "mark_victim", NULL, f);
 	if (err < 0)
 		return err;
 	ncpu = bpf_support_nr_cpus();
 	if (ncpu < 0)
-		return bpf_support_libbpf_error(ncpu, "mark_victim: possible CPUs", why, whylen);
+		return bpf_support_libbpf_error(ncpu, "mark_victim", "possible CPUs", f);
 
 	o = calloc(1, sizeof(*o));
 	if (!o)
@@ -88,39 +89,28 @@ int oomkill_new(size_t ring_bytes, struct oomkill **ret, char *why, size_t whyle
 	o->page_size = (size_t)sysconf(_SC_PAGESIZE);
 	o->skel = mark_victim_bpf__open();
 	if (!o->skel) {
-		err = bpf_support_libbpf_error(-errno, "mark_victim: open", why, whylen);
+		err = bpf_support_libbpf_error(-errno, "mark_victim", "open", f);
 		goto fail;
 	}
 	o->skel->rodata->nr_cpus = (__u32)ncpu;
+	o->skel->rodata->task_mem_test_reject = bpf_support_test_reject("mark_victim");
 	if (ring_bytes) {
 		err = bpf_map__set_max_entries(o->skel->maps.events, (__u32)ring_bytes);
 		if (err) {
-			err = bpf_support_libbpf_error(err, "mark_victim: ring size", why, whylen);
+			err = bpf_support_libbpf_error(err, "mark_victim", "ring size", f);
 			goto fail;
 		}
 	}
-	err = mark_victim_bpf__load(o->skel);
-	if (err) {
-		err = bpf_support_libbpf_error(err, "mark_victim: load", why, whylen);
+	err = bpf_support_load(o->skel->skeleton, "mark_victim", (unsigned)ncpu, f);
+	if (err)
 		goto fail;
-	}
-	err = bpf_support_percpu_init(bpf_program__fd(o->skel->progs.percpu_offsets_init),
-				      (unsigned)ncpu);
-	if (err) {
-		err = bpf_support_libbpf_error(err, "mark_victim: per-CPU offsets", why, whylen);
-		goto fail;
-	}
-	err = mark_victim_bpf__attach(o->skel);
-	if (err) {
-		err = bpf_support_libbpf_error(err, "mark_victim: attach", why, whylen);
-		goto fail;
-	}
 	o->rb = ring_buffer__new(bpf_map__fd(o->skel->maps.events), on_record, o, NULL);
 	if (!o->rb) {
-		err = bpf_support_libbpf_error(-errno, "mark_victim: ring buffer", why, whylen);
+		err = bpf_support_libbpf_error(-errno, "mark_victim", "ring buffer", f);
 		goto fail;
 	}
 	o->st.programs = 1;
+	o->portable = bpf_support_portable(o->skel->skeleton);
 	*ret = o;
 	return 0;
 fail:
@@ -177,6 +167,7 @@ static const struct metric_desc *const oomkill_metrics[] = { &m_kills, NULL };
 struct cstate {
 	const struct collector_ctx *ctx;
 	struct oomkill *o;   /* NULL without BPF */
+	enum bpf_reason why; /* when o is NULL */
 	int proc_fd;
 	uint64_t *kills;     /* per target, then "other" */
 	struct collector_errors *err; /* during a poll */
@@ -249,7 +240,7 @@ static int cread(void *state, struct snapshot *snap, struct collector_errors *er
 			r |= snapshot_add(snap, &m_kills, (double)cs->kills[i], lv);
 		}
 	}
-	r |= bpf_support_report(snap, "mark_victim", cs->o, BPF_REPORT_LOST, st.lost, 0);
+	r |= bpf_support_report(snap, "mark_victim", cs->o, cs->why, BPF_REPORT_LOST, st.lost, 0);
 	return r < 0 ? -ENOMEM : 0;
 }
 
@@ -276,7 +267,7 @@ static void cdone(void *state)
 static int cinit(const struct collector_ctx *ctx, void **ret_state)
 {
 	struct cstate *cs = calloc(1, sizeof(*cs));
-	char why[192];
+	struct bpf_failure f;
 
 	if (!cs)
 		return -ENOMEM;
@@ -287,8 +278,14 @@ static int cinit(const struct collector_ctx *ctx, void **ret_state)
 		cdone(cs);
 		return -ENOMEM;
 	}
-	if (ctx->use_bpf && oomkill_new(0, &cs->o, why, sizeof(why)) < 0)
-		collector_bpf_unavailable(ctx, "mark_victim", why);
+	cs->why = BPF_REASON_DISABLED;
+	if (ctx->use_bpf) {
+		cs->why = BPF_REASON_NONE;
+		if (oomkill_new(0, &cs->o, &f) < 0) {
+			cs->why = f.reason;
+			collector_bpf_unavailable(ctx, "mark_victim", f.why);
+		}
+	}
 	*ret_state = cs;
 	return 0;
 }
@@ -302,3 +299,8 @@ const struct collector oomkill_collector = {
 	.poll = cpoll,
 	.done = cdone,
 };
+
+bool oomkill_portable(const struct oomkill *o)
+{
+	return o->portable;
+}

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* oomkill: OOM kills as they happen, from tp_btf/mark_victim through a ring buffer.
  *
- *   struct oomkill *o; char why[128];
- *   if (oomkill_new(0, &o, why, sizeof(why)) < 0) ...no OOM events, say why...
+ *   struct oomkill *o; struct bpf_failure f;
+ *   if (oomkill_new(0, &o, &f) < 0) ...no OOM events, say f.why...
  *   ...epoll on oomkill_fd(o); when readable: oomkill_poll(o, on_kill, arg)...
  *   oomkill_free(o);
  *
@@ -19,6 +19,7 @@
 
 #include "collector.h"
 
+struct bpf_failure;
 struct oomkill;
 
 struct oomkill_event {
@@ -53,9 +54,12 @@ struct oomkill_stats {
 
 /* Loads and attaches the program. ring_bytes is the ring buffer's size (a
  * power of two, multiple of the page size; 0: 64 KiB, about 110 events).
- * Returns 0 and *ret, or a negative errno with a one-line reason in why;
- * *ret is then untouched. why may be NULL. */
-int oomkill_new(size_t ring_bytes, struct oomkill **ret, char *why, size_t whylen);
+ * Returns 0 and *ret, or a negative errno with the reason in f;
+ * *ret is then untouched and what the attempt allocated freed. f may be NULL. */
+int oomkill_new(size_t ring_bytes, struct oomkill **ret, struct bpf_failure *f);
+
+/* Whether the portable variant is loaded (bpf/task_mem.h). */
+bool oomkill_portable(const struct oomkill *o);
 
 /* Detaches and frees everything. NULL-safe; returns NULL. */
 struct oomkill *oomkill_free(struct oomkill *o);

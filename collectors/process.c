@@ -200,6 +200,8 @@ struct state {
 	 * reads, rss peaks and exits add what polling cannot see. */
 	struct taskiter *iter;
 	struct bpf_rss *rss;
+	/* Why each program is not in use (BPF_REASON_DISABLED until tried). */
+	enum bpf_reason iter_why, rss_why, exits_why;
 	struct bpf_rss_peak *peaks;
 	size_t peaks_cap;
 	struct exits *exits;
@@ -471,7 +473,7 @@ static void set_targets(struct state *st, struct proc *p, uint64_t mask, struct 
 	p->kind = PROC_WATCHED;
 	needs = needs_of(st, mask);
 	if (st->rss && (needs & NEED_PEAK) && !p->rss_watched) {
-		int r = bpf_rss_watch(st->rss, p->pid);
+		int r = bpf_rss_watch(st->rss, p->pid, p->start_ticks);
 
 		p->rss_watched = r == 0;
 		if (r == -ENOSPC)
@@ -1078,9 +1080,12 @@ static int emit_bpf(struct state *st, struct snapshot *snap)
 		bpf_rss_stats(st->rss, &rs);
 	if (st->exits)
 		exits_stats(st->exits, &ex);
-	r |= bpf_support_report(snap, "task_iter", st->iter, BPF_REPORT_MAP_FULL, 0, it.overflow);
-	r |= bpf_support_report(snap, "rss_stat", st->rss, BPF_REPORT_MAP_FULL, 0, rs.map_full);
-	r |= bpf_support_report(snap, "sched_process_exit", st->exits, BPF_REPORT_LOST, ex.lost, 0);
+	r |= bpf_support_report(snap, "task_iter", st->iter, st->iter_why, BPF_REPORT_MAP_FULL, 0,
+				it.overflow);
+	r |= bpf_support_report(snap, "rss_stat", st->rss, st->rss_why, BPF_REPORT_MAP_FULL, 0,
+				rs.map_full);
+	r |= bpf_support_report(snap, "sched_process_exit", st->exits, st->exits_why,
+				BPF_REPORT_LOST, ex.lost, 0);
 	return r;
 }
 
@@ -1408,14 +1413,21 @@ static void collector_done(void *state)
  * collector goes on without it. */
 static void start_bpf(struct state *st)
 {
-	char why[192];
+	struct bpf_failure f;
 
-	if (taskiter_new(0, &st->iter, why, sizeof(why)) < 0)
-		collector_bpf_unavailable(st->ctx, "task_iter", why);
-	if (bpf_rss_new(RSS_MAX_WATCH, &st->rss, why, sizeof(why)) < 0)
-		collector_bpf_unavailable(st->ctx, "rss_stat", why);
-	if (exits_new(0, &st->exits, why, sizeof(why)) < 0)
-		collector_bpf_unavailable(st->ctx, "sched_process_exit", why);
+	st->iter_why = st->rss_why = st->exits_why = BPF_REASON_NONE;
+	if (taskiter_new(0, &st->iter, &f) < 0) {
+		st->iter_why = f.reason;
+		collector_bpf_unavailable(st->ctx, "task_iter", f.why);
+	}
+	if (bpf_rss_new(RSS_MAX_WATCH, &st->rss, &f) < 0) {
+		st->rss_why = f.reason;
+		collector_bpf_unavailable(st->ctx, "rss_stat", f.why);
+	}
+	if (exits_new(0, &st->exits, &f) < 0) {
+		st->exits_why = f.reason;
+		collector_bpf_unavailable(st->ctx, "sched_process_exit", f.why);
+	}
 }
 
 static int collector_init(const struct collector_ctx *ctx, void **ret_state)
@@ -1467,6 +1479,7 @@ static int collector_init(const struct collector_ctx *ctx, void **ret_state)
 	cgroup_hier_detect(ctx->cgroup_root, &st->hier);
 	st->boot_time = read_boot_time(st->proc_fd, st->buf);
 	st->loadavg_fd = procfile_open(st->proc_fd, "loadavg");
+	st->iter_why = st->rss_why = st->exits_why = BPF_REASON_DISABLED;
 	if (ctx->use_bpf)
 		start_bpf(st);
 	*ret_state = st;

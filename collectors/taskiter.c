@@ -39,9 +39,10 @@ struct taskiter {
 	size_t npending, cappending;
 	unsigned char *buf; /* READ_CHUNK + room for one carried-over record */
 	struct taskiter_stats st;
+	bool portable;
 };
 
-int taskiter_new(size_t max_procs, struct taskiter **ret, char *why, size_t whylen)
+int taskiter_new(size_t max_procs, struct taskiter **ret, struct bpf_failure *f)
 {
 	struct taskiter *t;
 	long tck;
@@ -49,12 +50,12 @@ int taskiter_new(size_t max_procs, struct taskiter **ret, char *why, size_t whyl
 
 	if (!ret)
 		return -EINVAL;
-	err = bpf_support_check(NULL, NULL, why, whylen);
+	err = bpf_support_check("task_iter", NULL, NULL, f);
 	if (err < 0)
 		return err;
 	ncpu = bpf_support_nr_cpus();
 	if (ncpu < 0)
-		return bpf_support_libbpf_error(ncpu, "iter/task: possible CPUs", why, whylen);
+		return bpf_support_libbpf_error(ncpu, "task_iter", "possible CPUs", f);
 	tck = sysconf(_SC_CLK_TCK);
 	if (tck <= 0)
 		tck = 100;
@@ -72,27 +73,22 @@ int taskiter_new(size_t max_procs, struct taskiter **ret, char *why, size_t whyl
 	}
 	t->skel = task_iter_bpf__open();
 	if (!t->skel) {
-		err = bpf_support_libbpf_error(-errno, "iter/task: open", why, whylen);
+		err = bpf_support_libbpf_error(-errno, "task_iter", "open", f);
 		goto fail;
 	}
 	t->skel->rodata->nr_cpus = (__u32)ncpu;
-	err = task_iter_bpf__load(t->skel);
-	if (err) {
-		err = bpf_support_libbpf_error(err, "iter/task: load", why, whylen);
+	t->skel->rodata->task_mem_test_reject = bpf_support_test_reject("task_iter");
+	err = bpf_support_load(t->skel->skeleton, "task_iter", (unsigned)ncpu, f);
+	if (err)
 		goto fail;
-	}
-	err = bpf_support_percpu_init(bpf_program__fd(t->skel->progs.percpu_offsets_init),
-				      (unsigned)ncpu);
-	if (err) {
-		err = bpf_support_libbpf_error(err, "iter/task: per-CPU offsets", why, whylen);
-		goto fail;
-	}
-	t->link = bpf_program__attach_iter(t->skel->progs.task_iter, NULL);
+	/* The skeleton attached the iterator: each pass opens a new one. */
+	t->link = bpf_support_link(t->skel->skeleton, "task_iter");
 	if (!t->link) {
-		err = bpf_support_libbpf_error(-errno, "iter/task: attach", why, whylen);
+		err = bpf_support_libbpf_error(-ENOENT, "task_iter", "attach", f);
 		goto fail;
 	}
 	t->st.programs = 1;
+	t->portable = bpf_support_portable(t->skel->skeleton);
 	*ret = t;
 	return 0;
 fail:
@@ -104,7 +100,6 @@ struct taskiter *taskiter_free(struct taskiter *t)
 {
 	if (!t)
 		return NULL;
-	bpf_link__destroy(t->link);
 	task_iter_bpf__destroy(t->skel);
 	free(t->procs);
 	free(t->pending);
@@ -315,4 +310,9 @@ int taskiter_read(struct taskiter *t, const struct taskiter_proc **ret_procs, si
 void taskiter_stats(const struct taskiter *t, struct taskiter_stats *ret)
 {
 	*ret = t->st;
+}
+
+bool taskiter_portable(const struct taskiter *t)
+{
+	return t->portable;
 }

@@ -6,8 +6,8 @@
  * /proc reports (see each field); what the kernel structures do not hold
  * cheaply (cmdline, exe) still comes from /proc.
  *
- *   struct taskiter *t; char why[128];
- *   if (taskiter_new(0, &t, why, sizeof(why)) < 0) ...use the /proc backend, say why...
+ *   struct taskiter *t; struct bpf_failure f;
+ *   if (taskiter_new(0, &t, &f) < 0) ...use the /proc backend, say f.why...
  *   const struct taskiter_proc *p; size_t n;
  *   if (taskiter_read(t, &p, &n) >= 0) ...p[0..n) in pid order...
  *   taskiter_free(t);
@@ -23,6 +23,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+struct bpf_failure;
 struct taskiter;
 
 struct taskiter_proc {
@@ -56,9 +57,13 @@ struct taskiter_stats {
 
 /* Loads the iterator program and attaches it (an iterator link; nothing
  * runs until a read). max_procs bounds a pass (0: 65536); processes beyond
- * it are dropped and counted. Returns 0 and *ret, or a negative errno with a
- * one-line reason in why; *ret is then untouched. why may be NULL. */
-int taskiter_new(size_t max_procs, struct taskiter **ret, char *why, size_t whylen);
+ * it are dropped and counted. Returns 0 and *ret, or a negative errno with
+ * the reason in f; *ret is then untouched and what the attempt allocated
+ * freed. f may be NULL. */
+int taskiter_new(size_t max_procs, struct taskiter **ret, struct bpf_failure *f);
+
+/* Whether the portable variant is loaded (bpf/task_mem.h). */
+bool taskiter_portable(const struct taskiter *t);
 
 /* Detaches and frees everything, including the last pass's array.
  * NULL-safe; returns NULL. */

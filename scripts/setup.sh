@@ -7,8 +7,10 @@ set -eu
 pkgs_build="gcc make pkg-config libc6-dev clang llvm bpftool libbpf-dev libelf-dev
     zlib1g-dev libjansson-dev libmicrohttpd-dev libcurl4-openssl-dev systemtap-sdt-dev"
 # promtool and the server come with `prometheus`; curl and jq drive the
-# integration tests; procps and util-linux provide pgrep/setsid/flock.
-pkgs_test="prometheus curl jq procps util-linux iproute2 systemd"
+# integration tests; procps and util-linux provide pgrep/setsid/flock;
+# qemu-system-x86, busybox-static, kmod and xz-utils boot the kernel matrix
+# (tests/kernels/).
+pkgs_test="prometheus curl jq procps util-linux iproute2 systemd qemu-system-x86 busybox-static kmod xz-utils"
 pkgs_bench="libgc-dev prometheus-process-exporter prometheus-node-exporter hyperfine"
 
 want=""

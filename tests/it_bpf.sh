@@ -179,8 +179,53 @@ without() {
     fi
 }
 
+# --- a program the kernel refuses --------------------------------------------
+# The test hook makes the kernel's verifier refuse rss_stat for real
+# (MEMAGENT_BPF_TEST_REJECT, collectors/bpf_support.h): the agent runs on,
+# exports why, logs it once, and keeps no more memory than when the program
+# loads. The memory figure is the release build's (glibc's allocator, as
+# operators run it; ASan's allocator keeps freed blocks in quarantine).
+rss_anon_kb() { awk '/^RssAnon:/ {print $2}' "/proc/$1/status"; }
+rejected() {
+    start_agent --interval 3600000 || { fail rejected_agent_start; return; }
+    sample_now
+    check rejected_control_enabled test "$(metric memagent_bpf_enabled 'program="rss_stat"')" = 1
+    check rejected_control_no_reason test -z "$(metric memagent_bpf_unavailable 'program="rss_stat"')"
+    stop_agent
+    MEMAGENT_BPF_TEST_REJECT=rss_stat start_agent --interval 3600000 || { fail rejected_start; return; }
+    sample_now
+    check rejected_enabled_0 test "$(metric memagent_bpf_enabled 'program="rss_stat"')" = 0
+    check rejected_reason_verifier test "$(metric memagent_bpf_unavailable 'program="rss_stat",reason="verifier"')" = 1
+    check rejected_others_loaded test "$(metric memagent_bpf_enabled 'program="task_iter"')" = 1
+    check rejected_serves_proc test -n "$(metric memagent_process_count 'target="all",comm="memagent"')"
+    check rejected_logged_once test "$(grep -c 'bpf rss_stat unavailable.*verifier rejected' "$AGENT_LOG")" = 1
+    check rejected_clean_exit stop_agent
+
+    local rel=${MEMAGENT_RELEASE:-}
+    if [ -z "$rel" ] || [ ! -x "$rel" ]; then
+        fail rejected_rss_anon "no release build (MEMAGENT_RELEASE); make test builds one"
+        return
+    fi
+    local m=$MEMAGENT a b
+    MEMAGENT=$rel
+    start_agent --interval 3600000 || { MEMAGENT=$m; fail rejected_release_start; return; }
+    sample_now
+    a=$(rss_anon_kb "$AGENT_PID")
+    stop_agent
+    MEMAGENT_BPF_TEST_REJECT=rss_stat start_agent --interval 3600000 || { MEMAGENT=$m; fail rejected_release_start; return; }
+    sample_now
+    b=$(rss_anon_kb "$AGENT_PID")
+    check rejected_release_refused test "$(metric memagent_bpf_enabled 'program="rss_stat"')" = 0
+    stop_agent
+    MEMAGENT=$m
+    echo "  RssAnon: ${a:-?} kB with rss_stat loaded, ${b:-?} kB with it refused"
+    check rejected_rss_anon_within_1mib awk -v a="${a:-x}" -v b="${b:-y}" \
+        'BEGIN { exit !(a ~ /^[0-9]+$/ && b ~ /^[0-9]+$/ && b - a <= 1024) }'
+}
+
 without
 if needs_bpf bpf_probes; then
+    rejected
     peaks
     oom
     exits

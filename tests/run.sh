@@ -14,6 +14,12 @@ logs=$build/test-logs
 mkdir -p "$logs"
 
 export MEMAGENT_BUILD=$build
+# The release build beside it (make test builds both): memory figures are
+# measured on it, since ASan's allocator keeps what glibc's returns.
+if [ -z "${MEMAGENT_RELEASE:-}" ] && [ -x "$build/../memagent" ]; then
+    MEMAGENT_RELEASE=$(cd "$build/.." && pwd)/memagent
+fi
+export MEMAGENT_RELEASE=${MEMAGENT_RELEASE:-}
 export ASAN_OPTIONS=${ASAN_OPTIONS:-halt_on_error=1:detect_leaks=1:abort_on_error=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
 # One program may not hold the suite hostage: a hang is a failure.

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Tests of collectors/bpf_rss: interval peaks from tp_btf/rss_stat, loaded into the running kernel. */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -12,18 +13,39 @@
 
 #include "test.h"
 #include "bpf_rss.h"
+#include "bpf_support.h"
+#include "procfs.h"
 #include "helpers/memchild.h"
 
 #define MIB (1024ull * 1024)
 
-static char why[256];
+static struct bpf_failure fl;
+
+/* The process's start time, /proc/PID/stat field 22 (its identity). */
+static uint64_t start_of(pid_t pid)
+{
+	char path[64], buf[1024];
+	struct procfs_stat ps;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf));
+	close(fd);
+	if (n <= 0 || procfs_parse_stat(buf, (size_t)n, &ps) < 0)
+		return 0;
+	return ps.start_ticks;
+}
 
 /* The module, or NULL after skipping (with the reason) when BPF is unavailable. */
 static struct bpf_rss *open_rss(size_t max_watch)
 {
 	struct bpf_rss *r = NULL;
 
-	if (bpf_rss_new(max_watch, &r, why, sizeof(why)) < 0)
+	if (bpf_rss_new(max_watch, &r, &fl) < 0)
 		return NULL;
 	return r;
 }
@@ -54,10 +76,10 @@ static void test_interval_peaks(void)
 	uint64_t peak, cur;
 
 	if (!r)
-		TEST_SKIP_UNLESS_CI(why);
+		TEST_SKIP_UNLESS_CI(fl.why);
 	REQUIRE(memchild_start(&c, NULL) == 0);
 	REQUIRE(memchild_cmd(&c, "t 1") == 0);
-	CHECK_EQ(bpf_rss_watch(r, c.pid), 0);
+	CHECK_EQ(bpf_rss_watch(r, c.pid, start_of(c.pid)), 0);
 	CHECK(bpf_rss_watching(r, c.pid));
 
 	/* sample k */
@@ -97,10 +119,10 @@ static void test_unchanged_interval(void)
 	size_t n = 0;
 
 	if (!r)
-		TEST_SKIP_UNLESS_CI(why);
+		TEST_SKIP_UNLESS_CI(fl.why);
 	REQUIRE(memchild_start(&c, NULL) == 0);
 	REQUIRE(memchild_cmd(&c, "t 1") == 0);
-	REQUIRE(bpf_rss_watch(r, c.pid) == 0);
+	REQUIRE(bpf_rss_watch(r, c.pid, start_of(c.pid)) == 0);
 	CHECK_EQ(memchild_cmd(&c, "t 30"), 0);
 	CHECK_EQ(bpf_rss_read(r, p, 4, &n), 0);
 	REQUIRE(n == 1);
@@ -131,10 +153,10 @@ static void test_attributed_to_owner(void)
 	FILE *f;
 
 	if (!r)
-		TEST_SKIP_UNLESS_CI(why);
+		TEST_SKIP_UNLESS_CI(fl.why);
 	REQUIRE(memchild_start(&c, NULL) == 0);
 	REQUIRE(memchild_cmd(&c, "r 8") == 0);
-	REQUIRE(bpf_rss_watch(r, c.pid) == 0);
+	REQUIRE(bpf_rss_watch(r, c.pid, start_of(c.pid)) == 0);
 	snprintf(path, sizeof(path), "/proc/%d/maps", (int)c.pid);
 	f = fopen(path, "re");
 	REQUIRE(f != NULL);
@@ -173,12 +195,12 @@ static void test_watch_limits(void)
 	struct bpf_rss_stats st;
 
 	if (!r)
-		TEST_SKIP_UNLESS_CI(why);
+		TEST_SKIP_UNLESS_CI(fl.why);
 	REQUIRE(memchild_start(&a, NULL) == 0 && memchild_start(&b, NULL) == 0);
 	REQUIRE(memchild_cmd(&a, "t 1") == 0 && memchild_cmd(&b, "t 1") == 0);
-	CHECK_EQ(bpf_rss_watch(r, a.pid), 0);
-	CHECK_EQ(bpf_rss_watch(r, a.pid), 0); /* already watched */
-	CHECK_EQ(bpf_rss_watch(r, b.pid), -ENOSPC);
+	CHECK_EQ(bpf_rss_watch(r, a.pid, start_of(a.pid)), 0);
+	CHECK_EQ(bpf_rss_watch(r, a.pid, start_of(a.pid)), 0); /* already watched */
+	CHECK_EQ(bpf_rss_watch(r, b.pid, start_of(b.pid)), -ENOSPC);
 	bpf_rss_stats(r, &st);
 	CHECK_U64(st.map_full, 1);
 	CHECK_U64(st.watched, 1);
@@ -186,8 +208,8 @@ static void test_watch_limits(void)
 	CHECK_EQ(bpf_rss_unwatch(r, b.pid), -ENOENT);
 	CHECK_EQ(bpf_rss_unwatch(r, a.pid), 0);
 	CHECK(!bpf_rss_watching(r, a.pid));
-	CHECK_EQ(bpf_rss_watch(r, b.pid), 0);
-	CHECK_EQ(bpf_rss_watch(r, 0), -EINVAL);
+	CHECK_EQ(bpf_rss_watch(r, b.pid, start_of(b.pid)), 0);
+	CHECK_EQ(bpf_rss_watch(r, 0, 0), -EINVAL);
 	memchild_stop(&a);
 	memchild_stop(&b);
 	bpf_rss_free(r);
@@ -204,11 +226,11 @@ static void test_vanished(void)
 	size_t n = 0;
 
 	if (!r)
-		TEST_SKIP_UNLESS_CI(why);
+		TEST_SKIP_UNLESS_CI(fl.why);
 	REQUIRE(memchild_start(&c, NULL) == 0);
 	REQUIRE(memchild_cmd(&c, "t 1") == 0);
 	pid = c.pid;
-	REQUIRE(bpf_rss_watch(r, pid) == 0);
+	REQUIRE(bpf_rss_watch(r, pid, start_of(pid)) == 0);
 	memchild_stop(&c); /* killed and reaped */
 	CHECK_EQ(bpf_rss_read(r, p, 2, &n), 0);
 	REQUIRE(n == 1);
@@ -220,7 +242,41 @@ static void test_vanished(void)
 	CHECK_U64(st.watched, 0);
 	CHECK_EQ(bpf_rss_read(r, p, 2, &n), 0);
 	CHECK_EQ(n, 0);
-	CHECK_EQ(bpf_rss_watch(r, pid), -ESRCH);
+	CHECK_EQ(bpf_rss_watch(r, pid, 1), -ESRCH);
+	bpf_rss_free(r);
+}
+
+/* The start time is the identity: an entry for the same pid with another
+ * start time (a reused pid) never collects that process's changes, and
+ * watching again with the right one starts over. */
+static void test_identity(void)
+{
+	struct memchild c = { .pid = -1, .to = -1, .from = -1 };
+	struct bpf_rss *r = open_rss(2);
+	struct bpf_rss_peak p[2];
+	uint64_t start;
+	size_t n = 0;
+
+	if (!r)
+		TEST_SKIP_UNLESS_CI(fl.why);
+	REQUIRE(memchild_start(&c, NULL) == 0);
+	REQUIRE(memchild_cmd(&c, "t 1") == 0);
+	start = start_of(c.pid);
+	REQUIRE(start > 0);
+	REQUIRE(bpf_rss_watch(r, c.pid, start + 1) == 0);
+	CHECK_EQ(memchild_cmd(&c, "t 40"), 0);
+	CHECK_EQ(bpf_rss_read(r, p, 2, &n), 0);
+	REQUIRE(n == 1);
+	CHECK(!p[0].changed);
+	CHECK_EQ(bpf_rss_watch(r, c.pid, start), 0);
+	CHECK(bpf_rss_watching(r, c.pid));
+	CHECK_EQ(memchild_cmd(&c, "f"), 0);
+	CHECK_EQ(memchild_cmd(&c, "t 40"), 0);
+	CHECK_EQ(bpf_rss_read(r, p, 2, &n), 0);
+	REQUIRE(n == 1);
+	CHECK(p[0].changed);
+	CHECK_CMP(p[0].peak_bytes, >=, 40 * MIB);
+	memchild_stop(&c);
 	bpf_rss_free(r);
 }
 
@@ -231,5 +287,6 @@ int main(void)
 	RUN(test_attributed_to_owner);
 	RUN(test_watch_limits);
 	RUN(test_vanished);
+	RUN(test_identity);
 	return test_done();
 }

@@ -14,6 +14,7 @@
 #include <bpf/libbpf.h>
 
 #include "test.h"
+#include "memcg.h"
 #include "bpf_rss.h"
 #include "bpf_support.h"
 #include "exits.h"
@@ -22,12 +23,12 @@
 
 #define CGROOT "/sys/fs/cgroup"
 
-static char why[256];
+static struct bpf_failure fl;
 
 /* Skips unless this process may use BPF at all. */
 static bool bpf_usable(void)
 {
-	return bpf_support_check(NULL, NULL, why, sizeof(why)) == 0;
+	return bpf_support_check("test", NULL, NULL, &fl) == 0;
 }
 
 /* As root on a kernel with BTF every feature is there, each with a detail. */
@@ -37,7 +38,7 @@ static void test_probe_all(void)
 	int n;
 
 	if (!bpf_usable())
-		TEST_SKIP_UNLESS_CI(why);
+		TEST_SKIP_UNLESS_CI(fl.why);
 	n = bpf_support_probe(st);
 	for (int f = 0; f < BPF_FEATURE_MAX; f++) {
 		CHECK(strcmp(bpf_feature_name(f), "?") != 0);
@@ -53,20 +54,51 @@ static void test_probe_all(void)
 	CHECK_STR(bpf_feature_name(BPF_FEATURE_MAX), "?");
 }
 
+/* Arguments of BTF tracepoint tp by bpftool's reading of the kernel's BTF
+ * (an oracle independent of our libbpf code): the commas of
+ * "typedef void (*btf_trace_tp)(void *, ...);". -1 when absent. */
+static int nargs_by_bpftool(const char *tp)
+{
+	char cmd[256], line[1024], want[128];
+	int n = -1;
+	FILE *p;
+
+	snprintf(want, sizeof(want), "(*btf_trace_%s)(", tp);
+	snprintf(cmd, sizeof(cmd), "bpftool btf dump file /sys/kernel/btf/vmlinux format c 2>/dev/null");
+	p = popen(cmd, "re");
+	if (!p)
+		return -1;
+	while (fgets(line, sizeof(line), p)) {
+		if (strstr(line, want)) {
+			n = 0;
+			for (const char *c = strstr(line, want); *c && *c != ';'; c++)
+				n += *c == ',';
+		}
+	}
+	pclose(p);
+	return n;
+}
+
+/* The argument counts follow the kernel's own prototypes: rss_stat has 3
+ * before 6.2 (mm, member, count) and 2 since; sched_process_exit 1 before
+ * 6.16 and 2 since (group_dead). */
 static void test_tracepoints(void)
 {
-	int nargs = -1;
+	int nargs = -1, want;
 
 	if (!bpf_usable())
-		TEST_SKIP_UNLESS_CI(why);
-	CHECK_EQ(bpf_support_check("rss_stat", &nargs, why, sizeof(why)), 0);
-	CHECK_EQ(nargs, 2);
-	/* 6.16+: (task, group_dead). */
-	CHECK_EQ(bpf_support_check("sched_process_exit", &nargs, why, sizeof(why)), 0);
-	CHECK_EQ(nargs, 2);
-	CHECK_EQ(bpf_support_check("no_such_tracepoint", &nargs, why, sizeof(why)), -EOPNOTSUPP);
-	CHECK_CONTAINS(why, "kernel too old");
-	CHECK_CONTAINS(why, "no_such_tracepoint");
+		TEST_SKIP_UNLESS_CI(fl.why);
+	want = nargs_by_bpftool("rss_stat");
+	REQUIRE(want >= 2);
+	CHECK_EQ(bpf_support_check("t", "rss_stat", &nargs, &fl), 0);
+	CHECK_EQ(nargs, want);
+	want = nargs_by_bpftool("sched_process_exit");
+	REQUIRE(want >= 1);
+	CHECK_EQ(bpf_support_check("t", "sched_process_exit", &nargs, &fl), 0);
+	CHECK_EQ(nargs, want);
+	CHECK_EQ(bpf_support_check("t", "no_such_tracepoint", &nargs, &fl), -EOPNOTSUPP);
+	CHECK_EQ(fl.reason, BPF_REASON_MISSING_KERNEL_FEATURE);
+	CHECK_CONTAINS(fl.why, "no BTF tracepoint no_such_tracepoint");
 }
 
 static void emit(libbpf_print_fn_t fn, const char *fmt, ...)
@@ -83,9 +115,10 @@ static void emit(libbpf_print_fn_t fn, const char *fmt, ...)
 static void test_verifier_reason(void)
 {
 	libbpf_print_fn_t fn;
-	char buf[256];
 
-	bpf_support_check(NULL, NULL, why, sizeof(why)); /* installs the capture */
+	struct bpf_failure f;
+
+	bpf_support_check("t", NULL, NULL, &fl); /* installs the capture */
 	fn = libbpf_set_print(NULL);
 	libbpf_set_print(fn);
 	REQUIRE(fn != NULL);
@@ -97,16 +130,79 @@ static void test_verifier_reason(void)
 	     "R1 invalid mem access 'scalar'\n"
 	     "processed 2 insns (limit 1000000) max_states_per_insn 0\n");
 	emit(fn, "libbpf: prog '%s': failed to load: %d\n", "on_thing", -13);
-	CHECK_EQ(bpf_support_libbpf_error(-EACCES, "thing: load", buf, sizeof(buf)), -EACCES);
-	CHECK_STR(buf, "thing: load: verifier rejected prog 'on_thing': "
-		       "R1 invalid mem access 'scalar'");
+	CHECK_EQ(bpf_support_libbpf_error(-EACCES, "thing", "load", &f), -EACCES);
+	CHECK_EQ(f.reason, BPF_REASON_VERIFIER);
+	CHECK_STR(f.why, "thing: load: verifier rejected prog 'on_thing': "
+			 "R1 invalid mem access 'scalar'");
+
+	/* A helper the kernel lacks is named as the missing feature. */
+	bpf_support_check("t", NULL, NULL, &fl); /* clears the capture */
+	emit(fn, "libbpf: prog '%s': -- BEGIN PROG LOAD LOG --\n%s-- END PROG LOAD LOG --\n",
+	     "on_thing", "0: R1=ctx() R10=fp0\nunknown func bpf_map_lookup_percpu_elem#195\n"
+	     "processed 2 insns (limit 1000000) max_states_per_insn 0\n");
+	CHECK_EQ(bpf_support_libbpf_error(-EINVAL, "thing", "load", &f), -EINVAL);
+	CHECK_EQ(f.reason, BPF_REASON_MISSING_KERNEL_FEATURE);
+	CHECK_CONTAINS(f.why, "lacks the helper bpf_map_lookup_percpu_elem");
 
 	/* No log: a permission error is about privilege. */
-	bpf_support_check(NULL, NULL, why, sizeof(why)); /* clears the capture */
-	CHECK_EQ(bpf_support_libbpf_error(-EPERM, "thing: load", buf, sizeof(buf)), -EPERM);
-	CHECK_CONTAINS(buf, "no privilege");
-	CHECK_EQ(bpf_support_libbpf_error(-ENOENT, "thing: attach", buf, sizeof(buf)), -ENOENT);
-	CHECK_CONTAINS(buf, "kernel too old");
+	bpf_support_check("t", NULL, NULL, &fl); /* clears the capture */
+	CHECK_EQ(bpf_support_libbpf_error(-EPERM, "thing", "load", &f), -EPERM);
+	CHECK_EQ(f.reason, BPF_REASON_NO_PRIVILEGE);
+	CHECK_CONTAINS(f.why, "no privilege");
+	CHECK_EQ(bpf_support_libbpf_error(-ENOENT, "thing", "attach", &f), -ENOENT);
+	CHECK_EQ(f.reason, BPF_REASON_ATTACH);
+	CHECK_STR(bpf_reason_name(BPF_REASON_MISSING_KERNEL_FEATURE), "missing_kernel_feature");
+	CHECK_STR(bpf_reason_name(BPF_REASON_MAX), "?");
+}
+
+/* The test hook makes the real load fail in the kernel's verifier: every
+ * module then reports the verifier as the reason, names its program, and
+ * frees what it made; with the hook off the same module loads. Portable
+ * variants load on any kernel. */
+static void test_rejected_load(void)
+{
+	struct bpf_rss *r = NULL;
+	struct taskiter *t = NULL;
+	struct exits *x = NULL;
+	struct oomkill *o = NULL;
+
+	if (!bpf_usable())
+		TEST_SKIP_UNLESS_CI(fl.why);
+	setenv("MEMAGENT_BPF_TEST_REJECT", "rss_stat,task_iter,sched_process_exit,mark_victim", 1);
+	CHECK(bpf_support_test_reject("task_iter"));
+	CHECK(!bpf_support_test_reject("task"));
+	CHECK_EQ(bpf_rss_new(4, &r, &fl), -EACCES);
+	CHECK(r == NULL);
+	CHECK_EQ(fl.reason, BPF_REASON_VERIFIER);
+	CHECK_CONTAINS(fl.why, "rss_stat: load: verifier rejected prog 'on_rss_stat");
+	CHECK_CONTAINS(fl.why, "invalid mem access");
+	CHECK_CMP(taskiter_new(0, &t, &fl), <, 0);
+	CHECK_EQ(fl.reason, BPF_REASON_VERIFIER);
+	CHECK_CMP(exits_new(0, &x, &fl), <, 0);
+	CHECK_EQ(fl.reason, BPF_REASON_VERIFIER);
+	CHECK_CMP(oomkill_new(0, &o, &fl), <, 0);
+	CHECK_EQ(fl.reason, BPF_REASON_VERIFIER);
+	setenv("MEMAGENT_BPF_TEST_REJECT", "mark_victim", 1);
+	CHECK_EQ(bpf_rss_new(4, &r, &fl), 0);
+	CHECK(r != NULL);
+	r = bpf_rss_free(r);
+	unsetenv("MEMAGENT_BPF_TEST_REJECT");
+
+	setenv("MEMAGENT_BPF_PORTABLE", "1", 1);
+	CHECK_EQ(taskiter_new(0, &t, &fl), 0);
+	if (t) {
+		CHECK(taskiter_portable(t));
+		t = taskiter_free(t);
+	}
+	CHECK_EQ(exits_new(0, &x, &fl), 0);
+	if (x) {
+		struct exits_stats es;
+
+		exits_stats(x, &es);
+		CHECK(es.portable);
+		x = exits_free(x);
+	}
+	unsetenv("MEMAGENT_BPF_PORTABLE");
 }
 
 static void test_nr_cpus(void)
@@ -114,39 +210,22 @@ static void test_nr_cpus(void)
 	CHECK_EQ(bpf_support_nr_cpus(), libbpf_num_possible_cpus());
 }
 
-/* Path of this process's memory cgroup from /proc/self/cgroup (v1), or "". */
-static void own_memcg(char *path, size_t len)
-{
-	char line[512];
-	FILE *f = fopen("/proc/self/cgroup", "re");
-
-	path[0] = '\0';
-	if (!f)
-		return;
-	while (fgets(line, sizeof(line), f)) {
-		char *p = strstr(line, ":memory:");
-
-		line[strcspn(line, "\n")] = '\0';
-		if (p)
-			snprintf(path, len, "%s", p + 8);
-	}
-	fclose(f);
-}
-
+/* Ids resolve to paths on the memory hierarchy, v1 or v2. */
 static void test_memcg_path(void)
 {
-	char own[512], dir[700], buf[512], tiny[2];
+	char own[512], dir[1024], buf[512], tiny[2];
+	const char *root;
 	struct stat st;
+	int v;
 
-	own_memcg(own, sizeof(own));
-	if (!own[0] || access(CGROOT "/memory/memory.usage_in_bytes", F_OK) != 0)
-		TEST_SKIP("memory controller not on cgroup v1 here");
-	snprintf(dir, sizeof(dir), CGROOT "/memory%s", own);
+	root = memcg_root(&v);
+	if (!root || !memcg_of(getpid(), own, sizeof(own), dir, sizeof(dir)))
+		TEST_SKIP_UNLESS_CI("no memory controller here");
 	REQUIRE(stat(dir, &st) == 0);
 	CHECK_EQ(bpf_support_memcg_path(CGROOT, (uint64_t)st.st_ino, buf, sizeof(buf)),
 		 (int)strlen(own));
 	CHECK_STR(buf, own);
-	REQUIRE(stat(CGROOT "/memory", &st) == 0);
+	REQUIRE(stat(root, &st) == 0);
 	CHECK_EQ(bpf_support_memcg_path(CGROOT, (uint64_t)st.st_ino, buf, sizeof(buf)), 1);
 	CHECK_STR(buf, "/");
 	CHECK_EQ(bpf_support_memcg_path(CGROOT, UINT64_MAX - 7, buf, sizeof(buf)), -ENOENT);
@@ -164,16 +243,19 @@ static int unprivileged_checks(const char *memcg_own, uint64_t memcg_id)
 	struct oomkill *o = NULL;
 	struct exits *x = NULL;
 	struct taskiter *t = NULL;
+	struct bpf_failure f;
 	char buf[512];
 	int bad = 0;
 
-	bad += bpf_support_check(NULL, NULL, buf, sizeof(buf)) != -EPERM;
-	bad += strstr(buf, "no privilege") == NULL;
-	bad += bpf_rss_new(4, &r, buf, sizeof(buf)) != -EPERM || r != NULL;
-	bad += strstr(buf, "CAP_BPF") == NULL;
-	bad += oomkill_new(0, &o, buf, sizeof(buf)) != -EPERM || o != NULL;
-	bad += exits_new(0, &x, buf, sizeof(buf)) != -EPERM || x != NULL;
-	bad += taskiter_new(0, &t, buf, sizeof(buf)) != -EPERM || t != NULL;
+	bad += bpf_support_check("t", NULL, NULL, &f) != -EPERM;
+	bad += strstr(f.why, "no privilege") == NULL;
+	bad += f.reason != BPF_REASON_NO_PRIVILEGE;
+	bad += bpf_rss_new(4, &r, &f) != -EPERM || r != NULL;
+	bad += strstr(f.why, "CAP_BPF") == NULL;
+	bad += oomkill_new(0, &o, &f) != -EPERM || o != NULL;
+	bad += exits_new(0, &x, &f) != -EPERM || x != NULL;
+	bad += taskiter_new(0, &t, &f) != -EPERM || t != NULL;
+	bad += f.reason != BPF_REASON_NO_PRIVILEGE;
 	bad += bpf_support_probe(st) > 3;
 	bad += !st[BPF_FEATURE_BTF].available;
 	bad += st[BPF_FEATURE_PRIVILEGE].available;
@@ -189,7 +271,7 @@ static int unprivileged_checks(const char *memcg_own, uint64_t memcg_id)
 
 static void test_unprivileged(void)
 {
-	char own[512], dir[700];
+	char own[512], dir[1024];
 	uint64_t id = 0;
 	struct stat st;
 	pid_t pid;
@@ -197,9 +279,7 @@ static void test_unprivileged(void)
 
 	if (getuid() != 0)
 		TEST_SKIP("needs root to drop root");
-	own_memcg(own, sizeof(own));
-	snprintf(dir, sizeof(dir), CGROOT "/memory%s", own);
-	if (own[0] && stat(dir, &st) == 0)
+	if (memcg_of(getpid(), own, sizeof(own), dir, sizeof(dir)) && stat(dir, &st) == 0)
 		id = (uint64_t)st.st_ino;
 	else
 		own[0] = '\0';
@@ -226,6 +306,7 @@ int main(void)
 	RUN(test_probe_all);
 	RUN(test_tracepoints);
 	RUN(test_verifier_reason);
+	RUN(test_rejected_load);
 	RUN(test_nr_cpus);
 	RUN(test_memcg_path);
 	RUN(test_unprivileged);

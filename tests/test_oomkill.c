@@ -21,7 +21,7 @@
 #define MIB (1024ull * 1024)
 #define CGROOT "/sys/fs/cgroup"
 
-static char why[256];
+static struct bpf_failure fl;
 
 static int write_file(const char *dir, const char *name, const char *val)
 {
@@ -126,17 +126,17 @@ static void test_oom_kill_in_memcg(void)
 	int status = 0, go[2] = { -1, -1 }, ep, r;
 	pid_t pid;
 
-	if (oomkill_new(0, &o, why, sizeof(why)) < 0)
-		TEST_SKIP_UNLESS_CI(why);
+	if (oomkill_new(0, &o, &fl) < 0)
+		TEST_SKIP_UNLESS_CI(fl.why);
 	if (memchild_path(helper, sizeof(helper)) < 0) {
 		oomkill_free(o);
 		REQUIRE(!"tests/helpers/memchild is built");
 	}
 	r = make_cgroup(dir, sizeof(dir), 64 * MIB);
 	if (r < 0) {
-		snprintf(why, sizeof(why), "cannot create a memory cgroup: %s", strerror(-r));
+		snprintf(fl.why, sizeof(fl.why), "cannot create a memory cgroup: %s", strerror(-r));
 		oomkill_free(o);
-		TEST_SKIP_UNLESS_CI(why);
+		TEST_SKIP_UNLESS_CI(fl.why);
 	}
 	/* From here on every path goes through out: the cgroup is removed. */
 	if (stat(dir, &cst) < 0 || pipe2(go, O_CLOEXEC) < 0) {
@@ -224,8 +224,8 @@ static void test_idle_poll(void)
 	struct oomkill *o = NULL;
 	struct seen s = { .pid = -1 };
 
-	if (oomkill_new(4096 * 4, &o, why, sizeof(why)) < 0)
-		TEST_SKIP_UNLESS_CI(why);
+	if (oomkill_new(4096 * 4, &o, &fl) < 0)
+		TEST_SKIP_UNLESS_CI(fl.why);
 	CHECK_CMP(oomkill_fd(o), >=, 0);
 	CHECK_EQ(oomkill_poll(o, on_kill, &s), 0);
 	CHECK_EQ(s.n, 0);

@@ -12,12 +12,14 @@
 #include <unistd.h>
 
 #include "test.h"
+#include "memcg.h"
+#include "bpf_support.h"
 #include "taskiter.h"
 #include "helpers/memchild.h"
 
 #define NCHILD 5
 
-static char why[256];
+static struct bpf_failure fl;
 
 static const struct taskiter_proc *find(const struct taskiter_proc *p, size_t n, pid_t pid)
 {
@@ -25,32 +27,6 @@ static const struct taskiter_proc *find(const struct taskiter_proc *p, size_t n,
 		if (p[i].pid == pid)
 			return &p[i];
 	return NULL;
-}
-
-/* Inode of the process's memory cgroup directory (v1 "memory" line, else v2 "0::"). */
-static uint64_t memcg_ino(pid_t pid)
-{
-	char path[64], line[512], dir[1024] = "";
-	struct stat st;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)pid);
-	f = fopen(path, "re");
-	if (!f)
-		return 0;
-	while (fgets(line, sizeof(line), f)) {
-		char *c1 = strchr(line, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
-
-		if (!c2)
-			continue;
-		line[strcspn(line, "\n")] = '\0';
-		if (strncmp(c1 + 1, "memory:", 7) == 0)
-			snprintf(dir, sizeof(dir), "/sys/fs/cgroup/memory%s", c2 + 1);
-	}
-	fclose(f);
-	if (!dir[0] || stat(dir, &st) < 0)
-		return 0;
-	return (uint64_t)st.st_ino;
 }
 
 /* Steady processes (stopped with SIGSTOP) read the same through the
@@ -69,8 +45,8 @@ static void test_agrees_with_proc(void)
 	size_t n = 0;
 	long page_kb = sysconf(_SC_PAGESIZE) / 1024;
 
-	if (taskiter_new(0, &t, why, sizeof(why)) < 0)
-		TEST_SKIP_UNLESS_CI(why);
+	if (taskiter_new(0, &t, &fl) < 0)
+		TEST_SKIP_UNLESS_CI(fl.why);
 	for (int i = 0; i < NCHILD; i++) {
 		c[i].pid = c[i].to = c[i].from = -1;
 		REQUIRE(memchild_start(&c[i], NULL) == 0);
@@ -133,8 +109,8 @@ static void test_whole_system(void)
 	struct dirent *de;
 	DIR *d;
 
-	if (taskiter_new(0, &t, why, sizeof(why)) < 0)
-		TEST_SKIP_UNLESS_CI(why);
+	if (taskiter_new(0, &t, &fl) < 0)
+		TEST_SKIP_UNLESS_CI(fl.why);
 	REQUIRE(taskiter_read(t, &procs, &n) > 0);
 	for (size_t i = 1; i < n; i++)
 		CHECK_CMP(procs[i - 1].pid, <, procs[i].pid);
@@ -179,8 +155,8 @@ static void test_overflow_counted(void)
 	const struct taskiter_proc *procs;
 	size_t n = 0;
 
-	if (taskiter_new(4, &t, why, sizeof(why)) < 0)
-		TEST_SKIP_UNLESS_CI(why);
+	if (taskiter_new(4, &t, &fl) < 0)
+		TEST_SKIP_UNLESS_CI(fl.why);
 	CHECK_EQ(taskiter_read(t, &procs, &n), 4);
 	CHECK_EQ(n, 4);
 	taskiter_stats(t, &st);

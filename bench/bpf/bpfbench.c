@@ -42,6 +42,7 @@
 
 #include "bpf_rss.h"
 #include "bpf_support.h"
+#include "procfs.h"
 #include "config.h"
 #include "procfile.h"
 #include "process.h"
@@ -285,7 +286,7 @@ static void bench_iter(int nprocs)
 	struct prog_stats ps0, ps1;
 	double us[ITER_PASSES];
 	size_t n = 0;
-	char why[256];
+	struct bpf_failure fl;
 	pid_t *kids;
 	int hold[2], r, spawned = 0;
 	uint64_t t0;
@@ -312,9 +313,9 @@ static void bench_iter(int nprocs)
 	}
 	close(hold[0]);
 
-	r = taskiter_new(0, &t, why, sizeof(why));
+	r = taskiter_new(0, &t, &fl);
 	if (r < 0)
-		die(why, r);
+		die(fl.why, r);
 	for (int i = 0; i < 3; i++) /* warm caches */
 		taskiter_read(t, &procs, &n);
 	prog_stats("task_iter", &ps0);
@@ -362,15 +363,15 @@ struct agent {
 
 static void agent_on(struct agent *a)
 {
-	char why[256];
+	struct bpf_failure fl;
 	int r;
 
-	if ((r = bpf_rss_new(64, &a->rss, why, sizeof(why))) < 0)
-		die(why, r);
-	if ((r = oomkill_new(0, &a->oom, why, sizeof(why))) < 0)
-		die(why, r);
-	if ((r = exits_new(0, &a->ex, why, sizeof(why))) < 0)
-		die(why, r);
+	if ((r = bpf_rss_new(64, &a->rss, &fl)) < 0)
+		die(fl.why, r);
+	if ((r = oomkill_new(0, &a->oom, &fl)) < 0)
+		die(fl.why, r);
+	if ((r = exits_new(0, &a->ex, &fl)) < 0)
+		die(fl.why, r);
 }
 
 static void agent_off(struct agent *a)
@@ -394,6 +395,25 @@ static void fault_work(void)
 			((volatile char *)p)[i] = 1;
 		munmap(p, len);
 	}
+}
+
+/* The process's start time (/proc/PID/stat field 22), its identity for bpf_rss. */
+static uint64_t start_ticks_of(pid_t pid)
+{
+	char path[64], buf[1024];
+	struct procfs_stat ps;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		die("open stat", errno);
+	n = read(fd, buf, sizeof(buf));
+	close(fd);
+	if (n <= 0 || procfs_parse_stat(buf, (size_t)n, &ps) < 0)
+		die("parse stat", EINVAL);
+	return ps.start_ticks;
 }
 
 /* One run of the workload in a fresh child; returns its wall time in ns
@@ -420,7 +440,7 @@ static uint64_t fault_run(struct bpf_rss *watch)
 	}
 	close(go[0]);
 	close(done[1]);
-	if (watch && bpf_rss_watch(watch, pid) < 0)
+	if (watch && bpf_rss_watch(watch, pid, start_ticks_of(pid)) < 0)
 		die("bpf_rss_watch", errno);
 	t0 = now_ns();
 	if (write(go[1], "g", 1) != 1 || read(done[0], &b, 1) != 1)
@@ -570,11 +590,11 @@ static void bench_storm(double seconds)
 	struct prog_stats ps0, ps1;
 	uint64_t forked = 0, t0, deadline;
 	int pipes[8][2], ep, r, alive;
-	char why[256];
+	struct bpf_failure fl;
 
-	r = exits_new(0, &x, why, sizeof(why));
+	r = exits_new(0, &x, &fl);
 	if (r < 0)
-		die(why, r);
+		die(fl.why, r);
 	prog_stats("on_process_exit", &ps0);
 	t0 = now_ns();
 	deadline = t0 + (uint64_t)(seconds * 1e9);
@@ -768,7 +788,7 @@ int main(int argc, char **argv)
 	const char *tsv = "bench/results/bpf.tsv", *md = "bench/RESULTS.md";
 	int nprocs = 3000, pairs = 21, stats_fd;
 	double storm_s = 3;
-	char why[256];
+	struct bpf_failure fl;
 	int r;
 
 	for (int i = 1; i < argc; i++) {
@@ -788,9 +808,9 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	r = bpf_support_check(NULL, NULL, why, sizeof(why));
+	r = bpf_support_check("bench", NULL, NULL, &fl);
 	if (r < 0)
-		die(why, r);
+		die(fl.why, r);
 	fprintf(stderr, "bpfbench: page faults, %d pairs, child watched...\n", pairs);
 	bench_faults(pairs, true);
 	fprintf(stderr, "bpfbench: page faults, %d pairs, child not watched...\n", (pairs + 2) / 3);
