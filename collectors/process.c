@@ -38,7 +38,6 @@
 #include "bpf_rss.h"
 #include "bpf_support.h"
 #include "cgroup.h"
-#include "config.h"
 #include "exits.h"
 #include "procfile.h"
 #include "procfs.h"
@@ -940,7 +939,7 @@ static int account(struct state *st, struct snapshot *snap, struct proc *p, unsi
 	uint64_t bit = 1ull << i;
 
 	if (t->group_by == TARGET_GROUP_COMM) {
-		struct group *g = group_get(ts, p->comm, st->ctx->limits->max_groups);
+		struct group *g = group_get(ts, p->comm, st->ctx->limits.max_groups);
 
 		g->count++;
 		g->rss += rd->status.rss;
@@ -948,7 +947,7 @@ static int account(struct state *st, struct snapshot *snap, struct proc *p, unsi
 		return 0;
 	}
 	if (t->per_process) {
-		if (!(p->series & bit) && ts->n_series < st->ctx->limits->max_processes) {
+		if (!(p->series & bit) && ts->n_series < st->ctx->limits.max_processes) {
 			/* A free slot: p leaves "other", whose counters keep what p
 			 * contributed so far. */
 			ts->dead_minflt += p->minflt;

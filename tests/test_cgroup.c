@@ -201,7 +201,7 @@ static void test_collector(void)
 	REQUIRE(test_write_file(root, "memory/batch/memory.oom_control", "under_oom 0\noom_kill 0\n") == 0);
 
 	struct collector_ctx ctx = { .proc_root = "/proc", .cgroup_root = root,
-				     .targets = &cfg->targets, .limits = &cfg->limits };
+				     .targets = &cfg->targets };
 
 	REQUIRE(cgroup_collector.init(&ctx, &st) == 0);
 	s = snapshot_new();
@@ -268,7 +268,7 @@ static void test_unit_shallowest(void)
 		}
 
 		struct collector_ctx ctx = { .proc_root = "/proc", .cgroup_root = root,
-					     .targets = &cfg->targets, .limits = &cfg->limits };
+					     .targets = &cfg->targets };
 
 		REQUIRE(cgroup_collector.init(&ctx, &st) == 0);
 		s = snapshot_new();
