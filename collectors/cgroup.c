@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "cgroup.h"
+#include "keyval.h"
 #include "procfile.h"
 
 #define L(var, type, name, unit, text) \
@@ -160,18 +161,11 @@ static int read_u64(int dirfd, const char *name, uint64_t *ret)
 }
 
 /* Finds "key N" in a flat keyed file (memory.events, memory.oom_control). */
-static int keyed_u64(const char *buf, const char *key, uint64_t *ret)
+static int keyed_u64(const char *buf, size_t len, const char *key, uint64_t *ret)
 {
-	size_t n = strlen(key);
+	int r = keyval_find_u64(buf, len, ' ', key, ret);
 
-	for (const char *p = buf; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
-		if (strncmp(p, key, n) == 0 && p[n] == ' ') {
-			const char *v = p + n + 1;
-
-			return procfile_u64(&v, ret) ? 0 : -EBADMSG;
-		}
-	}
-	return -ENOENT;
+	return r == KEYVAL_PLAIN ? 0 : r == -ENOENT ? -ENOENT : -EBADMSG;
 }
 
 static int read_v2(int dfd, struct cgroup_mem *m)
@@ -189,7 +183,8 @@ static int read_v2(int dfd, struct cgroup_mem *m)
 	r = procfile_read(dfd, "memory.events", buf, sizeof(buf));
 	if (r < 0)
 		return r;
-	if (keyed_u64(buf, "oom", &m->oom) < 0 || keyed_u64(buf, "oom_kill", &m->oom_kill) < 0)
+	if (keyed_u64(buf, (size_t)r, "oom", &m->oom) < 0 ||
+	    keyed_u64(buf, (size_t)r, "oom_kill", &m->oom_kill) < 0)
 		return -EBADMSG;
 	m->has_oom = true;
 	r = procfile_read(dfd, "memory.pressure", buf, sizeof(buf));
@@ -216,11 +211,11 @@ static int read_v1(int dfd, struct cgroup_mem *m)
 	if (r < 0)
 		return r;
 	/* oom_kill appeared in 4.13; under_oom is older. */
-	if (keyed_u64(buf, "under_oom", &under) < 0)
+	if (keyed_u64(buf, (size_t)r, "under_oom", &under) < 0)
 		return -EBADMSG;
 	m->has_under_oom = true;
 	m->under_oom = under != 0;
-	if (keyed_u64(buf, "oom_kill", &m->oom_kill) < 0)
+	if (keyed_u64(buf, (size_t)r, "oom_kill", &m->oom_kill) < 0)
 		m->oom_kill = 0;
 	return 0;
 }
