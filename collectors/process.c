@@ -37,7 +37,7 @@
 
 #include "bpf_rss.h"
 #include "bpf_support.h"
-#include "cgroup.h"
+#include "cgroupfs.h"
 #include "exits.h"
 #include "procfile.h"
 #include "procfs.h"
@@ -173,7 +173,7 @@ struct state {
 	const struct target_set *targets;
 	int proc_fd;
 	DIR *proc_dir;
-	struct cgroup_hier hier;
+	struct cgroupfs_hier hier;
 	long clk_tck;
 	double boot_time;
 	uint32_t gen;
@@ -385,8 +385,8 @@ static char *read_cgroup(struct state *st, int32_t pid)
 {
 	char path[PATH_MAX];
 
-	if (st->hier.version == CGROUP_NONE ||
-	    cgroup_of_pid(st->proc_fd, pid, st->hier.version, path, sizeof(path)) < 0)
+	if (st->hier.version == CGROUPFS_NONE ||
+	    cgroupfs_path_of_pid(st->proc_fd, pid, st->hier.version, path, sizeof(path)) < 0)
 		return NULL;
 	return strdup(path);
 }
@@ -1195,7 +1195,7 @@ static void on_exit_event(void *arg, const struct exits_event *ev)
 		struct target_proc tp = { .pid = ev->pid, .comm = ev->comm };
 
 		if ((st->targets->needs & TARGET_NEED_CGROUP) &&
-		    bpf_support_memcg_path(st->ctx->cgroup_root, ev->memcg_id, cgroup, sizeof(cgroup)) >= 0)
+		    cgroupfs_path_of_id(&st->hier, ev->memcg_id, cgroup, sizeof(cgroup)) >= 0)
 			tp.cgroup = cgroup;
 		mask = target_set_classify(st->targets, &tp);
 	}
@@ -1463,7 +1463,7 @@ static int collector_init(const struct collector_ctx *ctx, void **ret_state)
 		if (t->smaps)
 			st->ts[i].needs |= NEED_SMAPS;
 	}
-	cgroup_hier_detect(ctx->cgroup_root, &st->hier);
+	cgroupfs_detect(ctx->cgroup_root, &st->hier);
 	st->boot_time = read_boot_time(st->proc_fd, st->buf);
 	st->loadavg_fd = procfile_open(st->proc_fd, "loadavg");
 	if (ctx->use_bpf)
