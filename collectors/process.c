@@ -39,6 +39,7 @@
 #include "bpf_support.h"
 #include "cgroupfs.h"
 #include "exits.h"
+#include "pidtab.h"
 #include "procfile.h"
 #include "procfs.h"
 #include "process.h"
@@ -187,8 +188,7 @@ struct state {
 				   * last two samples: [0] this one, [1] the one before */
 	size_t kept_fds;
 
-	struct proc *tab; /* open-addressed by pid, linear probing */
-	size_t cap, n;
+	struct pidtab tab; /* of struct proc: every process seen */
 	int32_t *gone;    /* scratch: pids to drop after a sweep */
 	size_t gone_cap;
 
@@ -213,79 +213,19 @@ static const struct taskiter_proc *rec_of(const struct state *st, const struct p
 
 /* --- the pid table --------------------------------------------------------- */
 
-static size_t pid_slot(const struct state *st, int32_t pid)
-{
-	return ((uint32_t)pid * 2654435761u) & (st->cap - 1);
-}
-
 static struct proc *tab_find(struct state *st, int32_t pid)
 {
-	for (size_t i = pid_slot(st, pid);; i = (i + 1) & (st->cap - 1)) {
-		if (st->tab[i].pid == pid)
-			return &st->tab[i];
-		if (!st->tab[i].pid)
-			return NULL;
-	}
+	return pidtab_find(&st->tab, pid);
 }
 
-static int tab_grow(struct state *st)
-{
-	size_t old_cap = st->cap, cap = old_cap ? old_cap * 2 : 1024;
-	struct proc *old = st->tab, *tab = calloc(cap, sizeof(*tab));
-
-	if (!tab)
-		return -ENOMEM;
-	st->tab = tab;
-	st->cap = cap;
-	for (size_t i = 0; i < old_cap; i++) {
-		if (!old[i].pid)
-			continue;
-		size_t j = pid_slot(st, old[i].pid);
-
-		while (tab[j].pid)
-			j = (j + 1) & (cap - 1);
-		tab[j] = old[i];
-	}
-	free(old);
-	return 0;
-}
-
-/* Returns a zeroed entry for pid (not present before), or NULL on OOM. */
+/* Returns a new entry for pid (not present before), or NULL on OOM. */
 static struct proc *tab_insert(struct state *st, int32_t pid)
 {
-	size_t i;
+	struct proc *p = pidtab_insert(&st->tab, pid);
 
-	if ((st->n + 1) * 2 > st->cap && tab_grow(st) < 0)
-		return NULL;
-	for (i = pid_slot(st, pid); st->tab[i].pid; i = (i + 1) & (st->cap - 1))
-		;
-	memset(&st->tab[i], 0, sizeof(st->tab[i]));
-	st->tab[i].pid = pid;
-	st->tab[i].fd_status = st->tab[i].fd_stat = st->tab[i].fd_fds = -1;
-	st->n++;
-	return &st->tab[i];
-}
-
-/* Removes the entry at p, shifting later entries of its probe run back so
- * lookups never need tombstones. */
-static void tab_remove(struct state *st, struct proc *p)
-{
-	size_t i = (size_t)(p - st->tab), j = i;
-
-	for (;;) {
-		j = (j + 1) & (st->cap - 1);
-		if (!st->tab[j].pid)
-			break;
-		size_t home = pid_slot(st, st->tab[j].pid);
-
-		/* Move j into the hole at i unless its home lies cyclically in (i, j]. */
-		if (i <= j ? (home <= i || home > j) : (home <= i && home > j)) {
-			st->tab[i] = st->tab[j];
-			i = j;
-		}
-	}
-	memset(&st->tab[i], 0, sizeof(st->tab[i]));
-	st->n--;
+	if (p)
+		p->fd_status = p->fd_stat = p->fd_fds = -1;
+	return p;
 }
 
 /* --- per-process state changes --------------------------------------------- */
@@ -353,7 +293,7 @@ static void drop(struct state *st, struct proc *p)
 	close_fds(st, p);
 	rss_unwatch(st, p);
 	free_ident(p);
-	tab_remove(st, p);
+	pidtab_remove(&st->tab, p);
 }
 
 /* p became a zombie: it has no memory left, but its pid stays listed until
@@ -680,13 +620,13 @@ static int scan_iter(struct state *st, struct collector_errors *err)
 /* Makes room in gone[] for every entry of the table. */
 static int gone_reserve(struct state *st)
 {
-	if (st->gone_cap < st->n) {
-		int32_t *g = realloc(st->gone, st->n * sizeof(*g));
+	if (st->gone_cap < st->tab.n) {
+		int32_t *g = realloc(st->gone, st->tab.n * sizeof(*g));
 
 		if (!g)
 			return -ENOMEM;
 		st->gone = g;
-		st->gone_cap = st->n;
+		st->gone_cap = st->tab.n;
 	}
 	return 0;
 }
@@ -696,13 +636,16 @@ static int sweep(struct state *st)
 	size_t n = 0;
 
 	/* Nobody exited since the last sample: nothing to look for. */
-	if (st->n_seen == st->n)
+	if (st->n_seen == st->tab.n)
 		return 0;
 	if (gone_reserve(st) < 0)
 		return -ENOMEM;
-	for (size_t i = 0; i < st->cap; i++)
-		if (st->tab[i].pid && st->tab[i].seen != st->gen)
-			st->gone[n++] = st->tab[i].pid;
+	for (size_t i = 0; i < st->tab.cap; i++) {
+		const struct proc *p = pidtab_slot(&st->tab, i);
+
+		if (p && p->seen != st->gen)
+			st->gone[n++] = p->pid;
+	}
 	for (size_t i = 0; i < n; i++)
 		drop(st, tab_find(st, st->gone[i]));
 	return 0;
@@ -993,11 +936,11 @@ static int read_all(struct state *st, struct snapshot *snap, struct collector_er
 	if (ret < 0)
 		return ret;
 
-	for (size_t i = 0; i < st->cap; i++) {
-		struct proc *p = &st->tab[i];
+	for (size_t i = 0; i < st->tab.cap; i++) {
+		struct proc *p = pidtab_slot(&st->tab, i);
 		int r;
 
-		if (!p->pid)
+		if (!p)
 			continue;
 		if (p->recheck_gen == st->gen) {
 			p->recheck_gen = 0;
@@ -1137,7 +1080,7 @@ static int emit_targets(struct state *st, struct snapshot *snap)
 						EXIT_BOUNDS, ts->exit_sum);
 		}
 	}
-	r |= snapshot_add(snap, &m_known, (double)st->n, NULL);
+	r |= snapshot_add(snap, &m_known, (double)st->tab.n, NULL);
 	r |= snapshot_add(snap, &m_kept_fds, (double)st->kept_fds, NULL);
 	r |= emit_bpf(st, snap);
 	return r < 0 ? -ENOMEM : 0;
@@ -1292,7 +1235,7 @@ static int collector_read(void *state, struct snapshot *snap, struct collector_e
 	st->listed = true;
 	if (r < 0 && !must_list(st)) {
 		st->listed = false;
-		st->n_seen = st->n; /* the table is the listing */
+		st->n_seen = st->tab.n; /* the table is the listing */
 		r = 0;
 	} else if (r < 0) {
 		r = scan(st, err);
@@ -1377,10 +1320,12 @@ static void collector_done(void *state)
 
 	if (!st)
 		return;
-	for (size_t i = 0; i < st->cap; i++) {
-		if (st->tab[i].pid) {
-			close_fds(st, &st->tab[i]);
-			free_ident(&st->tab[i]);
+	for (size_t i = 0; i < st->tab.cap; i++) {
+		struct proc *p = pidtab_slot(&st->tab, i);
+
+		if (p) {
+			close_fds(st, p);
+			free_ident(p);
 		}
 	}
 	for (size_t i = 0; st->ts && i < st->targets->n; i++)
@@ -1397,7 +1342,7 @@ static void collector_done(void *state)
 	if (st->loadavg_fd >= 0)
 		close(st->loadavg_fd);
 	free(st->ts);
-	free(st->tab);
+	pidtab_done(&st->tab);
 	free(st->gone);
 	free(st->buf);
 	free(st);
@@ -1436,7 +1381,7 @@ static int collector_init(const struct collector_ctx *ctx, void **ret_state)
 	}
 	st->buf = malloc(FILE_BUF);
 	st->ts = calloc(ctx->targets->n ? ctx->targets->n : 1, sizeof(*st->ts));
-	if (!st->buf || !st->ts || tab_grow(st) < 0) {
+	if (!st->buf || !st->ts || pidtab_init(&st->tab, sizeof(struct proc), 512) < 0) {
 		collector_done(st);
 		return -ENOMEM;
 	}
