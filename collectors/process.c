@@ -487,17 +487,13 @@ static void discover(struct state *st, int32_t pid, struct collector_errors *err
 static uint64_t read_last_pid(struct state *st)
 {
 	char buf[128];
-	const char *p;
 	uint64_t v;
 	int r;
 
 	if (st->loadavg_fd < 0)
 		return 0;
 	r = procfile_pread(st->loadavg_fd, buf, sizeof(buf));
-	if (r <= 1 || !(p = memrchr(buf, ' ', (size_t)r)))
-		return 0;
-	p++;
-	return procfile_u64(&p, &v) ? v : 0;
+	return r > 0 && procfs_parse_last_pid(buf, (size_t)r, &v) == 0 ? v : 0;
 }
 
 /* Whether /proc must be listed this sample. A new process always takes a
@@ -949,18 +945,14 @@ static int read_all(struct state *st, struct snapshot *snap, struct collector_er
 		}
 		if (p->kind == PROC_IGNORED && !rec_of(st, p) &&
 		    (uint32_t)(p->pid + st->gen) % RECHECK_TICKS == 0) {
-			char path[32], comm[PROCFS_COMM_MAX + 1];
+			char path[32], text[PROCFS_COMM_MAX + 1], comm[PROCFS_COMM_MAX];
 
 			snprintf(path, sizeof(path), "%d/comm", p->pid);
-			r = procfile_read(st->proc_fd, path, comm, sizeof(comm));
-			if (r > 0 && comm[r - 1] == '\n')
-				comm[r - 1] = '\0';
-			if (r > 0 && strcmp(comm, p->comm) != 0) {
+			r = procfile_read(st->proc_fd, path, text, sizeof(text));
+			if (r > 0 && procfs_parse_comm(text, (size_t)r, comm) == 0 &&
+			    strcmp(comm, p->comm) != 0) {
 				/* exec'd into something else: match it anew */
-				size_t n = strnlen(comm, PROCFS_COMM_MAX - 1);
-
-				memcpy(p->comm, comm, n);
-				p->comm[n] = '\0';
+				memcpy(p->comm, comm, sizeof(p->comm));
 				reclassify(st, p, err);
 			}
 		}
@@ -1272,48 +1264,6 @@ static int collector_poll(void *state, struct collector_errors *err)
 
 /* --- lifecycle ------------------------------------------------------------- */
 
-/* The boot time (btime) from /proc/stat; 0 when unknown. The file grows
- * with CPUs and interrupts (the intr line alone holds a number per IRQ),
- * so on a large host btime comes after more than FILE_BUF: the file is
- * scanned in chunks of buf (FILE_BUF bytes), keeping the tail of each
- * chunk so a line cut by a chunk's end is still found. */
-static double read_boot_time(int proc_fd, char *buf)
-{
-	enum { KEEP = 40 }; /* > strlen("\nbtime ") + 20 digits + '\n' */
-	int fd = procfile_open(proc_fd, "stat");
-	size_t have = 1;
-	double ret = 0;
-
-	if (fd < 0)
-		return 0;
-	buf[0] = '\n'; /* so that a first line matches "\nbtime " too */
-	for (;;) {
-		ssize_t n = read(fd, buf + have, FILE_BUF - 1 - have);
-		const char *p;
-		uint64_t btime;
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		have += (size_t)n;
-		buf[have] = '\0';
-		p = strstr(buf, "\nbtime ");
-		if (p && strchr(p + 1, '\n')) {
-			p += 7;
-			if (procfile_u64(&p, &btime) && *p == '\n')
-				ret = (double)btime;
-			break;
-		}
-		if (have > KEEP) {
-			memmove(buf, buf + have - KEEP, KEEP);
-			have = KEEP;
-		}
-	}
-	close(fd);
-	return ret;
-}
-
 static void collector_done(void *state)
 {
 	struct state *st = state;
@@ -1398,6 +1348,7 @@ static int collector_init(const struct collector_ctx *ctx, void **ret_state)
 	 * the fd count is left out rather than reported wrong. We hold at
 	 * least proc_fd open, so a working kernel reports a size >= 1. */
 	struct stat sb;
+	uint64_t btime;
 	bool fd_count = fstatat(st->proc_fd, "self/fd", &sb, 0) == 0 && sb.st_size > 0;
 
 	for (size_t i = 0; i < ctx->targets->n; i++) {
@@ -1409,7 +1360,8 @@ static int collector_init(const struct collector_ctx *ctx, void **ret_state)
 			st->ts[i].needs |= NEED_SMAPS;
 	}
 	cgroupfs_detect(ctx->cgroup_root, &st->hier);
-	st->boot_time = read_boot_time(st->proc_fd, st->buf);
+	if (procfs_read_btime(st->proc_fd, st->buf, FILE_BUF, &btime) == 0)
+		st->boot_time = (double)btime;
 	st->loadavg_fd = procfile_open(st->proc_fd, "loadavg");
 	if (ctx->use_bpf)
 		start_bpf(st);

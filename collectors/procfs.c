@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Parsers for the per-process files of /proc: stat, status, smaps_rollup, cmdline. */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -247,6 +248,105 @@ void procfs_join_cmdline(char *buf, size_t len)
 		if (buf[i] == '\0')
 			buf[i] = ' ';
 	buf[len] = '\0';
+}
+
+int procfs_parse_comm(const char *buf, size_t len, char comm[PROCFS_COMM_MAX])
+{
+	size_t n;
+
+	if (!len || buf[len - 1] != '\n')
+		return -EBADMSG;
+	n = len - 1 < PROCFS_COMM_MAX - 1 ? len - 1 : PROCFS_COMM_MAX - 1;
+	memcpy(comm, buf, n);
+	comm[n] = '\0';
+	return 0;
+}
+
+int procfs_parse_btime(const char *buf, size_t len, uint64_t *ret)
+{
+	const char *p = buf, *end = buf + len;
+
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		const char *v = p + 6;
+		uint64_t t;
+
+		if (!nl)
+			return 0;
+		if (nl - p > 6 && memcmp(p, "btime ", 6) == 0) {
+			if (!procfile_u64(&v, &t) || v != nl)
+				return -EBADMSG;
+			*ret = t;
+			return 1;
+		}
+		p = nl + 1;
+	}
+	return 0;
+}
+
+int procfs_read_btime(int proc_fd, char *buf, size_t cap, uint64_t *ret)
+{
+	int fd = procfile_open(proc_fd, "stat"), r = -ENOENT;
+	bool skipping = false; /* inside a line longer than buf */
+	size_t have = 0;
+
+	if (fd < 0)
+		return fd;
+	for (;;) {
+		ssize_t n = read(fd, buf + have, cap - have);
+		const char *nl;
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			r = n < 0 ? -errno : -ENOENT;
+			break;
+		}
+		have += (size_t)n;
+		if (skipping) {
+			nl = memchr(buf, '\n', have);
+			if (!nl) {
+				have = 0;
+				continue;
+			}
+			have -= (size_t)(nl + 1 - buf);
+			memmove(buf, nl + 1, have);
+			skipping = false;
+		}
+		r = procfs_parse_btime(buf, have, ret);
+		if (r != 0)
+			break;
+		/* Keep the incomplete last line for the next chunk; a line that
+		 * fills the whole buffer (intr) is skipped: btime is short. */
+		nl = memrchr(buf, '\n', have);
+		if (nl) {
+			have -= (size_t)(nl + 1 - buf);
+			memmove(buf, nl + 1, have);
+		} else {
+			have = 0;
+			skipping = true;
+		}
+	}
+	close(fd);
+	return r > 0 ? 0 : r;
+}
+
+int procfs_parse_last_pid(const char *buf, size_t len, uint64_t *ret)
+{
+	const char *p, *end;
+	uint64_t v;
+
+	if (!len || buf[len - 1] != '\n')
+		return -EBADMSG;
+	end = buf + len - 1;
+	p = memrchr(buf, ' ', (size_t)(end - buf));
+	if (!p)
+		return -EBADMSG;
+	p++;
+	if (!procfile_u64(&p, &v) || p != end)
+		return -EBADMSG;
+	*ret = v;
+	return 0;
 }
 
 int procfs_read_exe(int proc_fd, int pid, char *buf, size_t len)
