@@ -18,6 +18,7 @@
 #include "bpf_support.h"
 #include "config.h"
 #include "httpd.h"
+#include "listen.h"
 #include "log.h"
 #include "promtext.h"
 #include "registry.h"
@@ -162,7 +163,7 @@ static int serve(const struct config *cfg, const char *listen, struct registry *
 	struct sockaddr_storage ss;
 	socklen_t sl;
 	struct httpd_options ho = { &ss, 0, cfg->limits.http_connections, cfg->limits.http_timeout_s };
-	int r = config_listen_parse(listen, &ss, &sl, err, errlen);
+	int r = listen_parse(listen, &ss, &sl, err, errlen);
 
 	if (r < 0)
 		return r;
@@ -175,7 +176,7 @@ static unsigned port_of(const char *listen)
 	struct sockaddr_storage ss;
 	socklen_t sl;
 
-	if (config_listen_parse(listen, &ss, &sl, NULL, 0) < 0)
+	if (listen_parse(listen, &ss, &sl, NULL, 0) < 0)
 		return 0;
 	return ntohs(ss.ss_family == AF_INET6 ? ((const struct sockaddr_in6 *)&ss)->sin6_port
 					      : ((const struct sockaddr_in *)&ss)->sin_port);
@@ -450,7 +451,7 @@ int main(int argc, char **argv)
 		case 'l': {
 			char why[256];
 
-			if (config_listen_parse(optarg, NULL, NULL, why, sizeof(why)) < 0) {
+			if (listen_parse(optarg, NULL, NULL, why, sizeof(why)) < 0) {
 				fprintf(stderr, "memagent: --listen: %s\n", why);
 				return EX_USAGE;
 			}

@@ -19,6 +19,7 @@
 
 #include "config.h"
 #include "jsonpos.h"
+#include "listen.h"
 #include "test.h"
 
 #define FIXTURES "tests/fixtures/config/"
@@ -411,43 +412,6 @@ static void test_listen_values(void)
 		  "t.json:1:12: listen: \"zz::1\" is not an IPv6 address");
 }
 
-static void test_listen_parse(void)
-{
-	struct sockaddr_storage ss;
-	socklen_t len = 0;
-	char why[128];
-	const struct sockaddr_in *v4 = (const struct sockaddr_in *)&ss;
-	const struct sockaddr_in6 *v6 = (const struct sockaddr_in6 *)&ss;
-
-	REQUIRE(config_listen_parse("127.0.0.1:9470", &ss, &len, why, sizeof(why)) == 0);
-	CHECK_EQ(ss.ss_family, AF_INET);
-	CHECK_EQ(len, sizeof(struct sockaddr_in));
-	CHECK_EQ(ntohs(v4->sin_port), 9470);
-	CHECK_EQ(ntohl(v4->sin_addr.s_addr), 0x7f000001);
-	REQUIRE(config_listen_parse("[::1]:0", &ss, &len, why, sizeof(why)) == 0);
-	CHECK_EQ(ss.ss_family, AF_INET6);
-	CHECK_EQ(len, sizeof(struct sockaddr_in6));
-	CHECK_EQ(ntohs(v6->sin6_port), 0);
-	CHECK(IN6_IS_ADDR_LOOPBACK(&v6->sin6_addr));
-	REQUIRE(config_listen_parse("0.0.0.0:65535", &ss, &len, why, sizeof(why)) == 0);
-	CHECK_EQ(ntohs(v4->sin_port), 65535);
-	REQUIRE(config_listen_parse("[::]:1", &ss, &len, NULL, 0) == 0);
-
-	static const char *const bad[] = {
-		"", ":", ":9470", "127.0.0.1:", "127.0.0.1:-1", "127.0.0.1:+80", "127.0.0.1:80x",
-		"127.1:80", "1.2.3.4.5:80", "[::1]", "[::1]:", "[]:80", "::1", "[1.2.3.4]:80",
-		"127.0.0.1:009470", "[fe80::1%eth0]:80",
-	};
-	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		len = 7;
-		why[0] = '\0';
-		if (config_listen_parse(bad[i], &ss, &len, why, sizeof(why)) != -EINVAL)
-			test_fail_at(__FILE__, __LINE__, "accepted \"%s\"", bad[i]);
-		CHECK(why[0] != '\0');
-		CHECK_EQ(len, 7); /* untouched on failure */
-	}
-}
-
 static void test_missing_keys(void)
 {
 	CHECK_ERR("{\"targets\": [{\"match\": {}}]}",
@@ -624,7 +588,7 @@ static void test_defaults(void)
 	CHECK_EQ(d->interval_ms, CONFIG_INTERVAL_DEFAULT_MS);
 	CHECK_EQ(d->interval_ms, 5000);
 	CHECK_STR(d->listen, CONFIG_LISTEN_DEFAULT);
-	CHECK_EQ(config_listen_parse(d->listen, NULL, NULL, NULL, 0), 0);
+	CHECK_EQ(listen_parse(d->listen, NULL, NULL, NULL, 0), 0);
 	CHECK_EQ(d->limits.max_processes, 100);
 	CHECK_EQ(d->limits.max_groups, 500);
 	CHECK_EQ(d->limits.http_connections, 256);
@@ -942,7 +906,6 @@ int main(void)
 	RUN(test_wrong_types);
 	RUN(test_out_of_range);
 	RUN(test_listen_values);
-	RUN(test_listen_parse);
 	RUN(test_missing_keys);
 	RUN(test_target_values);
 	RUN(test_duplicate_target_names);
