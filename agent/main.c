@@ -25,6 +25,10 @@
 #include "sampler.h"
 #include "strbuf.h"
 
+/* A numeric macro as a string literal, for the usage text. */
+#define STRINGIFY_(x) #x
+#define STRINGIFY(x) STRINGIFY_(x)
+
 struct options {
 	const char *config_path;
 	const char *listen;      /* overrides the config's */
@@ -46,7 +50,8 @@ static void usage(FILE *f)
 	      "  -c, --config FILE        JSON configuration (default: the embedded default:\n"
 	      "                           host memory and PSI, processes grouped by comm)\n"
 	      "  -l, --listen ADDR:PORT   where to serve /metrics (default " CONFIG_LISTEN_DEFAULT ")\n"
-	      "  -i, --interval MS        sampling interval in milliseconds (default 5000)\n"
+	      "  -i, --interval MS        sampling interval in milliseconds (default "
+	      STRINGIFY(CONFIG_INTERVAL_DEFAULT_MS) ")\n"
 	      "      --once               take one sample, print it in Prometheus text format, exit\n"
 	      "      --no-bpf             use /proc readers only, never load BPF programs\n"
 	      "      --check-config FILE  validate FILE: exit 0 when valid, 78 when not\n"
@@ -414,7 +419,7 @@ static int parse_interval(const char *s, unsigned *ret)
 
 	errno = 0;
 	v = strtoul(s, &end, 10);
-	if (errno || *end || end == s || v < 100 || v > 3600000)
+	if (errno || *end || end == s || v < CONFIG_INTERVAL_MIN_MS || v > CONFIG_INTERVAL_MAX_MS)
 		return -EINVAL;
 	*ret = (unsigned)v;
 	return 0;
@@ -460,7 +465,8 @@ int main(int argc, char **argv)
 		}
 		case 'i':
 			if (parse_interval(optarg, &o.interval_ms) < 0) {
-				fprintf(stderr, "memagent: --interval: '%s' is not a number of milliseconds in 100..3600000\n", optarg);
+				fprintf(stderr, "memagent: --interval: '%s' is not a number of milliseconds in %u..%u\n",
+					optarg, CONFIG_INTERVAL_MIN_MS, CONFIG_INTERVAL_MAX_MS);
 				return EX_USAGE;
 			}
 			break;
