@@ -5,6 +5,7 @@
 #   make               everything shipped: build/memagent, libgengc.a/.so, gengc.pc (release, -O2 -g)
 #   make test          everything under ASan+UBSan into build/asan, then run every test
 #   make bench-agent   sampling cost against prometheus-process-exporter (see bench/)
+#   make fuzz-config   the config loader under libFuzzer, FUZZ_SECONDS=60 by default
 #   make install       PREFIX=/usr/local DESTDIR=
 
 VERSION  := 0.1.0
@@ -150,7 +151,32 @@ $(O)/tests/helpers/gc_%: $(O)/obj/tests/helpers/gc_%.o $(GENGC_A)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ -lpthread -lm
 
-tests: $(O)/memagent $(TEST_BINS) $(foreach r,$(ROOMS),$(call room_lib,$(r)))
+# --- fuzzing ----------------------------------------------------------------
+# The config loader under libFuzzer (clang; the runtime is libclang-rt-14-dev,
+# in the test profile of scripts/setup.sh). Its own objects and flags: the
+# loader's sources are compiled again with the agent room's include paths.
+#   make fuzz-config [FUZZ_SECONDS=60]   fuzz for that long; new inputs go to
+#                                        build/fuzz/corpus-config, finds to build/fuzz
+FUZZ_CC       ?= $(CLANG)
+FUZZ_SANFLAGS := -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
+FUZZ_CFLAGS   := -std=gnu11 -O1 -g $(WARN) -D_GNU_SOURCE -fno-strict-aliasing \
+                 -DMEMAGENT_VERSION='"$(VERSION)"' $(ROOM_INC_agent) $(shell pkg-config --cflags jansson)
+FUZZ_CONFIG   := $(O)/fuzz/fuzz_config
+FUZZ_CONFIG_SRCS := tests/fuzz/fuzz_config.c agent/config.c agent/jsonpos.c agent/listen.c core/target.c
+FUZZ_SECONDS  ?= 60
+
+$(FUZZ_CONFIG): $(FUZZ_CONFIG_SRCS) $(wildcard agent/*.h core/*.h)
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_SANFLAGS) -o $@ $(FUZZ_CONFIG_SRCS) $(shell pkg-config --libs jansson)
+
+fuzz-config: $(FUZZ_CONFIG)
+	@mkdir -p build/fuzz/corpus-config
+	$(FUZZ_CONFIG) -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -artifact_prefix=build/fuzz/ \
+		build/fuzz/corpus-config tests/fuzz/corpus/config
+
+.PHONY: fuzz-config
+
+tests: $(O)/memagent $(TEST_BINS) $(foreach r,$(ROOMS),$(call room_lib,$(r))) $(FUZZ_CONFIG)
 	@$(record_build_vars)
 
 # The test run uses the sanitized build; the runner's last line is the verdict.

@@ -8,7 +8,8 @@ pkgs_build="gcc make pkg-config libc6-dev clang llvm bpftool libbpf-dev libelf-d
     zlib1g-dev libjansson-dev libmicrohttpd-dev libcurl4-openssl-dev systemtap-sdt-dev"
 # promtool and the server come with `prometheus`; curl and jq drive the
 # integration tests; procps and util-linux provide pgrep/setsid/flock.
-pkgs_test="prometheus curl jq procps util-linux iproute2 systemd"
+# libclang-rt-14-dev: the libFuzzer runtime (not pulled in without recommends).
+pkgs_test="prometheus curl jq procps util-linux iproute2 systemd libclang-rt-14-dev"
 pkgs_bench="libgc-dev prometheus-process-exporter prometheus-node-exporter hyperfine"
 
 want=""
