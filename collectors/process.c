@@ -37,6 +37,7 @@
 
 #include "bpf_rss.h"
 #include "bpf_support.h"
+#include "cleanup.h"
 #include "cgroupfs.h"
 #include "exits.h"
 #include "pidtab.h"
@@ -1312,10 +1313,15 @@ static void start_bpf(struct state *st)
 		collector_bpf_unavailable(st->ctx, "sched_process_exit", why);
 }
 
+static void collector_donep(struct state **st)
+{
+	collector_done(*st);
+}
+
 static int collector_init(const struct collector_ctx *ctx, void **ret_state)
 {
-	struct state *st = calloc(1, sizeof(*st));
-	int dfd, r;
+	_cleanup_(collector_donep) struct state *st = calloc(1, sizeof(*st));
+	int dfd;
 
 	if (!st)
 		return -ENOMEM;
@@ -1324,24 +1330,20 @@ static int collector_init(const struct collector_ctx *ctx, void **ret_state)
 	st->clk_tck = sysconf(_SC_CLK_TCK);
 	st->loadavg_fd = -1;
 	st->proc_fd = open(ctx->proc_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (st->proc_fd < 0) {
-		r = -errno;
-		collector_done(st);
-		return r;
-	}
+	if (st->proc_fd < 0)
+		return -errno;
 	st->buf = malloc(FILE_BUF);
 	st->ts = calloc(ctx->targets->n ? ctx->targets->n : 1, sizeof(*st->ts));
-	if (!st->buf || !st->ts || pidtab_init(&st->tab, sizeof(struct proc), 512) < 0) {
-		collector_done(st);
+	if (!st->buf || !st->ts || pidtab_init(&st->tab, sizeof(struct proc), 512) < 0)
 		return -ENOMEM;
-	}
 	/* The listing needs its own descriptor: closedir() closes it. */
 	dfd = fcntl(st->proc_fd, F_DUPFD_CLOEXEC, 3);
-	if (dfd < 0 || !(st->proc_dir = fdopendir(dfd))) {
-		r = -errno;
-		if (dfd >= 0)
-			close(dfd);
-		collector_done(st);
+	if (dfd < 0)
+		return -errno;
+	if (!(st->proc_dir = fdopendir(dfd))) {
+		int r = -errno;
+
+		close(dfd);
 		return r;
 	}
 	/* Before Linux 6.2 the size of /proc/PID/fd is 0, not the count: then
@@ -1365,7 +1367,7 @@ static int collector_init(const struct collector_ctx *ctx, void **ret_state)
 	st->loadavg_fd = procfile_open(st->proc_fd, "loadavg");
 	if (ctx->use_bpf)
 		start_bpf(st);
-	*ret_state = st;
+	*ret_state = TAKE_PTR(st);
 	return 0;
 }
 
