@@ -2,9 +2,10 @@
 # memagent: the one build entry point for the agent, libgengc, the BPF
 # programs, the tests and the benchmarks.
 #
-#   make               build/memagent (release, -O2 -g)
+#   make               everything shipped: build/memagent, libgengc.a/.so, gengc.pc (release, -O2 -g)
 #   make test          everything under ASan+UBSan into build/asan, then run every test
 #   make bench-agent   sampling cost against prometheus-process-exporter (see bench/)
+#   make fuzz-config   the config loader under libFuzzer, FUZZ_SECONDS=60 by default
 #   make install       PREFIX=/usr/local DESTDIR=
 
 VERSION  := 0.1.0
@@ -19,6 +20,10 @@ PKGS       := libbpf jansson libmicrohttpd libcurl
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
+# A build folder remembers how it was built (sanitizers, optimisation), so a
+# later `make O=that-folder print-flags-ROOM` reports the flags that built it.
+-include $(O)/build.vars
+
 WARN     := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes \
             -Wmissing-prototypes -Wno-missing-field-initializers
 OPT      ?= -O2 -g
@@ -31,12 +36,14 @@ CFLAGS   += $(SANFLAGS)
 LDFLAGS  += $(SANFLAGS)
 endif
 
+# Written by the recipe of `tests` (not a rule of its own: make would remake
+# an included file before reading the rest).
+record_build_vars = printf 'SANITIZE ?= %s\nOPT ?= %s\n' '$(SANITIZE)' '$(OPT)' >$(O)/build.vars
+
 # Generated BPF files live in build/bpf whatever $(O) is, never in the tree.
 BPF_O := build/bpf
-# Agent-side include path: modules include each other by bare name.
-INC := -Iagent -Icollectors -Iexporters -Ibpf -I$(BPF_O)
 
-all: $(O)/memagent
+all: $(O)/memagent gengc
 
 # --- BPF ----------------------------------------------------------------------
 -include bpf/bpf.mk
@@ -44,35 +51,84 @@ all: $(O)/memagent
 # --- libgengc ---------------------------------------------------------------
 -include gc/gc.mk
 
-# --- agent ------------------------------------------------------------------
-AGENT_SRCS := $(filter-out agent/main.c,$(wildcard agent/*.c collectors/*.c exporters/*.c))
-AGENT_OBJS := $(AGENT_SRCS:%.c=$(O)/obj/%.o)
+# --- the rooms --------------------------------------------------------------
+# Each room of the house (docs/ARCHITECTURE.md, "The house") builds into its
+# own archive, and its sources see only the include paths of the rooms it may
+# use: an #include of a room above is "No such file or directory", and an
+# archive that needs a symbol of a room above leaves it undefined (tests/
+# it_layering.sh proves both). This table is the only enforcement of the rules.
+#
+#   room        may use
+#   core        (libc, pthread)
+#   collectors  core, bpf/ ABI headers and generated skeletons
+#   exporters   core
+#   agent       collectors, exporters, core
+#
+# Modules include each other by bare name ("snapshot.h"); paths are absolute
+# so that the flags mean the same from any folder (print-flags-ROOM).
+ROOMS       := core collectors exporters agent
+ROOM_USES_core       :=
+ROOM_USES_collectors := core
+ROOM_USES_exporters  := core
+ROOM_USES_agent      := collectors exporters core
+ROOM_INC_core        := -I$(CURDIR)/core
+ROOM_INC_collectors  := -I$(CURDIR)/collectors -I$(CURDIR)/core -I$(CURDIR)/bpf -I$(CURDIR)/$(BPF_O)
+ROOM_INC_exporters   := -I$(CURDIR)/exporters -I$(CURDIR)/core
+ROOM_INC_agent       := -I$(CURDIR)/agent $(ROOM_INC_collectors) -I$(CURDIR)/exporters
+ROOM_CFLAGS_core       := $(ROOM_INC_core)
+ROOM_CFLAGS_collectors := $(ROOM_INC_collectors) $(PKG_CFLAGS)
+ROOM_CFLAGS_exporters  := $(ROOM_INC_exporters) $(PKG_CFLAGS)
+ROOM_CFLAGS_agent      := $(ROOM_INC_agent) $(PKG_CFLAGS)
+# A room's archive, then the archives of the rooms it uses, in link order.
+room_lib  = $(O)/lib$(1).a
+room_libs = $(call room_lib,$(1)) $(foreach r,$(ROOM_USES_$(1)),$(call room_lib,$(r)))
 
-$(O)/obj/agent/%.o $(O)/obj/collectors/%.o $(O)/obj/exporters/%.o: CFLAGS += $(INC) $(PKG_CFLAGS)
+define room_rules
+$(1)_SRCS := $$(filter-out agent/main.c,$$(wildcard $(1)/*.c))
+$(1)_OBJS := $$($(1)_SRCS:%.c=$$(O)/obj/%.o)
+$$(O)/obj/$(1)/%.o: CFLAGS += $$(ROOM_CFLAGS_$(1))
+$$(O)/lib$(1).a: $$($(1)_OBJS)
+	@rm -f $$@
+	ar rcs $$@ $$^
+print-flags-$(1):
+	@echo $$(CFLAGS) $$(ROOM_CFLAGS_$(1))
+print-libs-$(1):
+	@echo $$(call room_libs,$(1))
+.PHONY: print-flags-$(1) print-libs-$(1)
+endef
+$(foreach r,$(ROOMS),$(eval $(call room_rules,$(r))))
+
+# What linking a program of the rooms takes besides their archives.
+print-cc:
+	@echo $(CC)
+print-ldflags:
+	@echo $(LDFLAGS)
+print-ldlibs:
+	@echo $(PKG_LIBS) -lpthread
+.PHONY: print-cc print-ldflags print-ldlibs
+
 $(O)/obj/%.o: %.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -c $< -o $@
-# Collectors include generated skeletons: build those first.
-$(AGENT_OBJS) $(O)/obj/agent/main.o: | $(BPF_SKELS)
+# Collectors (and the agent, through their headers) include generated
+# skeletons: build those first.
+$(collectors_OBJS) $(agent_OBJS) $(O)/obj/agent/main.o: | $(BPF_SKELS)
 
-$(O)/libmemagent.a: $(AGENT_OBJS)
-	@rm -f $@
-	ar rcs $@ $^
-
-$(O)/memagent: $(O)/obj/agent/main.o $(O)/libmemagent.a
+AGENT_LIBS := $(call room_libs,agent)
+$(O)/memagent: $(O)/obj/agent/main.o $(AGENT_LIBS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lpthread
 
 # --- tests ------------------------------------------------------------------
 # tests/test_gc*.c link libgengc alone (it must not need the agent);
-# every other tests/test_*.c links the agent's library.
+# every other tests/test_*.c links the rooms' archives.
 TEST_SRCS    := $(wildcard tests/test_*.c)
 GC_TEST_SRCS := $(filter tests/test_gc%,$(TEST_SRCS))
 AG_TEST_SRCS := $(filter-out $(GC_TEST_SRCS),$(TEST_SRCS))
 HELPER_SRCS  := $(wildcard tests/helpers/*.c)
 TEST_BINS    := $(TEST_SRCS:tests/%.c=$(O)/tests/%) $(HELPER_SRCS:tests/helpers/%.c=$(O)/tests/helpers/%)
 
-$(O)/obj/tests/%.o: CFLAGS += -Itests $(INC) -Igc $(PKG_CFLAGS)
-$(AG_TEST_SRCS:tests/%.c=$(O)/tests/%): $(O)/tests/%: $(O)/obj/tests/%.o $(O)/libmemagent.a
+$(O)/obj/tests/%.o: CFLAGS += -Itests $(ROOM_INC_agent) -Igc $(PKG_CFLAGS)
+$(AG_TEST_SRCS:tests/%.c=$(O)/tests/%): $(O)/tests/%: $(O)/obj/tests/%.o $(AGENT_LIBS)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lpthread
 $(GC_TEST_SRCS:tests/%.c=$(O)/tests/%): $(O)/tests/%: $(O)/obj/tests/%.o $(GENGC_A)
@@ -95,7 +151,33 @@ $(O)/tests/helpers/gc_%: $(O)/obj/tests/helpers/gc_%.o $(GENGC_A)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ -lpthread -lm
 
-tests: $(O)/memagent $(TEST_BINS)
+# --- fuzzing ----------------------------------------------------------------
+# The config loader under libFuzzer (clang; the runtime is libclang-rt-14-dev,
+# in the test profile of scripts/setup.sh). Its own objects and flags: the
+# loader's sources are compiled again with the agent room's include paths.
+#   make fuzz-config [FUZZ_SECONDS=60]   fuzz for that long; new inputs go to
+#                                        build/fuzz/corpus-config, finds to build/fuzz
+FUZZ_CC       ?= $(CLANG)
+FUZZ_SANFLAGS := -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
+FUZZ_CFLAGS   := -std=gnu11 -O1 -g $(WARN) -D_GNU_SOURCE -fno-strict-aliasing \
+                 -DMEMAGENT_VERSION='"$(VERSION)"' $(ROOM_INC_agent) $(shell pkg-config --cflags jansson)
+FUZZ_CONFIG   := $(O)/fuzz/fuzz_config
+FUZZ_CONFIG_SRCS := tests/fuzz/fuzz_config.c agent/config.c agent/jsonpos.c agent/listen.c core/target.c
+FUZZ_SECONDS  ?= 60
+
+$(FUZZ_CONFIG): $(FUZZ_CONFIG_SRCS) $(wildcard agent/*.h core/*.h)
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_SANFLAGS) -o $@ $(FUZZ_CONFIG_SRCS) $(shell pkg-config --libs jansson)
+
+fuzz-config: $(FUZZ_CONFIG)
+	@mkdir -p build/fuzz/corpus-config
+	$(FUZZ_CONFIG) -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -artifact_prefix=build/fuzz/ \
+		build/fuzz/corpus-config tests/fuzz/corpus/config
+
+.PHONY: fuzz-config
+
+tests: $(O)/memagent $(TEST_BINS) $(foreach r,$(ROOMS),$(call room_lib,$(r))) $(FUZZ_CONFIG)
+	@$(record_build_vars)
 
 # The test run uses the sanitized build; the runner's last line is the verdict.
 test:

@@ -10,7 +10,6 @@
 #define MEMAGENT_CONFIG_H
 
 #include <stddef.h>
-#include <sys/socket.h>
 
 #include "target.h"
 
@@ -59,14 +58,6 @@ int config_parse(const char *text, size_t len, const char *name, struct config *
  * the negative errno (-EFBIG when the file is too large), with err naming
  * the file; otherwise as config_parse() with path as the name. */
 int config_load(const char *path, struct config **ret, char err[CONFIG_ERROR_MAX]);
-
-/* Checks "ADDR:PORT" as the "listen" key does: ADDR an IPv4 address in
- * dotted form or an IPv6 address in brackets ("[::1]:9470"), no host names;
- * PORT 0..65535 (0: any free port). For the --listen option as much as for
- * the config. On success returns 0 and, when ret/ret_len are not NULL, the
- * address; on failure returns -EINVAL and says why in why (if not NULL). */
-int config_listen_parse(const char *s, struct sockaddr_storage *ret, socklen_t *ret_len,
-			char *why, size_t whylen);
 
 /* The embedded default: the whole host, every process grouped by comm. */
 int config_default(struct config **ret, char err[CONFIG_ERROR_MAX]);

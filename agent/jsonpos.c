@@ -16,6 +16,7 @@
  * which key or element the error belongs to.
  */
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -586,53 +587,6 @@ long jsonpos_element(const struct jsonpos *p, long node, size_t index)
 	return -ENOENT;
 }
 
-long jsonpos_lookup(const struct jsonpos *p, const char *path)
-{
-	long node = jsonpos_root(p);
-	const char *s = path;
-
-	while (node >= 0 && *s) {
-		if (s != path && *s == '.')
-			s++;
-		if (s[0] == '[' && s[1] == '"') {
-			char key[256];
-			size_t n = 0;
-
-			for (s += 2; *s && *s != '"'; s++) {
-				if (*s == '\\' && s[1])
-					s++;
-				if (n == sizeof(key))
-					return -ENOENT;
-				key[n++] = *s;
-			}
-			if (s[0] != '"' || s[1] != ']')
-				return -ENOENT;
-			s += 2;
-			node = jsonpos_member(p, node, key, n);
-		} else if (s[0] == '[') {
-			char *e;
-			unsigned long i;
-
-			if (s[1] < '0' || s[1] > '9')
-				return -ENOENT;
-			errno = 0;
-			i = strtoul(s + 1, &e, 10);
-			if (errno || *e != ']')
-				return -ENOENT;
-			s = e + 1;
-			node = jsonpos_element(p, node, i);
-		} else {
-			size_t n = strcspn(s, ".[");
-
-			if (n == 0)
-				return -ENOENT;
-			node = jsonpos_member(p, node, s, n);
-			s += n;
-		}
-	}
-	return node;
-}
-
 void jsonpos_locate(const char *text, size_t len, size_t offset, struct jsonpos_loc *ret)
 {
 	size_t line_start = 0;
@@ -718,9 +672,41 @@ int jsonpos_path(const struct jsonpos *p, long node, char *buf, size_t size)
 
 /* ---- placing Jansson's syntax errors --------------------------------------- */
 
-static bool starts_with(const char *s, const char *prefix)
+/* Where a string starting with the quote at q (before end) has its first
+ * invalid escape, as Jansson validates them: \" \\ \/ \b \f \n \r \t, or
+ * \u and four hex digits. Sets *ret_closed when the string closes before
+ * end. Returns the offset of the backslash, or end when there is none. */
+static size_t bad_escape(const char *t, size_t q, size_t end, bool *ret_closed)
 {
-	return strncmp(s, prefix, strlen(prefix)) == 0;
+	*ret_closed = false;
+	for (size_t i = q + 1; i < end; i++) {
+		if (t[i] == '"') {
+			*ret_closed = true;
+			return end;
+		}
+		if (t[i] != '\\')
+			continue;
+		if (i + 1 < end && strchr("\"\\/bfnrt", t[i + 1]) && t[i + 1]) {
+			i++;
+			continue;
+		}
+		if (i + 1 < end && t[i + 1] == 'u') {
+			size_t k = 0;
+
+			while (k < 4 && i + 2 + k < end && isxdigit((unsigned char)t[i + 2 + k]))
+				k++;
+			if (k == 4) {
+				i += 5;
+				continue;
+			}
+			if (i + 2 + k >= end)
+				return end; /* cut by end: not (yet) invalid */
+		} else if (i + 1 >= end) {
+			return end;
+		}
+		return i;
+	}
+	return end;
 }
 
 /* The path the scan was at when it stopped: the key or element it was
@@ -759,9 +745,8 @@ int jsonpos_syntax_error(const char *text, size_t len, const json_error_t *e,
 {
 	struct jsonpos p = { .text = text, .len = len };
 	struct scan s = { .p = &p };
-	const char *msg = e->text;
 	enum json_error_code code = json_error_code(e);
-	size_t at, end = e->position > 0 ? (size_t)e->position : 0;
+	size_t at, bad_esc, end = e->position > 0 ? (size_t)e->position : 0;
 	bool at_eof, in_token, own_token;
 	int r;
 
@@ -779,11 +764,26 @@ int jsonpos_syntax_error(const char *text, size_t len, const json_error_t *e,
 		return r;
 	}
 
-	/* Where Jansson's position already is the culprit: the input ended,
-	 * or a byte inside a string is wrong (it stops before that byte). */
-	at_eof = strstr(msg, "near end of file") != NULL;
-	in_token = code == json_error_invalid_utf8 || starts_with(msg, "control character") ||
-		   starts_with(msg, "unexpected newline") || starts_with(msg, "invalid escape");
+	/* Where Jansson's position already is the culprit: the input ended
+	 * with no token pending (a string left open ends the input too, but
+	 * points at its start), or a byte inside a string is wrong. Control
+	 * characters, newlines and bad escapes in a string all have the code
+	 * json_error_invalid_syntax: they are told apart by the text itself.
+	 * Jansson stopped inside a string when the token the scan could not
+	 * take is a string that does not close before Jansson's position;
+	 * there, the first invalid escape is the culprit (Jansson stops past
+	 * it), else the byte Jansson stopped before (a control character). */
+	at_eof = code == json_error_premature_end_of_input &&
+		 (s.stop >= end || (s.stop + 1 == end && text[s.stop] == '\0'));
+	bad_esc = end;
+	in_token = code == json_error_invalid_utf8;
+	if (!at_eof && !in_token && code == json_error_invalid_syntax && s.stop < end &&
+	    text[s.stop] == '"') {
+		bool closed;
+
+		bad_esc = bad_escape(text, s.stop, end, &closed);
+		in_token = !closed;
+	}
 	/* Otherwise Jansson stopped just past the token it objects to: either
 	 * the scan consumed it (a duplicate key, a malformed literal) or it is
 	 * the token the scan stopped at. */
@@ -792,16 +792,8 @@ int jsonpos_syntax_error(const char *text, size_t len, const json_error_t *e,
 	if (at_eof && end > 0 && text[end - 1] == '\0') {
 		/* Jansson takes a NUL byte for the end, after reading it. */
 		at = end - 1;
-	} else if (at_eof || (in_token && !starts_with(msg, "invalid escape"))) {
-		at = end;
-	} else if (in_token) {
-		at = end;
-		for (size_t k = end; k > s.stop; k--) {
-			if (text[k - 1] == '\\') {
-				at = k - 1;
-				break;
-			}
-		}
+	} else if (at_eof || in_token) {
+		at = bad_esc;
 	} else if (own_token) {
 		at = s.last_start;
 	} else {

@@ -56,8 +56,6 @@ struct jsonpos *jsonpos_free(struct jsonpos *p);
 long jsonpos_root(const struct jsonpos *p);
 long jsonpos_member(const struct jsonpos *p, long node, const char *key, size_t keylen);
 long jsonpos_element(const struct jsonpos *p, long node, size_t index);
-/* Follows a path written as described above ("a.b[2]", "[0]", "x[\"a.b\"]"). */
-long jsonpos_lookup(const struct jsonpos *p, const char *path);
 
 /* Where the value of node starts (its first byte). Returns 0 or -ENOENT. */
 int jsonpos_value_loc(const struct jsonpos *p, long node, struct jsonpos_loc *ret);

@@ -19,11 +19,16 @@
 #include "bpf_support.h"
 #include "config.h"
 #include "httpd.h"
+#include "listen.h"
 #include "log.h"
 #include "promtext.h"
 #include "registry.h"
 #include "sampler.h"
 #include "strbuf.h"
+
+/* A numeric macro as a string literal, for the usage text. */
+#define STRINGIFY_(x) #x
+#define STRINGIFY(x) STRINGIFY_(x)
 
 struct options {
 	const char *config_path;
@@ -46,7 +51,8 @@ static void usage(FILE *f)
 	      "  -c, --config FILE        JSON configuration (default: the embedded default:\n"
 	      "                           host memory and PSI, processes grouped by comm)\n"
 	      "  -l, --listen ADDR:PORT   where to serve /metrics (default " CONFIG_LISTEN_DEFAULT ")\n"
-	      "  -i, --interval MS        sampling interval in milliseconds (default 5000)\n"
+	      "  -i, --interval MS        sampling interval in milliseconds (default "
+	      STRINGIFY(CONFIG_INTERVAL_DEFAULT_MS) ")\n"
 	      "      --once               take one sample, print it in Prometheus text format, exit\n"
 	      "      --no-bpf             use /proc readers only, never load BPF programs\n"
 	      "      --check-config FILE  validate FILE: exit 0 when valid, 78 when not\n"
@@ -163,7 +169,7 @@ static int serve(const struct config *cfg, const char *listen, struct registry *
 	struct sockaddr_storage ss;
 	socklen_t sl;
 	struct httpd_options ho = { &ss, 0, cfg->limits.http_connections, cfg->limits.http_timeout_s };
-	int r = config_listen_parse(listen, &ss, &sl, err, errlen);
+	int r = listen_parse(listen, &ss, &sl, err, errlen);
 
 	if (r < 0)
 		return r;
@@ -176,7 +182,7 @@ static unsigned port_of(const char *listen)
 	struct sockaddr_storage ss;
 	socklen_t sl;
 
-	if (config_listen_parse(listen, &ss, &sl, NULL, 0) < 0)
+	if (listen_parse(listen, &ss, &sl, NULL, 0) < 0)
 		return 0;
 	return ntohs(ss.ss_family == AF_INET6 ? ((const struct sockaddr_in6 *)&ss)->sin6_port
 					      : ((const struct sockaddr_in *)&ss)->sin_port);
@@ -417,7 +423,7 @@ static int parse_interval(const char *s, unsigned *ret)
 
 	errno = 0;
 	v = strtoul(s, &end, 10);
-	if (errno || *end || end == s || v < 100 || v > 3600000)
+	if (errno || *end || end == s || v < CONFIG_INTERVAL_MIN_MS || v > CONFIG_INTERVAL_MAX_MS)
 		return -EINVAL;
 	*ret = (unsigned)v;
 	return 0;
@@ -463,7 +469,7 @@ int main(int argc, char **argv)
 		case 'l': {
 			char why[256];
 
-			if (config_listen_parse(optarg, NULL, NULL, why, sizeof(why)) < 0) {
+			if (listen_parse(optarg, NULL, NULL, why, sizeof(why)) < 0) {
 				fprintf(stderr, "memagent: --listen: %s\n", why);
 				return EX_USAGE;
 			}
@@ -472,7 +478,8 @@ int main(int argc, char **argv)
 		}
 		case 'i':
 			if (parse_interval(optarg, &o.interval_ms) < 0) {
-				fprintf(stderr, "memagent: --interval: '%s' is not a number of milliseconds in 100..3600000\n", optarg);
+				fprintf(stderr, "memagent: --interval: '%s' is not a number of milliseconds in %u..%u\n",
+					optarg, CONFIG_INTERVAL_MIN_MS, CONFIG_INTERVAL_MAX_MS);
 				return EX_USAGE;
 			}
 			break;

@@ -80,21 +80,6 @@ struct sampler {
 	struct slot slots[N_COLLECTORS];
 };
 
-const char *collector_reason_name(enum collector_reason r)
-{
-	static const char *const names[COLLECTOR_REASON_MAX] = {
-		[COLLECTOR_VANISHED] = "vanished",
-		[COLLECTOR_UNREADABLE] = "unreadable",
-		[COLLECTOR_PARSE] = "parse",
-		[COLLECTOR_OVERFLOW] = "overflow",
-		[COLLECTOR_FD_LIMIT] = "fd_limit",
-		[COLLECTOR_ABSENT] = "absent",
-		[COLLECTOR_BPF] = "bpf",
-	};
-
-	return (unsigned)r < COLLECTOR_REASON_MAX ? names[r] : "unknown";
-}
-
 static double now_s(void)
 {
 	struct timespec ts;
@@ -163,6 +148,14 @@ static void stop_collectors(struct sampler *s)
 	}
 }
 
+/* What the collectors see of cfg: the targets and the bounds. */
+static void set_targets(struct sampler *s, const struct config *cfg)
+{
+	s->ctx.targets = &cfg->targets;
+	s->ctx.limits = (struct collector_limits){ .max_processes = cfg->limits.max_processes,
+						   .max_groups = cfg->limits.max_groups };
+}
+
 int sampler_new(const struct config *cfg, const struct sampler_options *o, struct registry *reg,
 		struct sampler **ret)
 {
@@ -174,8 +167,7 @@ int sampler_new(const struct config *cfg, const struct sampler_options *o, struc
 	s->ctx.proc_root = o->proc_root;
 	s->ctx.cgroup_root = o->cgroup_root;
 	s->ctx.use_bpf = o->use_bpf;
-	s->ctx.targets = &cfg->targets;
-	s->ctx.limits = &cfg->limits;
+	set_targets(s, cfg);
 	s->ctx.event = on_event;
 	s->ctx.event_arg = s;
 	start_collectors(s);
@@ -195,8 +187,7 @@ struct sampler *sampler_free(struct sampler *s)
 int sampler_reconfigure(struct sampler *s, const struct config *cfg)
 {
 	stop_collectors(s);
-	s->ctx.targets = &cfg->targets;
-	s->ctx.limits = &cfg->limits;
+	set_targets(s, cfg);
 	start_collectors(s);
 	return 0;
 }

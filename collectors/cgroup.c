@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* Memory cgroups: the controller's hierarchy, a process's cgroup, and the
- * memory state of each target's cgroup, from cgroup v2 or v1 files. */
-#include <dirent.h>
+/* Memory cgroups: the memory state of each target's cgroup, from cgroup v2 or
+ * v1 files. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -11,6 +10,7 @@
 #include <unistd.h>
 
 #include "cgroup.h"
+#include "keyval.h"
 #include "procfile.h"
 
 #define L(var, type, name, unit, text) \
@@ -40,107 +40,6 @@ static const struct metric_desc *const cgroup_metrics[] = {
 /* v1 writes "unlimited" as LONG_MAX rounded down to a page. */
 #define V1_UNLIMITED (1ull << 62)
 
-/* Does the controller list file at path name "memory"? */
-static bool lists_memory(const char *path)
-{
-	char buf[512], *save;
-	int r = procfile_read(AT_FDCWD, path, buf, sizeof(buf));
-
-	if (r < 0)
-		return false;
-	for (char *tok = strtok_r(buf, " \n", &save); tok; tok = strtok_r(NULL, " \n", &save))
-		if (strcmp(tok, "memory") == 0)
-			return true;
-	return false;
-}
-
-int cgroup_hier_detect(const char *cgroup_root, struct cgroup_hier *ret)
-{
-	char path[PATH_MAX];
-	struct cgroup_hier h = { CGROUP_NONE, "" };
-
-	snprintf(path, sizeof(path), "%s/cgroup.controllers", cgroup_root);
-	if (lists_memory(path)) {
-		h.version = CGROUP_V2;
-		snprintf(h.mount, sizeof(h.mount), "%s", cgroup_root);
-	} else {
-		snprintf(path, sizeof(path), "%s/memory/memory.usage_in_bytes", cgroup_root);
-		if (access(path, F_OK) == 0) {
-			h.version = CGROUP_V1;
-			snprintf(h.mount, sizeof(h.mount), "%s/memory", cgroup_root);
-		} else {
-			snprintf(path, sizeof(path), "%s/unified/cgroup.controllers", cgroup_root);
-			if (lists_memory(path)) {
-				h.version = CGROUP_V2;
-				snprintf(h.mount, sizeof(h.mount), "%s/unified", cgroup_root);
-			}
-		}
-	}
-	*ret = h;
-	return 0;
-}
-
-/* Does the comma-separated controller list [s, e) hold "memory"? */
-static bool has_memory_controller(const char *s, const char *e)
-{
-	while (s < e) {
-		const char *c = memchr(s, ',', (size_t)(e - s));
-
-		if (!c)
-			c = e;
-		if (c - s == 6 && memcmp(s, "memory", 6) == 0)
-			return true;
-		s = c + 1;
-	}
-	return false;
-}
-
-int cgroup_parse_proc(const char *buf, size_t len, enum cgroup_version v, char *path,
-		      size_t pathlen)
-{
-	const char *p = buf, *end = buf + len;
-
-	while (p < end) {
-		const char *nl = memchr(p, '\n', (size_t)(end - p));
-		const char *c1, *c2;
-
-		if (!nl)
-			nl = end;
-		/* "hierarchy-ID:controller-list:cgroup-path" */
-		c1 = memchr(p, ':', (size_t)(nl - p));
-		c2 = c1 ? memchr(c1 + 1, ':', (size_t)(nl - c1 - 1)) : NULL;
-		if (!c1 || !c2)
-			return -EBADMSG;
-		bool match = v == CGROUP_V2 ? (c1 - p == 1 && *p == '0' && c2 == c1 + 1)
-					    : has_memory_controller(c1 + 1, c2);
-		if (match) {
-			size_t n = (size_t)(nl - c2 - 1);
-
-			if (n + 1 > pathlen)
-				return -ENOBUFS;
-			if (n == 0 || c2[1] != '/')
-				return -EBADMSG;
-			memcpy(path, c2 + 1, n);
-			path[n] = '\0';
-			return (int)n;
-		}
-		p = nl + 1;
-	}
-	return -ENOENT;
-}
-
-int cgroup_of_pid(int proc_dirfd, int pid, enum cgroup_version v, char *path, size_t pathlen)
-{
-	char name[32], buf[4096];
-	int r;
-
-	snprintf(name, sizeof(name), "%d/cgroup", pid);
-	r = procfile_read(proc_dirfd, name, buf, sizeof(buf));
-	if (r < 0)
-		return r;
-	return cgroup_parse_proc(buf, (size_t)r, v, path, pathlen);
-}
-
 /* Reads a file holding one number ("max" reads as UINT64_MAX). */
 static int read_u64(int dirfd, const char *name, uint64_t *ret)
 {
@@ -160,18 +59,11 @@ static int read_u64(int dirfd, const char *name, uint64_t *ret)
 }
 
 /* Finds "key N" in a flat keyed file (memory.events, memory.oom_control). */
-static int keyed_u64(const char *buf, const char *key, uint64_t *ret)
+static int keyed_u64(const char *buf, size_t len, const char *key, uint64_t *ret)
 {
-	size_t n = strlen(key);
+	int r = keyval_find_u64(buf, len, ' ', key, ret);
 
-	for (const char *p = buf; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
-		if (strncmp(p, key, n) == 0 && p[n] == ' ') {
-			const char *v = p + n + 1;
-
-			return procfile_u64(&v, ret) ? 0 : -EBADMSG;
-		}
-	}
-	return -ENOENT;
+	return r == KEYVAL_PLAIN ? 0 : r == -ENOENT ? -ENOENT : -EBADMSG;
 }
 
 static int read_v2(int dfd, struct cgroup_mem *m)
@@ -189,7 +81,8 @@ static int read_v2(int dfd, struct cgroup_mem *m)
 	r = procfile_read(dfd, "memory.events", buf, sizeof(buf));
 	if (r < 0)
 		return r;
-	if (keyed_u64(buf, "oom", &m->oom) < 0 || keyed_u64(buf, "oom_kill", &m->oom_kill) < 0)
+	if (keyed_u64(buf, (size_t)r, "oom", &m->oom) < 0 ||
+	    keyed_u64(buf, (size_t)r, "oom_kill", &m->oom_kill) < 0)
 		return -EBADMSG;
 	m->has_oom = true;
 	r = procfile_read(dfd, "memory.pressure", buf, sizeof(buf));
@@ -216,26 +109,26 @@ static int read_v1(int dfd, struct cgroup_mem *m)
 	if (r < 0)
 		return r;
 	/* oom_kill appeared in 4.13; under_oom is older. */
-	if (keyed_u64(buf, "under_oom", &under) < 0)
+	if (keyed_u64(buf, (size_t)r, "under_oom", &under) < 0)
 		return -EBADMSG;
 	m->has_under_oom = true;
 	m->under_oom = under != 0;
-	if (keyed_u64(buf, "oom_kill", &m->oom_kill) < 0)
+	if (keyed_u64(buf, (size_t)r, "oom_kill", &m->oom_kill) < 0)
 		m->oom_kill = 0;
 	return 0;
 }
 
-int cgroup_mem_read(const char *dir, enum cgroup_version v, struct cgroup_mem *ret)
+int cgroup_mem_read(const char *dir, enum cgroupfs_version v, struct cgroup_mem *ret)
 {
 	struct cgroup_mem m = {0};
 	int dfd, r;
 
-	if (v == CGROUP_NONE)
+	if (v == CGROUPFS_NONE)
 		return -ENOENT;
 	dfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0)
 		return -errno;
-	r = v == CGROUP_V2 ? read_v2(dfd, &m) : read_v1(dfd, &m);
+	r = v == CGROUPFS_V2 ? read_v2(dfd, &m) : read_v1(dfd, &m);
 	close(dfd);
 	if (r < 0)
 		return r;
@@ -245,10 +138,8 @@ int cgroup_mem_read(const char *dir, enum cgroup_version v, struct cgroup_mem *r
 
 /* --- the collector --------------------------------------------------------- */
 
-/* A unit's cgroup is found by walking the hierarchy; the walk is bounded and
- * its result cached until the directory disappears. */
-#define UNIT_SEARCH_DEPTH 6
-#define UNIT_SEARCH_ENTRIES 20000
+/* A unit's cgroup is found by a bounded walk of the hierarchy
+ * (cgroupfs_find_dir()), its result cached until the directory disappears. */
 #define UNIT_RESEARCH_TICKS 12
 
 struct unit_cache {
@@ -258,7 +149,7 @@ struct unit_cache {
 
 struct state {
 	const struct collector_ctx *ctx;
-	struct cgroup_hier hier;
+	struct cgroupfs_hier hier;
 	struct unit_cache *units; /* one per target */
 };
 
@@ -278,8 +169,8 @@ static int collector_init(const struct collector_ctx *ctx, void **ret_state)
 	if (!st)
 		return -ENOMEM;
 	st->ctx = ctx;
-	cgroup_hier_detect(ctx->cgroup_root, &st->hier);
-	if (any && st->hier.version == CGROUP_NONE) {
+	cgroupfs_detect(ctx->cgroup_root, &st->hier);
+	if (any && st->hier.version == CGROUPFS_NONE) {
 		free(st);
 		return -ENOENT;
 	}
@@ -290,54 +181,6 @@ static int collector_init(const struct collector_ctx *ctx, void **ret_state)
 	}
 	*ret_state = st;
 	return 0;
-}
-
-/* Looks for a directory named unit at most `levels` below path (len bytes
- * used); on success path holds it. */
-static bool find_unit(char *path, size_t len, const char *unit, int levels, unsigned *budget)
-{
-	DIR *d;
-	struct dirent *de;
-	bool found = false;
-
-	if (!(d = opendir(path)))
-		return false;
-	while (!found && *budget > 0 && (de = readdir(d))) {
-		size_t n;
-
-		(*budget)--;
-
-		if (de->d_type != DT_DIR || de->d_name[0] == '.')
-			continue;
-		n = strlen(de->d_name);
-		if (len + 1 + n + 1 > PATH_MAX)
-			continue;
-		path[len] = '/';
-		memcpy(path + len + 1, de->d_name, n + 1);
-		if (strcmp(de->d_name, unit) == 0)
-			found = true;
-		else if (levels > 0)
-			found = find_unit(path, len + 1 + n, unit, levels - 1, budget);
-		if (!found)
-			path[len] = '\0';
-	}
-	closedir(d);
-	return found;
-}
-
-/* The shallowest directory named unit: a user manager may run a unit of
- * the same name deeper (user.slice/.../user@1000.service/app.slice/x.service),
- * and which comes first depth-first is readdir's order. Iterative deepening
- * re-reads the upper levels; the budget bounds the whole search. */
-static bool find_unit_shallowest(char *path, const char *unit)
-{
-	unsigned budget = UNIT_SEARCH_ENTRIES;
-	size_t len = strlen(path);
-
-	for (int levels = 0; levels <= UNIT_SEARCH_DEPTH && budget > 0; levels++)
-		if (find_unit(path, len, unit, levels, &budget))
-			return true;
-	return false;
 }
 
 /* The directory to read for target t, or NULL when unknown this tick. */
@@ -360,13 +203,9 @@ static const char *target_dir(struct state *st, const struct target *t, struct u
 		return NULL;
 	}
 
-	char path[PATH_MAX];
-
-	snprintf(path, sizeof(path), "%s", st->hier.mount);
-	if (find_unit_shallowest(path, t->match.systemd_unit)) {
-		snprintf(uc->dir, sizeof(uc->dir), "%s", path);
+	if (cgroupfs_find_dir(&st->hier, t->match.systemd_unit, uc->dir, sizeof(uc->dir)) >= 0)
 		return uc->dir;
-	}
+	uc->dir[0] = '\0';
 	uc->retry_in = UNIT_RESEARCH_TICKS;
 	err->n[COLLECTOR_ABSENT]++;
 	return NULL;

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* Memory cgroups: where the memory controller lives, which cgroup a process is
- * in, and the usage, limit, OOM counts and pressure of a target's cgroup. */
+/* Memory cgroups: the usage, limit, OOM counts and pressure of a target's
+ * cgroup (where the hierarchy is, and which cgroup is whose: cgroupfs.h). */
 #ifndef MEMAGENT_CGROUP_H
 #define MEMAGENT_CGROUP_H
 
@@ -9,34 +9,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cgroupfs.h"
 #include "collector.h"
 #include "psi.h"
-
-enum cgroup_version {
-	CGROUP_NONE, /* no memory controller mounted */
-	CGROUP_V1,   /* memory controller on its own v1 hierarchy (hybrid hosts) */
-	CGROUP_V2,   /* unified hierarchy with the memory controller enabled */
-};
-
-struct cgroup_hier {
-	enum cgroup_version version;
-	char mount[PATH_MAX]; /* the memory hierarchy's root directory */
-};
-
-/* Finds the memory controller under cgroup_root ("/sys/fs/cgroup"): v2 at the
- * root when its cgroup.controllers lists memory, v1 at root/memory, or v2 at
- * root/unified (hybrid layout). Returns 0 (version may be CGROUP_NONE). */
-int cgroup_hier_detect(const char *cgroup_root, struct cgroup_hier *ret);
-
-/* Picks the memory hierarchy's path out of /proc/PID/cgroup text: the v1 line
- * whose controller list holds "memory", or the v2 "0::" line. Writes it to
- * path (NUL-terminated). Returns its length, -ENOENT, -EBADMSG or -ENOBUFS. */
-int cgroup_parse_proc(const char *buf, size_t len, enum cgroup_version v, char *path,
-		      size_t pathlen);
-
-/* Reads pid's memory cgroup path (proc_root/PID/cgroup). Same returns, plus
- * the read's -errno. */
-int cgroup_of_pid(int proc_dirfd, int pid, enum cgroup_version v, char *path, size_t pathlen);
 
 struct cgroup_mem {
 	uint64_t usage;     /* bytes charged now */
@@ -54,7 +29,7 @@ struct cgroup_mem {
 
 /* Reads the memory state of the cgroup at dir (absolute path in the memory
  * hierarchy's mount). Returns 0, -ENOENT (no such cgroup), -EBADMSG, -errno. */
-int cgroup_mem_read(const char *dir, enum cgroup_version v, struct cgroup_mem *ret);
+int cgroup_mem_read(const char *dir, enum cgroupfs_version v, struct cgroup_mem *ret);
 
 extern const struct collector cgroup_collector;
 

@@ -13,10 +13,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "registry.h"
+#include "snapshot.h"
 #include "target.h"
-
-struct config_limits;
 
 /* Why a read failed. Names are the `reason` label values. */
 enum collector_reason {
@@ -29,6 +27,7 @@ enum collector_reason {
 	COLLECTOR_BPF,        /* a BPF map or program operation failed */
 	COLLECTOR_REASON_MAX
 };
+/* The reason's label value ("vanished", ...); "unknown" out of range. */
 const char *collector_reason_name(enum collector_reason r);
 
 struct collector_errors {
@@ -51,11 +50,18 @@ struct collector_event {
 	const char *reason;
 };
 
+/* The bounds a collector keeps to; the agent fills them from its
+ * configuration's "limits" (collectors never see the configuration). */
+struct collector_limits {
+	unsigned max_processes; /* pid series per per_process target */
+	unsigned max_groups;    /* comm series per group_by target */
+};
+
 struct collector_ctx {
 	const char *proc_root;   /* "/proc", or a fixture tree */
 	const char *cgroup_root; /* "/sys/fs/cgroup", or a fixture tree */
 	const struct target_set *targets;
-	const struct config_limits *limits;
+	struct collector_limits limits;
 	bool use_bpf;
 	void (*event)(void *arg, const struct collector_event *ev);
 	void *event_arg;

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "keyval.h"
 #include "meminfo.h"
 #include "procfile.h"
 
@@ -108,38 +109,27 @@ static int field_index(const char *key, size_t n)
 int meminfo_parse(const char *buf, size_t len, struct meminfo *ret)
 {
 	struct meminfo mi = {0};
-	const char *p = buf, *end = buf + len;
+	struct keyval_iter it;
+	struct keyval kv;
+	int r;
 
-	while (p < end) {
-		const char *nl = memchr(p, '\n', (size_t)(end - p));
-		const char *colon;
+	keyval_init(&it, buf, len, ':');
+	while ((r = keyval_next(&it, &kv)) > 0) {
+		int i = field_index(kv.key, kv.key_len), unit;
 		uint64_t v;
-		int i;
 
-		/* The kernel ends every line; a line without one was cut short. */
-		if (!nl)
+		unit = keyval_u64(&kv, &v);
+		if (unit < 0)
 			return -EBADMSG;
-		colon = memchr(p, ':', (size_t)(nl - p));
-		if (!colon || colon == p)
-			return -EBADMSG;
-		i = field_index(p, (size_t)(colon - p));
-		p = colon + 1;
-		while (p < nl && *p == ' ')
-			p++;
-		if (!procfile_u64(&p, &v))
-			return -EBADMSG;
-		if (nl - p == 3 && memcmp(p, " kB", 3) == 0)
-			v = v > UINT64_MAX / 1024 ? UINT64_MAX : v * 1024;
-		else if (p != nl)
-			return -EBADMSG;
-		else if (i >= 0 && fields[i].desc->unit)
+		if (unit == KEYVAL_PLAIN && i >= 0 && fields[i].desc->unit)
 			return -EBADMSG; /* a byte field without its unit */
 		if (i >= 0) {
 			mi.bytes[i] = v;
 			mi.present |= 1ull << i;
 		}
-		p = nl + 1;
 	}
+	if (r < 0)
+		return r;
 	if (!(mi.present & (1ull << MEMINFO_MEM_TOTAL)) || !(mi.present & (1ull << MEMINFO_MEM_FREE)))
 		return -EBADMSG;
 	*ret = mi;

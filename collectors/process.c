@@ -37,9 +37,10 @@
 
 #include "bpf_rss.h"
 #include "bpf_support.h"
-#include "cgroup.h"
-#include "config.h"
+#include "cleanup.h"
+#include "cgroupfs.h"
 #include "exits.h"
+#include "pidtab.h"
 #include "procfile.h"
 #include "procfs.h"
 #include "process.h"
@@ -174,7 +175,7 @@ struct state {
 	const struct target_set *targets;
 	int proc_fd;
 	DIR *proc_dir;
-	struct cgroup_hier hier;
+	struct cgroupfs_hier hier;
 	long clk_tck;
 	double boot_time;
 	uint32_t gen;
@@ -188,8 +189,7 @@ struct state {
 				   * last two samples: [0] this one, [1] the one before */
 	size_t kept_fds;
 
-	struct proc *tab; /* open-addressed by pid, linear probing */
-	size_t cap, n;
+	struct pidtab tab; /* of struct proc: every process seen */
 	int32_t *gone;    /* scratch: pids to drop after a sweep */
 	size_t gone_cap;
 
@@ -216,79 +216,19 @@ static const struct taskiter_proc *rec_of(const struct state *st, const struct p
 
 /* --- the pid table --------------------------------------------------------- */
 
-static size_t pid_slot(const struct state *st, int32_t pid)
-{
-	return ((uint32_t)pid * 2654435761u) & (st->cap - 1);
-}
-
 static struct proc *tab_find(struct state *st, int32_t pid)
 {
-	for (size_t i = pid_slot(st, pid);; i = (i + 1) & (st->cap - 1)) {
-		if (st->tab[i].pid == pid)
-			return &st->tab[i];
-		if (!st->tab[i].pid)
-			return NULL;
-	}
+	return pidtab_find(&st->tab, pid);
 }
 
-static int tab_grow(struct state *st)
-{
-	size_t old_cap = st->cap, cap = old_cap ? old_cap * 2 : 1024;
-	struct proc *old = st->tab, *tab = calloc(cap, sizeof(*tab));
-
-	if (!tab)
-		return -ENOMEM;
-	st->tab = tab;
-	st->cap = cap;
-	for (size_t i = 0; i < old_cap; i++) {
-		if (!old[i].pid)
-			continue;
-		size_t j = pid_slot(st, old[i].pid);
-
-		while (tab[j].pid)
-			j = (j + 1) & (cap - 1);
-		tab[j] = old[i];
-	}
-	free(old);
-	return 0;
-}
-
-/* Returns a zeroed entry for pid (not present before), or NULL on OOM. */
+/* Returns a new entry for pid (not present before), or NULL on OOM. */
 static struct proc *tab_insert(struct state *st, int32_t pid)
 {
-	size_t i;
+	struct proc *p = pidtab_insert(&st->tab, pid);
 
-	if ((st->n + 1) * 2 > st->cap && tab_grow(st) < 0)
-		return NULL;
-	for (i = pid_slot(st, pid); st->tab[i].pid; i = (i + 1) & (st->cap - 1))
-		;
-	memset(&st->tab[i], 0, sizeof(st->tab[i]));
-	st->tab[i].pid = pid;
-	st->tab[i].fd_status = st->tab[i].fd_stat = st->tab[i].fd_fds = -1;
-	st->n++;
-	return &st->tab[i];
-}
-
-/* Removes the entry at p, shifting later entries of its probe run back so
- * lookups never need tombstones. */
-static void tab_remove(struct state *st, struct proc *p)
-{
-	size_t i = (size_t)(p - st->tab), j = i;
-
-	for (;;) {
-		j = (j + 1) & (st->cap - 1);
-		if (!st->tab[j].pid)
-			break;
-		size_t home = pid_slot(st, st->tab[j].pid);
-
-		/* Move j into the hole at i unless its home lies cyclically in (i, j]. */
-		if (i <= j ? (home <= i || home > j) : (home <= i && home > j)) {
-			st->tab[i] = st->tab[j];
-			i = j;
-		}
-	}
-	memset(&st->tab[i], 0, sizeof(st->tab[i]));
-	st->n--;
+	if (p)
+		p->fd_status = p->fd_stat = p->fd_fds = -1;
+	return p;
 }
 
 /* --- per-process state changes --------------------------------------------- */
@@ -356,7 +296,7 @@ static void drop(struct state *st, struct proc *p)
 	close_fds(st, p);
 	rss_unwatch(st, p);
 	free_ident(p);
-	tab_remove(st, p);
+	pidtab_remove(&st->tab, p);
 }
 
 /* p became a zombie: it has no memory left, but its pid stays listed until
@@ -388,8 +328,8 @@ static char *read_cgroup(struct state *st, int32_t pid)
 {
 	char path[PATH_MAX];
 
-	if (st->hier.version == CGROUP_NONE ||
-	    cgroup_of_pid(st->proc_fd, pid, st->hier.version, path, sizeof(path)) < 0)
+	if (st->hier.version == CGROUPFS_NONE ||
+	    cgroupfs_path_of_pid(st->proc_fd, pid, st->hier.version, path, sizeof(path)) < 0)
 		return NULL;
 	return strdup(path);
 }
@@ -550,17 +490,13 @@ static void discover(struct state *st, int32_t pid, struct collector_errors *err
 static uint64_t read_last_pid(struct state *st)
 {
 	char buf[128];
-	const char *p;
 	uint64_t v;
 	int r;
 
 	if (st->loadavg_fd < 0)
 		return 0;
 	r = procfile_pread(st->loadavg_fd, buf, sizeof(buf));
-	if (r <= 1 || !(p = memrchr(buf, ' ', (size_t)r)))
-		return 0;
-	p++;
-	return procfile_u64(&p, &v) ? v : 0;
+	return r > 0 && procfs_parse_last_pid(buf, (size_t)r, &v) == 0 ? v : 0;
 }
 
 /* Whether /proc must be listed this sample. A new process always takes a
@@ -683,13 +619,13 @@ static int scan_iter(struct state *st, struct collector_errors *err)
 /* Makes room in gone[] for every entry of the table. */
 static int gone_reserve(struct state *st)
 {
-	if (st->gone_cap < st->n) {
-		int32_t *g = realloc(st->gone, st->n * sizeof(*g));
+	if (st->gone_cap < st->tab.n) {
+		int32_t *g = realloc(st->gone, st->tab.n * sizeof(*g));
 
 		if (!g)
 			return -ENOMEM;
 		st->gone = g;
-		st->gone_cap = st->n;
+		st->gone_cap = st->tab.n;
 	}
 	return 0;
 }
@@ -699,13 +635,16 @@ static int sweep(struct state *st)
 	size_t n = 0;
 
 	/* Nobody exited since the last sample: nothing to look for. */
-	if (st->n_seen == st->n)
+	if (st->n_seen == st->tab.n)
 		return 0;
 	if (gone_reserve(st) < 0)
 		return -ENOMEM;
-	for (size_t i = 0; i < st->cap; i++)
-		if (st->tab[i].pid && st->tab[i].seen != st->gen)
-			st->gone[n++] = st->tab[i].pid;
+	for (size_t i = 0; i < st->tab.cap; i++) {
+		const struct proc *p = pidtab_slot(&st->tab, i);
+
+		if (p && p->seen != st->gen)
+			st->gone[n++] = p->pid;
+	}
 	for (size_t i = 0; i < n; i++)
 		drop(st, tab_find(st, st->gone[i]));
 	return 0;
@@ -942,7 +881,7 @@ static int account(struct state *st, struct snapshot *snap, struct proc *p, unsi
 	uint64_t bit = 1ull << i;
 
 	if (t->group_by == TARGET_GROUP_COMM) {
-		struct group *g = group_get(ts, p->comm, st->ctx->limits->max_groups);
+		struct group *g = group_get(ts, p->comm, st->ctx->limits.max_groups);
 
 		g->count++;
 		g->rss += rd->status.rss;
@@ -950,7 +889,7 @@ static int account(struct state *st, struct snapshot *snap, struct proc *p, unsi
 		return 0;
 	}
 	if (t->per_process) {
-		if (!(p->series & bit) && ts->n_series < st->ctx->limits->max_processes) {
+		if (!(p->series & bit) && ts->n_series < st->ctx->limits.max_processes) {
 			/* A free slot: p leaves "other", whose counters keep what p
 			 * contributed so far. */
 			ts->dead_minflt += p->minflt;
@@ -996,11 +935,11 @@ static int read_all(struct state *st, struct snapshot *snap, struct collector_er
 	if (ret < 0)
 		return ret;
 
-	for (size_t i = 0; i < st->cap; i++) {
-		struct proc *p = &st->tab[i];
+	for (size_t i = 0; i < st->tab.cap; i++) {
+		struct proc *p = pidtab_slot(&st->tab, i);
 		int r;
 
-		if (!p->pid)
+		if (!p)
 			continue;
 		if (p->recheck_gen == st->gen) {
 			p->recheck_gen = 0;
@@ -1009,18 +948,14 @@ static int read_all(struct state *st, struct snapshot *snap, struct collector_er
 		}
 		if (p->kind == PROC_IGNORED && !rec_of(st, p) &&
 		    (uint32_t)(p->pid + st->gen) % RECHECK_TICKS == 0) {
-			char path[32], comm[PROCFS_COMM_MAX + 1];
+			char path[32], text[PROCFS_COMM_MAX + 1], comm[PROCFS_COMM_MAX];
 
 			snprintf(path, sizeof(path), "%d/comm", p->pid);
-			r = procfile_read(st->proc_fd, path, comm, sizeof(comm));
-			if (r > 0 && comm[r - 1] == '\n')
-				comm[r - 1] = '\0';
-			if (r > 0 && strcmp(comm, p->comm) != 0) {
+			r = procfile_read(st->proc_fd, path, text, sizeof(text));
+			if (r > 0 && procfs_parse_comm(text, (size_t)r, comm) == 0 &&
+			    strcmp(comm, p->comm) != 0) {
 				/* exec'd into something else: match it anew */
-				size_t n = strnlen(comm, PROCFS_COMM_MAX - 1);
-
-				memcpy(p->comm, comm, n);
-				p->comm[n] = '\0';
+				memcpy(p->comm, comm, sizeof(p->comm));
 				reclassify(st, p, err);
 			}
 		}
@@ -1143,7 +1078,7 @@ static int emit_targets(struct state *st, struct snapshot *snap)
 						EXIT_BOUNDS, ts->exit_sum);
 		}
 	}
-	r |= snapshot_add(snap, &m_known, (double)st->n, NULL);
+	r |= snapshot_add(snap, &m_known, (double)st->tab.n, NULL);
 	r |= snapshot_add(snap, &m_kept_fds, (double)st->kept_fds, NULL);
 	r |= emit_bpf(st, snap);
 	return r < 0 ? -ENOMEM : 0;
@@ -1201,7 +1136,7 @@ static void on_exit_event(void *arg, const struct exits_event *ev)
 		struct target_proc tp = { .pid = ev->pid, .comm = ev->comm };
 
 		if ((st->targets->needs & TARGET_NEED_CGROUP) &&
-		    bpf_support_memcg_path(st->ctx->cgroup_root, ev->memcg_id, cgroup, sizeof(cgroup)) >= 0)
+		    cgroupfs_path_of_id(&st->hier, ev->memcg_id, cgroup, sizeof(cgroup)) >= 0)
 			tp.cgroup = cgroup;
 		mask = target_set_classify(st->targets, &tp);
 	}
@@ -1298,7 +1233,7 @@ static int collector_read(void *state, struct snapshot *snap, struct collector_e
 	st->listed = true;
 	if (r < 0 && !must_list(st)) {
 		st->listed = false;
-		st->n_seen = st->n; /* the table is the listing */
+		st->n_seen = st->tab.n; /* the table is the listing */
 		r = 0;
 	} else if (r < 0) {
 		r = scan(st, err);
@@ -1335,58 +1270,18 @@ static int collector_poll(void *state, struct collector_errors *err)
 
 /* --- lifecycle ------------------------------------------------------------- */
 
-/* The boot time (btime) from /proc/stat; 0 when unknown. The file grows
- * with CPUs and interrupts (the intr line alone holds a number per IRQ),
- * so on a large host btime comes after more than FILE_BUF: the file is
- * scanned in chunks of buf (FILE_BUF bytes), keeping the tail of each
- * chunk so a line cut by a chunk's end is still found. */
-static double read_boot_time(int proc_fd, char *buf)
-{
-	enum { KEEP = 40 }; /* > strlen("\nbtime ") + 20 digits + '\n' */
-	int fd = procfile_open(proc_fd, "stat");
-	size_t have = 1;
-	double ret = 0;
-
-	if (fd < 0)
-		return 0;
-	buf[0] = '\n'; /* so that a first line matches "\nbtime " too */
-	for (;;) {
-		ssize_t n = read(fd, buf + have, FILE_BUF - 1 - have);
-		const char *p;
-		uint64_t btime;
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		have += (size_t)n;
-		buf[have] = '\0';
-		p = strstr(buf, "\nbtime ");
-		if (p && strchr(p + 1, '\n')) {
-			p += 7;
-			if (procfile_u64(&p, &btime) && *p == '\n')
-				ret = (double)btime;
-			break;
-		}
-		if (have > KEEP) {
-			memmove(buf, buf + have - KEEP, KEEP);
-			have = KEEP;
-		}
-	}
-	close(fd);
-	return ret;
-}
-
 static void collector_done(void *state)
 {
 	struct state *st = state;
 
 	if (!st)
 		return;
-	for (size_t i = 0; i < st->cap; i++) {
-		if (st->tab[i].pid) {
-			close_fds(st, &st->tab[i]);
-			free_ident(&st->tab[i]);
+	for (size_t i = 0; i < st->tab.cap; i++) {
+		struct proc *p = pidtab_slot(&st->tab, i);
+
+		if (p) {
+			close_fds(st, p);
+			free_ident(p);
 		}
 	}
 	for (size_t i = 0; st->ts && i < st->targets->n; i++)
@@ -1403,7 +1298,7 @@ static void collector_done(void *state)
 	if (st->loadavg_fd >= 0)
 		close(st->loadavg_fd);
 	free(st->ts);
-	free(st->tab);
+	pidtab_done(&st->tab);
 	free(st->gone);
 	free(st->buf);
 	free(st);
@@ -1430,10 +1325,15 @@ static void start_bpf(struct state *st)
 	}
 }
 
+static void collector_donep(struct state **st)
+{
+	collector_done(*st);
+}
+
 static int collector_init(const struct collector_ctx *ctx, void **ret_state)
 {
-	struct state *st = calloc(1, sizeof(*st));
-	int dfd, r;
+	_cleanup_(collector_donep) struct state *st = calloc(1, sizeof(*st));
+	int dfd;
 
 	if (!st)
 		return -ENOMEM;
@@ -1442,30 +1342,27 @@ static int collector_init(const struct collector_ctx *ctx, void **ret_state)
 	st->clk_tck = sysconf(_SC_CLK_TCK);
 	st->loadavg_fd = -1;
 	st->proc_fd = open(ctx->proc_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (st->proc_fd < 0) {
-		r = -errno;
-		collector_done(st);
-		return r;
-	}
+	if (st->proc_fd < 0)
+		return -errno;
 	st->buf = malloc(FILE_BUF);
 	st->ts = calloc(ctx->targets->n ? ctx->targets->n : 1, sizeof(*st->ts));
-	if (!st->buf || !st->ts || tab_grow(st) < 0) {
-		collector_done(st);
+	if (!st->buf || !st->ts || pidtab_init(&st->tab, sizeof(struct proc), 512) < 0)
 		return -ENOMEM;
-	}
 	/* The listing needs its own descriptor: closedir() closes it. */
 	dfd = fcntl(st->proc_fd, F_DUPFD_CLOEXEC, 3);
-	if (dfd < 0 || !(st->proc_dir = fdopendir(dfd))) {
-		r = -errno;
-		if (dfd >= 0)
-			close(dfd);
-		collector_done(st);
+	if (dfd < 0)
+		return -errno;
+	if (!(st->proc_dir = fdopendir(dfd))) {
+		int r = -errno;
+
+		close(dfd);
 		return r;
 	}
 	/* Before Linux 6.2 the size of /proc/PID/fd is 0, not the count: then
 	 * the fd count is left out rather than reported wrong. We hold at
 	 * least proc_fd open, so a working kernel reports a size >= 1. */
 	struct stat sb;
+	uint64_t btime;
 	bool fd_count = fstatat(st->proc_fd, "self/fd", &sb, 0) == 0 && sb.st_size > 0;
 
 	for (size_t i = 0; i < ctx->targets->n; i++) {
@@ -1476,13 +1373,14 @@ static int collector_init(const struct collector_ctx *ctx, void **ret_state)
 		if (t->smaps)
 			st->ts[i].needs |= NEED_SMAPS;
 	}
-	cgroup_hier_detect(ctx->cgroup_root, &st->hier);
-	st->boot_time = read_boot_time(st->proc_fd, st->buf);
+	cgroupfs_detect(ctx->cgroup_root, &st->hier);
+	if (procfs_read_btime(st->proc_fd, st->buf, FILE_BUF, &btime) == 0)
+		st->boot_time = (double)btime;
 	st->loadavg_fd = procfile_open(st->proc_fd, "loadavg");
 	st->iter_why = st->rss_why = st->exits_why = BPF_REASON_DISABLED;
 	if (ctx->use_bpf)
 		start_bpf(st);
-	*ret_state = st;
+	*ret_state = TAKE_PTR(st);
 	return 0;
 }
 

@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /* Parsers for the per-process files of /proc: stat, status, smaps_rollup, cmdline. */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "keyval.h"
 #include "procfile.h"
 #include "procfs.h"
 
@@ -107,103 +109,90 @@ static void unescape_name(const char *s, size_t n, char *out)
 	out[o] = '\0';
 }
 
-/* Parses "<spaces>N kB" from p to the end of line nl. */
-static int kb_value(const char *p, const char *nl, uint64_t *ret)
+/* A "Key: N kB" value, in bytes. */
+static int kb_value(const struct keyval *kv, uint64_t *ret)
 {
-	uint64_t v;
-
-	while (p < nl && (*p == ' ' || *p == '\t'))
-		p++;
-	if (!procfile_u64(&p, &v) || nl - p != 3 || memcmp(p, " kB", 3) != 0)
-		return -EBADMSG;
-	*ret = v * 1024;
-	return 0;
+	return keyval_u64(kv, ret) == KEYVAL_KB ? 0 : -EBADMSG;
 }
 
-#define KEY(line, n, lit) ((n) == sizeof(lit) - 1 && memcmp((line), lit, sizeof(lit) - 1) == 0)
+static const char *skip_blanks(const char *p, const char *end)
+{
+	while (p < end && (*p == '\t' || *p == ' '))
+		p++;
+	return p;
+}
 
 int procfs_parse_status(const char *buf, size_t len, struct procfs_status *ret)
 {
-	const char *p = buf, *end = buf + len;
 	struct procfs_status st = {0};
+	struct keyval_iter it;
+	struct keyval kv;
 	bool name = false;
 	unsigned split = 0;
+	int r;
 
-	while (p < end) {
-		const char *nl = memchr(p, '\n', (size_t)(end - p));
-		const char *colon, *v;
-		size_t k;
+	keyval_init(&it, buf, len, ':');
+	while ((r = keyval_next(&it, &kv)) > 0) {
+		const char *v = kv.value, *end = kv.value + kv.value_len;
 		uint64_t *dst = NULL;
-		int r = 0;
 
-		if (!nl)
-			return -EBADMSG;
-		colon = memchr(p, ':', (size_t)(nl - p));
-		if (!colon)
-			return -EBADMSG;
-		k = (size_t)(colon - p);
-		v = colon + 1;
 		/* Dispatch on the first letter: most of the ~55 lines are skipped
 		 * after one comparison. */
-		switch (*p) {
+		switch (kv.key[0]) {
 		case 'N':
-			if (KEY(p, k, "Name")) {
-				if (v < nl && *v == '\t')
+			if (KEYVAL_IS(&kv, "Name")) {
+				if (v < end && *v == '\t')
 					v++;
-				unescape_name(v, (size_t)(nl - v), st.comm);
+				unescape_name(v, (size_t)(end - v), st.comm);
 				name = true;
 			}
 			break;
 		case 'S':
-			if (KEY(p, k, "State")) {
-				while (v < nl && (*v == '\t' || *v == ' '))
-					v++;
-				if (v == nl)
+			if (KEYVAL_IS(&kv, "State")) {
+				v = skip_blanks(v, end);
+				if (v == end)
 					return -EBADMSG;
 				st.state = *v;
 			}
 			break;
 		case 'T':
-			if (KEY(p, k, "Threads")) {
+			if (KEYVAL_IS(&kv, "Threads")) {
 				uint64_t t;
 
-				while (v < nl && (*v == '\t' || *v == ' '))
-					v++;
-				if (!procfile_u64(&v, &t) || v != nl)
+				if (keyval_u64(&kv, &t) != KEYVAL_PLAIN)
 					return -EBADMSG;
 				st.threads = (uint32_t)t;
 				/* The kernel prints Threads (task_sig) after every
 				 * other line used here (task_state, task_mem): the
 				 * rest, over half the text, need not be scanned. */
-				p = end;
-				continue;
+				goto done;
 			}
 			break;
 		case 'V':
-			if (KEY(p, k, "VmSize"))
+			if (KEYVAL_IS(&kv, "VmSize"))
 				dst = &st.vsize;
-			else if (KEY(p, k, "VmHWM"))
+			else if (KEYVAL_IS(&kv, "VmHWM"))
 				dst = &st.hwm;
-			else if (KEY(p, k, "VmRSS"))
+			else if (KEYVAL_IS(&kv, "VmRSS"))
 				dst = &st.rss, st.present |= PROCFS_HAS_MEM;
-			else if (KEY(p, k, "VmSwap"))
+			else if (KEYVAL_IS(&kv, "VmSwap"))
 				dst = &st.swap;
 			break;
 		case 'R':
-			if (KEY(p, k, "RssAnon"))
+			if (KEYVAL_IS(&kv, "RssAnon"))
 				dst = &st.rss_anon, split |= 1;
-			else if (KEY(p, k, "RssFile"))
+			else if (KEYVAL_IS(&kv, "RssFile"))
 				dst = &st.rss_file, split |= 2;
-			else if (KEY(p, k, "RssShmem"))
+			else if (KEYVAL_IS(&kv, "RssShmem"))
 				dst = &st.rss_shmem, split |= 4;
 			break;
 		}
-		if (dst)
-			r = kb_value(v, nl, dst);
-		if (r < 0)
-			return r;
-		p = nl + 1;
+		if (dst && kb_value(&kv, dst) < 0)
+			return -EBADMSG;
 	}
+	if (r < 0)
+		return r;
+done:
 	if (!name || !st.state)
 		return -EBADMSG;
 	if (split == 7)
@@ -214,43 +203,38 @@ int procfs_parse_status(const char *buf, size_t len, struct procfs_status *ret)
 
 int procfs_parse_smaps(const char *buf, size_t len, struct procfs_smaps *ret)
 {
-	const char *p = buf, *end = buf + len;
+	const char *p;
 	struct procfs_smaps sm = {0};
+	struct keyval_iter it;
+	struct keyval kv;
 	bool pss = false;
+	int r;
 
 	/* The first line is the [rollup] pseudo-mapping header. */
 	p = memchr(buf, '\n', len);
 	if (!p)
 		return -EBADMSG;
 	p++;
-	while (p < end) {
-		const char *nl = memchr(p, '\n', (size_t)(end - p));
-		const char *colon;
-		size_t k;
+	keyval_init(&it, p, len - (size_t)(p - buf), ':');
+	while ((r = keyval_next(&it, &kv)) > 0) {
 		uint64_t v;
 
-		if (!nl)
-			return -EBADMSG;
-		colon = memchr(p, ':', (size_t)(nl - p));
-		if (!colon)
-			return -EBADMSG;
-		k = (size_t)(colon - p);
-		if (KEY(p, k, "Pss") || KEY(p, k, "Private_Clean") || KEY(p, k, "Private_Dirty") ||
-		    KEY(p, k, "Private_Hugetlb") || KEY(p, k, "SwapPss")) {
-			if (kb_value(colon + 1, nl, &v) < 0)
+		if (KEYVAL_IS(&kv, "Pss") || KEYVAL_IS(&kv, "Private_Clean") ||
+		    KEYVAL_IS(&kv, "Private_Dirty") || KEYVAL_IS(&kv, "Private_Hugetlb") ||
+		    KEYVAL_IS(&kv, "SwapPss")) {
+			if (kb_value(&kv, &v) < 0)
 				return -EBADMSG;
-			if (KEY(p, k, "Pss")) {
+			if (KEYVAL_IS(&kv, "Pss")) {
 				sm.pss = v;
 				pss = true;
-			} else if (KEY(p, k, "SwapPss")) {
+			} else if (KEYVAL_IS(&kv, "SwapPss")) {
 				sm.swap_pss = v;
 			} else {
-				sm.uss += v;
+				sm.uss = sm.uss > UINT64_MAX - v ? UINT64_MAX : sm.uss + v;
 			}
 		}
-		p = nl + 1;
 	}
-	if (!pss)
+	if (r < 0 || !pss)
 		return -EBADMSG;
 	*ret = sm;
 	return 0;
@@ -264,6 +248,105 @@ void procfs_join_cmdline(char *buf, size_t len)
 		if (buf[i] == '\0')
 			buf[i] = ' ';
 	buf[len] = '\0';
+}
+
+int procfs_parse_comm(const char *buf, size_t len, char comm[PROCFS_COMM_MAX])
+{
+	size_t n;
+
+	if (!len || buf[len - 1] != '\n')
+		return -EBADMSG;
+	n = len - 1 < PROCFS_COMM_MAX - 1 ? len - 1 : PROCFS_COMM_MAX - 1;
+	memcpy(comm, buf, n);
+	comm[n] = '\0';
+	return 0;
+}
+
+int procfs_parse_btime(const char *buf, size_t len, uint64_t *ret)
+{
+	const char *p = buf, *end = buf + len;
+
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		const char *v = p + 6;
+		uint64_t t;
+
+		if (!nl)
+			return 0;
+		if (nl - p > 6 && memcmp(p, "btime ", 6) == 0) {
+			if (!procfile_u64(&v, &t) || v != nl)
+				return -EBADMSG;
+			*ret = t;
+			return 1;
+		}
+		p = nl + 1;
+	}
+	return 0;
+}
+
+int procfs_read_btime(int proc_fd, char *buf, size_t cap, uint64_t *ret)
+{
+	int fd = procfile_open(proc_fd, "stat"), r = -ENOENT;
+	bool skipping = false; /* inside a line longer than buf */
+	size_t have = 0;
+
+	if (fd < 0)
+		return fd;
+	for (;;) {
+		ssize_t n = read(fd, buf + have, cap - have);
+		const char *nl;
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			r = n < 0 ? -errno : -ENOENT;
+			break;
+		}
+		have += (size_t)n;
+		if (skipping) {
+			nl = memchr(buf, '\n', have);
+			if (!nl) {
+				have = 0;
+				continue;
+			}
+			have -= (size_t)(nl + 1 - buf);
+			memmove(buf, nl + 1, have);
+			skipping = false;
+		}
+		r = procfs_parse_btime(buf, have, ret);
+		if (r != 0)
+			break;
+		/* Keep the incomplete last line for the next chunk; a line that
+		 * fills the whole buffer (intr) is skipped: btime is short. */
+		nl = memrchr(buf, '\n', have);
+		if (nl) {
+			have -= (size_t)(nl + 1 - buf);
+			memmove(buf, nl + 1, have);
+		} else {
+			have = 0;
+			skipping = true;
+		}
+	}
+	close(fd);
+	return r > 0 ? 0 : r;
+}
+
+int procfs_parse_last_pid(const char *buf, size_t len, uint64_t *ret)
+{
+	const char *p, *end;
+	uint64_t v;
+
+	if (!len || buf[len - 1] != '\n')
+		return -EBADMSG;
+	end = buf + len - 1;
+	p = memrchr(buf, ' ', (size_t)(end - buf));
+	if (!p)
+		return -EBADMSG;
+	p++;
+	if (!procfile_u64(&p, &v) || p != end)
+		return -EBADMSG;
+	*ret = v;
+	return 0;
 }
 
 int procfs_read_exe(int proc_fd, int pid, char *buf, size_t len)

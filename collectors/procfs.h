@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* Parsers for the per-process files of /proc: stat, status, smaps_rollup, cmdline.
+/* Parsers for the files of /proc the process collector reads: per process stat,
+ * status, smaps_rollup, cmdline, comm; system-wide stat (boot time) and loadavg
+ * (last pid).
  *
  * Pure functions over a buffer, so they run on fixtures and on whatever a
  * process collector backend read. Sizes come out in bytes.
@@ -60,6 +62,28 @@ int procfs_parse_smaps(const char *buf, size_t len, struct procfs_smaps *ret);
 /* Turns cmdline's NUL-separated argv (len bytes in buf, which must hold
  * len + 1) into one NUL-terminated string joined by single spaces. */
 void procfs_join_cmdline(char *buf, size_t len);
+
+/* Parses /proc/PID/comm text (the name and a newline) into comm, cut to
+ * PROCFS_COMM_MAX - 1 bytes like the kernel's. Returns 0, or -EBADMSG for
+ * text without its newline. */
+int procfs_parse_comm(const char *buf, size_t len, char comm[PROCFS_COMM_MAX]);
+
+/* Looks for the "btime N" line of /proc/stat in buf (len bytes, which begin
+ * at the start of a line). Only a complete line counts, so the file can be
+ * scanned in chunks. Returns 1 and *ret (seconds since the epoch), 0 when no
+ * complete btime line is in buf, or -EBADMSG when that line is malformed. */
+int procfs_parse_btime(const char *buf, size_t len, uint64_t *ret);
+
+/* Reads the boot time from proc_fd/stat, using buf (cap bytes, >= 256) as
+ * scratch: the file grows with CPUs and interrupts (the intr line alone
+ * holds a number per IRQ), so btime may come after more than cap bytes; it
+ * is scanned in chunks. Returns 0 and *ret, -ENOENT, -EBADMSG or -errno. */
+int procfs_read_btime(int proc_fd, char *buf, size_t cap, uint64_t *ret);
+
+/* Parses /proc/loadavg ("0.60 0.62 0.47 1/86 22314\n") for its last field,
+ * the pid most recently allocated in the reader's pid namespace. Returns 0
+ * and *ret, or -EBADMSG. */
+int procfs_parse_last_pid(const char *buf, size_t len, uint64_t *ret);
 
 /* Reads the target of proc_fd/PID/exe into buf. Returns its length or -errno
  * (-ENOENT: gone or a kernel thread; -EACCES: not ours to read). */

@@ -21,7 +21,7 @@ struct httpd;
 /* Binds and starts serving from reg (which must outlive the server) on its own
  * thread. Returns 0 and *ret, or a negative errno with a one-line reason in
  * err ("127.0.0.1:9470: Address already in use"). The address comes parsed
- * (config_listen_parse()): this module never reads configuration text. */
+ * (listen_parse()): this module never reads configuration text. */
 int httpd_start(const struct httpd_options *o, struct registry *reg, struct httpd **ret,
 		char *err, size_t errlen);
 

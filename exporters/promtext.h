@@ -5,7 +5,7 @@
 
 #include <stddef.h>
 
-#include "registry.h"
+#include "snapshot.h"
 #include "strbuf.h"
 
 enum promtext_format {

@@ -9,8 +9,10 @@ pkgs_build="gcc make pkg-config libc6-dev clang llvm bpftool libbpf-dev libelf-d
 # promtool and the server come with `prometheus`; curl and jq drive the
 # integration tests; procps and util-linux provide pgrep/setsid/flock;
 # qemu-system-x86, busybox-static, kmod and xz-utils boot the kernel matrix
-# (tests/kernels/).
-pkgs_test="prometheus curl jq procps util-linux iproute2 systemd qemu-system-x86 busybox-static kmod xz-utils"
+# (tests/kernels/); libclang-rt-14-dev is the libFuzzer runtime (not pulled
+# in without recommends).
+pkgs_test="prometheus curl jq procps util-linux iproute2 systemd qemu-system-x86 busybox-static
+    kmod xz-utils libclang-rt-14-dev"
 pkgs_bench="libgc-dev prometheus-process-exporter prometheus-node-exporter hyperfine"
 
 want=""

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* cgroup: hierarchy detection, /proc/PID/cgroup parsing and memory state from
- * v1 and v2 fixture trees, and the collector over targets. */
+/* cgroup: memory state from v1 and v2 fixture trees, and the collector over
+ * targets (the hierarchy and paths: test_cgroupfs.c). */
 #include <fcntl.h>
 #include <limits.h>
 #include <stdlib.h>
@@ -20,67 +20,6 @@ static void mkroot(void)
 		root[0] = '\0';
 }
 
-static void test_detect(void)
-{
-	struct cgroup_hier h;
-	char sub[128];
-
-	mkroot();
-	REQUIRE(root[0]);
-	CHECK_EQ(cgroup_hier_detect(root, &h), 0);
-	CHECK_EQ(h.version, CGROUP_NONE);
-
-	/* Hybrid, as on this machine: v2 tree without memory, v1 memory. */
-	REQUIRE(test_write_file(root, "unified/cgroup.controllers", "hugetlb\n") == 0);
-	REQUIRE(test_write_file(root, "memory/memory.usage_in_bytes", "4096\n") == 0);
-	CHECK_EQ(cgroup_hier_detect(root, &h), 0);
-	CHECK_EQ(h.version, CGROUP_V1);
-	snprintf(sub, sizeof(sub), "%s/memory", root);
-	CHECK_STR(h.mount, sub);
-
-	/* Hybrid with memory on the unified side. */
-	test_rm_rf(root);
-	mkroot();
-	REQUIRE(test_write_file(root, "unified/cgroup.controllers", "cpu io memory pids\n") == 0);
-	CHECK_EQ(cgroup_hier_detect(root, &h), 0);
-	CHECK_EQ(h.version, CGROUP_V2);
-	snprintf(sub, sizeof(sub), "%s/unified", root);
-	CHECK_STR(h.mount, sub);
-
-	/* Pure v2. */
-	REQUIRE(test_write_file(root, "cgroup.controllers", "cpuset cpu io memory\n") == 0);
-	CHECK_EQ(cgroup_hier_detect(root, &h), 0);
-	CHECK_EQ(h.version, CGROUP_V2);
-	CHECK_STR(h.mount, root);
-	test_rm_rf(root);
-}
-
-static void test_parse_proc(void)
-{
-	size_t len;
-	char *buf = test_slurp("tests/fixtures/proc/cgroup-v1.txt", &len);
-	char path[256];
-	const char *v2 = "0::/user.slice/user-1000.slice/session-2.scope\n";
-	const char *combined = "5:cpu,cpuacct:/a\n4:memory,hugetlb:/b/c\n0::/d\n";
-
-	REQUIRE(buf);
-	CHECK(cgroup_parse_proc(buf, len, CGROUP_V1, path, sizeof(path)) > 0);
-	CHECK(path[0] == '/');
-	free(buf);
-	CHECK_EQ(cgroup_parse_proc(v2, strlen(v2), CGROUP_V2, path, sizeof(path)),
-		 (int)strlen("/user.slice/user-1000.slice/session-2.scope"));
-	CHECK_STR(path, "/user.slice/user-1000.slice/session-2.scope");
-	CHECK_EQ(cgroup_parse_proc(v2, strlen(v2), CGROUP_V1, path, sizeof(path)), -ENOENT);
-	CHECK_EQ(cgroup_parse_proc(combined, strlen(combined), CGROUP_V1, path, sizeof(path)), 4);
-	CHECK_STR(path, "/b/c");
-	CHECK_EQ(cgroup_parse_proc(combined, strlen(combined), CGROUP_V2, path, sizeof(path)), 2);
-	CHECK_STR(path, "/d");
-	CHECK_EQ(cgroup_parse_proc(combined, strlen(combined), CGROUP_V1, path, 3), -ENOBUFS);
-	CHECK_EQ(cgroup_parse_proc("garbage\n", 8, CGROUP_V2, path, sizeof(path)), -EBADMSG);
-	CHECK_EQ(cgroup_parse_proc("", 0, CGROUP_V2, path, sizeof(path)), -ENOENT);
-	CHECK_EQ(cgroup_parse_proc("0::\n", 4, CGROUP_V2, path, sizeof(path)), -EBADMSG);
-}
-
 static void test_mem_v2(void)
 {
 	struct cgroup_mem m;
@@ -89,7 +28,7 @@ static void test_mem_v2(void)
 	mkroot();
 	REQUIRE(root[0]);
 	snprintf(dir, sizeof(dir), "%s/app.slice/api.service", root);
-	CHECK_EQ(cgroup_mem_read(dir, CGROUP_V2, &m), -ENOENT);
+	CHECK_EQ(cgroup_mem_read(dir, CGROUPFS_V2, &m), -ENOENT);
 	REQUIRE(test_write_file(root, "app.slice/api.service/memory.current", "73400320\n") == 0);
 	REQUIRE(test_write_file(root, "app.slice/api.service/memory.max", "max\n") == 0);
 	REQUIRE(test_write_file(root, "app.slice/api.service/memory.events",
@@ -97,7 +36,7 @@ static void test_mem_v2(void)
 	REQUIRE(test_write_file(root, "app.slice/api.service/memory.pressure",
 				"some avg10=2.00 avg60=1.00 avg300=0.50 total=123456\n"
 				"full avg10=1.00 avg60=0.50 avg300=0.25 total=654\n") == 0);
-	CHECK_EQ(cgroup_mem_read(dir, CGROUP_V2, &m), 0);
+	CHECK_EQ(cgroup_mem_read(dir, CGROUPFS_V2, &m), 0);
 	CHECK_U64(m.usage, 73400320);
 	CHECK_U64(m.limit, UINT64_MAX);
 	CHECK(m.has_oom);
@@ -108,18 +47,18 @@ static void test_mem_v2(void)
 
 	REQUIRE(test_write_file(root, "app.slice/api.service/memory.max", "67108864\n") == 0);
 	REQUIRE(test_write_file(root, "app.slice/api.service/memory.peak", "80000000\n") == 0);
-	CHECK_EQ(cgroup_mem_read(dir, CGROUP_V2, &m), 0);
+	CHECK_EQ(cgroup_mem_read(dir, CGROUPFS_V2, &m), 0);
 	CHECK_U64(m.limit, 67108864);
 	CHECK(m.has_peak && m.peak == 80000000);
 
 	/* Truncated and garbage files: parse errors, not wrong numbers. */
 	REQUIRE(test_write_file(root, "app.slice/api.service/memory.current", "7340") == 0);
-	CHECK_EQ(cgroup_mem_read(dir, CGROUP_V2, &m), -EBADMSG);
+	CHECK_EQ(cgroup_mem_read(dir, CGROUPFS_V2, &m), -EBADMSG);
 	REQUIRE(test_write_file(root, "app.slice/api.service/memory.current", "") == 0);
-	CHECK_EQ(cgroup_mem_read(dir, CGROUP_V2, &m), -EBADMSG);
+	CHECK_EQ(cgroup_mem_read(dir, CGROUPFS_V2, &m), -EBADMSG);
 	REQUIRE(test_write_file(root, "app.slice/api.service/memory.current", "12\n") == 0);
 	REQUIRE(test_write_file(root, "app.slice/api.service/memory.events", "low 0\nhigh x\n") == 0);
-	CHECK_EQ(cgroup_mem_read(dir, CGROUP_V2, &m), -EBADMSG);
+	CHECK_EQ(cgroup_mem_read(dir, CGROUPFS_V2, &m), -EBADMSG);
 	test_rm_rf(root);
 }
 
@@ -136,7 +75,7 @@ static void test_mem_v1(void)
 	REQUIRE(test_write_file(root, "job/memory.max_usage_in_bytes", "2097152\n") == 0);
 	REQUIRE(test_write_file(root, "job/memory.oom_control",
 				"oom_kill_disable 0\nunder_oom 1\noom_kill 4\n") == 0);
-	CHECK_EQ(cgroup_mem_read(dir, CGROUP_V1, &m), 0);
+	CHECK_EQ(cgroup_mem_read(dir, CGROUPFS_V1, &m), 0);
 	CHECK_U64(m.usage, 1048576);
 	CHECK_U64(m.limit, UINT64_MAX); /* page-rounded LONG_MAX means unlimited */
 	CHECK(m.has_peak && m.peak == 2097152);
@@ -146,28 +85,28 @@ static void test_mem_v1(void)
 	CHECK(!m.has_pressure);
 	/* Kernels before 4.13 have no oom_kill line. */
 	REQUIRE(test_write_file(root, "job/memory.oom_control", "oom_kill_disable 0\nunder_oom 0\n") == 0);
-	CHECK_EQ(cgroup_mem_read(dir, CGROUP_V1, &m), 0);
+	CHECK_EQ(cgroup_mem_read(dir, CGROUPFS_V1, &m), 0);
 	CHECK_U64(m.oom_kill, 0);
 	REQUIRE(test_write_file(root, "job/memory.oom_control", "nonsense\n") == 0);
-	CHECK_EQ(cgroup_mem_read(dir, CGROUP_V1, &m), -EBADMSG);
+	CHECK_EQ(cgroup_mem_read(dir, CGROUPFS_V1, &m), -EBADMSG);
 	test_rm_rf(root);
 }
 
 /* The real hierarchy of this host: our own memory cgroup reads. */
 static void test_host(void)
 {
-	struct cgroup_hier h;
+	struct cgroupfs_hier h;
 	struct cgroup_mem m;
 	char path[1024], dir[PATH_MAX + 1024];
 	int proc_fd = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
 	REQUIRE(proc_fd >= 0);
-	cgroup_hier_detect("/sys/fs/cgroup", &h);
-	if (h.version == CGROUP_NONE) {
+	cgroupfs_detect("/sys/fs/cgroup", &h);
+	if (h.version == CGROUPFS_NONE) {
 		close(proc_fd);
 		TEST_SKIP("no memory cgroup controller mounted");
 	}
-	CHECK(cgroup_of_pid(proc_fd, getpid(), h.version, path, sizeof(path)) > 0);
+	CHECK(cgroupfs_path_of_pid(proc_fd, getpid(), h.version, path, sizeof(path)) > 0);
 	snprintf(dir, sizeof(dir), "%s%s", h.mount, strcmp(path, "/") ? path : "");
 	CHECK_EQ(cgroup_mem_read(dir, h.version, &m), 0);
 	CHECK(m.usage > 0);
@@ -201,7 +140,7 @@ static void test_collector(void)
 	REQUIRE(test_write_file(root, "memory/batch/memory.oom_control", "under_oom 0\noom_kill 0\n") == 0);
 
 	struct collector_ctx ctx = { .proc_root = "/proc", .cgroup_root = root,
-				     .targets = &cfg->targets, .limits = &cfg->limits };
+				     .targets = &cfg->targets };
 
 	REQUIRE(cgroup_collector.init(&ctx, &st) == 0);
 	s = snapshot_new();
@@ -268,7 +207,7 @@ static void test_unit_shallowest(void)
 		}
 
 		struct collector_ctx ctx = { .proc_root = "/proc", .cgroup_root = root,
-					     .targets = &cfg->targets, .limits = &cfg->limits };
+					     .targets = &cfg->targets };
 
 		REQUIRE(cgroup_collector.init(&ctx, &st) == 0);
 		s = snapshot_new();
@@ -288,8 +227,6 @@ static void test_unit_shallowest(void)
 
 int main(void)
 {
-	RUN(test_detect);
-	RUN(test_parse_proc);
 	RUN(test_mem_v2);
 	RUN(test_mem_v1);
 	RUN(test_host);

@@ -19,6 +19,7 @@
 
 #include "config.h"
 #include "jsonpos.h"
+#include "listen.h"
 #include "test.h"
 
 #define FIXTURES "tests/fixtures/config/"
@@ -224,35 +225,6 @@ static void test_deep_nesting(void)
 	free(text);
 }
 
-/* The scanner itself has no depth limit and no recursion: a million levels. */
-static void test_jsonpos_deep_scan(void)
-{
-	size_t n = 1000000;
-	char *text = malloc(2 * n);
-	struct jsonpos *p = NULL;
-	struct jsonpos_loc loc;
-	char path[JSONPOS_PATH_MAX];
-	long node;
-
-	REQUIRE(text);
-	memset(text, '[', n);
-	memset(text + n, ']', n);
-	REQUIRE(jsonpos_scan(text, 2 * n, &p) == 0);
-	node = jsonpos_root(p);
-	for (size_t i = 1; i < n && node >= 0; i++)
-		node = jsonpos_element(p, node, 0);
-	REQUIRE(node >= 0);
-	CHECK_EQ(jsonpos_value_loc(p, node, &loc), 0);
-	CHECK_EQ(loc.column, n);
-	CHECK_EQ(jsonpos_path(p, node, path, sizeof(path)), 0);
-	CHECK_EQ(strncmp(path, "[0][0][0]", 9), 0);
-	CHECK_EQ(strlen(path), sizeof(path) - 1);
-	CHECK_STR(path + strlen(path) - 3, "...");
-	CHECK_EQ(jsonpos_element(p, node, 0), -ENOENT);
-	jsonpos_free(p);
-	free(text);
-}
-
 static void test_huge_input(void)
 {
 	size_t n = CONFIG_FILE_MAX_BYTES;
@@ -409,43 +381,6 @@ static void test_listen_values(void)
 		  "t.json:1:12: listen: \"[::1]9470\": expected [IPV6]:PORT, e.g. [::1]:9470");
 	CHECK_ERR("{\"listen\": \"[zz::1]:9470\"}",
 		  "t.json:1:12: listen: \"zz::1\" is not an IPv6 address");
-}
-
-static void test_listen_parse(void)
-{
-	struct sockaddr_storage ss;
-	socklen_t len = 0;
-	char why[128];
-	const struct sockaddr_in *v4 = (const struct sockaddr_in *)&ss;
-	const struct sockaddr_in6 *v6 = (const struct sockaddr_in6 *)&ss;
-
-	REQUIRE(config_listen_parse("127.0.0.1:9470", &ss, &len, why, sizeof(why)) == 0);
-	CHECK_EQ(ss.ss_family, AF_INET);
-	CHECK_EQ(len, sizeof(struct sockaddr_in));
-	CHECK_EQ(ntohs(v4->sin_port), 9470);
-	CHECK_EQ(ntohl(v4->sin_addr.s_addr), 0x7f000001);
-	REQUIRE(config_listen_parse("[::1]:0", &ss, &len, why, sizeof(why)) == 0);
-	CHECK_EQ(ss.ss_family, AF_INET6);
-	CHECK_EQ(len, sizeof(struct sockaddr_in6));
-	CHECK_EQ(ntohs(v6->sin6_port), 0);
-	CHECK(IN6_IS_ADDR_LOOPBACK(&v6->sin6_addr));
-	REQUIRE(config_listen_parse("0.0.0.0:65535", &ss, &len, why, sizeof(why)) == 0);
-	CHECK_EQ(ntohs(v4->sin_port), 65535);
-	REQUIRE(config_listen_parse("[::]:1", &ss, &len, NULL, 0) == 0);
-
-	static const char *const bad[] = {
-		"", ":", ":9470", "127.0.0.1:", "127.0.0.1:-1", "127.0.0.1:+80", "127.0.0.1:80x",
-		"127.1:80", "1.2.3.4.5:80", "[::1]", "[::1]:", "[]:80", "::1", "[1.2.3.4]:80",
-		"127.0.0.1:009470", "[fe80::1%eth0]:80",
-	};
-	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		len = 7;
-		why[0] = '\0';
-		if (config_listen_parse(bad[i], &ss, &len, why, sizeof(why)) != -EINVAL)
-			test_fail_at(__FILE__, __LINE__, "accepted \"%s\"", bad[i]);
-		CHECK(why[0] != '\0');
-		CHECK_EQ(len, 7); /* untouched on failure */
-	}
 }
 
 static void test_missing_keys(void)
@@ -624,7 +559,7 @@ static void test_defaults(void)
 	CHECK_EQ(d->interval_ms, CONFIG_INTERVAL_DEFAULT_MS);
 	CHECK_EQ(d->interval_ms, 5000);
 	CHECK_STR(d->listen, CONFIG_LISTEN_DEFAULT);
-	CHECK_EQ(config_listen_parse(d->listen, NULL, NULL, NULL, 0), 0);
+	CHECK_EQ(listen_parse(d->listen, NULL, NULL, NULL, 0), 0);
 	CHECK_EQ(d->limits.max_processes, 100);
 	CHECK_EQ(d->limits.max_groups, 500);
 	CHECK_EQ(d->limits.http_connections, 256);
@@ -784,142 +719,6 @@ out:
 
 /* ---- jsonpos ---------------------------------------------------------------- */
 
-static void test_jsonpos_lookup(void)
-{
-	static const char text[] =
-		"{\n"
-		"\t\"a\": [1, {\"b\\u00e9\": \"x\"}],\n"
-		"  \"\xc3\xa9\": true, \"we.ird\": null,\n"
-		"  \"\\ud83d\\ude00\": {}\n"
-		"}";
-	struct jsonpos *p = NULL;
-	struct jsonpos_loc loc;
-	char path[JSONPOS_PATH_MAX];
-	long n;
-
-	REQUIRE(jsonpos_scan(text, sizeof(text) - 1, &p) == 0);
-	n = jsonpos_lookup(p, "");
-	CHECK_EQ(n, jsonpos_root(p));
-	CHECK_EQ(jsonpos_value_loc(p, n, &loc), 0);
-	CHECK_EQ(loc.line, 1);
-	CHECK_EQ(loc.column, 1);
-	CHECK_EQ(jsonpos_key_loc(p, n, &loc), -ENOENT);
-
-	n = jsonpos_lookup(p, "a");
-	REQUIRE(n >= 0);
-	CHECK_EQ(jsonpos_value_loc(p, n, &loc), 0);
-	CHECK_EQ(loc.line, 2);
-	CHECK_EQ(loc.column, 7); /* a tab is one column */
-	CHECK_EQ(jsonpos_key_loc(p, n, &loc), 0);
-	CHECK_EQ(loc.column, 2);
-
-	n = jsonpos_lookup(p, "a[1][\"b\xc3\xa9\"]");
-	REQUIRE(n >= 0);
-	CHECK_EQ(jsonpos_value_loc(p, n, &loc), 0);
-	CHECK_EQ(loc.line, 2);
-	CHECK_EQ(loc.column, 23);
-	CHECK_EQ(jsonpos_path(p, n, path, sizeof(path)), 0);
-	CHECK_STR(path, "a[1][\"b\xc3\xa9\"]");
-	CHECK_EQ(jsonpos_element(p, jsonpos_lookup(p, "a"), 1), jsonpos_lookup(p, "a[1]"));
-	CHECK_EQ(jsonpos_element(p, jsonpos_lookup(p, "a"), 2), -ENOENT);
-	CHECK_EQ(jsonpos_lookup(p, "a[0].x"), -ENOENT);
-	CHECK_EQ(jsonpos_element(p, jsonpos_lookup(p, "a[1]"), 0), -ENOENT);
-
-	/* Columns count characters: "é" is two bytes, one column. */
-	n = jsonpos_lookup(p, "[\"\xc3\xa9\"]");
-	REQUIRE(n >= 0);
-	CHECK_EQ(jsonpos_value_loc(p, n, &loc), 0);
-	CHECK_EQ(loc.line, 3);
-	CHECK_EQ(loc.column, 8);
-	CHECK_EQ(loc.offset, 39);
-
-	n = jsonpos_lookup(p, "[\"we.ird\"]");
-	REQUIRE(n >= 0);
-	CHECK_EQ(jsonpos_value_loc(p, n, &loc), 0);
-	CHECK_EQ(loc.column, 24);
-	CHECK_EQ(jsonpos_member(p, jsonpos_root(p), "we.ird", 6), n);
-	CHECK_EQ(jsonpos_member(p, jsonpos_root(p), "we", 2), -ENOENT);
-
-	/* A surrogate pair decodes to one character, U+1F600. */
-	n = jsonpos_member(p, jsonpos_root(p), "\xf0\x9f\x98\x80", 4);
-	REQUIRE(n >= 0);
-	CHECK_EQ(jsonpos_key_loc(p, n, &loc), 0);
-	CHECK_EQ(loc.line, 4);
-	CHECK_EQ(loc.column, 3);
-	jsonpos_free(p);
-
-	CHECK_EQ(jsonpos_scan("{", 1, &p), -EINVAL);
-	CHECK_EQ(jsonpos_scan("1 2", 3, &p), -EINVAL);
-	CHECK_EQ(jsonpos_scan("", 0, &p), -EINVAL);
-	CHECK_EQ(jsonpos_scan("[1,]", 4, &p), -EINVAL);
-	CHECK_EQ(jsonpos_scan(" 7 ", 3, &p), 0);
-	p = jsonpos_free(p);
-	CHECK(jsonpos_free(NULL) == NULL);
-}
-
-/* Jansson's own line/column/position against what an editor shows. */
-static void test_jansson_positions(void)
-{
-	static const struct {
-		const char *text;
-		unsigned line, column;
-		const char *path;
-	} cases[] = {
-		{ "{\"a\":tru}", 1, 6, "a" },                  /* Jansson: column 8 */
-		{ "{\"a\":1 \"b\":2}", 1, 8, "" },             /* the token it objects to */
-		{ "{\"a\": [1 2]}", 1, 10, "a" },
-		{ "{\"a\":1,}", 1, 8, "" },
-		{ "{\"a\":\"abc", 1, 6, "a" },                 /* the string left open */
-		{ "{\"a\":\"ab\ncd\"}", 1, 9, "a" },           /* the newline itself */
-		{ "{\"a\":\"ab\\qx\"}", 1, 9, "a" },           /* the backslash */
-		{ "{\"a\":\"x\x01\"}", 1, 8, "a" },            /* the control character */
-		{ "{\"\xc3\xa9\":\"\xc3\xa9\xff\"}", 1, 8, "[\"\xc3\xa9\"]" }, /* chars, not bytes */
-		{ "{\"a\":[1,2", 1, 10, "a" },                 /* end of input */
-		{ "{\"a\":{\"b\":1},\"a\":2}", 1, 14, "a" },
-		{ "{\"a\": 123456789012345678901234567890}", 1, 7, "a" },
-		{ "\n\n  {\"a\":1} }", 3, 11, "" },
-		{ "[1,]", 1, 4, "[1]" },
-		{ "{\"a\" 1}", 1, 6, "a" },
-		{ "{\"a\":[{\"b\":[1,{\"c\":@}]}]}", 1, 20, "a[0].b[1].c" },
-		{ "{\"a\":{}, \"b\":{\"c\":1,\"d\":2", 1, 26, "b" },
-	};
-
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		const char *t = cases[i].text;
-		struct jsonpos_syntax s;
-		json_error_t e;
-		json_t *j = json_loadb(t, strlen(t), JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &e);
-
-		if (j) {
-			test_fail_at(__FILE__, __LINE__, "case %zu: Jansson accepted it", i);
-			json_decref(j);
-			continue;
-		}
-		REQUIRE(jsonpos_syntax_error(t, strlen(t), &e, &s) == 0);
-		if (s.loc.line != cases[i].line || s.loc.column != cases[i].column ||
-		    strcmp(s.path, cases[i].path) != 0)
-			test_fail_at(__FILE__, __LINE__,
-				     "case %zu (%s): got %u:%u \"%s\", want %u:%u \"%s\"", i, e.text,
-				     s.loc.line, s.loc.column, s.path, cases[i].line,
-				     cases[i].column, cases[i].path);
-	}
-}
-
-static void test_escape_append(void)
-{
-	char buf[16] = "";
-
-	jsonpos_escape_append(buf, sizeof(buf), "a\"\\\n\xff", 5, true, 10);
-	CHECK_STR(buf, "a\\\"\\\\\\x0a\\xff");
-	buf[0] = '\0';
-	jsonpos_escape_append(buf, sizeof(buf), "abcdef", 6, false, 3);
-	CHECK_STR(buf, "abc...");
-	/* Never splits a character at the end of the buffer. */
-	buf[0] = '\0';
-	jsonpos_escape_append(buf, 6, "ab\xc3\xa9\xc3\xa9", 6, false, 10);
-	CHECK_STR(buf, "ab\xc3\xa9");
-}
-
 int main(void)
 {
 	RUN(test_syntax_error_fixture);
@@ -935,14 +734,12 @@ int main(void)
 	RUN(test_nul_byte);
 	RUN(test_byte_order_mark);
 	RUN(test_deep_nesting);
-	RUN(test_jsonpos_deep_scan);
 	RUN(test_huge_input);
 	RUN(test_long_key_message);
 	RUN(test_unknown_keys);
 	RUN(test_wrong_types);
 	RUN(test_out_of_range);
 	RUN(test_listen_values);
-	RUN(test_listen_parse);
 	RUN(test_missing_keys);
 	RUN(test_target_values);
 	RUN(test_duplicate_target_names);
@@ -955,8 +752,5 @@ int main(void)
 	RUN(test_systemd_example);
 	RUN(test_load_errors);
 	RUN(test_mutations);
-	RUN(test_jsonpos_lookup);
-	RUN(test_jansson_positions);
-	RUN(test_escape_append);
 	return test_done();
 }

@@ -10,8 +10,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "config.h"
 #include "httpd.h"
+#include "listen.h"
 #include "registry.h"
 #include "test.h"
 
@@ -367,7 +367,7 @@ static void test_busy_port(void)
 	/* The same port twice: the second gets EADDRINUSE naming the address. */
 	REQUIRE(httpd_start(&o, reg, &h, err, sizeof(err)) == 0);
 	snprintf(addr, sizeof(addr), "%s", httpd_address(h));
-	REQUIRE(config_listen_parse(addr, &ss, &sl, err, sizeof(err)) == 0);
+	REQUIRE(listen_parse(addr, &ss, &sl, err, sizeof(err)) == 0);
 	o.addr = &ss;
 	o.addr_len = sl;
 	CHECK_EQ(httpd_start(&o, reg, &h2, err, sizeof(err)), -EADDRINUSE);
@@ -380,7 +380,7 @@ int main(void)
 {
 	char err[128];
 
-	if (config_listen_parse("127.0.0.1:0", &any_port, &any_port_len, err, sizeof(err)) < 0)
+	if (listen_parse("127.0.0.1:0", &any_port, &any_port_len, err, sizeof(err)) < 0)
 		return 1;
 	RUN(test_before_first_sample);
 	RUN(test_routes_and_formats);

@@ -160,7 +160,8 @@ static int run_start_bpf(struct run *r, const char *json, const char *proc_root,
 		return -1;
 	}
 	r->ctx = (struct collector_ctx){ .proc_root = proc_root, .cgroup_root = "/sys/fs/cgroup",
-					 .targets = &r->cfg->targets, .limits = &r->cfg->limits,
+					 .targets = &r->cfg->targets,
+					 .limits = { r->cfg->limits.max_processes, r->cfg->limits.max_groups },
 					 .use_bpf = bpf };
 	return process_collector.init(&r->ctx, &r->state);
 }

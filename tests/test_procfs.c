@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /* procfs: stat, status, smaps_rollup and cmdline parsers on real, odd,
  * truncated, empty and garbage input. */
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "procfs.h"
 #include "test.h"
@@ -206,6 +208,89 @@ static void test_cmdline(void)
 	CHECK_STR(c, "x");
 }
 
+static void test_comm(void)
+{
+	char comm[PROCFS_COMM_MAX];
+
+	CHECK_EQ(procfs_parse_comm("bash\n", 5, comm), 0);
+	CHECK_STR(comm, "bash");
+	CHECK_EQ(procfs_parse_comm("a b) (c\n", 8, comm), 0);
+	CHECK_STR(comm, "a b) (c");
+	CHECK_EQ(procfs_parse_comm("0123456789abcdef\n", 17, comm), 0); /* cut as the kernel does */
+	CHECK_STR(comm, "0123456789abcde");
+	CHECK_EQ(procfs_parse_comm("\n", 1, comm), 0);
+	CHECK_STR(comm, "");
+	CHECK_EQ(procfs_parse_comm("bash", 4, comm), -EBADMSG);
+	CHECK_EQ(procfs_parse_comm("", 0, comm), -EBADMSG);
+}
+
+static void test_btime(void)
+{
+	size_t len;
+	char *buf = test_slurp("tests/fixtures/proc/stat-system.txt", &len);
+	uint64_t t = 0;
+
+	REQUIRE(buf);
+	CHECK_EQ(procfs_parse_btime(buf, len, &t), 1);
+	CHECK_U64(t, 1796287571ull);
+	free(buf);
+	CHECK_EQ(procfs_parse_btime("cpu 1 2\nbtime 17\n", 17, &t), 1);
+	CHECK_U64(t, 17);
+	CHECK_EQ(procfs_parse_btime("btime 17\n", 9, &t), 1); /* first line */
+	CHECK_EQ(procfs_parse_btime("cpu 1 2\nbtime 17", 16, &t), 0); /* not complete yet */
+	CHECK_EQ(procfs_parse_btime("cpu 1 2\nctxt 5\n", 15, &t), 0);
+	CHECK_EQ(procfs_parse_btime("xbtime 17\n", 10, &t), 0);
+	CHECK_EQ(procfs_parse_btime("btime x\n", 8, &t), -EBADMSG);
+	CHECK_EQ(procfs_parse_btime("btime 17 2\n", 11, &t), -EBADMSG);
+}
+
+/* /proc/stat of a large host: an intr line far longer than the buffer before
+ * btime, read with every alignment of btime against the chunks. */
+static void test_read_btime_chunked(void)
+{
+	char root[] = "/tmp/memagent-procfs-XXXXXX", *text, buf[512];
+	size_t len = 0;
+	uint64_t t;
+	int fd;
+
+	REQUIRE(mkdtemp(root));
+	text = malloc(200000);
+	REQUIRE(text);
+	len += (size_t)sprintf(text + len, "cpu  1 2 3\nintr 123");
+	for (int i = 0; i < 20000; i++)
+		len += (size_t)sprintf(text + len, " %d", i % 10);
+	len += (size_t)sprintf(text + len, "\nctxt 99\nbtime 1700000000\nprocesses 5\n");
+	REQUIRE(test_write_file(root, "stat", text) == 0);
+	fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	REQUIRE(fd >= 0);
+	for (size_t cap = 256; cap <= sizeof(buf); cap += 7) {
+		t = 0;
+		CHECK_EQ(procfs_read_btime(fd, buf, cap, &t), 0);
+		CHECK_U64(t, 1700000000);
+	}
+	REQUIRE(test_write_file(root, "stat", "cpu 1\nctxt 2\n") == 0);
+	CHECK_EQ(procfs_read_btime(fd, buf, sizeof(buf), &t), -ENOENT);
+	close(fd);
+	free(text);
+	test_rm_rf(root);
+}
+
+static void test_last_pid(void)
+{
+	size_t len;
+	char *buf = test_slurp("tests/fixtures/proc/loadavg.txt", &len);
+	uint64_t v = 0;
+
+	REQUIRE(buf);
+	CHECK_EQ(procfs_parse_last_pid(buf, len, &v), 0);
+	CHECK_U64(v, 22314);
+	free(buf);
+	CHECK_EQ(procfs_parse_last_pid("0.60 0.62 0.47 1/86 22314", 25, &v), -EBADMSG);
+	CHECK_EQ(procfs_parse_last_pid("0.60 0.62 0.47 1/86 \n", 21, &v), -EBADMSG);
+	CHECK_EQ(procfs_parse_last_pid("22314\n", 6, &v), -EBADMSG);
+	CHECK_EQ(procfs_parse_last_pid("", 0, &v), -EBADMSG);
+}
+
 int main(void)
 {
 	RUN(test_stat_real);
@@ -216,5 +301,9 @@ int main(void)
 	RUN(test_status_bad);
 	RUN(test_smaps);
 	RUN(test_cmdline);
+	RUN(test_comm);
+	RUN(test_btime);
+	RUN(test_read_btime_chunked);
+	RUN(test_last_pid);
 	return test_done();
 }

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Tests of target selection (agent/target.c): criteria, masks, cgroup prefixes, systemd units. */
+/* Tests of target selection (core/target.c): criteria, masks, cgroup prefixes, systemd units. */
 
 #include <errno.h>
 #include <stdlib.h>

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Targets: named selections of processes, and the test whether a process belongs.
  *
- * A leaf module like registry.h: the config fills targets, the collectors ask
+ * A leaf module like snapshot.h: the config fills targets, the collectors ask
  * them questions, neither needs the other.
  */
 #ifndef MEMAGENT_TARGET_H

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* The metric registry: snapshots that collectors fill and exporters read.
+/* Snapshots: the samples of one tick, which collectors fill and exporters read.
  *
  * A snapshot holds every sample of one tick. The sampler creates it, the
- * collectors add to it, the sampler publishes it with one pointer swap, and
+ * collectors add to it, the sampler publishes it (registry.h) with one pointer swap, and
  * from then on it is immutable: any number of readers (HTTP scrapes, push
  * sinks) hold references and never block the next tick. Derived data such as
  * the rendered exposition text is memoised per snapshot, so each format is
@@ -11,8 +11,8 @@
  * This header is a leaf: it includes nothing of the project, so collectors and
  * exporters can both use it without knowing each other.
  */
-#ifndef MEMAGENT_REGISTRY_H
-#define MEMAGENT_REGISTRY_H
+#ifndef MEMAGENT_SNAPSHOT_H
+#define MEMAGENT_SNAPSHOT_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -103,14 +103,5 @@ size_t snapshot_n_samples(const struct snapshot *s);
 typedef int (*snapshot_render_fn)(const struct snapshot *s, char **ret_buf, size_t *ret_len);
 int snapshot_memo(struct snapshot *s, unsigned slot, snapshot_render_fn fn,
 		  const char **ret_buf, size_t *ret_len);
-
-/* The publication slot: the latest sealed snapshot. */
-struct registry;
-struct registry *registry_new(void);
-struct registry *registry_free(struct registry *r);
-/* Makes s (sealed) the latest; takes over the caller's reference. */
-void registry_publish(struct registry *r, struct snapshot *s);
-/* Returns a new reference to the latest snapshot, or NULL before the first. */
-struct snapshot *registry_acquire(struct registry *r);
 
 #endif

@@ -1,11 +1,9 @@
 /* SPDX-License-Identifier: MIT */
-/* Snapshots of samples and the slot that publishes the latest one.
+/* Snapshots: every sample of one tick, in one arena, with memoised renderings.
  *
  * Invariants:
  * - A snapshot is written by one thread (the sampler) until sealed, and only
- *   read afterwards; readers get it through registry_acquire(), which hands
- *   out references under the registry's lock, so a reader never sees a
- *   snapshot being built or freed.
+ *   read afterwards (readers get it from the publish slot, registry.c).
  * - Everything a snapshot holds lives in its arena and dies with it: adding
  *   a sample never frees anything, so pointers into a snapshot stay valid for
  *   as long as a reference is held.
@@ -18,7 +16,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "registry.h"
+#include "snapshot.h"
 
 #define ARENA_CHUNK (64 * 1024)
 
@@ -56,11 +54,6 @@ struct snapshot {
 
 	pthread_mutex_t memo_lock;
 	struct memo memo[SNAPSHOT_MEMO_SLOTS];
-};
-
-struct registry {
-	pthread_mutex_t lock;
-	struct snapshot *latest;
 };
 
 /* Bump-allocates n bytes aligned for any type; grows the arena by chunks. */
@@ -335,45 +328,4 @@ int snapshot_memo(struct snapshot *s, unsigned slot, snapshot_render_fn fn,
 	}
 	pthread_mutex_unlock(&s->memo_lock);
 	return r < 0 ? r : 0;
-}
-
-struct registry *registry_new(void)
-{
-	struct registry *r = calloc(1, sizeof(*r));
-
-	if (r)
-		pthread_mutex_init(&r->lock, NULL);
-	return r;
-}
-
-struct registry *registry_free(struct registry *r)
-{
-	if (!r)
-		return NULL;
-	snapshot_unref(r->latest);
-	pthread_mutex_destroy(&r->lock);
-	free(r);
-	return NULL;
-}
-
-void registry_publish(struct registry *r, struct snapshot *s)
-{
-	struct snapshot *old;
-
-	pthread_mutex_lock(&r->lock);
-	old = r->latest;
-	r->latest = s;
-	pthread_mutex_unlock(&r->lock);
-	/* The last reference may render-free a large buffer: outside the lock. */
-	snapshot_unref(old);
-}
-
-struct snapshot *registry_acquire(struct registry *r)
-{
-	struct snapshot *s;
-
-	pthread_mutex_lock(&r->lock);
-	s = r->latest ? snapshot_ref(r->latest) : NULL;
-	pthread_mutex_unlock(&r->lock);
-	return s;
 }
