@@ -21,6 +21,7 @@
 #include "httpd.h"
 #include "listen.h"
 #include "log.h"
+#include "probe.h"
 #include "promtext.h"
 #include "registry.h"
 #include "sampler.h"
@@ -394,7 +395,7 @@ out:
 static int probe(void)
 {
 	struct bpf_feature_status st[BPF_FEATURE_MAX];
-	int n = bpf_support_probe(st);
+	int n = probe_run(st);
 
 	for (int f = 0; f < BPF_FEATURE_MAX; f++)
 		printf("%-18s %-11s  %s\n", bpf_feature_name(f), st[f].available ? "available" : "unavailable",

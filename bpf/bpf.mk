@@ -56,7 +56,7 @@ bpf: $(BPF_SKELS)
 
 # The BPF tests exec a small helper that touches memory on command; build it
 # with them so the one-test command in the conventions is enough.
-BPF_TESTS := test_bpf_rss test_oomkill test_exits test_taskiter test_bpf_support
+BPF_TESTS := test_rss_stat test_mark_victim test_process_exit test_task_iter test_bpf_support test_probe
 $(BPF_TESTS:%=$(O)/tests/%): | $(O)/tests/helpers/memchild
 
 .PHONY: bpf

@@ -13,7 +13,7 @@
  * agent may look only after it was removed).
  */
 #include "task_mem.bpf.h"
-#include "mark_victim.h"
+#include "mark_victim_abi.h"
 
 char LICENSE[] SEC("license") = "Dual MIT/GPL";
 
@@ -34,7 +34,7 @@ __u64 lost;
 
 /* Appends "/name" of each node from the hierarchy's root down to kn. The
  * root itself has no name in the path ("/" alone means the root cgroup). */
-static __always_inline void memcg_path(struct kernfs_node *kn, struct mark_victim_event *e)
+static __always_inline void memcg_path(struct kernfs_node *kn, struct mark_victim_rec *e)
 {
 	struct kernfs_node *chain[MARK_VICTIM_PATH_DEPTH];
 	__u32 off = 0;
@@ -82,7 +82,7 @@ static __always_inline void memcg_path(struct kernfs_node *kn, struct mark_victi
 static __always_inline int on_victim(struct task_struct *tsk, const bool fast)
 {
 	struct task_struct *leader = tsk->group_leader;
-	struct mark_victim_event *e;
+	struct mark_victim_rec *e;
 	struct mm_struct *mm;
 	__u32 tgid = tsk->tgid;
 	__u64 start = leader->start_boottime;

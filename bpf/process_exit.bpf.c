@@ -19,7 +19,7 @@
  * are still on the list, so nothing is counted twice or missed.
  */
 #include "task_mem.bpf.h"
-#include "process_exit.h"
+#include "process_exit_abi.h"
 
 char LICENSE[] SEC("license") = "Dual MIT/GPL";
 
@@ -53,7 +53,7 @@ const volatile __u64 wakeup_bytes = 64 * 1024;
  * through untyped list pointers, and container_of() on a pointer is math
  * some verifiers refuse. */
 static __always_inline void group_faults(struct task_struct *p, struct signal_struct *sig,
-					 struct process_exit_event *e, const bool fast)
+					 struct process_exit_rec *e, const bool fast)
 {
 	__u64 head, pos, node, minf, majf;
 
@@ -85,7 +85,7 @@ static __always_inline int emit(struct task_struct *p, __u32 flags, const bool f
 {
 	struct task_struct *leader = p->group_leader;
 	struct signal_struct *sig = p->signal;
-	struct process_exit_event *e;
+	struct process_exit_rec *e;
 	struct mm_struct *mm;
 	__u64 now = bpf_ktime_get_boot_ns();
 

@@ -26,7 +26,7 @@
  *   other's store, so no value is lost to both intervals.
  */
 #include "task_mem.bpf.h"
-#include "rss_stat.h"
+#include "rss_stat_abi.h"
 
 char LICENSE[] SEC("license") = "Dual MIT/GPL";
 
@@ -39,7 +39,7 @@ struct {
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(max_entries, 1);
 	__type(key, __u32);
-	__type(value, struct rss_stat_peaks);
+	__type(value, struct rss_stat_entry);
 } peaks SEC(".maps");
 
 /* The current interval; written by user space only. */
@@ -68,7 +68,7 @@ static __always_inline void slot_raise(__u64 *slot, __u32 e, __u64 pages)
 
 static __always_inline int on_change(struct mm_struct *mm, int member, const bool fast)
 {
-	struct rss_stat_peaks *p;
+	struct rss_stat_entry *p;
 	struct task_struct *owner;
 	__u64 pages;
 	__u32 tgid, e, e2;

@@ -12,7 +12,7 @@
  * the rss counters (task_mem.bpf.h), VmHWM as max(hiwater_rss, rss).
  */
 #include "task_mem.bpf.h"
-#include "task_iter.h"
+#include "task_iter_abi.h"
 
 char LICENSE[] SEC("license") = "Dual MIT/GPL";
 
@@ -20,14 +20,14 @@ char LICENSE[] SEC("license") = "Dual MIT/GPL";
 
 static __always_inline int visit(struct seq_file *seq, struct task_struct *t, const bool fast)
 {
-	struct task_iter_proc r;
+	struct task_iter_proc_rec r;
 	struct mm_struct *mm;
 
 	TASK_MEM_REJECT_IF_TESTING();
 	if (!t)
 		return 0;
 	if (t->pid != t->tgid) {
-		struct task_iter_thread th = {
+		struct task_iter_thread_rec th = {
 			.kind = TASK_ITER_THREAD,
 			.pid = t->tgid,
 			.min_flt = t->min_flt,

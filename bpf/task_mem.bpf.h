@@ -26,7 +26,7 @@
  *
  * Two ways to read memory reached through an untyped address (a per-CPU
  * residue, a thread-list node), chosen per program at load time, never by
- * kernel version (bpf/task_mem.h):
+ * kernel version (bpf/task_mem_abi.h):
  *   - fast: a bpf_rdonly_cast() load, an exception-table-protected load of
  *     about 2 ns. The kfunc exists from 6.2 and is a weak extern here: an
  *     object that merely mentions a kfunc the kernel lacks is refused whole
@@ -57,7 +57,7 @@
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_tracing.h>
 
-#include "task_mem.h"
+#include "task_mem_abi.h"
 
 /* Possible CPUs (libbpf_num_possible_cpus()); set before load. */
 const volatile __u32 nr_cpus = 1;

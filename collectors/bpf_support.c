@@ -2,17 +2,13 @@
 /* BPF support: feature detection with reasons, and the checks and helpers the BPF modules share. */
 #include "bpf_support.h"
 
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <limits.h>
 #include <linux/capability.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -20,11 +16,7 @@
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 
-#include "bpf_rss.h"
-#include "exits.h"
-#include "oomkill.h"
-#include "taskiter.h"
-#include "task_mem.h"
+#include "task_mem_abi.h"
 
 #ifndef CAP_PERFMON
 #define CAP_PERFMON 38
@@ -32,14 +24,8 @@
 #ifndef CAP_BPF
 #define CAP_BPF 39
 #endif
-#ifndef FILEID_KERNFS
-#define FILEID_KERNFS 0xfe
-#endif
 
 #define VMLINUX_BTF "/sys/kernel/btf/vmlinux"
-/* Bounds of the hierarchy walk in bpf_support_memcg_path(). */
-#define WALK_MAX_DIRS 100000
-#define WALK_MAX_DEPTH 64
 
 static const char *const feature_names[BPF_FEATURE_MAX] = {
 	[BPF_FEATURE_BTF] = "btf",
@@ -526,6 +512,20 @@ int bpf_support_load(struct bpf_object_skeleton *s, const char *program, unsigne
 	return 0;
 }
 
+struct ring_buffer *bpf_support_ring_new(struct bpf_map *map, ring_buffer_sample_fn fn, void *ctx,
+				       const char *program, struct bpf_failure *f)
+{
+	struct ring_buffer *rb = ring_buffer__new(bpf_map__fd(map), fn, ctx, NULL);
+
+	if (!rb) {
+		int e = errno;
+
+		bpf_support_libbpf_error(-e, program, "ring buffer", f);
+		errno = e;
+	}
+	return rb;
+}
+
 struct bpf_link *bpf_support_link(const struct bpf_object_skeleton *s, const char *name)
 {
 	size_t n = strlen(name);
@@ -566,9 +566,7 @@ int bpf_support_nr_cpus(void)
  * Probing
  */
 
-static void set(struct bpf_feature_status *st, int err, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static void set(struct bpf_feature_status *st, int err, const char *fmt, ...)
+void bpf_feature_set(struct bpf_feature_status *st, int err, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -587,300 +585,56 @@ static void probe_map(struct bpf_feature_status *st, enum bpf_map_type type, con
 	/* libbpf's probe reports a refused map creation as "unsupported": ask
 	 * about privilege first so the reason is the right one. */
 	if (caps(&bpf, &perfmon, &admin) == 0 && !bpf && !admin) {
-		set(st, -EPERM, "no privilege: needs CAP_BPF (or CAP_SYS_ADMIN)");
+		bpf_feature_set(st, -EPERM, "no privilege: needs CAP_BPF (or CAP_SYS_ADMIN)");
 		return;
 	}
 	r = libbpf_probe_bpf_map_type(type, NULL);
 	if (r == 1)
-		set(st, 0, "supported");
+		bpf_feature_set(st, 0, "supported");
 	else if (r == 0)
-		set(st, -EOPNOTSUPP, "kernel too old (needs %s)", kernel);
+		bpf_feature_set(st, -EOPNOTSUPP, "kernel too old (needs %s)", kernel);
 	else if (r == -EPERM || r == -EACCES)
-		set(st, r, "no privilege: needs CAP_BPF (or CAP_SYS_ADMIN)");
+		bpf_feature_set(st, r, "no privilege: needs CAP_BPF (or CAP_SYS_ADMIN)");
 	else
-		set(st, r, "probe failed: %s", strerror(-r));
+		bpf_feature_set(st, r, "probe failed: %s", strerror(-r));
 }
 
-int bpf_support_probe(struct bpf_feature_status ret[BPF_FEATURE_MAX])
+int bpf_support_probe_host(struct bpf_feature_status ret[BPF_FEATURE_MAX])
 {
 	bool bpf = false, perfmon = false, admin = false;
 	char why[sizeof(ret[0].why)];
-	int r, n = 0;
+	int r;
 
 	memset(ret, 0, sizeof(*ret) * BPF_FEATURE_MAX);
 	quiet_libbpf();
 
 	r = check_btf(why, sizeof(why));
-	set(&ret[BPF_FEATURE_BTF], r, "%s", r == 0 ? VMLINUX_BTF : why);
+	bpf_feature_set(&ret[BPF_FEATURE_BTF], r, "%s", r == 0 ? VMLINUX_BTF : why);
 
 	r = check_privilege(why, sizeof(why));
 	caps(&bpf, &perfmon, &admin);
 	if (r == 0)
-		set(&ret[BPF_FEATURE_PRIVILEGE], 0, "%s%s%s", bpf ? "CAP_BPF " : "",
+		bpf_feature_set(&ret[BPF_FEATURE_PRIVILEGE], 0, "%s%s%s", bpf ? "CAP_BPF " : "",
 		    perfmon ? "CAP_PERFMON " : "", admin ? "CAP_SYS_ADMIN" : "");
 	else
-		set(&ret[BPF_FEATURE_PRIVILEGE], r, "%s", why);
+		bpf_feature_set(&ret[BPF_FEATURE_PRIVILEGE], r, "%s", why);
 
 	/* libbpf's own test for memcg accounting (5.11 brought both). */
 	r = libbpf_probe_bpf_helper(BPF_PROG_TYPE_SOCKET_FILTER, BPF_FUNC_ktime_get_coarse_ns,
 				    NULL);
 	if (r == 1)
-		set(&ret[BPF_FEATURE_MEMLOCK], 0,
+		bpf_feature_set(&ret[BPF_FEATURE_MEMLOCK], 0,
 		    "not needed: BPF memory is charged to the memory cgroup (kernel >= 5.11)");
 	else if (r == 0)
-		set(&ret[BPF_FEATURE_MEMLOCK], 0,
+		bpf_feature_set(&ret[BPF_FEATURE_MEMLOCK], 0,
 		    "kernel < 5.11 charges RLIMIT_MEMLOCK; libbpf raises it before loading");
 	else
-		set(&ret[BPF_FEATURE_MEMLOCK], r, "cannot tell: %s", strerror(-r));
+		bpf_feature_set(&ret[BPF_FEATURE_MEMLOCK], r, "cannot tell: %s", strerror(-r));
 
 	probe_map(&ret[BPF_FEATURE_RINGBUF], BPF_MAP_TYPE_RINGBUF, "5.8");
 	probe_map(&ret[BPF_FEATURE_TASK_STORAGE], BPF_MAP_TYPE_TASK_STORAGE, "5.11");
 
-	{
-		struct bpf_rss *m = NULL;
-		struct bpf_failure fl;
-
-		r = bpf_rss_new(1, &m, &fl);
-		if (r == 0)
-			set(&ret[BPF_FEATURE_RSS_STAT], 0, "tp_btf/rss_stat attached%s",
-			    bpf_rss_portable(m) ? " (portable reads)" : "");
-		else
-			set(&ret[BPF_FEATURE_RSS_STAT], r, "[%s] %s", bpf_reason_name(fl.reason), fl.why);
-		bpf_rss_free(m);
-	}
-	{
-		struct oomkill *m = NULL;
-		struct bpf_failure fl;
-
-		r = oomkill_new(0, &m, &fl);
-		if (r == 0)
-			set(&ret[BPF_FEATURE_MARK_VICTIM], 0, "tp_btf/mark_victim attached%s",
-			    oomkill_portable(m) ? " (portable reads)" : "");
-		else
-			set(&ret[BPF_FEATURE_MARK_VICTIM], r, "[%s] %s", bpf_reason_name(fl.reason),
-			    fl.why);
-		oomkill_free(m);
-	}
-	{
-		struct exits *m = NULL;
-		struct bpf_failure fl;
-
-		r = exits_new(0, &m, &fl);
-		if (r == 0) {
-			struct exits_stats es;
-
-			exits_stats(m, &es);
-			set(&ret[BPF_FEATURE_PROCESS_EXIT], 0, "tp_btf/sched_process_exit attached%s%s",
-			    es.legacy ? " (before 6.16: no group_dead, mm already released)" : "",
-			    es.portable ? " (portable reads)" : "");
-		} else {
-			set(&ret[BPF_FEATURE_PROCESS_EXIT], r, "[%s] %s", bpf_reason_name(fl.reason),
-			    fl.why);
-		}
-		exits_free(m);
-	}
-	{
-		struct taskiter *m = NULL;
-		struct bpf_failure fl;
-
-		r = taskiter_new(0, &m, &fl);
-		if (r == 0) {
-			const struct taskiter_proc *procs;
-			size_t np;
-
-			r = taskiter_read(m, &procs, &np);
-			if (r < 0)
-				set(&ret[BPF_FEATURE_TASK_ITER], r, "iter/task read failed: %s",
-				    strerror(-r));
-			else
-				set(&ret[BPF_FEATURE_TASK_ITER], 0, "iter/task read %zu processes%s", np,
-				    taskiter_portable(m) ? " (portable reads)" : "");
-		} else {
-			set(&ret[BPF_FEATURE_TASK_ITER], r, "[%s] %s", bpf_reason_name(fl.reason),
-			    fl.why);
-		}
-		taskiter_free(m);
-	}
-
-	for (int f = 0; f < BPF_FEATURE_MAX; f++)
-		n += ret[f].available;
-	return n;
-}
-
-/* ---------------------------------------------------------------------------
- * Memory cgroup id -> path
- */
-
-static bool controllers_have_memory(const char *dir)
-{
-	char path[PATH_MAX], buf[512], *tok, *save = NULL;
-	ssize_t n;
-	int fd;
-
-	if ((size_t)snprintf(path, sizeof(path), "%s/cgroup.controllers", dir) >= sizeof(path))
-		return false;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return false;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return false;
-	buf[n] = '\0';
-	for (tok = strtok_r(buf, " \n", &save); tok; tok = strtok_r(NULL, " \n", &save))
-		if (strcmp(tok, "memory") == 0)
-			return true;
-	return false;
-}
-
-/* The directory of the memory controller's hierarchy below cgroup_root. */
-static int memcg_hierarchy(const char *cgroup_root, char *buf, size_t len)
-{
-	char probe[PATH_MAX];
-
-	if ((size_t)snprintf(probe, sizeof(probe), "%s/memory/memory.usage_in_bytes",
-			     cgroup_root) < sizeof(probe) && access(probe, F_OK) == 0)
-		return (size_t)snprintf(buf, len, "%s/memory", cgroup_root) < len ? 0 : -ENOBUFS;
-	if ((size_t)snprintf(probe, sizeof(probe), "%s/unified", cgroup_root) < sizeof(probe) &&
-	    controllers_have_memory(probe))
-		return (size_t)snprintf(buf, len, "%s", probe) < len ? 0 : -ENOBUFS;
-	if (controllers_have_memory(cgroup_root))
-		return (size_t)snprintf(buf, len, "%s", cgroup_root) < len ? 0 : -ENOBUFS;
-	return -ENOENT;
-}
-
-static int by_handle(int mfd, const char *hier, uint64_t id, char *buf, size_t len)
-{
-	union {
-		struct file_handle fh;
-		char raw[sizeof(struct file_handle) + sizeof(uint64_t)];
-	} h;
-	char link[64], target[PATH_MAX], real[PATH_MAX];
-	size_t hl;
-	ssize_t n;
-	int fd;
-
-	h.fh.handle_bytes = sizeof(uint64_t);
-	h.fh.handle_type = FILEID_KERNFS;
-	memcpy(h.fh.f_handle, &id, sizeof(id));
-	fd = open_by_handle_at(mfd, &h.fh, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
-	n = readlink(link, target, sizeof(target) - 1);
-	close(fd);
-	if (n < 0)
-		return -errno;
-	target[n] = '\0';
-	if (!realpath(hier, real))
-		return -errno;
-	hl = strlen(real);
-	if (strncmp(target, real, hl) != 0 || (target[hl] != '/' && target[hl] != '\0'))
-		return -ENOENT; /* outside our view of the hierarchy */
-	return (size_t)snprintf(buf, len, "%s", target[hl] ? target + hl : "/") < len
-		       ? (int)strlen(buf) : -ENOBUFS;
-}
-
-struct walk {
-	uint64_t id;
-	unsigned dirs;
-	char path[PATH_MAX];
-	size_t len;
-};
-
-/* Depth-first search below dfd (whose path relative to the hierarchy is
- * w->path) for a directory whose inode is w->id. */
-static int walk_dir(int dfd, struct walk *w, int depth)
-{
-	DIR *d;
-	struct dirent *de;
-	int r = -ENOENT;
-
-	if (depth > WALK_MAX_DEPTH)
-		return -ENOENT;
-	d = fdopendir(dfd);
-	if (!d) {
-		close(dfd);
-		return -errno;
-	}
-	while ((de = readdir(d))) {
-		size_t save = w->len, nl;
-		int sub;
-
-		if (de->d_type != DT_DIR || de->d_name[0] == '.')
-			continue;
-		if (++w->dirs > WALK_MAX_DIRS) {
-			r = -E2BIG;
-			break;
-		}
-		nl = strlen(de->d_name);
-		if (w->len + 1 + nl >= sizeof(w->path)) {
-			r = -ENAMETOOLONG;
-			continue;
-		}
-		w->path[w->len++] = '/';
-		memcpy(w->path + w->len, de->d_name, nl + 1);
-		w->len += nl;
-		if ((uint64_t)de->d_ino == w->id) {
-			r = 0;
-			break;
-		}
-		sub = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (sub >= 0) {
-			r = walk_dir(sub, w, depth + 1);
-			if (r == 0 || r == -E2BIG)
-				break;
-		}
-		w->len = save;
-		w->path[w->len] = '\0';
-		r = -ENOENT;
-	}
-	closedir(d);
-	return r;
-}
-
-int bpf_support_memcg_path(const char *cgroup_root, uint64_t id, char *buf, size_t len)
-{
-	char hier[PATH_MAX];
-	struct walk *w;
-	struct stat st;
-	int mfd, r;
-
-	if (!buf || len == 0)
-		return -EINVAL;
-	r = memcg_hierarchy(cgroup_root, hier, sizeof(hier));
-	if (r < 0)
-		return r;
-	mfd = open(hier, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (mfd < 0)
-		return -errno;
-	if (fstat(mfd, &st) < 0) {
-		r = -errno;
-		close(mfd);
-		return r;
-	}
-	if ((uint64_t)st.st_ino == id) {
-		close(mfd);
-		return (size_t)snprintf(buf, len, "/") < len ? 1 : -ENOBUFS;
-	}
-	r = by_handle(mfd, hier, id, buf, len);
-	if (r >= 0 || r == -ENOBUFS || r == -ESTALE) {
-		close(mfd);
-		return r == -ESTALE ? -ENOENT : r;
-	}
-	w = calloc(1, sizeof(*w));
-	if (!w) {
-		close(mfd);
-		return -ENOMEM;
-	}
-	w->id = id;
-	r = walk_dir(mfd, w, 0); /* takes mfd */
-	if (r == 0)
-		r = (size_t)snprintf(buf, len, "%s", w->path) < len ? (int)w->len : -ENOBUFS;
-	else if (r == -E2BIG)
-		r = -ENOENT;
-	free(w);
-	return r;
+	return 0;
 }
 
 /* ---------------------------------------------------------------------------

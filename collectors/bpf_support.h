@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /* BPF support: what this kernel and this process can do with BPF, and why not, as data.
  *
- * Two audiences. `memagent --probe` calls bpf_support_probe() and prints one
- * line per feature. The four BPF modules (bpf_rss, oomkill, exits, taskiter)
- * use the helpers below to check preconditions before loading and to turn a
- * failure into a one-line reason; nothing here logs.
+ * Two audiences. `memagent --probe` (agent/probe.c) asks bpf_support_probe_host()
+ * about the host, then each module. The four BPF modules (bpf_rss, oomkill,
+ * exits, taskiter) use the helpers below to check preconditions, load, and
+ * turn a failure into a reason; nothing here logs, and nothing here knows a
+ * module: a leaf of the collectors room.
  *
  * Privileges (kernel >= 5.8; CAP_SYS_ADMIN alone also does):
  *   - every program here is a tracing program (tp_btf, iter): CAP_BPF +
@@ -13,8 +14,6 @@
  *   - reading the ring buffers, the task-storage map and the iterator needs
  *     only the fds, no capability;
  *   - kernel.bpf_stats_enabled (benchmarks only): CAP_SYS_ADMIN;
- *   - bpf_support_memcg_path()'s fast path (open_by_handle_at):
- *     CAP_DAC_READ_SEARCH; without it the hierarchy is walked instead.
  * RLIMIT_MEMLOCK: since 5.11 BPF memory is charged to the memory cgroup, not
  * to RLIMIT_MEMLOCK, and libbpf >= 1.0 raises the limit by itself only on
  * older kernels (its LIBBPF_STRICT_AUTO_RLIMIT_MEMLOCK behaviour, always on
@@ -30,8 +29,8 @@
 
 #include "registry.h"
 
-struct bpf_object_skeleton;
-struct bpf_link;
+#include <bpf/libbpf.h>
+
 
 enum bpf_feature {
 	BPF_FEATURE_BTF,          /* /sys/kernel/btf/vmlinux: CO-RE and tp_btf */
@@ -55,10 +54,14 @@ struct bpf_feature_status {
 /* The feature's name for output ("btf", "privilege", "rss_stat", ...). */
 const char *bpf_feature_name(enum bpf_feature f);
 
-/* Fills ret[f] for every feature. Loads and attaches every program for real
- * (and detaches them), so it takes a few tens of milliseconds. Returns the
- * number of features available. */
-int bpf_support_probe(struct bpf_feature_status ret[BPF_FEATURE_MAX]);
+/* Fills ret[f] for the features of the host, BTF to TASK_STORAGE: what
+ * every program needs. The programs' own entries are the prober's
+ * (agent/probe.c asks each module); this leaf knows none of them. */
+int bpf_support_probe_host(struct bpf_feature_status ret[BPF_FEATURE_MAX]);
+
+/* Sets st: available when err is 0, and the detail or reason. */
+void bpf_feature_set(struct bpf_feature_status *st, int err, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 
 /* --- for the BPF modules --------------------------------------------------- */
 
@@ -99,7 +102,7 @@ int bpf_support_check(const char *program, const char *tracepoint, int *ret_narg
 
 /* Loads an opened skeleton whose rodata the module has set, and attaches
  * it: picks for each program the variant this kernel runs (NAME, or
- * NAME_portable without the bpf_rdonly_cast kfunc: bpf/task_mem.h; a
+ * NAME_portable without the bpf_rdonly_cast kfunc: bpf/task_mem_abi.h; a
  * program whose autoload the module turned off stays off in both
  * variants), loads, runs percpu_offsets_init when the object has it (for
  * nr_cpus CPUs), and attaches every loaded program the skeleton knows how
@@ -117,6 +120,11 @@ int bpf_support_load(struct bpf_object_skeleton *s, const char *program, unsigne
  * refuses every program of it (bpf/task_mem.bpf.h): a real load that
  * really fails, for tests of what a refusal leaves behind. */
 bool bpf_support_test_reject(const char *program);
+
+/* A consumer of map, a loaded ring buffer, calling fn(ctx, record, size)
+ * per record on ring_buffer__consume(). NULL with f filled on failure. */
+struct ring_buffer *bpf_support_ring_new(struct bpf_map *map, ring_buffer_sample_fn fn, void *ctx,
+				       const char *program, struct bpf_failure *f);
 
 /* The link of the loaded variant of the program called name (NAME or
  * NAME_portable) after bpf_support_load(), or NULL. */
@@ -137,17 +145,6 @@ int bpf_support_libbpf_error(int err, const char *program, const char *stage,
 /* Possible CPUs, as the per-CPU loops of the programs need them; -errno on
  * failure, -E2BIG beyond what the programs handle. */
 int bpf_support_nr_cpus(void);
-
-/* Resolves a memory cgroup id (the kernfs id the programs report, which is
- * the inode number of the cgroup's directory) to its path below the memory
- * hierarchy's root ("/a/b", "/" for the root). cgroup_root is the cgroupfs
- * mount point ("/sys/fs/cgroup"); the memory hierarchy is cgroup_root/memory
- * (v1), else cgroup_root/unified or cgroup_root itself when its
- * cgroup.controllers lists memory (v2). Tries open_by_handle_at() first
- * (one syscall; needs CAP_DAC_READ_SEARCH), then walks the hierarchy, at
- * most 100000 directories deep-first. Returns the path length, -ENOENT
- * (no such cgroup: it may have been removed since), -ENOBUFS, or -errno. */
-int bpf_support_memcg_path(const char *cgroup_root, uint64_t id, char *buf, size_t len);
 
 /* --- self metrics ----------------------------------------------------------- */
 

@@ -35,16 +35,16 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "bpf_rss.h"
+#include "rss_stat.h"
 #include "bpf_support.h"
 #include "cleanup.h"
 #include "cgroupfs.h"
-#include "exits.h"
+#include "process_exit.h"
 #include "pidtab.h"
 #include "procfile.h"
 #include "procfs.h"
 #include "process.h"
-#include "taskiter.h"
+#include "task_iter.h"
 
 /* Unwatched processes are re-read for a new comm (exec) every this many ticks,
  * staggered by pid so the cost spreads evenly. */
@@ -132,7 +132,7 @@ struct proc {
 	char *exe, *cmdline, *cgroup;
 	uint64_t minflt, majflt; /* last read: what it contributes to counters */
 	uint64_t peak;       /* this interval's BPF peak, 0 when none */
-	const struct taskiter_proc *rec; /* iterator record; valid when st->rec_gen == st->gen */
+	const struct task_iter_proc *rec; /* iterator record; valid when st->rec_gen == st->gen */
 	uint32_t recheck_gen; /* classify again in this sample (0: never); see mark_young() */
 };
 
@@ -198,18 +198,18 @@ struct state {
 
 	/* BPF, each NULL when unavailable: the iterator replaces the /proc
 	 * reads, rss peaks and exits add what polling cannot see. */
-	struct taskiter *iter;
-	struct bpf_rss *rss;
+	struct task_iter *iter;
+	struct rss_stat *rss;
 	/* Why each program is not in use (BPF_REASON_DISABLED until tried). */
 	enum bpf_reason iter_why, rss_why, exits_why;
-	struct bpf_rss_peak *peaks;
+	struct rss_stat_peak *peaks;
 	size_t peaks_cap;
-	struct exits *exits;
+	struct process_exit *exits;
 	struct collector_errors *poll_err; /* valid during a poll */
 };
 
 /* This sample's iterator record of p, or NULL when the sample reads /proc. */
-static const struct taskiter_proc *rec_of(const struct state *st, const struct proc *p)
+static const struct task_iter_proc *rec_of(const struct state *st, const struct proc *p)
 {
 	return st->rec_gen == st->gen ? p->rec : NULL;
 }
@@ -284,7 +284,7 @@ static void free_ident(struct proc *p)
 static void rss_unwatch(struct state *st, struct proc *p)
 {
 	if (p->rss_watched)
-		bpf_rss_unwatch(st->rss, p->pid);
+		rss_stat_unwatch(st->rss, p->pid);
 	p->rss_watched = false;
 	p->peak = 0;
 }
@@ -413,7 +413,7 @@ static void set_targets(struct state *st, struct proc *p, uint64_t mask, struct 
 	p->kind = PROC_WATCHED;
 	needs = needs_of(st, mask);
 	if (st->rss && (needs & NEED_PEAK) && !p->rss_watched) {
-		int r = bpf_rss_watch(st->rss, p->pid, p->start_ticks);
+		int r = rss_stat_watch(st->rss, p->pid, p->start_ticks);
 
 		p->rss_watched = r == 0;
 		if (r == -ENOSPC)
@@ -549,7 +549,7 @@ static int scan(struct state *st, struct collector_errors *err)
 }
 
 /* First sight of an iterator record. */
-static struct proc *discover_rec(struct state *st, const struct taskiter_proc *rec,
+static struct proc *discover_rec(struct state *st, const struct task_iter_proc *rec,
 				 struct collector_errors *err)
 {
 	struct proc *p = tab_insert(st, rec->pid);
@@ -576,15 +576,15 @@ static struct proc *discover_rec(struct state *st, const struct taskiter_proc *r
  * pass failed (the caller then lists /proc instead). */
 static int scan_iter(struct state *st, struct collector_errors *err)
 {
-	const struct taskiter_proc *recs;
+	const struct task_iter_proc *recs;
 	size_t n;
-	int r = taskiter_read(st->iter, &recs, &n);
+	int r = task_iter_read(st->iter, &recs, &n);
 
 	if (r < 0)
 		return r;
 	st->rec_gen = st->gen;
 	for (size_t i = 0; i < n; i++) {
-		const struct taskiter_proc *rec = &recs[i];
+		const struct task_iter_proc *rec = &recs[i];
 		struct proc *p = tab_find(st, rec->pid);
 
 		if (p && p->start_ticks != rec->start_ticks) {
@@ -675,7 +675,7 @@ static void count_error(struct collector_errors *err, int r)
 }
 
 /* Fills a reading from an iterator record: the same figures /proc gives. */
-static void from_record(const struct taskiter_proc *rec, struct reading *rd)
+static void from_record(const struct task_iter_proc *rec, struct reading *rd)
 {
 	struct procfs_status *s = &rd->status;
 
@@ -1004,17 +1004,17 @@ static int read_all(struct state *st, struct snapshot *snap, struct collector_er
 /* memagent_bpf_* for the three programs this collector uses. */
 static int emit_bpf(struct state *st, struct snapshot *snap)
 {
-	struct taskiter_stats it = {0};
-	struct bpf_rss_stats rs = {0};
-	struct exits_stats ex = {0};
+	struct task_iter_stats it = {0};
+	struct rss_stat_stats rs = {0};
+	struct process_exit_stats ex = {0};
 	int r = 0;
 
 	if (st->iter)
-		taskiter_stats(st->iter, &it);
+		task_iter_stats(st->iter, &it);
 	if (st->rss)
-		bpf_rss_stats(st->rss, &rs);
+		rss_stat_stats(st->rss, &rs);
 	if (st->exits)
-		exits_stats(st->exits, &ex);
+		process_exit_stats(st->exits, &ex);
 	r |= bpf_support_report(snap, "task_iter", st->iter, st->iter_why, BPF_REPORT_MAP_FULL, 0,
 				it.overflow);
 	r |= bpf_support_report(snap, "rss_stat", st->rss, st->rss_why, BPF_REPORT_MAP_FULL, 0,
@@ -1116,7 +1116,7 @@ static void reset_sums(struct state *st)
  * exe and cmdline included, and its final fault counts are taken so the
  * sweep folds exactly what it did; one born and gone between two samples is
  * classified from what the event carries (pid, comm, memory cgroup). */
-static void on_exit_event(void *arg, const struct exits_event *ev)
+static void on_exit_event(void *arg, const struct process_exit_event *ev)
 {
 	struct state *st = arg;
 	uint64_t ticks = ev->start_boottime_ns / (1000000000ull / (uint64_t)st->clk_tck);
@@ -1154,7 +1154,7 @@ static void on_exit_event(void *arg, const struct exits_event *ev)
 
 static int poll_exits(struct state *st, struct collector_errors *err)
 {
-	int r = exits_poll(st->exits, on_exit_event, st);
+	int r = process_exit_poll(st->exits, on_exit_event, st);
 
 	if (r < 0)
 		err->n[COLLECTOR_BPF]++;
@@ -1164,13 +1164,13 @@ static int poll_exits(struct state *st, struct collector_errors *err)
 /* Ends the BPF peak interval and hands each watched process its peak. */
 static void read_peaks(struct state *st, struct collector_errors *err)
 {
-	struct bpf_rss_stats rs;
+	struct rss_stat_stats rs;
 	size_t n = 0;
 	int r;
 
-	bpf_rss_stats(st->rss, &rs);
+	rss_stat_stats(st->rss, &rs);
 	if (rs.watched > st->peaks_cap) {
-		struct bpf_rss_peak *pk = realloc(st->peaks, rs.watched * 2 * sizeof(*pk));
+		struct rss_stat_peak *pk = realloc(st->peaks, rs.watched * 2 * sizeof(*pk));
 
 		if (!pk) {
 			err->n[COLLECTOR_BPF]++;
@@ -1179,13 +1179,13 @@ static void read_peaks(struct state *st, struct collector_errors *err)
 		st->peaks = pk;
 		st->peaks_cap = rs.watched * 2;
 	}
-	r = bpf_rss_read(st->rss, st->peaks, st->peaks_cap, &n);
+	r = rss_stat_read(st->rss, st->peaks, st->peaks_cap, &n);
 	if (r < 0 && r != -ENOBUFS) {
 		err->n[COLLECTOR_BPF]++;
 		return;
 	}
 	for (size_t i = 0; i < n; i++) {
-		const struct bpf_rss_peak *pk = &st->peaks[i];
+		const struct rss_stat_peak *pk = &st->peaks[i];
 		struct proc *p = tab_find(st, pk->pid);
 
 		if (!p || !p->rss_watched)
@@ -1258,7 +1258,7 @@ static int collector_fd(void *state)
 {
 	struct state *st = state;
 
-	return st->exits ? exits_fd(st->exits) : -1;
+	return st->exits ? process_exit_fd(st->exits) : -1;
 }
 
 static int collector_poll(void *state, struct collector_errors *err)
@@ -1287,9 +1287,9 @@ static void collector_done(void *state)
 	for (size_t i = 0; st->ts && i < st->targets->n; i++)
 		free(st->ts[i].groups);
 	/* Peaks' pidfds close with the module. */
-	bpf_rss_free(st->rss);
-	taskiter_free(st->iter);
-	exits_free(st->exits);
+	rss_stat_free(st->rss);
+	task_iter_free(st->iter);
+	process_exit_free(st->exits);
 	free(st->peaks);
 	if (st->proc_dir)
 		closedir(st->proc_dir);
@@ -1311,15 +1311,15 @@ static void start_bpf(struct state *st)
 	struct bpf_failure f;
 
 	st->iter_why = st->rss_why = st->exits_why = BPF_REASON_NONE;
-	if (taskiter_new(0, &st->iter, &f) < 0) {
+	if (task_iter_new(0, &st->iter, &f) < 0) {
 		st->iter_why = f.reason;
 		collector_bpf_unavailable(st->ctx, "task_iter", f.why);
 	}
-	if (bpf_rss_new(RSS_MAX_WATCH, &st->rss, &f) < 0) {
+	if (rss_stat_new(RSS_MAX_WATCH, &st->rss, &f) < 0) {
 		st->rss_why = f.reason;
 		collector_bpf_unavailable(st->ctx, "rss_stat", f.why);
 	}
-	if (exits_new(0, &st->exits, &f) < 0) {
+	if (process_exit_new(0, &st->exits, &f) < 0) {
 		st->exits_why = f.reason;
 		collector_bpf_unavailable(st->ctx, "sched_process_exit", f.why);
 	}

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Tests of collectors/bpf_support: feature detection with reasons, privilege checks, memcg id -> path. */
+/* Tests of collectors/bpf_support: checks, reasons, the loader and its test hooks, privilege. */
 #include <errno.h>
 #include <grp.h>
 #include <stdarg.h>
@@ -15,11 +15,13 @@
 
 #include "test.h"
 #include "memcg.h"
-#include "bpf_rss.h"
+#include "rss_stat.h"
 #include "bpf_support.h"
-#include "exits.h"
-#include "oomkill.h"
-#include "taskiter.h"
+#include "cgroupfs.h"
+#include "probe.h"
+#include "process_exit.h"
+#include "mark_victim.h"
+#include "task_iter.h"
 
 #define CGROOT "/sys/fs/cgroup"
 
@@ -29,29 +31,6 @@ static struct bpf_failure fl;
 static bool bpf_usable(void)
 {
 	return bpf_support_check("test", NULL, NULL, &fl) == 0;
-}
-
-/* As root on a kernel with BTF every feature is there, each with a detail. */
-static void test_probe_all(void)
-{
-	struct bpf_feature_status st[BPF_FEATURE_MAX];
-	int n;
-
-	if (!bpf_usable())
-		TEST_SKIP_UNLESS_CI(fl.why);
-	n = bpf_support_probe(st);
-	for (int f = 0; f < BPF_FEATURE_MAX; f++) {
-		CHECK(strcmp(bpf_feature_name(f), "?") != 0);
-		CHECK(st[f].why[0] != '\0');
-		if (!st[f].available)
-			printf("  %s: %s\n", bpf_feature_name(f), st[f].why);
-		CHECK(st[f].available);
-		CHECK_EQ(st[f].err, 0);
-	}
-	CHECK_EQ(n, BPF_FEATURE_MAX);
-	CHECK_CONTAINS(st[BPF_FEATURE_TASK_ITER].why, "processes");
-	CHECK_CONTAINS(st[BPF_FEATURE_MEMLOCK].why, "not needed");
-	CHECK_STR(bpf_feature_name(BPF_FEATURE_MAX), "?");
 }
 
 /* Arguments of BTF tracepoint tp by bpftool's reading of the kernel's BTF
@@ -161,46 +140,46 @@ static void test_verifier_reason(void)
  * variants load on any kernel. */
 static void test_rejected_load(void)
 {
-	struct bpf_rss *r = NULL;
-	struct taskiter *t = NULL;
-	struct exits *x = NULL;
-	struct oomkill *o = NULL;
+	struct rss_stat *r = NULL;
+	struct task_iter *t = NULL;
+	struct process_exit *x = NULL;
+	struct mark_victim *o = NULL;
 
 	if (!bpf_usable())
 		TEST_SKIP_UNLESS_CI(fl.why);
 	setenv("MEMAGENT_BPF_TEST_REJECT", "rss_stat,task_iter,sched_process_exit,mark_victim", 1);
 	CHECK(bpf_support_test_reject("task_iter"));
 	CHECK(!bpf_support_test_reject("task"));
-	CHECK_EQ(bpf_rss_new(4, &r, &fl), -EACCES);
+	CHECK_EQ(rss_stat_new(4, &r, &fl), -EACCES);
 	CHECK(r == NULL);
 	CHECK_EQ(fl.reason, BPF_REASON_VERIFIER);
 	CHECK_CONTAINS(fl.why, "rss_stat: load: verifier rejected prog 'on_rss_stat");
 	CHECK_CONTAINS(fl.why, "invalid mem access");
-	CHECK_CMP(taskiter_new(0, &t, &fl), <, 0);
+	CHECK_CMP(task_iter_new(0, &t, &fl), <, 0);
 	CHECK_EQ(fl.reason, BPF_REASON_VERIFIER);
-	CHECK_CMP(exits_new(0, &x, &fl), <, 0);
+	CHECK_CMP(process_exit_new(0, &x, &fl), <, 0);
 	CHECK_EQ(fl.reason, BPF_REASON_VERIFIER);
-	CHECK_CMP(oomkill_new(0, &o, &fl), <, 0);
+	CHECK_CMP(mark_victim_new(0, &o, &fl), <, 0);
 	CHECK_EQ(fl.reason, BPF_REASON_VERIFIER);
 	setenv("MEMAGENT_BPF_TEST_REJECT", "mark_victim", 1);
-	CHECK_EQ(bpf_rss_new(4, &r, &fl), 0);
+	CHECK_EQ(rss_stat_new(4, &r, &fl), 0);
 	CHECK(r != NULL);
-	r = bpf_rss_free(r);
+	r = rss_stat_free(r);
 	unsetenv("MEMAGENT_BPF_TEST_REJECT");
 
 	setenv("MEMAGENT_BPF_PORTABLE", "1", 1);
-	CHECK_EQ(taskiter_new(0, &t, &fl), 0);
+	CHECK_EQ(task_iter_new(0, &t, &fl), 0);
 	if (t) {
-		CHECK(taskiter_portable(t));
-		t = taskiter_free(t);
+		CHECK(task_iter_portable(t));
+		t = task_iter_free(t);
 	}
-	CHECK_EQ(exits_new(0, &x, &fl), 0);
+	CHECK_EQ(process_exit_new(0, &x, &fl), 0);
 	if (x) {
-		struct exits_stats es;
+		struct process_exit_stats es;
 
-		exits_stats(x, &es);
+		process_exit_stats(x, &es);
 		CHECK(es.portable);
-		x = exits_free(x);
+		x = process_exit_free(x);
 	}
 	unsetenv("MEMAGENT_BPF_PORTABLE");
 }
@@ -210,39 +189,16 @@ static void test_nr_cpus(void)
 	CHECK_EQ(bpf_support_nr_cpus(), libbpf_num_possible_cpus());
 }
 
-/* Ids resolve to paths on the memory hierarchy, v1 or v2. */
-static void test_memcg_path(void)
-{
-	char own[512], dir[1024], buf[512], tiny[2];
-	const char *root;
-	struct stat st;
-	int v;
-
-	root = memcg_root(&v);
-	if (!root || !memcg_of(getpid(), own, sizeof(own), dir, sizeof(dir)))
-		TEST_SKIP_UNLESS_CI("no memory controller here");
-	REQUIRE(stat(dir, &st) == 0);
-	CHECK_EQ(bpf_support_memcg_path(CGROOT, (uint64_t)st.st_ino, buf, sizeof(buf)),
-		 (int)strlen(own));
-	CHECK_STR(buf, own);
-	REQUIRE(stat(root, &st) == 0);
-	CHECK_EQ(bpf_support_memcg_path(CGROOT, (uint64_t)st.st_ino, buf, sizeof(buf)), 1);
-	CHECK_STR(buf, "/");
-	CHECK_EQ(bpf_support_memcg_path(CGROOT, UINT64_MAX - 7, buf, sizeof(buf)), -ENOENT);
-	CHECK_EQ(bpf_support_memcg_path(CGROOT, (uint64_t)st.st_ino, tiny, sizeof(tiny)), 1);
-	CHECK_EQ(bpf_support_memcg_path("/nonexistent", 1, buf, sizeof(buf)), -ENOENT);
-}
-
 /* Runs in a child that gave up root: every module refuses with a reason
  * naming the missing privilege, and the probe says so. Returns the number
  * of failed expectations. */
 static int unprivileged_checks(const char *memcg_own, uint64_t memcg_id)
 {
 	struct bpf_feature_status st[BPF_FEATURE_MAX];
-	struct bpf_rss *r = NULL;
-	struct oomkill *o = NULL;
-	struct exits *x = NULL;
-	struct taskiter *t = NULL;
+	struct rss_stat *r = NULL;
+	struct mark_victim *o = NULL;
+	struct process_exit *x = NULL;
+	struct task_iter *t = NULL;
 	struct bpf_failure f;
 	char buf[512];
 	int bad = 0;
@@ -250,20 +206,23 @@ static int unprivileged_checks(const char *memcg_own, uint64_t memcg_id)
 	bad += bpf_support_check("t", NULL, NULL, &f) != -EPERM;
 	bad += strstr(f.why, "no privilege") == NULL;
 	bad += f.reason != BPF_REASON_NO_PRIVILEGE;
-	bad += bpf_rss_new(4, &r, &f) != -EPERM || r != NULL;
+	bad += rss_stat_new(4, &r, &f) != -EPERM || r != NULL;
 	bad += strstr(f.why, "CAP_BPF") == NULL;
-	bad += oomkill_new(0, &o, &f) != -EPERM || o != NULL;
-	bad += exits_new(0, &x, &f) != -EPERM || x != NULL;
-	bad += taskiter_new(0, &t, &f) != -EPERM || t != NULL;
+	bad += mark_victim_new(0, &o, &f) != -EPERM || o != NULL;
+	bad += process_exit_new(0, &x, &f) != -EPERM || x != NULL;
+	bad += task_iter_new(0, &t, &f) != -EPERM || t != NULL;
 	bad += f.reason != BPF_REASON_NO_PRIVILEGE;
-	bad += bpf_support_probe(st) > 3;
+	bad += probe_run(st) > 3;
 	bad += !st[BPF_FEATURE_BTF].available;
 	bad += st[BPF_FEATURE_PRIVILEGE].available;
 	bad += st[BPF_FEATURE_RSS_STAT].available || st[BPF_FEATURE_TASK_ITER].available;
 	bad += strstr(st[BPF_FEATURE_TASK_ITER].why, "no privilege") == NULL;
 	/* Without CAP_DAC_READ_SEARCH the id is resolved by walking. */
 	if (memcg_own[0]) {
-		bad += bpf_support_memcg_path(CGROOT, memcg_id, buf, sizeof(buf)) < 0;
+		struct cgroupfs_hier h;
+
+		bad += cgroupfs_detect(CGROOT, &h) < 0;
+		bad += cgroupfs_path_of_id(&h, memcg_id, buf, sizeof(buf)) < 0;
 		bad += strcmp(buf, memcg_own) != 0;
 	}
 	return bad;
@@ -303,12 +262,10 @@ static void test_unprivileged(void)
 
 int main(void)
 {
-	RUN(test_probe_all);
 	RUN(test_tracepoints);
 	RUN(test_verifier_reason);
 	RUN(test_rejected_load);
 	RUN(test_nr_cpus);
-	RUN(test_memcg_path);
 	RUN(test_unprivileged);
 	return test_done();
 }

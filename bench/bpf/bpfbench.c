@@ -3,7 +3,7 @@
  *
  *   bpfbench [--tsv FILE] [--md FILE] [--procs N] [--pairs N] [--storm-seconds S]
  *
- * (a) iter/task: spawn N idle processes (default 3000), time taskiter_read()
+ * (a) iter/task: spawn N idle processes (default 3000), time task_iter_read()
  *     passes (median of 21), report microseconds per process.
  * (b) page faults: a child touches every page of 64 MiB, unmaps, 32 times.
  *     Runs alternate: no programs ("off") and every fault-path program
@@ -40,15 +40,15 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
-#include "bpf_rss.h"
+#include "rss_stat.h"
 #include "bpf_support.h"
 #include "procfs.h"
 #include "config.h"
 #include "procfile.h"
 #include "process.h"
-#include "exits.h"
-#include "oomkill.h"
-#include "taskiter.h"
+#include "process_exit.h"
+#include "mark_victim.h"
+#include "task_iter.h"
 
 #define FAULT_MIB 64
 #define FAULT_REPS 32
@@ -281,8 +281,8 @@ static void bench_sampling(void)
 
 static void bench_iter(int nprocs)
 {
-	struct taskiter *t = NULL;
-	const struct taskiter_proc *procs;
+	struct task_iter *t = NULL;
+	const struct task_iter_proc *procs;
 	struct prog_stats ps0, ps1;
 	double us[ITER_PASSES];
 	size_t n = 0;
@@ -313,17 +313,17 @@ static void bench_iter(int nprocs)
 	}
 	close(hold[0]);
 
-	r = taskiter_new(0, &t, &fl);
+	r = task_iter_new(0, &t, &fl);
 	if (r < 0)
 		die(fl.why, r);
 	for (int i = 0; i < 3; i++) /* warm caches */
-		taskiter_read(t, &procs, &n);
+		task_iter_read(t, &procs, &n);
 	prog_stats("task_iter", &ps0);
 	for (int i = 0; i < ITER_PASSES; i++) {
 		t0 = now_ns();
-		r = taskiter_read(t, &procs, &n);
+		r = task_iter_read(t, &procs, &n);
 		if (r < 0)
-			die("taskiter_read", r);
+			die("task_iter_read", r);
 		us[i] = (double)(now_ns() - t0) / 1000.0 / (double)n;
 	}
 	prog_stats("task_iter", &ps1);
@@ -342,7 +342,7 @@ static void bench_iter(int nprocs)
 		     n, spawned, med, us[0], us[ITER_PASSES - 1], ITER_PASSES, med * (double)n / 1000.0,
 		     row->ns_per_event);
 	}
-	taskiter_free(t);
+	task_iter_free(t);
 	bench_sampling();
 	close(hold[1]);
 	for (int i = 0; i < spawned; i++)
@@ -356,9 +356,9 @@ static void bench_iter(int nprocs)
  */
 
 struct agent {
-	struct bpf_rss *rss;
-	struct oomkill *oom;
-	struct exits *ex;
+	struct rss_stat *rss;
+	struct mark_victim *oom;
+	struct process_exit *ex;
 };
 
 static void agent_on(struct agent *a)
@@ -366,19 +366,19 @@ static void agent_on(struct agent *a)
 	struct bpf_failure fl;
 	int r;
 
-	if ((r = bpf_rss_new(64, &a->rss, &fl)) < 0)
+	if ((r = rss_stat_new(64, &a->rss, &fl)) < 0)
 		die(fl.why, r);
-	if ((r = oomkill_new(0, &a->oom, &fl)) < 0)
+	if ((r = mark_victim_new(0, &a->oom, &fl)) < 0)
 		die(fl.why, r);
-	if ((r = exits_new(0, &a->ex, &fl)) < 0)
+	if ((r = process_exit_new(0, &a->ex, &fl)) < 0)
 		die(fl.why, r);
 }
 
 static void agent_off(struct agent *a)
 {
-	a->rss = bpf_rss_free(a->rss);
-	a->oom = oomkill_free(a->oom);
-	a->ex = exits_free(a->ex);
+	a->rss = rss_stat_free(a->rss);
+	a->oom = mark_victim_free(a->oom);
+	a->ex = process_exit_free(a->ex);
 }
 
 static void fault_work(void)
@@ -418,7 +418,7 @@ static uint64_t start_ticks_of(pid_t pid)
 
 /* One run of the workload in a fresh child; returns its wall time in ns
  * (from "go" to "done", fork and exit excluded). */
-static uint64_t fault_run(struct bpf_rss *watch)
+static uint64_t fault_run(struct rss_stat *watch)
 {
 	int go[2], done[2];
 	uint64_t t0, t1;
@@ -440,8 +440,8 @@ static uint64_t fault_run(struct bpf_rss *watch)
 	}
 	close(go[0]);
 	close(done[1]);
-	if (watch && bpf_rss_watch(watch, pid, start_ticks_of(pid)) < 0)
-		die("bpf_rss_watch", errno);
+	if (watch && rss_stat_watch(watch, pid, start_ticks_of(pid)) < 0)
+		die("rss_stat_watch", errno);
 	t0 = now_ns();
 	if (write(go[1], "g", 1) != 1 || read(done[0], &b, 1) != 1)
 		die("workload", EIO);
@@ -549,7 +549,7 @@ struct storm {
 	uint64_t events;
 };
 
-static void on_storm_exit(void *arg, const struct exits_event *ev)
+static void on_storm_exit(void *arg, const struct process_exit_event *ev)
 {
 	struct storm *s = arg;
 
@@ -585,14 +585,14 @@ static void forker(uint64_t deadline, int out)
 static void bench_storm(double seconds)
 {
 	struct storm s = { .nforkers = 2 };
-	struct exits *x = NULL;
-	struct exits_stats st;
+	struct process_exit *x = NULL;
+	struct process_exit_stats st;
 	struct prog_stats ps0, ps1;
 	uint64_t forked = 0, t0, deadline;
 	int pipes[8][2], ep, r, alive;
 	struct bpf_failure fl;
 
-	r = exits_new(0, &x, &fl);
+	r = process_exit_new(0, &x, &fl);
 	if (r < 0)
 		die(fl.why, r);
 	prog_stats("on_process_exit", &ps0);
@@ -611,14 +611,14 @@ static void bench_storm(double seconds)
 		close(pipes[i][1]);
 	}
 	/* Consume as the agent would: wake on the ring buffer's fd. */
-	ep = exits_fd(x);
+	ep = process_exit_fd(x);
 	alive = s.nforkers;
 	while (alive > 0) {
 		struct epoll_event e;
 		int status;
 
 		epoll_wait(ep, &e, 1, 50);
-		exits_poll(x, on_storm_exit, &s);
+		process_exit_poll(x, on_storm_exit, &s);
 		for (int i = 0; i < s.nforkers; i++)
 			if (s.forkers[i] > 0 && waitpid(s.forkers[i], &status, WNOHANG) == s.forkers[i]) {
 				uint64_t n = 0;
@@ -632,9 +632,9 @@ static void bench_storm(double seconds)
 	}
 	for (int i = 0; i < s.nforkers; i++)
 		s.forkers[i] = -s.forkers[i];
-	exits_poll(x, on_storm_exit, &s);
+	process_exit_poll(x, on_storm_exit, &s);
 	prog_stats("on_process_exit", &ps1);
-	exits_stats(x, &st);
+	process_exit_stats(x, &st);
 	{
 		struct row *row = add_row("tp_btf/sched_process_exit (exit storm)");
 		double secs = (double)(now_ns() - t0) / 1e9;
@@ -650,7 +650,7 @@ static void bench_storm(double seconds)
 		     (unsigned long long)s.events, s.events == forked ? "all" : "MISMATCH",
 		     (unsigned long long)st.lost);
 	}
-	exits_free(x);
+	process_exit_free(x);
 }
 
 /* ---------------------------------------------------------------------------

@@ -19,7 +19,7 @@
 #   tests/kernels/matrix.sh BUILD_DIR [KERNEL...]
 #     KERNEL: debian-6.1 | debian-6.12 | host       (default: all three)
 #   MATRIX_ACCEL=tcg|kvm|auto (default auto: KVM when a probe boot works, else
-#   plain emulation), MATRIX_TESTS="test_bpf_rss ..." to run fewer tests,
+#   plain emulation), MATRIX_TESTS="test_rss_stat ..." to run fewer tests,
 #   MATRIX_CMD="..." a command to run in each guest first (its output is kept
 #   in build/kernels/logs/), MATRIX_LAYOUTS="v2" to boot fewer layouts.
 set -u
@@ -32,7 +32,7 @@ cache=$src/build/kernels
 mkdir -p "$cache"
 [ $# -eq 0 ] && set -- debian-6.1 debian-6.12 host
 
-tests=${MATRIX_TESTS:-test_bpf_support test_bpf_rss test_oomkill test_exits test_taskiter}
+tests=${MATRIX_TESTS:-test_bpf_support test_probe test_rss_stat test_mark_victim test_process_exit test_task_iter}
 # A boot plus the tests takes 25-40 s under plain emulation; a hang must not
 # hold the suite.
 guest_timeout=${MATRIX_TIMEOUT:-480}

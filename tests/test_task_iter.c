@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Tests of collectors/taskiter: one iter/task pass agrees with /proc, loaded into the running kernel. */
+/* Tests of collectors/task_iter: one iter/task pass agrees with /proc, loaded into the running kernel. */
 #include <dirent.h>
 #include <errno.h>
 #include <signal.h>
@@ -14,14 +14,14 @@
 #include "test.h"
 #include "memcg.h"
 #include "bpf_support.h"
-#include "taskiter.h"
+#include "task_iter.h"
 #include "helpers/memchild.h"
 
 #define NCHILD 5
 
 static struct bpf_failure fl;
 
-static const struct taskiter_proc *find(const struct taskiter_proc *p, size_t n, pid_t pid)
+static const struct task_iter_proc *find(const struct task_iter_proc *p, size_t n, pid_t pid)
 {
 	for (size_t i = 0; i < n; i++)
 		if (p[i].pid == pid)
@@ -40,12 +40,12 @@ static void test_agrees_with_proc(void)
 		{ "p 1", "s 1" },
 	};
 	struct memchild c[NCHILD];
-	struct taskiter *t = NULL;
-	const struct taskiter_proc *procs;
+	struct task_iter *t = NULL;
+	const struct task_iter_proc *procs;
 	size_t n = 0;
 	long page_kb = sysconf(_SC_PAGESIZE) / 1024;
 
-	if (taskiter_new(0, &t, &fl) < 0)
+	if (task_iter_new(0, &t, &fl) < 0)
 		TEST_SKIP_UNLESS_CI(fl.why);
 	for (int i = 0; i < NCHILD; i++) {
 		c[i].pid = c[i].to = c[i].from = -1;
@@ -60,9 +60,9 @@ static void test_agrees_with_proc(void)
 		REQUIRE(waitpid(c[i].pid, &status, WUNTRACED) == c[i].pid && WIFSTOPPED(status));
 	}
 
-	REQUIRE(taskiter_read(t, &procs, &n) > 0);
+	REQUIRE(task_iter_read(t, &procs, &n) > 0);
 	for (int i = 0; i < NCHILD; i++) {
-		const struct taskiter_proc *p = find(procs, n, c[i].pid);
+		const struct task_iter_proc *p = find(procs, n, c[i].pid);
 		struct proc_stat s;
 
 		REQUIRE(p != NULL);
@@ -93,7 +93,7 @@ static void test_agrees_with_proc(void)
 
 	for (int i = 0; i < NCHILD; i++)
 		memchild_stop(&c[i]);
-	taskiter_free(t);
+	task_iter_free(t);
 }
 
 /* A pass is every process: sorted by pid, unique, kernel threads flagged,
@@ -101,17 +101,17 @@ static void test_agrees_with_proc(void)
  * reads aside, so this compares in one direction with a margin). */
 static void test_whole_system(void)
 {
-	struct taskiter *t = NULL;
-	struct taskiter_stats st;
-	const struct taskiter_proc *procs;
+	struct task_iter *t = NULL;
+	struct task_iter_stats st;
+	const struct task_iter_proc *procs;
 	size_t n = 0, missing = 0, listed = 0;
-	const struct taskiter_proc *self, *kthreadd;
+	const struct task_iter_proc *self, *kthreadd;
 	struct dirent *de;
 	DIR *d;
 
-	if (taskiter_new(0, &t, &fl) < 0)
+	if (task_iter_new(0, &t, &fl) < 0)
 		TEST_SKIP_UNLESS_CI(fl.why);
-	REQUIRE(taskiter_read(t, &procs, &n) > 0);
+	REQUIRE(task_iter_read(t, &procs, &n) > 0);
 	for (size_t i = 1; i < n; i++)
 		CHECK_CMP(procs[i - 1].pid, <, procs[i].pid);
 	self = find(procs, n, getpid());
@@ -138,30 +138,30 @@ static void test_whole_system(void)
 	closedir(d);
 	CHECK_CMP(missing, <=, 5);
 	CHECK_CMP(listed, >, 0);
-	taskiter_stats(t, &st);
+	task_iter_stats(t, &st);
 	CHECK_U64(st.reads, 1);
 	CHECK_U64(st.procs, n);
 	CHECK_U64(st.overflow, 0);
 	CHECK_U64(st.malformed, 0);
 	CHECK_EQ(st.programs, 1);
-	taskiter_free(t);
+	task_iter_free(t);
 }
 
 /* max_procs bounds a pass; the rest is counted, not stored. */
 static void test_overflow_counted(void)
 {
-	struct taskiter *t = NULL;
-	struct taskiter_stats st;
-	const struct taskiter_proc *procs;
+	struct task_iter *t = NULL;
+	struct task_iter_stats st;
+	const struct task_iter_proc *procs;
 	size_t n = 0;
 
-	if (taskiter_new(4, &t, &fl) < 0)
+	if (task_iter_new(4, &t, &fl) < 0)
 		TEST_SKIP_UNLESS_CI(fl.why);
-	CHECK_EQ(taskiter_read(t, &procs, &n), 4);
+	CHECK_EQ(task_iter_read(t, &procs, &n), 4);
 	CHECK_EQ(n, 4);
-	taskiter_stats(t, &st);
+	task_iter_stats(t, &st);
 	CHECK_CMP(st.overflow, >, 0);
-	taskiter_free(t);
+	task_iter_free(t);
 }
 
 int main(void)

@@ -7,12 +7,12 @@
  * bounds it: the program never creates entries.
  *
  * Intervals: the program writes interval e's peak to slot[e & 1] tagged
- * with e. bpf_rss_read() bumps the epoch (sequentially consistent store),
+ * with e. rss_stat_read() bumps the epoch (sequentially consistent store),
  * then reads slot[old & 1]; a slot tagged with another epoch means no rss
  * change in the interval. Epoch 0 is never used, so a fresh (zeroed) entry
  * never looks current.
  */
-#include "bpf_rss.h"
+#include "rss_stat.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -25,7 +25,7 @@
 #include <bpf/libbpf.h>
 
 #include "bpf_support.h"
-#include "rss_stat.h"
+#include "rss_stat_abi.h"
 #include "rss_stat.skel.h"
 
 struct watch {
@@ -33,17 +33,17 @@ struct watch {
 	uint64_t start_ticks;
 };
 
-struct bpf_rss {
+struct rss_stat {
 	struct rss_stat_bpf *skel;
 	int map_fd;
 	size_t page_size;
 	struct watch *w; /* sorted by pid */
 	size_t n, cap;
-	struct bpf_rss_stats st;
+	struct rss_stat_stats st;
 };
 
 /* Index of pid in r->w, or -(insertion point) - 1. */
-static long find(const struct bpf_rss *r, pid_t pid)
+static long find(const struct rss_stat *r, pid_t pid)
 {
 	size_t lo = 0, hi = r->n;
 
@@ -60,7 +60,7 @@ static long find(const struct bpf_rss *r, pid_t pid)
 	return -(long)lo - 1;
 }
 
-static void drop(struct bpf_rss *r, size_t i)
+static void drop(struct rss_stat *r, size_t i)
 {
 	__u32 key = (__u32)r->w[i].pid;
 
@@ -69,9 +69,9 @@ static void drop(struct bpf_rss *r, size_t i)
 	r->n--;
 }
 
-int bpf_rss_new(size_t max_watch, struct bpf_rss **ret, struct bpf_failure *f)
+int rss_stat_new(size_t max_watch, struct rss_stat **ret, struct bpf_failure *f)
 {
-	struct bpf_rss *r;
+	struct rss_stat *r;
 	long tck;
 	int ncpu, err;
 
@@ -122,11 +122,11 @@ int bpf_rss_new(size_t max_watch, struct bpf_rss **ret, struct bpf_failure *f)
 	*ret = r;
 	return 0;
 fail:
-	bpf_rss_free(r);
+	rss_stat_free(r);
 	return err;
 }
 
-struct bpf_rss *bpf_rss_free(struct bpf_rss *r)
+struct rss_stat *rss_stat_free(struct rss_stat *r)
 {
 	if (!r)
 		return NULL;
@@ -136,9 +136,9 @@ struct bpf_rss *bpf_rss_free(struct bpf_rss *r)
 	return NULL;
 }
 
-int bpf_rss_watch(struct bpf_rss *r, pid_t pid, uint64_t start_ticks)
+int rss_stat_watch(struct rss_stat *r, pid_t pid, uint64_t start_ticks)
 {
-	struct rss_stat_peaks v = { .start_ticks = start_ticks };
+	struct rss_stat_entry v = { .start_ticks = start_ticks };
 	__u32 key = (__u32)pid;
 	long i;
 
@@ -170,7 +170,7 @@ int bpf_rss_watch(struct bpf_rss *r, pid_t pid, uint64_t start_ticks)
 	return 0;
 }
 
-int bpf_rss_unwatch(struct bpf_rss *r, pid_t pid)
+int rss_stat_unwatch(struct rss_stat *r, pid_t pid)
 {
 	long i = find(r, pid);
 
@@ -180,12 +180,12 @@ int bpf_rss_unwatch(struct bpf_rss *r, pid_t pid)
 	return 0;
 }
 
-bool bpf_rss_watching(const struct bpf_rss *r, pid_t pid)
+bool rss_stat_watching(const struct rss_stat *r, pid_t pid)
 {
 	return find(r, pid) >= 0;
 }
 
-int bpf_rss_read(struct bpf_rss *r, struct bpf_rss_peak *out, size_t cap, size_t *ret_n)
+int rss_stat_read(struct rss_stat *r, struct rss_stat_peak *out, size_t cap, size_t *ret_n)
 {
 	__u32 old, next;
 	size_t i = 0, n = 0;
@@ -198,14 +198,14 @@ int bpf_rss_read(struct bpf_rss *r, struct bpf_rss_peak *out, size_t cap, size_t
 	__atomic_store_n(&r->skel->bss->epoch, next, __ATOMIC_SEQ_CST);
 
 	while (i < r->n) {
-		struct rss_stat_peaks v;
-		struct bpf_rss_peak p = { .pid = r->w[i].pid };
+		struct rss_stat_entry v;
+		struct rss_stat_peak p = { .pid = r->w[i].pid };
 		__u32 key = (__u32)r->w[i].pid;
 
 		if (bpf_map_lookup_elem(r->map_fd, &key, &v) < 0) {
 			/* Only we delete entries: a missing one is an error of
 			 * ours; put it back. */
-			struct rss_stat_peaks z = { .start_ticks = r->w[i].start_ticks };
+			struct rss_stat_entry z = { .start_ticks = r->w[i].start_ticks };
 
 			r->st.errors++;
 			(void)bpf_map_update_elem(r->map_fd, &key, &z, BPF_ANY);
@@ -239,13 +239,13 @@ emit:
 	return ret;
 }
 
-void bpf_rss_stats(const struct bpf_rss *r, struct bpf_rss_stats *ret)
+void rss_stat_stats(const struct rss_stat *r, struct rss_stat_stats *ret)
 {
 	*ret = r->st;
 	ret->watched = r->n;
 }
 
-bool bpf_rss_portable(const struct bpf_rss *r)
+bool rss_stat_portable(const struct rss_stat *r)
 {
 	return r->st.portable;
 }

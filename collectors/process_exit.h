@@ -5,10 +5,10 @@
  * polling; its exit record does. One record per thread group, whichever of
  * its threads is the last to exit.
  *
- *   struct exits *x; struct bpf_failure f;
- *   if (exits_new(0, &x, &f) < 0) ...no exit events, say f.why...
- *   ...each tick, and whenever exits_fd(x) is readable: exits_poll(x, on_exit, arg)...
- *   exits_free(x);
+ *   struct process_exit *x; struct bpf_failure f;
+ *   if (process_exit_new(0, &x, &f) < 0) ...no exit events, say f.why...
+ *   ...each tick, and whenever process_exit_fd(x) is readable: process_exit_poll(x, on_exit, arg)...
+ *   process_exit_free(x);
  *
  * Wakeups are batched: the fd becomes readable only once a quarter of the
  * ring buffer is filled (a wakeup per record cost 12 us of the exiting
@@ -27,9 +27,9 @@
 #include <sys/types.h>
 
 struct bpf_failure;
-struct exits;
+struct process_exit;
 
-struct exits_event {
+struct process_exit_event {
 	pid_t pid;                 /* thread-group id */
 	pid_t ppid;                /* the real parent's thread-group id */
 	int exit_code;             /* wait(2) status: (code << 8) | signal */
@@ -53,15 +53,15 @@ struct exits_event {
 };
 
 /* Called once per event; ev lives until the call returns. */
-typedef void (*exits_cb)(void *arg, const struct exits_event *ev);
+typedef void (*process_exit_cb)(void *arg, const struct process_exit_event *ev);
 
-struct exits_stats {
+struct process_exit_stats {
 	uint64_t events;    /* delivered to callbacks */
 	uint64_t lost;      /* did not fit the ring buffer */
 	uint64_t malformed; /* records of an unexpected size */
 	unsigned programs;  /* programs loaded and attached: 1 */
 	bool legacy;        /* the pre-6.16 program is in use */
-	bool portable;      /* the portable variant is loaded (bpf/task_mem.h) */
+	bool portable;      /* the portable variant is loaded (bpf/task_mem_abi.h) */
 };
 
 /* Loads and attaches the program. ring_bytes is the ring buffer's size (a
@@ -69,24 +69,24 @@ struct exits_stats {
  * which at 2000+ exits/s is a second of slack for the poller). Returns 0 and
  * *ret, or a negative errno with the reason in f; *ret is then untouched
  * and everything the attempt allocated is freed. f may be NULL. */
-int exits_new(size_t ring_bytes, struct exits **ret, struct bpf_failure *f);
+int process_exit_new(size_t ring_bytes, struct process_exit **ret, struct bpf_failure *f);
 
 /* Detaches and frees everything. NULL-safe; returns NULL. */
-struct exits *exits_free(struct exits *x);
+struct process_exit *process_exit_free(struct process_exit *x);
 
 /* An fd (epoll) that is readable when a quarter of the ring buffer is
  * filled (see above). Owned by x. */
-int exits_fd(const struct exits *x);
+int process_exit_fd(const struct process_exit *x);
 
 /* Hands every waiting event to cb without blocking. Returns the number of
  * events handled, or a negative errno. */
-int exits_poll(struct exits *x, exits_cb cb, void *arg);
+int process_exit_poll(struct process_exit *x, process_exit_cb cb, void *arg);
 
-void exits_stats(const struct exits *x, struct exits_stats *ret);
+void process_exit_stats(const struct process_exit *x, struct process_exit_stats *ret);
 
-/* Decodes one ring-buffer record (struct process_exit_event) into *ret.
+/* Decodes one ring-buffer record (struct process_exit_rec) into *ret.
  * Returns 0, or -EBADMSG when size is shorter than a record; *ret is then
  * untouched. */
-int exits_decode(const void *data, size_t size, size_t page_size, struct exits_event *ret);
+int process_exit_decode(const void *data, size_t size, size_t page_size, struct process_exit_event *ret);
 
 #endif

@@ -4,13 +4,13 @@
  * Polling rss every few seconds misses a spike that comes and goes between
  * two samples. The kernel program (bpf/rss_stat.bpf.c) sees every change of
  * a watched process's rss counters and keeps the interval's highest value;
- * bpf_rss_read() closes the interval, starts the next and returns the peaks.
+ * rss_stat_read() closes the interval, starts the next and returns the peaks.
  *
- *   struct bpf_rss *r; struct bpf_failure f;
- *   if (bpf_rss_new(256, &r, &f) < 0) ...run on /proc only, say f.why...
- *   bpf_rss_watch(r, pid, start_ticks);
- *   ...each tick: bpf_rss_read(r, peaks, n, &got); peak = max(peak, current rss)...
- *   bpf_rss_free(r);
+ *   struct rss_stat *r; struct bpf_failure f;
+ *   if (rss_stat_new(256, &r, &f) < 0) ...run on /proc only, say f.why...
+ *   rss_stat_watch(r, pid, start_ticks);
+ *   ...each tick: rss_stat_read(r, peaks, n, &got); peak = max(peak, current rss)...
+ *   rss_stat_free(r);
  *
  * Only this module touches the rss_stat skeleton. Not thread-safe: one
  * owner (the sampler) calls everything. Needs CAP_BPF + CAP_PERFMON.
@@ -24,10 +24,10 @@
 #include <sys/types.h>
 
 struct bpf_failure;
-struct bpf_rss;
+struct rss_stat;
 
 /* One watched process's interval. */
-struct bpf_rss_peak {
+struct rss_stat_peak {
 	pid_t pid;
 	int err;             /* 0, or -ESRCH: the process is gone and is no longer watched */
 	bool changed;        /* its rss changed during the interval; else peak_bytes is 0
@@ -35,7 +35,7 @@ struct bpf_rss_peak {
 	uint64_t peak_bytes; /* highest anon + file + shmem seen in the interval */
 };
 
-struct bpf_rss_stats {
+struct rss_stat_stats {
 	uint64_t watched;  /* processes watched now */
 	uint64_t map_full; /* watches refused because max_watch were watched */
 	uint64_t vanished; /* watched processes found gone */
@@ -43,17 +43,17 @@ struct bpf_rss_stats {
 	unsigned programs; /* programs loaded and attached: 1 */
 	bool exact;        /* peaks are exact per-CPU sums (hosts with few CPUs), else
 			    * count + this CPU's residue (see docs/bpf.md) */
-	bool portable;     /* the portable variant is loaded (bpf/task_mem.h) */
+	bool portable;     /* the portable variant is loaded (bpf/task_mem_abi.h) */
 };
 
 /* Loads and attaches the program; at most max_watch (>= 1) processes can be
  * watched. Returns 0 and *ret, or a negative errno with the reason in f (no
  * BTF, no privilege, missing kernel feature, verifier ...); *ret is then
  * untouched and everything the attempt allocated is freed. f may be NULL. */
-int bpf_rss_new(size_t max_watch, struct bpf_rss **ret, struct bpf_failure *f);
+int rss_stat_new(size_t max_watch, struct rss_stat **ret, struct bpf_failure *f);
 
 /* Detaches and frees everything. NULL-safe; returns NULL. */
-struct bpf_rss *bpf_rss_free(struct bpf_rss *r);
+struct rss_stat *rss_stat_free(struct rss_stat *r);
 
 /* Starts watching pid (a process, i.e. a thread-group id) whose start time
  * is start_ticks (/proc/PID/stat field 22): changes of another process that
@@ -62,23 +62,23 @@ struct bpf_rss *bpf_rss_free(struct bpf_rss *r);
  * starts over), -ENOSPC when max_watch processes are watched (counted in
  * map_full), -ESRCH when there is no such process, or another negative
  * errno. */
-int bpf_rss_watch(struct bpf_rss *r, pid_t pid, uint64_t start_ticks);
+int rss_stat_watch(struct rss_stat *r, pid_t pid, uint64_t start_ticks);
 
 /* Stops watching pid. Returns 0 or -ENOENT when it was not watched. */
-int bpf_rss_unwatch(struct bpf_rss *r, pid_t pid);
+int rss_stat_unwatch(struct rss_stat *r, pid_t pid);
 
-bool bpf_rss_watching(const struct bpf_rss *r, pid_t pid);
+bool rss_stat_watching(const struct rss_stat *r, pid_t pid);
 
 /* Ends the current interval and starts the next, then writes one entry per
  * process watched during the interval just ended (at most cap; the rest is
  * dropped and -ENOBUFS returned after writing cap) in pid order. Processes
  * found gone are reported with err -ESRCH and unwatched. Returns 0 and
  * *ret_n, or a negative errno. Cost: one bpf() syscall per watched process. */
-int bpf_rss_read(struct bpf_rss *r, struct bpf_rss_peak *out, size_t cap, size_t *ret_n);
+int rss_stat_read(struct rss_stat *r, struct rss_stat_peak *out, size_t cap, size_t *ret_n);
 
-void bpf_rss_stats(const struct bpf_rss *r, struct bpf_rss_stats *ret);
+void rss_stat_stats(const struct rss_stat *r, struct rss_stat_stats *ret);
 
-/* Whether the portable variant is loaded (bpf/task_mem.h). */
-bool bpf_rss_portable(const struct bpf_rss *r);
+/* Whether the portable variant is loaded (bpf/task_mem_abi.h). */
+bool rss_stat_portable(const struct rss_stat *r);
 
 #endif

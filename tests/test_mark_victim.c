@@ -15,7 +15,8 @@
 
 #include "test.h"
 #include "bpf_support.h"
-#include "oomkill.h"
+#include "cgroupfs.h"
+#include "mark_victim.h"
 #include "helpers/memchild.h"
 
 #define MIB (1024ull * 1024)
@@ -97,11 +98,11 @@ static void remove_cgroup(const char *dir)
 struct seen {
 	pid_t pid;
 	int n;
-	struct oomkill_event ev;
+	struct mark_victim_event ev;
 	char path[512];
 };
 
-static void on_kill(void *arg, const struct oomkill_event *ev)
+static void on_kill(void *arg, const struct mark_victim_event *ev)
 {
 	struct seen *s = arg;
 
@@ -117,8 +118,8 @@ static void on_kill(void *arg, const struct oomkill_event *ev)
  * allocates until the kernel kills it; the event names it. */
 static void test_oom_kill_in_memcg(void)
 {
-	struct oomkill *o = NULL;
-	struct oomkill_stats st;
+	struct mark_victim *o = NULL;
+	struct mark_victim_stats st;
 	struct seen s = { 0 };
 	char dir[512], path[512], name[64], pidstr[16], helper[512];
 	uint64_t deadline;
@@ -126,16 +127,16 @@ static void test_oom_kill_in_memcg(void)
 	int status = 0, go[2] = { -1, -1 }, ep, r;
 	pid_t pid;
 
-	if (oomkill_new(0, &o, &fl) < 0)
+	if (mark_victim_new(0, &o, &fl) < 0)
 		TEST_SKIP_UNLESS_CI(fl.why);
 	if (memchild_path(helper, sizeof(helper)) < 0) {
-		oomkill_free(o);
+		mark_victim_free(o);
 		REQUIRE(!"tests/helpers/memchild is built");
 	}
 	r = make_cgroup(dir, sizeof(dir), 64 * MIB);
 	if (r < 0) {
 		snprintf(fl.why, sizeof(fl.why), "cannot create a memory cgroup: %s", strerror(-r));
-		oomkill_free(o);
+		mark_victim_free(o);
 		TEST_SKIP_UNLESS_CI(fl.why);
 	}
 	/* From here on every path goes through out: the cgroup is removed. */
@@ -179,13 +180,13 @@ static void test_oom_kill_in_memcg(void)
 
 	/* mark_victim fires before the kill is delivered, so the record is
 	 * in the ring by now; wait on the fd anyway, bounded. */
-	ep = oomkill_fd(o);
+	ep = mark_victim_fd(o);
 	deadline = now_ms() + 10000;
 	while (s.n == 0 && now_ms() < deadline) {
 		struct epoll_event e;
 
 		epoll_wait(ep, &e, 1, 100);
-		CHECK_CMP(oomkill_poll(o, on_kill, &s), >=, 0);
+		CHECK_CMP(mark_victim_poll(o, on_kill, &s), >=, 0);
 	}
 	CHECK_EQ(s.n, 1);
 	CHECK_STR(s.ev.comm, "memchild");
@@ -200,10 +201,15 @@ static void test_oom_kill_in_memcg(void)
 	CHECK_STR(s.ev.memcg_path, name);
 	CHECK(!s.ev.memcg_path_truncated);
 	/* The user-space resolution agrees while the cgroup exists. */
-	CHECK_CMP(bpf_support_memcg_path(CGROOT, s.ev.memcg_id, path, sizeof(path)), >, 0);
+	{
+		struct cgroupfs_hier h;
+
+		REQUIRE(cgroupfs_detect(CGROOT, &h) == 0);
+		CHECK_CMP(cgroupfs_path_of_id(&h, s.ev.memcg_id, path, sizeof(path)), >, 0);
+	}
 	CHECK_STR(path, name);
 
-	oomkill_stats(o, &st);
+	mark_victim_stats(o, &st);
 	CHECK_U64(st.lost, 0);
 	CHECK_U64(st.malformed, 0);
 	CHECK_CMP(st.events, >=, 1);
@@ -215,21 +221,21 @@ out:
 		close(go[1]);
 	remove_cgroup(dir);
 	CHECK(access(dir, F_OK) < 0);
-	oomkill_free(o);
+	mark_victim_free(o);
 }
 
 /* Nothing happens without an OOM: polling an idle ring returns 0. */
 static void test_idle_poll(void)
 {
-	struct oomkill *o = NULL;
+	struct mark_victim *o = NULL;
 	struct seen s = { .pid = -1 };
 
-	if (oomkill_new(4096 * 4, &o, &fl) < 0)
+	if (mark_victim_new(4096 * 4, &o, &fl) < 0)
 		TEST_SKIP_UNLESS_CI(fl.why);
-	CHECK_CMP(oomkill_fd(o), >=, 0);
-	CHECK_EQ(oomkill_poll(o, on_kill, &s), 0);
+	CHECK_CMP(mark_victim_fd(o), >=, 0);
+	CHECK_EQ(mark_victim_poll(o, on_kill, &s), 0);
 	CHECK_EQ(s.n, 0);
-	oomkill_free(o);
+	mark_victim_free(o);
 }
 
 int main(void)

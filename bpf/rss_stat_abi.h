@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* ABI between bpf/rss_stat.bpf.c and collectors/bpf_rss.c: interval peaks of resident memory.
+/* ABI between bpf/rss_stat.bpf.c and collectors/rss_stat.c: interval peaks of resident memory.
  *
  * Fixed-width fields only; the including file provides __u32/__u64
  * (vmlinux.h in BPF, <linux/types.h> in user space).
@@ -16,7 +16,7 @@
 #ifndef MEMAGENT_BPF_RSS_STAT_H
 #define MEMAGENT_BPF_RSS_STAT_H
 
-struct rss_stat_peaks {
+struct rss_stat_entry {
 	__u64 start_ticks; /* /proc/PID/stat field 22: start_boottime / ns_per_tick */
 	__u64 slot[2];
 };

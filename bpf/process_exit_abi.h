@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* ABI between bpf/process_exit.bpf.c and collectors/exits.c: one record per exited process (thread group).
+/* ABI between bpf/process_exit.bpf.c and collectors/process_exit.c: one record per exited process (thread group).
  *
  * Fixed-width fields only; the including file provides __u32/__u64.
  */
@@ -21,7 +21,7 @@ enum {
 					     * once can both see as 0 */
 };
 
-struct process_exit_event {
+struct process_exit_rec {
 	__u32 pid;               /* thread-group id */
 	__u32 ppid;              /* thread-group id of the real parent */
 	__u32 flags;             /* PROCESS_EXIT_F_* */

@@ -9,7 +9,7 @@
  * splits a record across read() calls; the parser carries a partial record
  * over anyway rather than trust that.
  */
-#include "taskiter.h"
+#include "task_iter.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -21,30 +21,30 @@
 #include <bpf/libbpf.h>
 
 #include "bpf_support.h"
-#include "task_iter.h"
+#include "task_iter_abi.h"
 #include "task_iter.skel.h"
 
 #define DEFAULT_MAX_PROCS 65536
 #define READ_CHUNK (64 * 1024)
 
-struct taskiter {
+struct task_iter {
 	struct task_iter_bpf *skel;
 	struct bpf_link *link;
 	size_t page_size;
 	uint64_t ns_per_tick;
 	size_t max_procs;
-	struct taskiter_proc *procs;
+	struct task_iter_proc *procs;
 	size_t n, cap;
-	struct task_iter_thread *pending;
+	struct task_iter_thread_rec *pending;
 	size_t npending, cappending;
 	unsigned char *buf; /* READ_CHUNK + room for one carried-over record */
-	struct taskiter_stats st;
+	struct task_iter_stats st;
 	bool portable;
 };
 
-int taskiter_new(size_t max_procs, struct taskiter **ret, struct bpf_failure *f)
+int task_iter_new(size_t max_procs, struct task_iter **ret, struct bpf_failure *f)
 {
-	struct taskiter *t;
+	struct task_iter *t;
 	long tck;
 	int ncpu, err;
 
@@ -66,7 +66,7 @@ int taskiter_new(size_t max_procs, struct taskiter **ret, struct bpf_failure *f)
 	t->page_size = (size_t)sysconf(_SC_PAGESIZE);
 	t->ns_per_tick = 1000000000ull / (uint64_t)tck;
 	t->max_procs = max_procs ? max_procs : DEFAULT_MAX_PROCS;
-	t->buf = malloc(READ_CHUNK + sizeof(struct task_iter_proc));
+	t->buf = malloc(READ_CHUNK + sizeof(struct task_iter_proc_rec));
 	if (!t->buf) {
 		err = -ENOMEM;
 		goto fail;
@@ -92,11 +92,11 @@ int taskiter_new(size_t max_procs, struct taskiter **ret, struct bpf_failure *f)
 	*ret = t;
 	return 0;
 fail:
-	taskiter_free(t);
+	task_iter_free(t);
 	return err;
 }
 
-struct taskiter *taskiter_free(struct taskiter *t)
+struct task_iter *task_iter_free(struct task_iter *t)
 {
 	if (!t)
 		return NULL;
@@ -131,7 +131,7 @@ static int grow(void **v, size_t *cap, size_t want, size_t sz, size_t max)
 }
 
 /* The process pid in t->procs[0..n), which is sorted by pid, or NULL. */
-static struct taskiter_proc *find_proc(struct taskiter *t, pid_t pid)
+static struct task_iter_proc *find_proc(struct task_iter *t, pid_t pid)
 {
 	size_t lo = 0, hi = t->n;
 
@@ -148,9 +148,9 @@ static struct taskiter_proc *find_proc(struct taskiter *t, pid_t pid)
 	return NULL;
 }
 
-static int add_proc(struct taskiter *t, const struct task_iter_proc *r)
+static int add_proc(struct task_iter *t, const struct task_iter_proc_rec *r)
 {
-	struct taskiter_proc *p;
+	struct task_iter_proc *p;
 	int err;
 
 	/* Pid order is the kernel's; a pass is sorted unless it is not (a
@@ -190,9 +190,9 @@ static int add_proc(struct taskiter *t, const struct task_iter_proc *r)
 	return 0;
 }
 
-static int add_thread(struct taskiter *t, const struct task_iter_thread *r)
+static int add_thread(struct task_iter *t, const struct task_iter_thread_rec *r)
 {
-	struct taskiter_proc *p = find_proc(t, (pid_t)r->pid);
+	struct task_iter_proc *p = find_proc(t, (pid_t)r->pid);
 	int err;
 
 	if (p) {
@@ -215,7 +215,7 @@ static int add_thread(struct taskiter *t, const struct task_iter_thread *r)
 }
 
 /* Parses whole records from buf[0..len); returns the bytes consumed. */
-static ssize_t parse(struct taskiter *t, const unsigned char *buf, size_t len)
+static ssize_t parse(struct task_iter *t, const unsigned char *buf, size_t len)
 {
 	size_t off = 0;
 
@@ -225,7 +225,7 @@ static ssize_t parse(struct taskiter *t, const unsigned char *buf, size_t len)
 
 		memcpy(&kind, buf + off, sizeof(kind));
 		if (kind == TASK_ITER_PROC) {
-			struct task_iter_proc r;
+			struct task_iter_proc_rec r;
 
 			if (len - off < sizeof(r))
 				break;
@@ -233,7 +233,7 @@ static ssize_t parse(struct taskiter *t, const unsigned char *buf, size_t len)
 			err = add_proc(t, &r);
 			off += sizeof(r);
 		} else if (kind == TASK_ITER_THREAD) {
-			struct task_iter_thread r;
+			struct task_iter_thread_rec r;
 
 			if (len - off < sizeof(r))
 				break;
@@ -251,7 +251,7 @@ static ssize_t parse(struct taskiter *t, const unsigned char *buf, size_t len)
 	return (ssize_t)off;
 }
 
-int taskiter_read(struct taskiter *t, const struct taskiter_proc **ret_procs, size_t *ret_n)
+int task_iter_read(struct task_iter *t, const struct task_iter_proc **ret_procs, size_t *ret_n)
 {
 	size_t carry = 0;
 	int fd, err = 0;
@@ -291,7 +291,7 @@ int taskiter_read(struct taskiter *t, const struct taskiter_proc **ret_procs, si
 		return err;
 	}
 	for (size_t i = 0; i < t->npending; i++) {
-		struct taskiter_proc *p = find_proc(t, (pid_t)t->pending[i].pid);
+		struct task_iter_proc *p = find_proc(t, (pid_t)t->pending[i].pid);
 
 		if (p) {
 			p->min_flt += t->pending[i].min_flt;
@@ -307,12 +307,12 @@ int taskiter_read(struct taskiter *t, const struct taskiter_proc **ret_procs, si
 	return (int)t->n;
 }
 
-void taskiter_stats(const struct taskiter *t, struct taskiter_stats *ret)
+void task_iter_stats(const struct task_iter *t, struct task_iter_stats *ret)
 {
 	*ret = t->st;
 }
 
-bool taskiter_portable(const struct taskiter *t)
+bool task_iter_portable(const struct task_iter *t)
 {
 	return t->portable;
 }

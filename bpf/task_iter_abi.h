@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* ABI between bpf/task_iter.bpf.c and collectors/taskiter.c: the records one iterator pass emits.
+/* ABI between bpf/task_iter.bpf.c and collectors/task_iter.c: the records one iterator pass emits.
  *
  * Fixed-width fields only; the including file provides __u32/__u64.
  *
@@ -23,7 +23,7 @@ enum {
 	TASK_ITER_F_NO_MM = 1u << 1,   /* no mm (kernel thread, zombie): memory fields 0 */
 };
 
-struct task_iter_proc {
+struct task_iter_proc_rec {
 	__u32 kind;              /* TASK_ITER_PROC */
 	__u32 pid;               /* thread-group id */
 	__u32 ppid;
@@ -43,7 +43,7 @@ struct task_iter_proc {
 	char comm[TASK_ITER_COMM_LEN];
 };
 
-struct task_iter_thread {
+struct task_iter_thread_rec {
 	__u32 kind;              /* TASK_ITER_THREAD */
 	__u32 pid;               /* thread-group id it belongs to */
 	__u64 min_flt;

@@ -6,11 +6,11 @@
  * /proc reports (see each field); what the kernel structures do not hold
  * cheaply (cmdline, exe) still comes from /proc.
  *
- *   struct taskiter *t; struct bpf_failure f;
- *   if (taskiter_new(0, &t, &f) < 0) ...use the /proc backend, say f.why...
- *   const struct taskiter_proc *p; size_t n;
- *   if (taskiter_read(t, &p, &n) >= 0) ...p[0..n) in pid order...
- *   taskiter_free(t);
+ *   struct task_iter *t; struct bpf_failure f;
+ *   if (task_iter_new(0, &t, &f) < 0) ...use the /proc backend, say f.why...
+ *   const struct task_iter_proc *p; size_t n;
+ *   if (task_iter_read(t, &p, &n) >= 0) ...p[0..n) in pid order...
+ *   task_iter_free(t);
  *
  * Only this module touches the task_iter skeleton. Not thread-safe: one
  * owner reads. Needs CAP_BPF + CAP_PERFMON to create; none to read.
@@ -24,9 +24,9 @@
 #include <sys/types.h>
 
 struct bpf_failure;
-struct taskiter;
+struct task_iter;
 
-struct taskiter_proc {
+struct task_iter_proc {
 	pid_t pid;                /* thread-group id, as /proc/PID */
 	pid_t ppid;               /* stat field 4 */
 	uint32_t threads;         /* status Threads */
@@ -46,7 +46,7 @@ struct taskiter_proc {
 	char comm[16];            /* stat field 2 / comm */
 };
 
-struct taskiter_stats {
+struct task_iter_stats {
 	uint64_t reads;     /* passes completed */
 	uint64_t procs;     /* processes in the last pass */
 	uint64_t overflow;  /* processes dropped because max_procs were read */
@@ -60,22 +60,22 @@ struct taskiter_stats {
  * it are dropped and counted. Returns 0 and *ret, or a negative errno with
  * the reason in f; *ret is then untouched and what the attempt allocated
  * freed. f may be NULL. */
-int taskiter_new(size_t max_procs, struct taskiter **ret, struct bpf_failure *f);
+int task_iter_new(size_t max_procs, struct task_iter **ret, struct bpf_failure *f);
 
-/* Whether the portable variant is loaded (bpf/task_mem.h). */
-bool taskiter_portable(const struct taskiter *t);
+/* Whether the portable variant is loaded (bpf/task_mem_abi.h). */
+bool task_iter_portable(const struct task_iter *t);
 
 /* Detaches and frees everything, including the last pass's array.
  * NULL-safe; returns NULL. */
-struct taskiter *taskiter_free(struct taskiter *t);
+struct task_iter *task_iter_free(struct task_iter *t);
 
 /* Runs one pass: every process of the system, threads folded into their
  * process, in pid order. *ret_procs points into t and stays valid until the
- * next taskiter_read() or taskiter_free(). Returns the number of processes
+ * next task_iter_read() or task_iter_free(). Returns the number of processes
  * (also in *ret_n), or a negative errno (then nothing is written).
  * Cost: about a microsecond per process (docs/bpf.md). */
-int taskiter_read(struct taskiter *t, const struct taskiter_proc **ret_procs, size_t *ret_n);
+int task_iter_read(struct task_iter *t, const struct task_iter_proc **ret_procs, size_t *ret_n);
 
-void taskiter_stats(const struct taskiter *t, struct taskiter_stats *ret);
+void task_iter_stats(const struct task_iter *t, struct task_iter_stats *ret);
 
 #endif

@@ -6,7 +6,7 @@
  * tracepoint's BTF prototype tells them apart (two arguments or one), so
  * exactly one of the two programs is loaded.
  */
-#include "exits.h"
+#include "process_exit.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -18,23 +18,23 @@
 #include <bpf/libbpf.h>
 
 #include "bpf_support.h"
-#include "process_exit.h"
+#include "process_exit_abi.h"
 #include "process_exit.skel.h"
 
-struct exits {
+struct process_exit {
 	struct process_exit_bpf *skel;
 	struct ring_buffer *rb;
 	size_t page_size;
-	/* Valid only during exits_poll(). */
-	exits_cb cb;
+	/* Valid only during process_exit_poll(). */
+	process_exit_cb cb;
 	void *cb_arg;
-	struct exits_stats st;
+	struct process_exit_stats st;
 };
 
-int exits_decode(const void *data, size_t size, size_t page_size, struct exits_event *ret)
+int process_exit_decode(const void *data, size_t size, size_t page_size, struct process_exit_event *ret)
 {
-	const struct process_exit_event *e = data;
-	struct exits_event ev;
+	const struct process_exit_rec *e = data;
+	struct process_exit_event ev;
 
 	if (size < sizeof(*e))
 		return -EBADMSG;
@@ -66,10 +66,10 @@ int exits_decode(const void *data, size_t size, size_t page_size, struct exits_e
 
 static int on_record(void *ctx, void *data, size_t size)
 {
-	struct exits *x = ctx;
-	struct exits_event ev;
+	struct process_exit *x = ctx;
+	struct process_exit_event ev;
 
-	if (exits_decode(data, size, x->page_size, &ev) < 0) {
+	if (process_exit_decode(data, size, x->page_size, &ev) < 0) {
 		x->st.malformed++;
 		return 0;
 	}
@@ -79,9 +79,9 @@ static int on_record(void *ctx, void *data, size_t size)
 	return 0;
 }
 
-int exits_new(size_t ring_bytes, struct exits **ret, struct bpf_failure *f)
+int process_exit_new(size_t ring_bytes, struct process_exit **ret, struct bpf_failure *f)
 {
-	struct exits *x;
+	struct process_exit *x;
 	int ncpu, nargs = 0, err;
 	bool legacy;
 
@@ -120,9 +120,9 @@ int exits_new(size_t ring_bytes, struct exits **ret, struct bpf_failure *f)
 	err = bpf_support_load(x->skel->skeleton, "sched_process_exit", (unsigned)ncpu, f);
 	if (err)
 		goto fail;
-	x->rb = ring_buffer__new(bpf_map__fd(x->skel->maps.events), on_record, x, NULL);
+	x->rb = bpf_support_ring_new(x->skel->maps.events, on_record, x, "sched_process_exit", f);
 	if (!x->rb) {
-		err = bpf_support_libbpf_error(-errno, "sched_process_exit", "ring buffer", f);
+		err = -errno;
 		goto fail;
 	}
 	x->st.programs = 1;
@@ -131,11 +131,11 @@ int exits_new(size_t ring_bytes, struct exits **ret, struct bpf_failure *f)
 	*ret = x;
 	return 0;
 fail:
-	exits_free(x);
+	process_exit_free(x);
 	return err;
 }
 
-struct exits *exits_free(struct exits *x)
+struct process_exit *process_exit_free(struct process_exit *x)
 {
 	if (!x)
 		return NULL;
@@ -145,12 +145,12 @@ struct exits *exits_free(struct exits *x)
 	return NULL;
 }
 
-int exits_fd(const struct exits *x)
+int process_exit_fd(const struct process_exit *x)
 {
 	return ring_buffer__epoll_fd(x->rb);
 }
 
-int exits_poll(struct exits *x, exits_cb cb, void *arg)
+int process_exit_poll(struct process_exit *x, process_exit_cb cb, void *arg)
 {
 	uint64_t before = x->st.events;
 	int r;
@@ -165,7 +165,7 @@ int exits_poll(struct exits *x, exits_cb cb, void *arg)
 	return (int)(x->st.events - before);
 }
 
-void exits_stats(const struct exits *x, struct exits_stats *ret)
+void process_exit_stats(const struct process_exit *x, struct process_exit_stats *ret)
 {
 	*ret = x->st;
 	ret->lost = x->skel->bss->lost;

@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: MIT */
-/* Tests of collectors/exits: exit records from tp_btf/sched_process_exit, loaded into the running kernel. */
+/* Tests of collectors/process_exit: exit records from tp_btf/sched_process_exit, loaded into the running kernel. */
 #include <errno.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -13,9 +14,9 @@
 #include "test.h"
 #include "memcg.h"
 #include "bpf_support.h"
-#include "exits.h"
-#include <linux/types.h>
 #include "process_exit.h"
+#include <linux/types.h>
+#include "process_exit_abi.h"
 #include "helpers/memchild.h"
 
 #define MIB (1024ull * 1024)
@@ -26,42 +27,61 @@ static struct bpf_failure fl;
 struct tally {
 	pid_t parent;
 	const pid_t *pids;
+	const uint64_t *minflt; /* each child's, as wait4() reported it */
 	size_t npids;
 	bool legacy; /* the kernel's tracepoint is the pre-6.16 one */
 	size_t n, unknown, in_bucket, comm_ok, faults_ok, code_ok, peak_ok;
 	uint64_t min_hwm, max_hwm;
+	struct process_exit_event bad; /* the first event whose faults were off */
+	uint64_t bad_want;
+	bool have_bad;
 };
 
-static bool known(const struct tally *t, pid_t pid)
+/* Index of pid among the children, or -1. */
+static long child_of(const struct tally *t, pid_t pid)
 {
 	for (size_t i = 0; i < t->npids; i++)
 		if (t->pids[i] == pid)
-			return true;
-	return false;
+			return (long)i;
+	return -1;
 }
 
-static void on_exit_event(void *arg, const struct exits_event *ev)
+static void on_exit_event(void *arg, const struct process_exit_event *ev)
 {
 	struct tally *t = arg;
+
+	long i;
 
 	if (ev->ppid != t->parent)
 		return;
 	t->n++;
-	if (!known(t, ev->pid)) {
+	i = child_of(t, ev->pid);
+	if (i < 0) {
 		t->unknown++;
 		return;
 	}
 	/* The peak the agent exports: the final image's high-water mark
-	 * (6.16+), or ru_maxrss when the mm was already gone (before). */
-	if (ev->peak_rss_bytes >= 8 * MIB && ev->peak_rss_bytes < 16 * MIB)
+	 * (6.16+), or ru_maxrss when the mm was already gone (before). That
+	 * one also covers the image execve() replaced, here the forked copy
+	 * of this (large) test process: only its lower bound holds there. */
+	if (ev->peak_rss_bytes >= 8 * MIB && (t->legacy || ev->peak_rss_bytes < 16 * MIB))
 		t->in_bucket++;
 	if (t->min_hwm == 0 || ev->peak_rss_bytes < t->min_hwm)
 		t->min_hwm = ev->peak_rss_bytes;
 	if (ev->peak_rss_bytes > t->max_hwm)
 		t->max_hwm = ev->peak_rss_bytes;
 	t->comm_ok += strcmp(ev->comm, "memchild") == 0;
-	/* 8 MiB touched page by page: at least 2048 minor faults. */
-	t->faults_ok += ev->min_flt >= 2048 && ev->lifetime_ns > 0 && ev->no_mm == t->legacy;
+	/* The faults wait4() reported for the child (how many 8 MiB takes
+	 * depends on the kernel's THP policy), less at most the few of the
+	 * exit after the tracepoint. */
+	if (ev->min_flt <= t->minflt[i] && ev->min_flt + 16 >= t->minflt[i] && t->minflt[i] > 0 &&
+	    ev->lifetime_ns > 0 && ev->no_mm == t->legacy) {
+		t->faults_ok++;
+	} else if (!t->have_bad) {
+		t->bad = *ev;
+		t->bad_want = t->minflt[i];
+		t->have_bad = true;
+	}
 	t->code_ok += ev->exit_code == 0;
 	if (t->legacy)
 		t->peak_ok += ev->legacy && ev->peak_rss_bytes == ev->maxrss_bytes &&
@@ -76,32 +96,35 @@ static void on_exit_event(void *arg, const struct exits_event *ev)
 static void test_short_lived_children(void)
 {
 	static pid_t pids[NCHILD];
+	static uint64_t minflt[NCHILD];
 	const char *args[] = { "--touch", "8", NULL };
-	struct tally t = { .parent = getpid(), .pids = pids };
-	struct exits *x = NULL;
-	struct exits_stats st;
+	struct tally t = { .parent = getpid(), .pids = pids, .minflt = minflt };
+	struct process_exit *x = NULL;
+	struct process_exit_stats st;
 
-	if (exits_new(0, &x, &fl) < 0)
+	if (process_exit_new(0, &x, &fl) < 0)
 		TEST_SKIP_UNLESS_CI(fl.why);
-	exits_stats(x, &st);
+	process_exit_stats(x, &st);
 	t.legacy = st.legacy;
 	for (int i = 0; i < NCHILD; i++) {
 		struct memchild c = { .pid = -1, .to = -1, .from = -1 };
+		struct rusage ru = { 0 };
 		int status = 0;
 
 		REQUIRE(memchild_start(&c, args) == 0);
 		pids[i] = c.pid;
-		t.npids++;
-		while (waitpid(c.pid, &status, 0) < 0 && errno == EINTR)
+		while (wait4(c.pid, &status, 0, &ru) < 0 && errno == EINTR)
 			;
+		minflt[i] = (uint64_t)ru.ru_minflt;
+		t.npids++;
 		c.pid = -1;
 		memchild_stop(&c);
 		CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 		/* Drain as we go, as the agent would. */
-		CHECK_CMP(exits_poll(x, on_exit_event, &t), >=, 0);
+		CHECK_CMP(process_exit_poll(x, on_exit_event, &t), >=, 0);
 	}
 	/* Each record is submitted before its process can be reaped. */
-	CHECK_CMP(exits_poll(x, on_exit_event, &t), >=, 0);
+	CHECK_CMP(process_exit_poll(x, on_exit_event, &t), >=, 0);
 	CHECK_EQ(t.n, NCHILD);
 	CHECK_EQ(t.unknown, 0);
 	CHECK_EQ(t.in_bucket, NCHILD);
@@ -112,20 +135,25 @@ static void test_short_lived_children(void)
 	if (t.in_bucket != NCHILD)
 		printf("  high-water marks from %llu to %llu bytes\n",
 		       (unsigned long long)t.min_hwm, (unsigned long long)t.max_hwm);
-	exits_stats(x, &st);
+	if (t.have_bad)
+		printf("  first event off: min_flt %llu (wait4: %llu) lifetime %llu ns no_mm %d "
+		       "legacy %d\n",
+		       (unsigned long long)t.bad.min_flt, (unsigned long long)t.bad_want,
+		       (unsigned long long)t.bad.lifetime_ns, t.bad.no_mm, t.bad.legacy);
+	process_exit_stats(x, &st);
 	CHECK_U64(st.lost, 0);
 	CHECK_U64(st.malformed, 0);
 	CHECK_EQ(st.programs, 1);
-	exits_free(x);
+	process_exit_free(x);
 }
 
 struct one {
 	pid_t pid;
 	int n;
-	struct exits_event ev;
+	struct process_exit_event ev;
 };
 
-static void on_one(void *arg, const struct exits_event *ev)
+static void on_one(void *arg, const struct process_exit_event *ev)
 {
 	struct one *o = arg;
 
@@ -142,12 +170,12 @@ static void on_one(void *arg, const struct exits_event *ev)
 static void test_thread_group_once(void)
 {
 	struct memchild c = { .pid = -1, .to = -1, .from = -1 };
-	struct exits *x = NULL;
+	struct process_exit *x = NULL;
 	struct one o = { 0 };
 	struct proc_stat ps;
 	int status;
 
-	if (exits_new(0, &x, &fl) < 0)
+	if (process_exit_new(0, &x, &fl) < 0)
 		TEST_SKIP_UNLESS_CI(fl.why);
 	REQUIRE(memchild_start(&c, NULL) == 0);
 	REQUIRE(memchild_cmd(&c, "p 4") == 0);
@@ -158,16 +186,16 @@ static void test_thread_group_once(void)
 	REQUIRE(proc_stat_read(c.pid, &ps) == 0);
 	status = memchild_stop(&c);
 	CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
-	CHECK_CMP(exits_poll(x, on_one, &o), >=, 1);
+	CHECK_CMP(process_exit_poll(x, on_one, &o), >=, 1);
 	CHECK_EQ(o.n, 1);
 	CHECK_CMP(o.ev.min_flt, >=, ps.minflt);
 	CHECK_CMP(o.ev.min_flt, <=, ps.minflt + 64);
 	CHECK_CMP(o.ev.maj_flt, >=, ps.majflt);
 	CHECK_EQ(o.ev.exit_code & 0x7f, SIGKILL);
 	{
-		struct exits_stats es;
+		struct process_exit_stats es;
 
-		exits_stats(x, &es);
+		process_exit_stats(x, &es);
 		CHECK_EQ(o.ev.legacy, es.legacy);
 		if (es.legacy) {
 			/* Before 6.16 the record comes after exit_mm(): no
@@ -192,7 +220,7 @@ static void test_thread_group_once(void)
 		if (id)
 			CHECK_U64(o.ev.memcg_id, id);
 	}
-	exits_free(x);
+	process_exit_free(x);
 }
 
 /* Records as both programs write them: the 6.16+ one has the final image's
@@ -200,13 +228,13 @@ static void test_thread_group_once(void)
  * falls back to signal->maxrss. A short record is refused. */
 static void test_decode_peak(void)
 {
-	struct process_exit_event e = {
+	struct process_exit_rec e = {
 		.pid = 42, .ppid = 7, .rss_pages = 100, .hiwater_rss_pages = 300, .maxrss_pages = 500,
 		.min_flt = 9, .comm = "worker",
 	};
-	struct exits_event ev = { .pid = -1 };
+	struct process_exit_event ev = { .pid = -1 };
 
-	CHECK_EQ(exits_decode(&e, sizeof(e), 4096, &ev), 0);
+	CHECK_EQ(process_exit_decode(&e, sizeof(e), 4096, &ev), 0);
 	CHECK_EQ(ev.pid, 42);
 	CHECK_EQ(ev.ppid, 7);
 	CHECK(!ev.no_mm && !ev.legacy);
@@ -217,13 +245,13 @@ static void test_decode_peak(void)
 
 	e.flags = PROCESS_EXIT_F_NO_MM | PROCESS_EXIT_F_LEGACY;
 	e.rss_pages = e.hiwater_rss_pages = 0;
-	CHECK_EQ(exits_decode(&e, sizeof(e), 4096, &ev), 0);
+	CHECK_EQ(process_exit_decode(&e, sizeof(e), 4096, &ev), 0);
 	CHECK(ev.no_mm && ev.legacy);
 	CHECK_EQ(ev.hiwater_rss_bytes, 0);
 	CHECK_EQ(ev.peak_rss_bytes, 500 * 4096);
 
 	ev.pid = -1;
-	CHECK_EQ(exits_decode(&e, sizeof(e) - 1, 4096, &ev), -EBADMSG);
+	CHECK_EQ(process_exit_decode(&e, sizeof(e) - 1, 4096, &ev), -EBADMSG);
 	CHECK_EQ(ev.pid, -1);
 }
 

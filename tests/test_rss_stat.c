@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Tests of collectors/bpf_rss: interval peaks from tp_btf/rss_stat, loaded into the running kernel. */
+/* Tests of collectors/rss_stat: interval peaks from tp_btf/rss_stat, loaded into the running kernel. */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "test.h"
-#include "bpf_rss.h"
+#include "rss_stat.h"
 #include "bpf_support.h"
 #include "procfs.h"
 #include "helpers/memchild.h"
@@ -41,24 +41,24 @@ static uint64_t start_of(pid_t pid)
 }
 
 /* The module, or NULL after skipping (with the reason) when BPF is unavailable. */
-static struct bpf_rss *open_rss(size_t max_watch)
+static struct rss_stat *open_rss(size_t max_watch)
 {
-	struct bpf_rss *r = NULL;
+	struct rss_stat *r = NULL;
 
-	if (bpf_rss_new(max_watch, &r, &fl) < 0)
+	if (rss_stat_new(max_watch, &r, &fl) < 0)
 		return NULL;
 	return r;
 }
 
 /* What the collector reports as the interval's peak: the kernel's peak when
  * rss changed, and never less than the rss now. */
-static uint64_t interval_peak(struct bpf_rss *r, pid_t pid, uint64_t *ret_current)
+static uint64_t interval_peak(struct rss_stat *r, pid_t pid, uint64_t *ret_current)
 {
-	struct bpf_rss_peak p[4];
+	struct rss_stat_peak p[4];
 	size_t n = 0;
 	uint64_t cur = (uint64_t)proc_status_kb(pid, "VmRSS") * 1024, peak = 0;
 
-	if (bpf_rss_read(r, p, 4, &n) < 0)
+	if (rss_stat_read(r, p, 4, &n) < 0)
 		return 0;
 	for (size_t i = 0; i < n; i++)
 		if (p[i].pid == pid && p[i].err == 0 && p[i].changed)
@@ -72,15 +72,15 @@ static uint64_t interval_peak(struct bpf_rss *r, pid_t pid, uint64_t *ret_curren
 static void test_interval_peaks(void)
 {
 	struct memchild c = { .pid = -1, .to = -1, .from = -1 };
-	struct bpf_rss *r = open_rss(4);
+	struct rss_stat *r = open_rss(4);
 	uint64_t peak, cur;
 
 	if (!r)
 		TEST_SKIP_UNLESS_CI(fl.why);
 	REQUIRE(memchild_start(&c, NULL) == 0);
 	REQUIRE(memchild_cmd(&c, "t 1") == 0);
-	CHECK_EQ(bpf_rss_watch(r, c.pid, start_of(c.pid)), 0);
-	CHECK(bpf_rss_watching(r, c.pid));
+	CHECK_EQ(rss_stat_watch(r, c.pid, start_of(c.pid)), 0);
+	CHECK(rss_stat_watching(r, c.pid));
 
 	/* sample k */
 	peak = interval_peak(r, c.pid, &cur);
@@ -106,7 +106,7 @@ static void test_interval_peaks(void)
 	CHECK_CMP(peak, <=, 150 * MIB);
 
 	memchild_stop(&c);
-	bpf_rss_free(r);
+	rss_stat_free(r);
 }
 
 /* Without any rss change the interval reports "unchanged", and a peak is
@@ -114,27 +114,27 @@ static void test_interval_peaks(void)
 static void test_unchanged_interval(void)
 {
 	struct memchild c = { .pid = -1, .to = -1, .from = -1 };
-	struct bpf_rss *r = open_rss(4);
-	struct bpf_rss_peak p[4];
+	struct rss_stat *r = open_rss(4);
+	struct rss_stat_peak p[4];
 	size_t n = 0;
 
 	if (!r)
 		TEST_SKIP_UNLESS_CI(fl.why);
 	REQUIRE(memchild_start(&c, NULL) == 0);
 	REQUIRE(memchild_cmd(&c, "t 1") == 0);
-	REQUIRE(bpf_rss_watch(r, c.pid, start_of(c.pid)) == 0);
+	REQUIRE(rss_stat_watch(r, c.pid, start_of(c.pid)) == 0);
 	CHECK_EQ(memchild_cmd(&c, "t 30"), 0);
-	CHECK_EQ(bpf_rss_read(r, p, 4, &n), 0);
+	CHECK_EQ(rss_stat_read(r, p, 4, &n), 0);
 	REQUIRE(n == 1);
 	CHECK(p[0].changed);
 	CHECK_CMP(p[0].peak_bytes, >=, 30 * MIB);
 	/* The child is idle (blocked on its pipe) during this interval. */
-	CHECK_EQ(bpf_rss_read(r, p, 4, &n), 0);
+	CHECK_EQ(rss_stat_read(r, p, 4, &n), 0);
 	REQUIRE(n == 1);
 	CHECK(!p[0].changed);
 	CHECK_U64(p[0].peak_bytes, 0);
 	memchild_stop(&c);
-	bpf_rss_free(r);
+	rss_stat_free(r);
 }
 
 /* Changes to a process's memory made by another task (reclaim, here
@@ -143,8 +143,8 @@ static void test_unchanged_interval(void)
 static void test_attributed_to_owner(void)
 {
 	struct memchild c = { .pid = -1, .to = -1, .from = -1 };
-	struct bpf_rss *r = open_rss(4);
-	struct bpf_rss_peak p[4];
+	struct rss_stat *r = open_rss(4);
+	struct rss_stat_peak p[4];
 	char path[64], line[512];
 	unsigned long lo = 0, hi = 0;
 	size_t n = 0;
@@ -156,7 +156,7 @@ static void test_attributed_to_owner(void)
 		TEST_SKIP_UNLESS_CI(fl.why);
 	REQUIRE(memchild_start(&c, NULL) == 0);
 	REQUIRE(memchild_cmd(&c, "r 8") == 0);
-	REQUIRE(bpf_rss_watch(r, c.pid, start_of(c.pid)) == 0);
+	REQUIRE(rss_stat_watch(r, c.pid, start_of(c.pid)) == 0);
 	snprintf(path, sizeof(path), "/proc/%d/maps", (int)c.pid);
 	f = fopen(path, "re");
 	REQUIRE(f != NULL);
@@ -165,7 +165,7 @@ static void test_attributed_to_owner(void)
 			sscanf(line, "%lx-%lx", &lo, &hi);
 	fclose(f);
 	REQUIRE(hi > lo);
-	CHECK_EQ(bpf_rss_read(r, p, 4, &n), 0); /* start a clean interval */
+	CHECK_EQ(rss_stat_read(r, p, 4, &n), 0); /* start a clean interval */
 	before_kb = proc_status_kb(c.pid, "VmRSS");
 	pidfd = (int)syscall(SYS_pidfd_open, c.pid, 0);
 	REQUIRE(pidfd >= 0);
@@ -178,50 +178,50 @@ static void test_attributed_to_owner(void)
 	close(pidfd);
 	after_kb = proc_status_kb(c.pid, "VmRSS");
 	CHECK_CMP(after_kb, <, before_kb);
-	CHECK_EQ(bpf_rss_read(r, p, 4, &n), 0);
+	CHECK_EQ(rss_stat_read(r, p, 4, &n), 0);
 	REQUIRE(n == 1);
 	CHECK(p[0].changed);
 	/* The first change lowered rss by one page (or a batch) from before. */
 	CHECK_CMP(p[0].peak_bytes, <=, (uint64_t)before_kb * 1024);
 	CHECK_CMP(p[0].peak_bytes, >=, (uint64_t)after_kb * 1024);
 	memchild_stop(&c);
-	bpf_rss_free(r);
+	rss_stat_free(r);
 }
 
 static void test_watch_limits(void)
 {
 	struct memchild a = { .pid = -1, .to = -1, .from = -1 }, b = a;
-	struct bpf_rss *r = open_rss(1);
-	struct bpf_rss_stats st;
+	struct rss_stat *r = open_rss(1);
+	struct rss_stat_stats st;
 
 	if (!r)
 		TEST_SKIP_UNLESS_CI(fl.why);
 	REQUIRE(memchild_start(&a, NULL) == 0 && memchild_start(&b, NULL) == 0);
 	REQUIRE(memchild_cmd(&a, "t 1") == 0 && memchild_cmd(&b, "t 1") == 0);
-	CHECK_EQ(bpf_rss_watch(r, a.pid, start_of(a.pid)), 0);
-	CHECK_EQ(bpf_rss_watch(r, a.pid, start_of(a.pid)), 0); /* already watched */
-	CHECK_EQ(bpf_rss_watch(r, b.pid, start_of(b.pid)), -ENOSPC);
-	bpf_rss_stats(r, &st);
+	CHECK_EQ(rss_stat_watch(r, a.pid, start_of(a.pid)), 0);
+	CHECK_EQ(rss_stat_watch(r, a.pid, start_of(a.pid)), 0); /* already watched */
+	CHECK_EQ(rss_stat_watch(r, b.pid, start_of(b.pid)), -ENOSPC);
+	rss_stat_stats(r, &st);
 	CHECK_U64(st.map_full, 1);
 	CHECK_U64(st.watched, 1);
 	CHECK_EQ(st.programs, 1);
-	CHECK_EQ(bpf_rss_unwatch(r, b.pid), -ENOENT);
-	CHECK_EQ(bpf_rss_unwatch(r, a.pid), 0);
-	CHECK(!bpf_rss_watching(r, a.pid));
-	CHECK_EQ(bpf_rss_watch(r, b.pid, start_of(b.pid)), 0);
-	CHECK_EQ(bpf_rss_watch(r, 0, 0), -EINVAL);
+	CHECK_EQ(rss_stat_unwatch(r, b.pid), -ENOENT);
+	CHECK_EQ(rss_stat_unwatch(r, a.pid), 0);
+	CHECK(!rss_stat_watching(r, a.pid));
+	CHECK_EQ(rss_stat_watch(r, b.pid, start_of(b.pid)), 0);
+	CHECK_EQ(rss_stat_watch(r, 0, 0), -EINVAL);
 	memchild_stop(&a);
 	memchild_stop(&b);
-	bpf_rss_free(r);
+	rss_stat_free(r);
 }
 
 /* A watched process that exits is reported once as gone and unwatched. */
 static void test_vanished(void)
 {
 	struct memchild c = { .pid = -1, .to = -1, .from = -1 };
-	struct bpf_rss *r = open_rss(2);
-	struct bpf_rss_peak p[2];
-	struct bpf_rss_stats st;
+	struct rss_stat *r = open_rss(2);
+	struct rss_stat_peak p[2];
+	struct rss_stat_stats st;
 	pid_t pid;
 	size_t n = 0;
 
@@ -230,20 +230,20 @@ static void test_vanished(void)
 	REQUIRE(memchild_start(&c, NULL) == 0);
 	REQUIRE(memchild_cmd(&c, "t 1") == 0);
 	pid = c.pid;
-	REQUIRE(bpf_rss_watch(r, pid, start_of(pid)) == 0);
+	REQUIRE(rss_stat_watch(r, pid, start_of(pid)) == 0);
 	memchild_stop(&c); /* killed and reaped */
-	CHECK_EQ(bpf_rss_read(r, p, 2, &n), 0);
+	CHECK_EQ(rss_stat_read(r, p, 2, &n), 0);
 	REQUIRE(n == 1);
 	CHECK_EQ(p[0].pid, pid);
 	CHECK_EQ(p[0].err, -ESRCH);
-	CHECK(!bpf_rss_watching(r, pid));
-	bpf_rss_stats(r, &st);
+	CHECK(!rss_stat_watching(r, pid));
+	rss_stat_stats(r, &st);
 	CHECK_U64(st.vanished, 1);
 	CHECK_U64(st.watched, 0);
-	CHECK_EQ(bpf_rss_read(r, p, 2, &n), 0);
+	CHECK_EQ(rss_stat_read(r, p, 2, &n), 0);
 	CHECK_EQ(n, 0);
-	CHECK_EQ(bpf_rss_watch(r, pid, 1), -ESRCH);
-	bpf_rss_free(r);
+	CHECK_EQ(rss_stat_watch(r, pid, 1), -ESRCH);
+	rss_stat_free(r);
 }
 
 /* The start time is the identity: an entry for the same pid with another
@@ -252,8 +252,8 @@ static void test_vanished(void)
 static void test_identity(void)
 {
 	struct memchild c = { .pid = -1, .to = -1, .from = -1 };
-	struct bpf_rss *r = open_rss(2);
-	struct bpf_rss_peak p[2];
+	struct rss_stat *r = open_rss(2);
+	struct rss_stat_peak p[2];
 	uint64_t start;
 	size_t n = 0;
 
@@ -263,21 +263,21 @@ static void test_identity(void)
 	REQUIRE(memchild_cmd(&c, "t 1") == 0);
 	start = start_of(c.pid);
 	REQUIRE(start > 0);
-	REQUIRE(bpf_rss_watch(r, c.pid, start + 1) == 0);
+	REQUIRE(rss_stat_watch(r, c.pid, start + 1) == 0);
 	CHECK_EQ(memchild_cmd(&c, "t 40"), 0);
-	CHECK_EQ(bpf_rss_read(r, p, 2, &n), 0);
+	CHECK_EQ(rss_stat_read(r, p, 2, &n), 0);
 	REQUIRE(n == 1);
 	CHECK(!p[0].changed);
-	CHECK_EQ(bpf_rss_watch(r, c.pid, start), 0);
-	CHECK(bpf_rss_watching(r, c.pid));
+	CHECK_EQ(rss_stat_watch(r, c.pid, start), 0);
+	CHECK(rss_stat_watching(r, c.pid));
 	CHECK_EQ(memchild_cmd(&c, "f"), 0);
 	CHECK_EQ(memchild_cmd(&c, "t 40"), 0);
-	CHECK_EQ(bpf_rss_read(r, p, 2, &n), 0);
+	CHECK_EQ(rss_stat_read(r, p, 2, &n), 0);
 	REQUIRE(n == 1);
 	CHECK(p[0].changed);
 	CHECK_CMP(p[0].peak_bytes, >=, 40 * MIB);
 	memchild_stop(&c);
-	bpf_rss_free(r);
+	rss_stat_free(r);
 }
 
 int main(void)

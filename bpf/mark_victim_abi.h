@@ -17,7 +17,7 @@ enum {
 	MARK_VICTIM_F_NO_MM = 1u << 1,          /* mm already gone: rss fields are 0 */
 };
 
-struct mark_victim_event {
+struct mark_victim_rec {
 	__u32 pid;            /* thread-group id of the victim */
 	__u32 tid;            /* the thread the kernel marked */
 	__u32 uid;
