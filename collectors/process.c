@@ -10,13 +10,14 @@
  * with ESRCH even if the pid is reused, so PID reuse can never mix two
  * processes' numbers; the start time is kept as the identity besides.
  *
+ * What the readings add up to per target is the tally's (tally.h, with the
+ * invariant that every counter a target exports is non-decreasing): this file
+ * finds, classifies and reads processes, and tells the tally of every
+ * membership change through tally_set().
+ *
  * Invariants.
- * - p->targets holds exactly the targets whose aggregates include p's numbers
- *   this tick; whenever a bit is cleared (exit, zombie, reclassification) the
- *   last fault counts p contributed are folded into that target's dead
- *   counts, so every counter a target exports is non-decreasing.
- * - For a per_process target, p->series has the bit when p owns a pid series;
- *   tstate.n_series counts those owners and never exceeds max_processes.
+ * - p->member.targets holds exactly the targets that select p (a watched
+ *   process), and is 0 for every other kind.
  * - Only watched processes hold descriptors.
  *
  * Ordering within a tick: list /proc, sweep the processes that were not
@@ -44,6 +45,7 @@
 #include "procfile.h"
 #include "procfs.h"
 #include "process.h"
+#include "tally.h"
 #include "task_iter.h"
 
 /* Unwatched processes are re-read for a new comm (exec) every this many ticks,
@@ -55,31 +57,6 @@
  * one pidfd each). */
 #define RSS_MAX_WATCH 16384
 
-#define D(var, type, name, unit, text) \
-	static const struct metric_desc var = { "memagent_process_" name, type, unit, text }
-
-D(m_count, METRIC_UNTYPED, "count", NULL, "Processes the target selects (per comm with group_by); a gauge, typed untyped for the linter.");
-D(m_rss, METRIC_GAUGE, "resident_bytes", "bytes", "Resident memory, anon + file + shmem (VmRSS); summed over the group.");
-D(m_anon, METRIC_GAUGE, "resident_anon_bytes", "bytes", "Resident anonymous memory (RssAnon).");
-D(m_file, METRIC_GAUGE, "resident_file_bytes", "bytes", "Resident file-backed memory (RssFile).");
-D(m_shmem, METRIC_GAUGE, "resident_shmem_bytes", "bytes", "Resident shared memory (RssShmem).");
-D(m_vsize, METRIC_GAUGE, "virtual_bytes", "bytes", "Virtual memory size (VmSize).");
-D(m_swap, METRIC_GAUGE, "swap_bytes", "bytes", "Anonymous memory swapped out (VmSwap).");
-D(m_hwm, METRIC_GAUGE, "resident_hwm_bytes", "bytes", "Lifetime high-water mark of resident memory (VmHWM); the maximum over the group.");
-D(m_minflt, METRIC_COUNTER, "minor_faults_total", NULL, "Minor page faults; exited members' counts are kept.");
-D(m_majflt, METRIC_COUNTER, "major_faults_total", NULL, "Major page faults (read from disk); exited members' counts are kept.");
-D(m_threads, METRIC_GAUGE, "threads", NULL, "Threads.");
-D(m_fds, METRIC_GAUGE, "open_fds", NULL, "Open file descriptors.");
-D(m_start, METRIC_GAUGE, "start_time_seconds", "seconds", "Start time since the Unix epoch (per_process targets).");
-D(m_pss, METRIC_GAUGE, "pss_bytes", "bytes", "Proportional set size (smaps_rollup Pss; targets with smaps).");
-D(m_uss, METRIC_GAUGE, "uss_bytes", "bytes", "Unique set size: private clean + dirty (smaps_rollup; targets with smaps).");
-D(m_peak, METRIC_GAUGE, "resident_peak_bytes", "bytes", "Highest resident memory since the previous sample (BPF rss_stat); the maximum over the group.");
-D(m_exits, METRIC_COUNTER, "exits_total", NULL, "Processes of the target that exited (BPF sched_process_exit), short-lived ones included.");
-D(m_exit_peak, METRIC_HISTOGRAM, "exit_peak_resident_bytes", "bytes", "High-water resident memory of exited processes (VmHWM at exit).");
-static const struct metric_desc m_overflow = {
-	"memagent_target_overflow_processes", METRIC_GAUGE, NULL,
-	"Processes of a per_process (group_by) target folded into the pid=\"other\" (comm=\"(other)\") series by the limit.",
-};
 static const struct metric_desc m_known = {
 	"memagent_process_table_entries", METRIC_GAUGE, NULL,
 	"Processes the collector tracks, watched or not.",
@@ -90,12 +67,8 @@ static const struct metric_desc m_kept_fds = {
 };
 
 static const struct metric_desc *const process_metrics[] = {
-	&m_count, &m_rss, &m_anon, &m_file, &m_shmem, &m_vsize, &m_swap, &m_hwm, &m_minflt,
-	&m_majflt, &m_threads, &m_fds, &m_start, &m_pss, &m_uss, &m_peak, &m_exits, &m_exit_peak,
-	&m_overflow, &m_known, &m_kept_fds, NULL,
+	TALLY_METRICS, &m_known, &m_kept_fds, NULL,
 };
-
-#define OTHER_COMM "(other)"
 
 enum proc_kind {
 	PROC_WATCHED, /* some target selects it: descriptors kept, read each tick */
@@ -104,70 +77,19 @@ enum proc_kind {
 	PROC_ZOMBIE,  /* exited, not yet reaped: nothing left to read */
 };
 
-/* What a target needs read from each member. */
-enum {
-	NEED_STAT = 1u << 0,  /* faults, threads (status alone has no faults) */
-	NEED_FDS = 1u << 1,
-	NEED_SMAPS = 1u << 2,
-	NEED_PEAK = 1u << 3,  /* rss peaks between samples, when BPF can */
-};
-
-/* Exit high-water marks: powers of two from 1 MiB to 64 GiB. */
-#define EXIT_BOUNDS 17
-static const double exit_bounds[EXIT_BOUNDS] = {
-	1048576.0, 2097152.0, 4194304.0, 8388608.0, 16777216.0, 33554432.0, 67108864.0,
-	134217728.0, 268435456.0, 536870912.0, 1073741824.0, 2147483648.0, 4294967296.0,
-	8589934592.0, 17179869184.0, 34359738368.0, 68719476736.0,
-};
-
 struct proc {
 	int32_t pid; /* 0: free slot */
 	uint8_t kind;
 	uint32_t seen; /* generation of the last listing that had it */
 	uint64_t start_ticks;
-	uint64_t targets, series;
+	struct tally_member member;
 	int fd_status, fd_stat, fd_fds;
 	char comm[PROCFS_COMM_MAX];
 	bool rss_watched;    /* BPF follows its rss peaks */
 	char *exe, *cmdline, *cgroup;
-	uint64_t minflt, majflt; /* last read: what it contributes to counters */
 	uint64_t peak;       /* this interval's BPF peak, 0 when none */
 	const struct task_iter_proc *rec; /* iterator record; valid when st->rec_gen == st->gen */
 	uint32_t recheck_gen; /* classify again in this sample (0: never); see mark_young() */
-};
-
-/* One reading of a watched process. */
-struct reading {
-	struct procfs_status status;
-	struct procfs_stat stat;
-	struct procfs_smaps smaps;
-	int64_t fds;
-	unsigned has; /* NEED_* that were read */
-};
-
-struct agg {
-	uint64_t count, rss, anon, file, shmem, vsize, swap, hwm, minflt, majflt, threads, fds, pss, uss;
-	uint64_t peak;
-	unsigned has;
-};
-
-struct group {
-	char comm[PROCFS_COMM_MAX]; /* "" = free */
-	uint64_t count, rss, swap;
-};
-
-struct tstate {
-	unsigned needs;
-	struct agg sum;   /* aggregate targets: everything; per_process: the "other" series */
-	uint64_t dead_minflt, dead_majflt;
-	unsigned n_series;
-	unsigned overflow;
-	struct group *groups; /* group_by comm: open-addressed by comm */
-	size_t groups_cap, n_groups;
-	struct group other_group;
-	uint64_t exits;       /* exit events attributed to the target */
-	uint64_t exit_counts[EXIT_BOUNDS + 1];
-	double exit_sum;
 };
 
 struct state {
@@ -193,7 +115,7 @@ struct state {
 	int32_t *gone;    /* scratch: pids to drop after a sweep */
 	size_t gone_cap;
 
-	struct tstate *ts;
+	struct tally *tally;
 	char *buf;        /* FILE_BUF bytes */
 
 	/* BPF, each NULL when unavailable: the iterator replaces the /proc
@@ -249,30 +171,6 @@ static void close_fds(struct state *st, struct proc *p)
 	close_fd(st, &p->fd_fds);
 }
 
-static const struct target *target_at(const struct state *st, unsigned i)
-{
-	return &st->targets->v[i];
-}
-
-/* Takes p out of the targets in mask, keeping counters monotonic. */
-static void leave_targets(struct state *st, struct proc *p, uint64_t mask)
-{
-	for (uint64_t m = mask & p->targets; m; m &= m - 1) {
-		unsigned i = (unsigned)__builtin_ctzll(m);
-		struct tstate *ts = &st->ts[i];
-
-		if (p->series & (1ull << i)) {
-			/* Its own series ends with it; nothing to carry over. */
-			p->series &= ~(1ull << i);
-			ts->n_series--;
-		} else {
-			ts->dead_minflt += p->minflt;
-			ts->dead_majflt += p->majflt;
-		}
-	}
-	p->targets &= ~mask;
-}
-
 static void free_ident(struct proc *p)
 {
 	free(p->exe);
@@ -292,7 +190,7 @@ static void rss_unwatch(struct state *st, struct proc *p)
 /* Forgets p entirely (it exited). */
 static void drop(struct state *st, struct proc *p)
 {
-	leave_targets(st, p, p->targets);
+	tally_set(st->tally, &p->member, 0);
 	close_fds(st, p);
 	rss_unwatch(st, p);
 	free_ident(p);
@@ -303,7 +201,7 @@ static void drop(struct state *st, struct proc *p)
  * reaped, so the entry stays to avoid rediscovering it every tick. */
 static void make_zombie(struct state *st, struct proc *p)
 {
-	leave_targets(st, p, p->targets);
+	tally_set(st->tally, &p->member, 0);
 	close_fds(st, p);
 	rss_unwatch(st, p);
 	free_ident(p);
@@ -366,15 +264,6 @@ static void mark_young(struct state *st, struct proc *p)
 		p->recheck_gen = st->gen + 1;
 }
 
-static unsigned needs_of(const struct state *st, uint64_t targets)
-{
-	unsigned needs = 0;
-
-	for (uint64_t m = targets; m; m &= m - 1)
-		needs |= st->ts[__builtin_ctzll(m)].needs;
-	return needs;
-}
-
 /* Opens one of p's files to keep. On EMFILE/ENFILE it returns the error and
  * the caller reads through a fresh open next time (counted as fd_limit). */
 static int keep_open(struct state *st, struct proc *p, const char *name, int flags, int *ret_fd,
@@ -402,8 +291,7 @@ static void set_targets(struct state *st, struct proc *p, uint64_t mask, struct 
 {
 	unsigned needs;
 
-	leave_targets(st, p, p->targets & ~mask);
-	p->targets = mask;
+	tally_set(st->tally, &p->member, mask);
 	if (!mask) {
 		close_fds(st, p);
 		rss_unwatch(st, p);
@@ -411,27 +299,27 @@ static void set_targets(struct state *st, struct proc *p, uint64_t mask, struct 
 		return;
 	}
 	p->kind = PROC_WATCHED;
-	needs = needs_of(st, mask);
-	if (st->rss && (needs & NEED_PEAK) && !p->rss_watched) {
+	needs = tally_needs(st->tally, mask);
+	if (st->rss && (needs & TALLY_NEED_PEAK) && !p->rss_watched) {
 		int r = rss_stat_watch(st->rss, p->pid, p->start_ticks);
 
 		p->rss_watched = r == 0;
 		if (r == -ENOSPC)
 			err->n[COLLECTOR_OVERFLOW]++;
-	} else if (!(needs & NEED_PEAK)) {
+	} else if (!(needs & TALLY_NEED_PEAK)) {
 		rss_unwatch(st, p);
 	}
 	/* The iterator brings status and stat figures: no descriptors for them. */
 	if (!st->iter && p->fd_status < 0)
 		keep_open(st, p, "status", O_RDONLY, &p->fd_status, err);
-	if (!st->iter && (needs & NEED_STAT) && p->fd_stat < 0)
+	if (!st->iter && (needs & TALLY_NEED_STAT) && p->fd_stat < 0)
 		keep_open(st, p, "stat", O_RDONLY, &p->fd_stat, err);
-	else if (st->iter || !(needs & NEED_STAT))
+	else if (st->iter || !(needs & TALLY_NEED_STAT))
 		close_fd(st, &p->fd_stat);
 	/* fstat() of /proc/PID/fd reports the number of open fds (Linux 6.2+). */
-	if ((needs & NEED_FDS) && p->fd_fds < 0)
+	if ((needs & TALLY_NEED_FDS) && p->fd_fds < 0)
 		keep_open(st, p, "fd", O_PATH | O_DIRECTORY, &p->fd_fds, err);
-	else if (!(needs & NEED_FDS))
+	else if (!(needs & TALLY_NEED_FDS))
 		close_fd(st, &p->fd_fds);
 }
 
@@ -675,7 +563,7 @@ static void count_error(struct collector_errors *err, int r)
 }
 
 /* Fills a reading from an iterator record: the same figures /proc gives. */
-static void from_record(const struct task_iter_proc *rec, struct reading *rd)
+static void from_record(const struct task_iter_proc *rec, struct tally_reading *rd)
 {
 	struct procfs_status *s = &rd->status;
 
@@ -696,21 +584,24 @@ static void from_record(const struct task_iter_proc *rec, struct reading *rd)
 	rd->stat.threads = rec->threads;
 	rd->stat.start_ticks = rec->start_ticks;
 	rd->stat.vsize = rec->vsize_bytes;
-	rd->has |= NEED_STAT;
+	rd->has |= TALLY_NEED_STAT;
 }
 
 /* Reads p's numbers: from this sample's iterator record when there is one,
  * else from /proc. Returns 0, or a negative errno (the process is gone when
  * errno_gone()). */
-static int read_proc(struct state *st, struct proc *p, unsigned needs, struct reading *rd)
+static int read_proc(struct state *st, struct proc *p, unsigned needs, struct tally_reading *rd)
 {
 	int r;
 
 	memset(rd, 0, sizeof(*rd));
+	rd->pid = p->pid;
+	rd->start_time_s = st->boot_time > 0 ?
+		st->boot_time + (double)p->start_ticks / (double)st->clk_tck : -1;
 	if (rec_of(st, p)) {
 		from_record(p->rec, rd);
-		rd->has &= needs | ~NEED_STAT;
-		needs &= ~NEED_STAT;
+		rd->has &= needs | ~TALLY_NEED_STAT;
+		needs &= ~TALLY_NEED_STAT;
 	} else {
 		r = read_file(st, p, p->fd_status, "status");
 		if (r < 0)
@@ -718,9 +609,15 @@ static int read_proc(struct state *st, struct proc *p, unsigned needs, struct re
 		if (procfs_parse_status(st->buf, (size_t)r, &rd->status) < 0)
 			return -EBADMSG;
 	}
+	if (p->rss_watched) {
+		/* The interval's peak, or the rss now if it is higher (a rise
+		 * after the BPF read belongs to both intervals). */
+		rd->peak_bytes = p->peak > rd->status.rss ? p->peak : rd->status.rss;
+		rd->has |= TALLY_NEED_PEAK;
+	}
 	if (rd->status.state == 'Z' || rd->status.state == 'X')
 		return 0;
-	if (needs & NEED_STAT) {
+	if (needs & TALLY_NEED_STAT) {
 		r = read_file(st, p, p->fd_stat, "stat");
 		if (r < 0)
 			return r;
@@ -730,9 +627,9 @@ static int read_proc(struct state *st, struct proc *p, unsigned needs, struct re
 		 * the same pid is a new process (only possible without kept fds). */
 		if (rd->stat.start_ticks != p->start_ticks)
 			return -ESRCH;
-		rd->has |= NEED_STAT;
+		rd->has |= TALLY_NEED_STAT;
 	}
-	if (needs & NEED_FDS) {
+	if (needs & TALLY_NEED_FDS) {
 		struct stat sb;
 		char path[32];
 
@@ -741,186 +638,17 @@ static int read_proc(struct state *st, struct proc *p, unsigned needs, struct re
 		 * odd tree: the count is left out, the rest of the reading kept. */
 		if ((p->fd_fds >= 0 ? fstat(p->fd_fds, &sb) : fstatat(st->proc_fd, path, &sb, 0)) == 0) {
 			rd->fds = sb.st_size;
-			rd->has |= NEED_FDS;
+			rd->has |= TALLY_NEED_FDS;
 		}
 	}
-	if (needs & NEED_SMAPS) {
+	if (needs & TALLY_NEED_SMAPS) {
 		r = read_file(st, p, -1, "smaps_rollup");
 		if (r >= 0 && procfs_parse_smaps(st->buf, (size_t)r, &rd->smaps) == 0)
-			rd->has |= NEED_SMAPS;
+			rd->has |= TALLY_NEED_SMAPS;
 		else if (errno_gone(r))
 			return r;
 	}
 	return 0;
-}
-
-static void agg_add(struct agg *a, const struct reading *rd, unsigned needs, const struct proc *p)
-{
-	const struct procfs_status *s = &rd->status;
-
-	if (p->rss_watched && (needs & NEED_PEAK)) {
-		/* The interval's peak, or the rss now if it is higher (a rise
-		 * after the BPF read belongs to both intervals). */
-		uint64_t peak = p->peak > s->rss ? p->peak : s->rss;
-
-		if (peak > a->peak)
-			a->peak = peak;
-		a->has |= NEED_PEAK;
-	}
-	a->count++;
-	a->rss += s->rss;
-	a->anon += s->rss_anon;
-	a->file += s->rss_file;
-	a->shmem += s->rss_shmem;
-	a->vsize += s->vsize;
-	a->swap += s->swap;
-	if (s->hwm > a->hwm)
-		a->hwm = s->hwm;
-	a->threads += s->threads;
-	a->has |= rd->has & needs;
-	if (rd->has & NEED_STAT) {
-		a->minflt += rd->stat.minflt;
-		a->majflt += rd->stat.majflt;
-	}
-	if (rd->has & NEED_FDS)
-		a->fds += (uint64_t)rd->fds;
-	if (rd->has & NEED_SMAPS) {
-		a->pss += rd->smaps.pss;
-		a->uss += rd->smaps.uss;
-	}
-}
-
-/* Emits the full set of a target's series for one aggregate. */
-static int emit_agg(struct snapshot *snap, const struct agg *a, unsigned needs,
-		    uint64_t dead_min, uint64_t dead_maj, const char *const *lv)
-{
-	int r = 0;
-
-	r |= snapshot_add(snap, &m_rss, (double)a->rss, lv);
-	r |= snapshot_add(snap, &m_anon, (double)a->anon, lv);
-	r |= snapshot_add(snap, &m_file, (double)a->file, lv);
-	r |= snapshot_add(snap, &m_shmem, (double)a->shmem, lv);
-	r |= snapshot_add(snap, &m_vsize, (double)a->vsize, lv);
-	r |= snapshot_add(snap, &m_swap, (double)a->swap, lv);
-	r |= snapshot_add(snap, &m_hwm, (double)a->hwm, lv);
-	r |= snapshot_add(snap, &m_threads, (double)a->threads, lv);
-	if (needs & NEED_STAT) {
-		r |= snapshot_add(snap, &m_minflt, (double)(a->minflt + dead_min), lv);
-		r |= snapshot_add(snap, &m_majflt, (double)(a->majflt + dead_maj), lv);
-	}
-	if ((needs & NEED_FDS) && (a->has & NEED_FDS))
-		r |= snapshot_add(snap, &m_fds, (double)a->fds, lv);
-	if ((needs & NEED_SMAPS) && (a->has & NEED_SMAPS)) {
-		r |= snapshot_add(snap, &m_pss, (double)a->pss, lv);
-		r |= snapshot_add(snap, &m_uss, (double)a->uss, lv);
-	}
-	if ((needs & NEED_PEAK) && (a->has & NEED_PEAK))
-		r |= snapshot_add(snap, &m_peak, (double)a->peak, lv);
-	return r < 0 ? -ENOMEM : 0;
-}
-
-static size_t comm_hash(const char *comm)
-{
-	size_t h = 5381;
-
-	for (const char *c = comm; *c; c++)
-		h = h * 33 + (unsigned char)*c;
-	return h;
-}
-
-/* group_by comm: the group of comm, created while under the limit; past it,
- * the shared overflow group. The table is sized for the limit at first use. */
-static struct group *group_get(struct tstate *ts, const char *comm, unsigned max_groups)
-{
-	size_t i;
-
-	if (!ts->groups) {
-		size_t cap = 64;
-
-		while (cap < (size_t)max_groups * 2)
-			cap *= 2;
-		ts->groups = calloc(cap, sizeof(*ts->groups));
-		if (!ts->groups)
-			return &ts->other_group;
-		ts->groups_cap = cap;
-	}
-	for (i = comm_hash(comm) & (ts->groups_cap - 1); ts->groups[i].comm[0];
-	     i = (i + 1) & (ts->groups_cap - 1))
-		if (strcmp(ts->groups[i].comm, comm) == 0)
-			return &ts->groups[i];
-	if (ts->n_groups >= max_groups)
-		return &ts->other_group;
-	snprintf(ts->groups[i].comm, sizeof(ts->groups[i].comm), "%s", comm);
-	ts->n_groups++;
-	return &ts->groups[i];
-}
-
-static int emit_process(struct state *st, struct snapshot *snap, const struct target *t,
-			const struct proc *p, const struct reading *rd, unsigned needs)
-{
-	char pid[16];
-	const char *const lv[] = { "target", t->name, "pid", pid, NULL };
-	struct agg a = {0};
-	int r;
-
-	snprintf(pid, sizeof(pid), "%d", p->pid);
-	agg_add(&a, rd, needs, p);
-	r = emit_agg(snap, &a, needs, 0, 0, lv);
-	if (r == 0 && st->boot_time > 0)
-		r = snapshot_add(snap, &m_start,
-				 st->boot_time + (double)p->start_ticks / (double)st->clk_tck, lv);
-	return r;
-}
-
-/* Adds p's reading to target i: its own series, the overflow, or the sum. */
-static int account(struct state *st, struct snapshot *snap, struct proc *p, unsigned i,
-		   const struct reading *rd)
-{
-	const struct target *t = target_at(st, i);
-	struct tstate *ts = &st->ts[i];
-	uint64_t bit = 1ull << i;
-
-	if (t->group_by == TARGET_GROUP_COMM) {
-		struct group *g = group_get(ts, p->comm, st->ctx->limits.max_groups);
-
-		g->count++;
-		g->rss += rd->status.rss;
-		g->swap += rd->status.swap;
-		return 0;
-	}
-	if (t->per_process) {
-		if (!(p->series & bit) && ts->n_series < st->ctx->limits.max_processes) {
-			/* A free slot: p leaves "other", whose counters keep what p
-			 * contributed so far. */
-			ts->dead_minflt += p->minflt;
-			ts->dead_majflt += p->majflt;
-			p->series |= bit;
-			ts->n_series++;
-		}
-		if (p->series & bit) {
-			ts->sum.count++; /* counted, but not in the "other" numbers */
-			return emit_process(st, snap, t, p, rd, ts->needs);
-		}
-		ts->overflow++;
-	}
-	agg_add(&ts->sum, rd, ts->needs, p);
-	return 0;
-}
-
-/* p is still a member but could not be read this sample (garbage, EACCES,
- * EIO): its targets' counters keep the counts it last contributed, else
- * they would dip for one sample and jump back on the next (a reset to
- * Prometheus). A process owning its pid series just misses a sample. */
-static void keep_last_counts(struct state *st, const struct proc *p)
-{
-	for (uint64_t m = p->targets; m; m &= m - 1) {
-		unsigned i = (unsigned)__builtin_ctzll(m);
-
-		if (p->series & (1ull << i))
-			continue;
-		st->ts[i].sum.minflt += p->minflt;
-		st->ts[i].sum.majflt += p->majflt;
-	}
 }
 
 /* Reads every watched process and accounts it to its targets. Processes
@@ -928,7 +656,7 @@ static void keep_last_counts(struct state *st, const struct proc *p)
  * shift others under the iterator. */
 static int read_all(struct state *st, struct snapshot *snap, struct collector_errors *err)
 {
-	struct reading rd;
+	struct tally_reading rd;
 	size_t n_gone = 0;
 	int ret = gone_reserve(st);
 
@@ -962,9 +690,7 @@ static int read_all(struct state *st, struct snapshot *snap, struct collector_er
 		if (p->kind != PROC_WATCHED)
 			continue;
 
-		unsigned needs = needs_of(st, p->targets);
-
-		r = read_proc(st, p, needs, &rd);
+		r = read_proc(st, p, tally_needs(st->tally, p->member.targets), &rd);
 		if (r < 0) {
 			/* Gone without a listing this sample: an ordinary exit,
 			 * not one during collection. */
@@ -974,7 +700,7 @@ static int read_all(struct state *st, struct snapshot *snap, struct collector_er
 				st->gone[n_gone++] = p->pid;
 				make_zombie(st, p);
 			} else {
-				keep_last_counts(st, p);
+				tally_keep(st->tally, &p->member);
 			}
 			continue;
 		}
@@ -987,14 +713,10 @@ static int read_all(struct state *st, struct snapshot *snap, struct collector_er
 			reclassify(st, p, err);
 			if (p->kind != PROC_WATCHED)
 				continue;
-			needs = needs_of(st, p->targets);
 		}
-		for (uint64_t m = p->targets; m && ret == 0; m &= m - 1)
-			ret = account(st, snap, p, (unsigned)__builtin_ctzll(m), &rd);
-		if (rd.has & NEED_STAT) {
-			p->minflt = rd.stat.minflt;
-			p->majflt = rd.stat.majflt;
-		}
+		r = tally_add(st->tally, snap, &p->member, &rd);
+		if (ret == 0)
+			ret = r;
 	}
 	for (size_t i = 0; i < n_gone; i++)
 		drop(st, tab_find(st, st->gone[i]));
@@ -1024,89 +746,15 @@ static int emit_bpf(struct state *st, struct snapshot *snap)
 	return r;
 }
 
+/* The tally's series, then the collector's own. */
 static int emit_targets(struct state *st, struct snapshot *snap)
 {
-	int r = 0;
+	int r = tally_emit(st->tally, snap, st->exits != NULL);
 
-	for (size_t i = 0; i < st->targets->n; i++) {
-		const struct target *t = target_at(st, (unsigned)i);
-		struct tstate *ts = &st->ts[i];
-		const char *const lv[] = { "target", t->name, NULL };
-
-		if (t->group_by == TARGET_GROUP_COMM) {
-			for (size_t k = 0; k < ts->groups_cap; k++) {
-				struct group *g = &ts->groups[k];
-				const char *const gl[] = { "target", t->name, "comm", g->comm, NULL };
-
-				if (!g->comm[0] || !g->count)
-					continue;
-				r |= snapshot_add(snap, &m_count, (double)g->count, gl);
-				r |= snapshot_add(snap, &m_rss, (double)g->rss, gl);
-				r |= snapshot_add(snap, &m_swap, (double)g->swap, gl);
-			}
-			if (ts->other_group.count) {
-				const char *const gl[] = { "target", t->name, "comm", OTHER_COMM, NULL };
-
-				r |= snapshot_add(snap, &m_count, (double)ts->other_group.count, gl);
-				r |= snapshot_add(snap, &m_rss, (double)ts->other_group.rss, gl);
-				r |= snapshot_add(snap, &m_swap, (double)ts->other_group.swap, gl);
-				ts->overflow = (unsigned)ts->other_group.count;
-			}
-			r |= snapshot_add(snap, &m_overflow, ts->overflow, lv);
-			continue;
-		}
-		r |= snapshot_add(snap, &m_count, (double)ts->sum.count, lv);
-		if (t->per_process) {
-			r |= snapshot_add(snap, &m_overflow, ts->overflow, lv);
-			if (ts->overflow || ts->dead_minflt || ts->dead_majflt || ts->sum.minflt ||
-			    ts->sum.majflt) {
-				const char *const ol[] = { "target", t->name, "pid", "other", NULL };
-
-				r |= emit_agg(snap, &ts->sum, ts->needs, ts->dead_minflt, ts->dead_majflt, ol);
-			}
-		} else {
-			r |= emit_agg(snap, &ts->sum, ts->needs, ts->dead_minflt, ts->dead_majflt, lv);
-		}
-	}
-	if (st->exits) {
-		for (size_t i = 0; i < st->targets->n; i++) {
-			const struct tstate *ts = &st->ts[i];
-			const char *const lv[] = { "target", target_at(st, (unsigned)i)->name, NULL };
-
-			r |= snapshot_add(snap, &m_exits, (double)ts->exits, lv);
-			r |= snapshot_histogram(snap, &m_exit_peak, lv, exit_bounds, ts->exit_counts,
-						EXIT_BOUNDS, ts->exit_sum);
-		}
-	}
 	r |= snapshot_add(snap, &m_known, (double)st->tab.n, NULL);
 	r |= snapshot_add(snap, &m_kept_fds, (double)st->kept_fds, NULL);
 	r |= emit_bpf(st, snap);
 	return r < 0 ? -ENOMEM : 0;
-}
-
-/* Clears this tick's sums; groups that had no member last tick are freed so
- * their slots go to new comms. */
-static void reset_sums(struct state *st)
-{
-	for (size_t i = 0; i < st->targets->n; i++) {
-		struct tstate *ts = &st->ts[i];
-		bool stale = false;
-
-		memset(&ts->sum, 0, sizeof(ts->sum));
-		ts->overflow = 0;
-		memset(&ts->other_group, 0, sizeof(ts->other_group));
-		for (size_t k = 0; k < ts->groups_cap; k++) {
-			if (ts->groups[k].comm[0] && !ts->groups[k].count)
-				stale = true;
-			ts->groups[k].count = ts->groups[k].rss = ts->groups[k].swap = 0;
-		}
-		if (stale) {
-			/* Rebuild without the empty groups (rare: a comm disappeared). */
-			free(ts->groups);
-			ts->groups = NULL;
-			ts->groups_cap = ts->n_groups = 0;
-		}
-	}
 }
 
 /* --- exits and peaks (BPF) --------------------------------------------------- */
@@ -1126,11 +774,9 @@ static void on_exit_event(void *arg, const struct process_exit_event *ev)
 	if (ev->kthread)
 		return;
 	if (p && p->start_ticks == ticks && p->kind != PROC_ZOMBIE) {
-		mask = p->targets;
-		if (p->kind == PROC_WATCHED && !ev->faults_truncated) {
-			p->minflt = ev->min_flt;
-			p->majflt = ev->maj_flt;
-		}
+		mask = p->member.targets;
+		if (p->kind == PROC_WATCHED && !ev->faults_truncated)
+			tally_final_counts(&p->member, ev->min_flt, ev->maj_flt);
 	} else {
 		char cgroup[PATH_MAX];
 		struct target_proc tp = { .pid = ev->pid, .comm = ev->comm };
@@ -1140,16 +786,7 @@ static void on_exit_event(void *arg, const struct process_exit_event *ev)
 			tp.cgroup = cgroup;
 		mask = target_set_classify(st->targets, &tp);
 	}
-	for (uint64_t m = mask; m; m &= m - 1) {
-		struct tstate *ts = &st->ts[__builtin_ctzll(m)];
-		size_t b = 0;
-
-		while (b < EXIT_BOUNDS && (double)ev->peak_rss_bytes > exit_bounds[b])
-			b++;
-		ts->exits++;
-		ts->exit_counts[b]++;
-		ts->exit_sum += (double)ev->peak_rss_bytes;
-	}
+	tally_exit(st->tally, mask, ev->peak_rss_bytes);
 }
 
 static int poll_exits(struct state *st, struct collector_errors *err)
@@ -1217,6 +854,7 @@ static int collector_read(void *state, struct snapshot *snap, struct collector_e
 
 	st->gen++;
 	st->n_seen = 0;
+	tally_start(st->tally);
 	st->sample_ticks[1] = st->sample_ticks[0];
 	st->sample_ticks[0] = boot_ticks_now(st);
 	/* Exits first: a process that exited since the last sample gets its
@@ -1250,7 +888,6 @@ static int collector_read(void *state, struct snapshot *snap, struct collector_e
 		r = read_all(st, snap, err);
 	if (r == 0)
 		r = emit_targets(st, snap);
-	reset_sums(st);
 	return r;
 }
 
@@ -1284,8 +921,6 @@ static void collector_done(void *state)
 			free_ident(p);
 		}
 	}
-	for (size_t i = 0; st->ts && i < st->targets->n; i++)
-		free(st->ts[i].groups);
 	/* Peaks' pidfds close with the module. */
 	rss_stat_free(st->rss);
 	task_iter_free(st->iter);
@@ -1297,7 +932,7 @@ static void collector_done(void *state)
 		close(st->proc_fd);
 	if (st->loadavg_fd >= 0)
 		close(st->loadavg_fd);
-	free(st->ts);
+	tally_free(st->tally);
 	pidtab_done(&st->tab);
 	free(st->gone);
 	free(st->buf);
@@ -1345,8 +980,7 @@ static int collector_init(const struct collector_ctx *ctx, void **ret_state)
 	if (st->proc_fd < 0)
 		return -errno;
 	st->buf = malloc(FILE_BUF);
-	st->ts = calloc(ctx->targets->n ? ctx->targets->n : 1, sizeof(*st->ts));
-	if (!st->buf || !st->ts || pidtab_init(&st->tab, sizeof(struct proc), 512) < 0)
+	if (!st->buf || pidtab_init(&st->tab, sizeof(struct proc), 512) < 0)
 		return -ENOMEM;
 	/* The listing needs its own descriptor: closedir() closes it. */
 	dfd = fcntl(st->proc_fd, F_DUPFD_CLOEXEC, 3);
@@ -1365,14 +999,9 @@ static int collector_init(const struct collector_ctx *ctx, void **ret_state)
 	uint64_t btime;
 	bool fd_count = fstatat(st->proc_fd, "self/fd", &sb, 0) == 0 && sb.st_size > 0;
 
-	for (size_t i = 0; i < ctx->targets->n; i++) {
-		const struct target *t = &ctx->targets->v[i];
-
-		if (t->group_by == TARGET_GROUP_NONE)
-			st->ts[i].needs = NEED_STAT | NEED_PEAK | (fd_count ? NEED_FDS : 0);
-		if (t->smaps)
-			st->ts[i].needs |= NEED_SMAPS;
-	}
+	st->tally = tally_new(ctx->targets, &ctx->limits, fd_count);
+	if (!st->tally)
+		return -ENOMEM;
 	cgroupfs_detect(ctx->cgroup_root, &st->hier);
 	if (procfs_read_btime(st->proc_fd, st->buf, FILE_BUF, &btime) == 0)
 		st->boot_time = (double)btime;
