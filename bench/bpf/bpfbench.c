@@ -189,7 +189,9 @@ static void sampler_run_start(struct sampler_run *s, bool bpf)
 	if (config_default(&s->cfg, err) < 0)
 		die(err, -EINVAL);
 	s->ctx = (struct collector_ctx){ .proc_root = "/proc", .cgroup_root = "/sys/fs/cgroup",
-					 .targets = &s->cfg->targets, .limits = &s->cfg->limits,
+					 .targets = &s->cfg->targets,
+					 .limits = { .max_processes = s->cfg->limits.max_processes,
+						     .max_groups = s->cfg->limits.max_groups },
 					 .use_bpf = bpf };
 	if (process_collector.init(&s->ctx, &s->state) < 0)
 		die("process collector", -EINVAL);
