@@ -2,7 +2,7 @@
 # memagent: the one build entry point for the agent, libgengc, the BPF
 # programs, the tests and the benchmarks.
 #
-#   make               build/memagent (release, -O2 -g)
+#   make               build/memagent and libgengc (.a, .so, gengc.pc) (release, -O2 -g)
 #   make test          everything under ASan+UBSan into build/asan, then run every test
 #   make bench-agent   sampling cost against prometheus-process-exporter (see bench/)
 #   make install       PREFIX=/usr/local DESTDIR=
@@ -36,7 +36,7 @@ BPF_O := build/bpf
 # Agent-side include path: modules include each other by bare name.
 INC := -Iagent -Icollectors -Iexporters -Ibpf -I$(BPF_O)
 
-all: $(O)/memagent
+all: $(O)/memagent gengc
 
 # --- BPF ----------------------------------------------------------------------
 -include bpf/bpf.mk

@@ -9,9 +9,20 @@ GENGC_A    := $(O)/libgengc.a
 GENGC_SO   := $(O)/libgengc.so.0
 GENGC_PC   := $(O)/gengc.pc
 
-$(O)/obj/gc/%.o: CFLAGS += -fPIC -Igc
+# Internals are hidden (gengc.h gives its declarations default visibility).
+# The archive holds one relocatable object whose hidden symbols are made
+# local, so it exports only gengc_ names: an app with its own collect() or
+# page_free() links against it (tests/test_gc_symbols.c checks both
+# libraries). The shared library needs no such step: the version script.
+$(O)/obj/gc/%.o: CFLAGS += -fPIC -fvisibility=hidden -Igc
 
-$(GENGC_A): $(GENGC_OBJS)
+GENGC_RELOC := $(O)/obj/libgengc-reloc.o
+$(GENGC_RELOC): $(GENGC_OBJS)
+	ld -r -o $@.tmp $^
+	objcopy --localize-hidden $@.tmp $@
+	@rm -f $@.tmp
+
+$(GENGC_A): $(GENGC_RELOC)
 	@rm -f $@
 	ar rcs $@ $^
 
@@ -44,3 +55,6 @@ soak-gc:
 
 FORCE:
 .PHONY: gengc soak-gc FORCE
+
+# tests/test_gc_symbols.c reads the exports of both libraries.
+$(O)/tests/test_gc_symbols: | $(GENGC_SO)

@@ -51,6 +51,14 @@
 extern "C" {
 #endif
 
+/* The library is compiled with -fvisibility=hidden: what this header
+ * declares is its interface and keeps default visibility; every internal
+ * name is hidden, and localized in libgengc.a (gc/gc.mk), so an
+ * application's own collect() or page_free() never meets one of ours. */
+#if defined(__GNUC__)
+#pragma GCC visibility push(default)
+#endif
+
 #define GENGC_VERSION_MAJOR 0
 #define GENGC_VERSION_MINOR 1
 
@@ -488,6 +496,10 @@ int gengc_space_statistics(struct gengc_heap *heap, enum gengc_space space,
  * callback or finalizer), -ENOMEM if its bookkeeping cannot be allocated.
  * Cost: proportional to the heap. */
 int gengc_verify(struct gengc_heap *heap, char *msg, size_t msg_len);
+
+#if defined(__GNUC__)
+#pragma GCC visibility pop
+#endif
 
 #ifdef __cplusplus
 }
