@@ -92,7 +92,8 @@ struct gengc_options {
 	                                   (clamped to [4 KiB, min(128 KiB, starting
 	                                   semispace / 4)]) */
 	uint32_t compact_threshold_pct; /* compact when free cells in used old pages exceed this
-	                                   percentage of the old space after a mark-sweep */
+	                                   percentage of the old space after a mark-sweep;
+	                                   0: at every full GC */
 	uint32_t old_space_growth_pct;  /* next full GC when old space reaches this percentage
 	                                   of what survived the last one (>= 110) */
 	uint32_t trace_gc;              /* 1: one --trace-gc line per GC through the log callback */

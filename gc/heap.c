@@ -111,7 +111,7 @@ struct gengc_heap *gengc_heap_new(const struct gengc_options *opts)
 					      (uint32_t)(o->min_semi_space_size * MIB / 4));
 	if (o->large_object_threshold > 128 * KIB)
 		o->large_object_threshold = 128 * KIB;
-	o->compact_threshold_pct = clamp_u32(o->compact_threshold_pct, 1, 100);
+	o->compact_threshold_pct = clamp_u32(o->compact_threshold_pct, 0, 100);
 	o->old_space_growth_pct = clamp_u32(o->old_space_growth_pct, 110, 1000);
 	o->marking_step = clamp_u32(o->marking_step, 1, 1u << 30);
 

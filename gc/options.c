@@ -56,7 +56,7 @@ static const struct env_opt env_opts[] = {
 	{ "GENGC_INITIAL_OLD_SPACE_SIZE", OPT(initial_old_space_size), 1, 1u << 20 },
 	{ "GENGC_PROMOTION_AGE", OPT(promotion_age), 0, 15 },
 	{ "GENGC_LARGE_OBJECT_THRESHOLD", OPT(large_object_threshold), 4096, 1u << 30 },
-	{ "GENGC_COMPACT_THRESHOLD", OPT(compact_threshold_pct), 1, 100 },
+	{ "GENGC_COMPACT_THRESHOLD", OPT(compact_threshold_pct), 0, 100 },
 	{ "GENGC_OLD_SPACE_GROWTH", OPT(old_space_growth_pct), 110, 1000 },
 	{ "GENGC_TRACE_GC", OPT(trace_gc), 0, 1 },
 	{ "GENGC_VERIFY", OPT(verify), 0, 1 },
