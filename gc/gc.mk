@@ -53,8 +53,14 @@ soak-gc:
 	$(MAKE) O=build/asan SANITIZE=1 OPT="-O1 -g" build/asan/tests/test_gc_stress
 	GENGC_SOAK=1 build/asan/tests/test_gc_stress
 
+# The GC part of the suite, 20x longer (both remembered-set variants):
+#   make test-gc-soak [GENGC_MODEL_SEED=S] [GENGC_STRESS_SEED=S]
+test-gc-soak:
+	$(MAKE) O=build/asan SANITIZE=1 OPT="-O1 -g" tests
+	GENGC_SOAK=1 tests/run.sh build/asan test_gc_model test_gc_model_cards test_gc_stress test_gc_stress_cards
+
 FORCE:
-.PHONY: gengc soak-gc FORCE
+.PHONY: gengc soak-gc test-gc-soak FORCE
 
 # tests/test_gc_symbols.c reads the exports of both libraries.
 $(O)/tests/test_gc_symbols: | $(GENGC_SO)
@@ -64,7 +70,7 @@ $(O)/tests/test_gc_symbols: | $(GENGC_SO)
 # stress programs linked against it as test_*_cards.
 GENGC_CARDS_OBJS := $(GENGC_SRCS:gc/%.c=$(O)/obj/gc-cards/%.o)
 GENGC_CARDS_A    := $(O)/libgengc-cards.a
-GENGC_CARDS_TESTS := test_gc test_gc_stress
+GENGC_CARDS_TESTS := test_gc test_gc_stress test_gc_model
 
 $(O)/obj/gc-cards/%.o: gc/%.c
 	@mkdir -p $(@D)
