@@ -101,7 +101,13 @@ struct gengc_options {
 	uint32_t stress;                /* 1: scavenge at every allocation, 2: full GC at every one */
 	uint32_t incremental_marking;   /* 1: mark the old generation in steps between
 	                                   pauses, V8-style: short full-GC pauses, more total
-	                                   marking work (bench/RESULTS.md has the trade-off) */
+	                                   marking work (bench/RESULTS.md has the trade-off).
+	                                   A cycle starts, checked after each scavenge, once
+	                                   old + large objects reach a quarter of the way from
+	                                   what survived the last full GC to the next one's
+	                                   trigger (at first a quarter of
+	                                   initial_old_space_size: 4 MiB by default); a heap
+	                                   that stays smaller needs no full GC and never marks */
 	uint32_t marking_step;          /* objects scanned per incremental marking step (one
 	                                   step per 32 KiB allocated); small values stress the
 	                                   marking barrier */
@@ -127,7 +133,10 @@ void gengc_set_log_callback(gengc_log_fn *fn, void *ctx);
  * when memory or address space is short. */
 struct gengc_heap *gengc_heap_new(const struct gengc_options *opts);
 
-/* Runs every pending finalizer, releases all memory. NULL-safe; returns NULL. */
+/* Runs the finalizer of every object not finalized yet, live or dead (the
+ * heap's objects all die with it), then releases all memory. The
+ * finalizers run as inside a collection (gengc_collect() returns -EBUSY;
+ * they must not allocate, as always). NULL-safe; returns NULL. */
 struct gengc_heap *gengc_heap_free(struct gengc_heap *heap);
 
 /* ------------------------------------------------------------------------ */
@@ -214,7 +223,10 @@ static inline void *gengc_alloc(struct gengc_heap *heap, uint32_t type)
 }
 
 /* Allocates a zeroed object of size payload bytes (>= the type's size; any
- * size for variable types and GENGC_TYPE_RAW). Sizes above the large object
+ * size for variable types and GENGC_TYPE_RAW), rounded up to 8. A size of 0
+ * gets 8 bytes (one word, so distinct objects have distinct addresses):
+ * gengc_size() reads 8, and for a GENGC_TYPE_ALL_POINTERS type that word is
+ * a pointer field holding NULL. Sizes above the large object
  * threshold go to the non-moving large-object space. Objects are limited to
  * 4 GiB - 8; a bigger size, or a fixed type given a smaller size, is a
  * programmer error (NULL). Otherwise as gengc_alloc(). */
@@ -227,7 +239,8 @@ void *gengc_alloc_raw(struct gengc_heap *heap, size_t size);
  * when len is too big for an object. */
 char *gengc_strndup(struct gengc_heap *heap, const char *s, size_t len);
 
-/* The payload size (rounded up to 8) and the type id of a live object. */
+/* The payload size (rounded up to 8, and 8 for a zero-size request) and
+ * the type id of a live object. */
 size_t gengc_size(const void *obj);
 uint32_t gengc_type_of(const void *obj);
 
@@ -258,7 +271,10 @@ static inline void gengc_write(struct gengc_heap *heap, void *obj, void *field, 
 /* ------------------------------------------------------------------------ */
 
 /* A handle is a void ** slot the collector updates when it moves the object:
- * read the object as *h after any allocation. Handles live until the scope
+ * read the object as *h after any allocation. A handle may be written too
+ * (*h = obj, obj a heap object of this heap or NULL: a plain store, no
+ * barrier); the collector then keeps and updates the new object. Handles
+ * live until the scope
  * that created them closes. Scopes nest strictly (LIFO), like V8's. */
 struct gengc_scope {
 	void **next, **limit;           /* the handle stack where the scope opened */
@@ -381,9 +397,12 @@ struct gengc_gc_event {
 	uint64_t freed_bytes;
 	uint64_t marked_objects;        /* full GCs: objects marked live */
 };
-/* Called after every GC, outside the collection: it may read statistics but
- * must not allocate in this heap or collect it (gengc_collect() returns
- * -EBUSY there). */
+/* Called after every GC, when it is complete (the heap is consistent, the
+ * pause is over and counted) but before the allocation or gengc_collect()
+ * that caused it returns. It may read statistics, weak references and
+ * objects, and call gengc_verify(); it must not allocate in this heap (that
+ * could start a GC inside this one's callback), and gengc_collect() returns
+ * -EBUSY here. */
 typedef void gengc_gc_done_fn(struct gengc_heap *heap, const struct gengc_gc_event *ev, void *ctx);
 void gengc_set_gc_done_callback(struct gengc_heap *heap, gengc_gc_done_fn *fn, void *ctx);
 
@@ -423,6 +442,13 @@ struct gengc_memory_usage {             /* process.memoryUsage() */
 struct gengc_heap_statistics {          /* v8.getHeapStatistics() */
 	uint64_t total_heap_size;
 	uint64_t used_heap_size;
+	/* V8's meaning: the most the heap may grow to, the old generation's
+	 * limit plus the young generation's maximum: max_old_space_size (as
+	 * raised by the near-limit callback) + 2 x max_semi_space_size.
+	 * V8 adds a third semispace for its young large-object space, which
+	 * libgengc has not (large objects are old from birth and count in
+	 * max_old_space_size): 44 MiB old, 16 MiB semispaces reads 76 MiB
+	 * here and 92 MiB in node --max-old-space-size=44. */
 	uint64_t heap_size_limit;
 	uint64_t total_available_size;
 	uint64_t total_physical_size;

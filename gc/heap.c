@@ -157,9 +157,11 @@ struct gengc_heap *gengc_heap_new(const struct gengc_options *opts)
 	heap->reserve_pages = RESERVE_PAGES;
 	o->initial_old_space_size = clamp_u32(o->initial_old_space_size, 1, 1u << 20);
 	heap->full_gc_at = (size_t)o->initial_old_space_size * MIB;
-	heap->marking_start_at = heap->full_gc_at / 100 * MARKING_START_PCT;
 	if (heap->full_gc_at > heap->heap_limit)
 		heap->full_gc_at = heap->heap_limit;
+	/* After the cap: an initial size above the limit must not put the
+	 * start of marking past the first full GC. */
+	heap->marking_start_at = heap->full_gc_at / 100 * MARKING_START_PCT;
 	heap->t0_ns = now_ns();
 	return heap;
 }
