@@ -39,6 +39,7 @@
  *   GENGC_INCREMENTAL_MARKING=1    GENGC_MARKING_STEP=N
  *   GENGC_LARGE_OBJECT_THRESHOLD=bytes  GENGC_COMPACT_THRESHOLD=pct
  *   GENGC_OLD_SPACE_GROWTH=pct
+ *   GENGC_HEAPSNAPSHOT_NEAR_HEAP_LIMIT=N  GENGC_DIAGNOSTIC_DIR=path
  * (one per field of struct gengc_options; docs/gengc.md has the table)
  */
 #ifndef GENGC_H
@@ -111,6 +112,12 @@ struct gengc_options {
 	uint32_t marking_step;          /* objects scanned per incremental marking step (one
 	                                   step per 32 KiB allocated); small values stress the
 	                                   marking barrier */
+	uint32_t heapsnapshot_near_heap_limit; /* write up to this many heap snapshots when the
+	                                   heap reaches its limit, before the near-limit
+	                                   callback (Node's --heapsnapshot-near-heap-limit);
+	                                   0: none */
+	const char *diagnostic_dir;     /* where they go (Node's --diagnostic-dir); NULL: the
+	                                   current directory. Copied by gengc_heap_new() */
 };
 
 /* Fills *ret with the defaults above, then applies the GENGC_* environment
@@ -496,9 +503,11 @@ struct gengc_stats {
 	uint64_t incremental_marking_cycles; /* full GCs whose marking ran in steps */
 	uint64_t marking_steps;         /* marking steps taken between pauses */
 	uint64_t marking_step_max_ns;   /* the longest of them */
-	/* Reserved for later issues, kept zero now: the heap snapshot writer
-	 * (snapshots taken, last size) and the telemetry page (sequence, flags). */
-	uint64_t reserved[13];
+	uint64_t heap_snapshots;        /* written by gengc_heap_snapshot(), near the limit too */
+	uint64_t last_heap_snapshot_bytes;
+	/* Reserved for later issues, kept zero now: the telemetry page
+	 * (sequence, flags). */
+	uint64_t reserved[11];
 };
 #define GENGC_STATS_VERSION 1
 
@@ -510,6 +519,26 @@ int gengc_heap_statistics(struct gengc_heap *heap, struct gengc_heap_statistics 
 /* -EINVAL for an unknown space. */
 int gengc_space_statistics(struct gengc_heap *heap, enum gengc_space space,
 			   struct gengc_space_statistics *ret);
+
+/* ------------------------------------------------------------------------ */
+/* Heap snapshots                                                            */
+/* ------------------------------------------------------------------------ */
+
+/* Writes a heap snapshot in V8's .heapsnapshot JSON format (what Chrome
+ * DevTools' Memory tab and memlab load) to fd: every object reachable from
+ * the handles and global roots, as a node named by its type (the
+ * constructor name) with its size including the 8-byte header as self
+ * size and an element edge per non-NULL pointer field (indexed by the
+ * field's offset / 8); the roots are V8's synthetic nodes, the root with
+ * an edge to "(GC roots)", and under it "(Handle scope)" and "(Global
+ * handles)". Node ids are not stable across snapshots (objects move).
+ * docs/gengc.md describes the format. Does not collect or move anything;
+ * callable from the GC-done and near-limit callbacks, not from inside a
+ * collection (a finalizer or trace callback: -EBUSY). Cost: a walk of the
+ * reachable heap and about 24 bytes of malloc per object, for the time of
+ * the call. Returns 0, -ENOMEM, or the negative errno of a failed write()
+ * (the file is then incomplete). */
+int gengc_heap_snapshot(struct gengc_heap *heap, int fd);
 
 /* ------------------------------------------------------------------------ */
 /* Heap checker                                                              */

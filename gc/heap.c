@@ -163,6 +163,9 @@ struct gengc_heap *gengc_heap_new(const struct gengc_options *opts)
 	 * start of marking past the first full GC. */
 	heap->marking_start_at = heap->full_gc_at / 100 * MARKING_START_PCT;
 	heap->t0_ns = now_ns();
+	if (o->diagnostic_dir && !(heap->diagnostic_dir = strdup(o->diagnostic_dir)))
+		return gengc_heap_free(heap);
+	o->diagnostic_dir = heap->diagnostic_dir;
 	return heap;
 }
 
@@ -199,6 +202,7 @@ struct gengc_heap *gengc_heap_free(struct gengc_heap *heap)
 	young_marks_done(heap);
 	if (heap->map)
 		munmap(heap->map, heap->map_bytes);
+	free(heap->diagnostic_dir);
 	free(heap);
 	return NULL;
 }
@@ -318,6 +322,7 @@ void collect(struct gengc_heap *heap, enum gengc_gc_kind kind, enum gengc_gc_rea
 static bool ensure_old_room(struct gengc_heap *heap, size_t bytes)
 {
 	char report[160];
+	bool snapshot_taken = false;
 
 	if (old_committed_bytes(heap) + bytes <= heap->heap_limit)
 		return true;
@@ -325,6 +330,10 @@ static bool ensure_old_room(struct gengc_heap *heap, size_t bytes)
 	while (old_committed_bytes(heap) + bytes > heap->heap_limit) {
 		uint32_t limit_mib = (uint32_t)(heap->heap_limit / MIB);
 
+		if (!snapshot_taken) {  /* Node's order: the snapshot, then the callback */
+			snapshot_near_limit(heap);
+			snapshot_taken = true;
+		}
 		if (heap->near_limit) {
 			uint32_t used_mib = (uint32_t)((old_committed_bytes(heap) + MIB - 1) / MIB);
 			uint32_t nl;
