@@ -83,3 +83,18 @@ $(GENGC_CARDS_TESTS:%=$(O)/tests/%_cards): $(O)/tests/%_cards: $(O)/obj/tests/%.
 	$(CC) $(LDFLAGS) -o $@ $^ -lpthread -lm
 GENGC_TEST_BINS := $(GENGC_CARDS_TESTS:%=$(O)/tests/%_cards)
 tests: $(GENGC_TEST_BINS)
+
+# memlab (@memlab/heap-analysis, pinned by tests/memlab/package-lock.json)
+# loads a snapshot of tests/helpers/gc_snapshot.c and checks its counts,
+# edges and retained sizes. Not in make test: it needs the npm registry
+# once. The packages go to build/memlab (no install scripts: no browser).
+GENGC_MEMLAB_O := build/memlab
+test-gc-memlab:
+	$(MAKE) O=build/asan SANITIZE=1 OPT="-O1 -g" build/asan/tests/helpers/gc_snapshot
+	@mkdir -p $(GENGC_MEMLAB_O)
+	cp tests/memlab/package.json tests/memlab/package-lock.json $(GENGC_MEMLAB_O)/
+	cd $(GENGC_MEMLAB_O) && PUPPETEER_SKIP_DOWNLOAD=1 npm ci --ignore-scripts --no-audit --no-fund
+	build/asan/tests/helpers/gc_snapshot $(GENGC_MEMLAB_O)/gc.heapsnapshot > $(GENGC_MEMLAB_O)/gc.json
+	NODE_PATH=$(abspath $(GENGC_MEMLAB_O))/node_modules node tests/memlab/check.js \
+		$(GENGC_MEMLAB_O)/gc.heapsnapshot $(GENGC_MEMLAB_O)/gc.json 2>/dev/null
+.PHONY: test-gc-memlab
