@@ -535,7 +535,7 @@ int gengc_space_statistics(struct gengc_heap *heap, enum gengc_space space,
  * docs/gengc.md describes the format. Does not collect or move anything;
  * callable from the GC-done and near-limit callbacks, not from inside a
  * collection (a finalizer or trace callback: -EBUSY). Cost: a walk of the
- * reachable heap and about 24 bytes of malloc per object, for the time of
+ * reachable heap and 40-60 bytes of malloc per object, for the time of
  * the call. Returns 0, -ENOMEM, or the negative errno of a failed write()
  * (the file is then incomplete). */
 int gengc_heap_snapshot(struct gengc_heap *heap, int fd);

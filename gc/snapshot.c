@@ -21,9 +21,10 @@
  * objects move, so ids do not carry from one snapshot to the next.
  *
  * Nothing on the heap is allocated or moved: the walk's tables are malloc'd
- * (a hash map from address to node index, and the node list, about 24
- * bytes per object), and the collection flag is held while it runs so a
- * trace callback cannot allocate and nothing can collect under it.
+ * (the node list, 12 bytes per object, and a hash map from address to
+ * node index kept at most half full, 24-48: 40-60 bytes per object), and
+ * the collection flag is held while it runs so a trace callback cannot
+ * allocate and nothing can collect under it.
  */
 #include <errno.h>
 #include <fcntl.h>

@@ -1297,7 +1297,7 @@ static void test_gc_done_callback_sees_a_complete_heap(void)
 /* Incremental marking starts at a quarter of initial_old_space_size: a
  * 3 MiB old generation marks with a 1 MiB initial size, not with the
  * default 16 MiB (4 MiB start), where no full GC is due either. */
-static uint64_t marking_cycles_with(uint32_t initial_mib)
+static uint64_t marking_cycles_with(uint32_t initial_mib, uint32_t max_old_mib)
 {
 	struct gengc_options o;
 	struct gengc_heap *h;
@@ -1307,6 +1307,7 @@ static uint64_t marking_cycles_with(uint32_t initial_mib)
 	gengc_options_init(&o);
 	o.incremental_marking = 1;
 	o.initial_old_space_size = initial_mib;
+	o.max_old_space_size = max_old_mib;
 	h = gengc_heap_new(&o);
 	if (!h)
 		return UINT64_MAX;
@@ -1337,8 +1338,10 @@ static uint64_t marking_cycles_with(uint32_t initial_mib)
 
 static void test_incremental_marking_starts_by_initial_size(void)
 {
-	CHECK_EQ(marking_cycles_with(16), 0);
-	CHECK_CMP(marking_cycles_with(1), >=, 1);
+	CHECK_EQ(marking_cycles_with(16, 2048), 0);
+	CHECK_CMP(marking_cycles_with(1, 2048), >=, 1);
+	/* An initial size above the limit is capped first: a quarter of 8 MiB. */
+	CHECK_CMP(marking_cycles_with(64, 8), >=, 1);
 }
 
 int main(void)
