@@ -24,14 +24,19 @@ $(BENCH_GC_O)/cards/libgengc.a: $(BENCH_GC_LIBSRC:gc/%.c=$(BENCH_GC_O)/cards/%.o
 	ar rcs $@ $^
 
 BENCH_GC_SRC := bench/gc/bench.c bench/gc/alloc.h
+# The peers come from scripts/setup.sh bench (libgc-dev): say so instead of
+# failing on a missing gc.h.
+BENCH_GC_NEED_BDWGC = pkg-config --exists bdw-gc || { echo "bench-gc: bdwgc (libgc-dev) is missing: run scripts/setup.sh bench" >&2; exit 1; }
 $(BENCH_GC_O)/gengc: $(BENCH_GC_SRC) $(BENCH_GC_O)/slots/libgengc.a
 	$(CC) $(BENCH_GC_CFLAGS) -DALLOC_GENGC -DALLOC_NAME='"gengc"' -Igc -Ibench/gc $< $(BENCH_GC_O)/slots/libgengc.a -lpthread -o $@
 $(BENCH_GC_O)/gengc-cards: $(BENCH_GC_SRC) $(BENCH_GC_O)/cards/libgengc.a
 	$(CC) $(BENCH_GC_CFLAGS) -DALLOC_GENGC -DALLOC_NAME='"gengc-cards"' -Igc -Ibench/gc $< $(BENCH_GC_O)/cards/libgengc.a -lpthread -o $@
 $(BENCH_GC_O)/bdwgc: $(BENCH_GC_SRC)
+	@$(BENCH_GC_NEED_BDWGC)
 	@mkdir -p $(@D)
 	$(CC) $(BENCH_GC_CFLAGS) -DALLOC_BDWGC -DALLOC_NAME='"bdwgc"' -Ibench/gc $< -o $@ $$(pkg-config --libs bdw-gc)
 $(BENCH_GC_O)/bdwgc-nointerior: $(BENCH_GC_SRC)
+	@$(BENCH_GC_NEED_BDWGC)
 	@mkdir -p $(@D)
 	$(CC) $(BENCH_GC_CFLAGS) -DALLOC_BDWGC -DB_NOINTERIOR -DALLOC_NAME='"bdwgc-nointerior"' -Ibench/gc $< -o $@ $$(pkg-config --libs bdw-gc)
 $(BENCH_GC_O)/malloc: $(BENCH_GC_SRC)
