@@ -25,17 +25,22 @@
  * Every fourth check, after two full GCs (the first may end incremental
  * marking, which lets what died meanwhile float to the next), it is exact:
  * every unreachable finalizable object finalized once, every weak
- * reference to an unreachable target NULL. After gengc_heap_free() every
+ * reference to an unreachable target NULL; and a heap snapshot
+ * (gengc_heap_snapshot(), read by tests/heapsnapshot.h) has the model's
+ * reachable objects per type, their pointer fields as edges, their sizes,
+ * and the roots. After gengc_heap_free() every
  * finalizable object ever allocated has been finalized exactly once.
  *
  * Seed: random unless GENGC_MODEL_SEED is set (printed first; each
  * configuration derives its own from it). GENGC_SOAK=1 runs 20x longer
  * (make test-gc-soak).
  */
+#include <fcntl.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "gengc.h"
+#include "heapsnapshot.h"
 #include "test.h"
 
 enum kind { K_NODE, K_VEC, K_TRACE, K_RAW, K_STR, K_KINDS };
@@ -92,6 +97,7 @@ static struct gengc_weak *weak[NWEAK];
 static uint32_t weak_id[NWEAK];
 static uint64_t rng;
 static int failures;
+static char snap_path[64];     /* the snapshot check's file, one per configuration */
 static bool oom_seen;
 static uint64_t oom_calls, near_calls;
 
@@ -288,6 +294,66 @@ static void check_weak(int w, bool exact)
 		FAILF("weak ref to id %u reads %p, the heap has it at %p", id, t, m_addr[id]);
 }
 
+static const char *const type_names[K_KINDS] = { "Node", "Vector", "Traced", "raw", "raw" };
+
+/* A snapshot of the heap agrees with the model (model_reach() just ran). */
+static void check_snapshot(void)
+{
+	size_t want_nodes[K_KINDS] = { 0 }, want_edges = 0, want_bytes = 0, want_handles = 0, want_globals = 1;
+	size_t got_edges = 0, got_bytes = 0, got_handles = SIZE_MAX, got_globals = SIZE_MAX;
+	struct graph g;
+	int fd = open(snap_path, O_WRONLY | O_TRUNC | O_CLOEXEC), r;
+
+	if (fd < 0) {
+		FAILF("snapshot: cannot open %s", snap_path);
+		return;
+	}
+	r = gengc_heap_snapshot(heap, fd);
+	close(fd);
+	if (r != 0 || !graph_read(&g, snap_path)) {
+		FAILF("snapshot: written %d, unreadable", r);
+		return;
+	}
+	for (uint32_t id = 1; id < n_ids; id++) {
+		if (!reachable(id))
+			continue;
+		want_nodes[m[id].kind]++;
+		want_bytes += expected_size(&m[id]) + 8;
+		for (uint32_t k = 0; k < m[id].nslots; k++)
+			want_edges += m[id].slots[k] != 0;
+	}
+	for (int i = 0; i < NHANDLES; i++)
+		want_handles += handle_id[i] != 0;
+	for (int i = 0; i < NGVARS; i++)
+		want_globals += gvar_reg[i] && gvar_id[i];
+	for (size_t i = 0; i < g.n_nodes; i++) {
+		if (!strcmp(g.type[i], "synthetic")) {
+			if (!strcmp(g.name[i], "(Handle scope)"))
+				got_handles = g.edge_count[i];
+			if (!strcmp(g.name[i], "(Global handles)"))
+				got_globals = g.edge_count[i];
+			continue;
+		}
+		got_edges += g.edge_count[i];
+		got_bytes += g.self_size[i];
+	}
+	for (int k = 0; k < K_KINDS; k++) {
+		size_t want = want_nodes[k] + (k == K_RAW ? want_nodes[K_STR] : 0);
+
+		if (k != K_STR && count_named(&g, type_names[k]) != want)
+			FAILF("snapshot: %zu %s nodes, the model reaches %zu", count_named(&g, type_names[k]),
+			      type_names[k], want);
+	}
+	if (got_edges != want_edges)
+		FAILF("snapshot: %zu edges between objects, the model has %zu pointer fields set", got_edges, want_edges);
+	if (got_bytes != want_bytes)
+		FAILF("snapshot: self sizes add up to %zu, the model's objects to %zu", got_bytes, want_bytes);
+	if (got_handles != want_handles || got_globals != want_globals)
+		FAILF("snapshot: %zu handle and %zu global root edges, the model has %zu and %zu", got_handles,
+		      got_globals, want_handles, want_globals);
+	graph_free(&g);
+}
+
 static void check_all(bool exact)
 {
 	char msg[256];
@@ -305,6 +371,8 @@ static void check_all(bool exact)
 	for (int w = 0; w < NWEAK; w++)
 		if (weak[w])
 			check_weak(w, exact);
+	if (exact && failures == 0)
+		check_snapshot();
 }
 
 /* ---- the mutator ------------------------------------------------------------------------ */
@@ -725,6 +793,11 @@ static void run_config(const struct config *c)
 	stack = calloc(max_ids, sizeof(*stack));
 	pstack = calloc(max_ids, sizeof(*pstack));
 	REQUIRE(m && m_seen && m_walked && m_addr && stack && pstack);
+	snprintf(snap_path, sizeof(snap_path), "/tmp/gengc-model-XXXXXX");
+	int snap_fd = mkstemp(snap_path);
+
+	REQUIRE(snap_fd >= 0);
+	close(snap_fd);
 	memset(gvar, 0, sizeof(gvar));
 	memset(gvar_reg, 0, sizeof(gvar_reg));
 	memset(gvar_id, 0, sizeof(gvar_id));
@@ -810,6 +883,7 @@ static void run_config(const struct config *c)
 	for (uint32_t id = 1; id < n_ids; id++)
 		free(m[id].slots);
 	free(m); free(m_seen); free(m_walked); free(m_addr); free(stack); free(pstack);
+	unlink(snap_path);
 }
 
 /* ---- the configurations ------------------------------------------------------------------- */
