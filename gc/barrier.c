@@ -16,7 +16,8 @@
  * the object (the first page of a large run) is on rem_pages with
  * PF_REMEMBERED. Extra bits/cards may be set; a scan drops them. A bit is
  * never set for a slot of a free cell (sweeping clears them); a dirty card
- * may cover free cells, whose slots the card scan never reads.
+ * may cover free cells and the unwritten cells of a promotion LAB (alloc
+ * bits set ahead of use), whose slots the card scan never reads.
  */
 #include <stdlib.h>
 #include <sys/mman.h>
@@ -201,14 +202,24 @@ static bool scan_card(struct gengc_heap *heap, struct page *pg, char *lo)
 	if (pg->kind == PAGE_LARGE) {
 		scan_object_in_card(heap, pg->cells + 8);
 	} else {
+		const struct size_class *c = &heap->cls[pg->cls];
 		size_t first = lo > pg->cells ? (size_t)(lo - pg->cells) / pg->cell_bytes : 0;
 		size_t last = (size_t)(lo + REMSET_GRAIN - 1 - pg->cells) / pg->cell_bytes;
 
 		if (lo + REMSET_GRAIN <= pg->cells)
 			return false;
-		for (size_t i = first; i <= last && i < pg->ncells; i++)
+		for (size_t i = first; i <= last && i < pg->ncells; i++) {
+			char *cell = pg->cells + i * pg->cell_bytes;
+
+			/* The scan runs inside a scavenge, which promotes as it
+			 * goes: the cells of the class's LAB have their alloc bits
+			 * set but hold nothing yet (oldspace.c). A cell before the
+			 * LAB was written when it was taken. */
+			if (cell >= c->lab && cell < c->lab_end)
+				continue;
 			if (bit_test(pg->alloc_bits, (uint32_t)i))
-				scan_object_in_card(heap, pg->cells + i * pg->cell_bytes + 8);
+				scan_object_in_card(heap, cell + 8);
+		}
 	}
 	return heap->card_keep;
 }

@@ -39,6 +39,7 @@
  *   GENGC_INCREMENTAL_MARKING=1    GENGC_MARKING_STEP=N
  *   GENGC_LARGE_OBJECT_THRESHOLD=bytes  GENGC_COMPACT_THRESHOLD=pct
  *   GENGC_OLD_SPACE_GROWTH=pct
+ *   GENGC_HEAPSNAPSHOT_NEAR_HEAP_LIMIT=N  GENGC_DIAGNOSTIC_DIR=path
  * (one per field of struct gengc_options; docs/gengc.md has the table)
  */
 #ifndef GENGC_H
@@ -49,6 +50,14 @@
 
 #ifdef __cplusplus
 extern "C" {
+#endif
+
+/* The library is compiled with -fvisibility=hidden: what this header
+ * declares is its interface and keeps default visibility; every internal
+ * name is hidden, and localized in libgengc.a (gc/gc.mk), so an
+ * application's own collect() or page_free() never meets one of ours. */
+#if defined(__GNUC__)
+#pragma GCC visibility push(default)
 #endif
 
 #define GENGC_VERSION_MAJOR 0
@@ -84,7 +93,8 @@ struct gengc_options {
 	                                   (clamped to [4 KiB, min(128 KiB, starting
 	                                   semispace / 4)]) */
 	uint32_t compact_threshold_pct; /* compact when free cells in used old pages exceed this
-	                                   percentage of the old space after a mark-sweep */
+	                                   percentage of the old space after a mark-sweep;
+	                                   0: at every full GC */
 	uint32_t old_space_growth_pct;  /* next full GC when old space reaches this percentage
 	                                   of what survived the last one (>= 110) */
 	uint32_t trace_gc;              /* 1: one --trace-gc line per GC through the log callback */
@@ -92,10 +102,22 @@ struct gengc_options {
 	uint32_t stress;                /* 1: scavenge at every allocation, 2: full GC at every one */
 	uint32_t incremental_marking;   /* 1: mark the old generation in steps between
 	                                   pauses, V8-style: short full-GC pauses, more total
-	                                   marking work (bench/RESULTS.md has the trade-off) */
+	                                   marking work (bench/RESULTS.md has the trade-off).
+	                                   A cycle starts, checked after each scavenge, once
+	                                   old + large objects reach a quarter of the way from
+	                                   what survived the last full GC to the next one's
+	                                   trigger (at first a quarter of
+	                                   initial_old_space_size: 4 MiB by default); a heap
+	                                   that stays smaller needs no full GC and never marks */
 	uint32_t marking_step;          /* objects scanned per incremental marking step (one
 	                                   step per 32 KiB allocated); small values stress the
 	                                   marking barrier */
+	uint32_t heapsnapshot_near_heap_limit; /* write up to this many heap snapshots when the
+	                                   heap reaches its limit, before the near-limit
+	                                   callback (Node's --heapsnapshot-near-heap-limit);
+	                                   0: none */
+	const char *diagnostic_dir;     /* where they go (Node's --diagnostic-dir); NULL: the
+	                                   current directory. Copied by gengc_heap_new() */
 };
 
 /* Fills *ret with the defaults above, then applies the GENGC_* environment
@@ -118,7 +140,10 @@ void gengc_set_log_callback(gengc_log_fn *fn, void *ctx);
  * when memory or address space is short. */
 struct gengc_heap *gengc_heap_new(const struct gengc_options *opts);
 
-/* Runs every pending finalizer, releases all memory. NULL-safe; returns NULL. */
+/* Runs the finalizer of every object not finalized yet, live or dead (the
+ * heap's objects all die with it), then releases all memory. The
+ * finalizers run as inside a collection (gengc_collect() returns -EBUSY;
+ * they must not allocate, as always). NULL-safe; returns NULL. */
 struct gengc_heap *gengc_heap_free(struct gengc_heap *heap);
 
 /* ------------------------------------------------------------------------ */
@@ -205,7 +230,10 @@ static inline void *gengc_alloc(struct gengc_heap *heap, uint32_t type)
 }
 
 /* Allocates a zeroed object of size payload bytes (>= the type's size; any
- * size for variable types and GENGC_TYPE_RAW). Sizes above the large object
+ * size for variable types and GENGC_TYPE_RAW), rounded up to 8. A size of 0
+ * gets 8 bytes (one word, so distinct objects have distinct addresses):
+ * gengc_size() reads 8, and for a GENGC_TYPE_ALL_POINTERS type that word is
+ * a pointer field holding NULL. Sizes above the large object
  * threshold go to the non-moving large-object space. Objects are limited to
  * 4 GiB - 8; a bigger size, or a fixed type given a smaller size, is a
  * programmer error (NULL). Otherwise as gengc_alloc(). */
@@ -218,7 +246,8 @@ void *gengc_alloc_raw(struct gengc_heap *heap, size_t size);
  * when len is too big for an object. */
 char *gengc_strndup(struct gengc_heap *heap, const char *s, size_t len);
 
-/* The payload size (rounded up to 8) and the type id of a live object. */
+/* The payload size (rounded up to 8, and 8 for a zero-size request) and
+ * the type id of a live object. */
 size_t gengc_size(const void *obj);
 uint32_t gengc_type_of(const void *obj);
 
@@ -249,7 +278,10 @@ static inline void gengc_write(struct gengc_heap *heap, void *obj, void *field, 
 /* ------------------------------------------------------------------------ */
 
 /* A handle is a void ** slot the collector updates when it moves the object:
- * read the object as *h after any allocation. Handles live until the scope
+ * read the object as *h after any allocation. A handle may be written too
+ * (*h = obj, obj a heap object of this heap or NULL: a plain store, no
+ * barrier); the collector then keeps and updates the new object. Handles
+ * live until the scope
  * that created them closes. Scopes nest strictly (LIFO), like V8's. */
 struct gengc_scope {
 	void **next, **limit;           /* the handle stack where the scope opened */
@@ -372,9 +404,12 @@ struct gengc_gc_event {
 	uint64_t freed_bytes;
 	uint64_t marked_objects;        /* full GCs: objects marked live */
 };
-/* Called after every GC, outside the collection: it may read statistics but
- * must not allocate in this heap or collect it (gengc_collect() returns
- * -EBUSY there). */
+/* Called after every GC, when it is complete (the heap is consistent, the
+ * pause is over and counted) but before the allocation or gengc_collect()
+ * that caused it returns. It may read statistics, weak references and
+ * objects, and call gengc_verify(); it must not allocate in this heap (that
+ * could start a GC inside this one's callback), and gengc_collect() returns
+ * -EBUSY here. */
 typedef void gengc_gc_done_fn(struct gengc_heap *heap, const struct gengc_gc_event *ev, void *ctx);
 void gengc_set_gc_done_callback(struct gengc_heap *heap, gengc_gc_done_fn *fn, void *ctx);
 
@@ -414,6 +449,13 @@ struct gengc_memory_usage {             /* process.memoryUsage() */
 struct gengc_heap_statistics {          /* v8.getHeapStatistics() */
 	uint64_t total_heap_size;
 	uint64_t used_heap_size;
+	/* V8's meaning: the most the heap may grow to, the old generation's
+	 * limit plus the young generation's maximum: max_old_space_size (as
+	 * raised by the near-limit callback) + 2 x max_semi_space_size.
+	 * V8 adds a third semispace for its young large-object space, which
+	 * libgengc has not (large objects are old from birth and count in
+	 * max_old_space_size): 44 MiB old, 16 MiB semispaces reads 76 MiB
+	 * here and 92 MiB in node --max-old-space-size=44. */
 	uint64_t heap_size_limit;
 	uint64_t total_available_size;
 	uint64_t total_physical_size;
@@ -461,9 +503,11 @@ struct gengc_stats {
 	uint64_t incremental_marking_cycles; /* full GCs whose marking ran in steps */
 	uint64_t marking_steps;         /* marking steps taken between pauses */
 	uint64_t marking_step_max_ns;   /* the longest of them */
-	/* Reserved for later issues, kept zero now: the heap snapshot writer
-	 * (snapshots taken, last size) and the telemetry page (sequence, flags). */
-	uint64_t reserved[13];
+	uint64_t heap_snapshots;        /* written by gengc_heap_snapshot(), near the limit too */
+	uint64_t last_heap_snapshot_bytes;
+	/* Reserved for later issues, kept zero now: the telemetry page
+	 * (sequence, flags). */
+	uint64_t reserved[11];
 };
 #define GENGC_STATS_VERSION 1
 
@@ -477,6 +521,26 @@ int gengc_space_statistics(struct gengc_heap *heap, enum gengc_space space,
 			   struct gengc_space_statistics *ret);
 
 /* ------------------------------------------------------------------------ */
+/* Heap snapshots                                                            */
+/* ------------------------------------------------------------------------ */
+
+/* Writes a heap snapshot in V8's .heapsnapshot JSON format (what Chrome
+ * DevTools' Memory tab and memlab load) to fd: every object reachable from
+ * the handles and global roots, as a node named by its type (the
+ * constructor name) with its size including the 8-byte header as self
+ * size and an element edge per non-NULL pointer field (indexed by the
+ * field's offset / 8); the roots are V8's synthetic nodes, the root with
+ * an edge to "(GC roots)", and under it "(Handle scope)" and "(Global
+ * handles)". Node ids are not stable across snapshots (objects move).
+ * docs/gengc.md describes the format. Does not collect or move anything;
+ * callable from the GC-done and near-limit callbacks, not from inside a
+ * collection (a finalizer or trace callback: -EBUSY). Cost: a walk of the
+ * reachable heap and 40-60 bytes of malloc per object, for the time of
+ * the call. Returns 0, -ENOMEM, or the negative errno of a failed write()
+ * (the file is then incomplete). */
+int gengc_heap_snapshot(struct gengc_heap *heap, int fd);
+
+/* ------------------------------------------------------------------------ */
 /* Heap checker                                                              */
 /* ------------------------------------------------------------------------ */
 
@@ -488,6 +552,10 @@ int gengc_space_statistics(struct gengc_heap *heap, enum gengc_space space,
  * callback or finalizer), -ENOMEM if its bookkeeping cannot be allocated.
  * Cost: proportional to the heap. */
 int gengc_verify(struct gengc_heap *heap, char *msg, size_t msg_len);
+
+#if defined(__GNUC__)
+#pragma GCC visibility pop
+#endif
 
 #ifdef __cplusplus
 }

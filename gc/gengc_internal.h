@@ -273,6 +273,10 @@ struct gengc_heap {
 	void *near_limit_ctx;
 	gengc_oom_fn *oom_fn;
 	void *oom_ctx;
+
+	/* heap snapshots near the limit */
+	char *diagnostic_dir;           /* a copy of opts.diagnostic_dir, or NULL */
+	uint32_t near_limit_snapshots;  /* written so far */
 };
 
 /* ---- cross-file functions (one noun per file) ------------------------------ */
@@ -417,6 +421,9 @@ void stats_gc_done(struct gengc_heap *heap, enum gengc_gc_kind kind, enum gengc_
 		   uint64_t pause_ns, uint64_t used_before, uint64_t total_before, uint64_t used_after);
 uint64_t heap_used_bytes(const struct gengc_heap *heap);
 uint64_t heap_total_bytes(const struct gengc_heap *heap);
+
+/* snapshot.c */
+void snapshot_near_limit(struct gengc_heap *heap);
 
 /* verify.c */
 void verify_or_die(struct gengc_heap *heap, const char *when);

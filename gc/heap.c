@@ -111,7 +111,7 @@ struct gengc_heap *gengc_heap_new(const struct gengc_options *opts)
 					      (uint32_t)(o->min_semi_space_size * MIB / 4));
 	if (o->large_object_threshold > 128 * KIB)
 		o->large_object_threshold = 128 * KIB;
-	o->compact_threshold_pct = clamp_u32(o->compact_threshold_pct, 1, 100);
+	o->compact_threshold_pct = clamp_u32(o->compact_threshold_pct, 0, 100);
 	o->old_space_growth_pct = clamp_u32(o->old_space_growth_pct, 110, 1000);
 	o->marking_step = clamp_u32(o->marking_step, 1, 1u << 30);
 
@@ -157,10 +157,15 @@ struct gengc_heap *gengc_heap_new(const struct gengc_options *opts)
 	heap->reserve_pages = RESERVE_PAGES;
 	o->initial_old_space_size = clamp_u32(o->initial_old_space_size, 1, 1u << 20);
 	heap->full_gc_at = (size_t)o->initial_old_space_size * MIB;
-	heap->marking_start_at = heap->full_gc_at / 100 * MARKING_START_PCT;
 	if (heap->full_gc_at > heap->heap_limit)
 		heap->full_gc_at = heap->heap_limit;
+	/* After the cap: an initial size above the limit must not put the
+	 * start of marking past the first full GC. */
+	heap->marking_start_at = heap->full_gc_at / 100 * MARKING_START_PCT;
 	heap->t0_ns = now_ns();
+	if (o->diagnostic_dir && !(heap->diagnostic_dir = strdup(o->diagnostic_dir)))
+		return gengc_heap_free(heap);
+	o->diagnostic_dir = heap->diagnostic_dir;
 	return heap;
 }
 
@@ -197,6 +202,7 @@ struct gengc_heap *gengc_heap_free(struct gengc_heap *heap)
 	young_marks_done(heap);
 	if (heap->map)
 		munmap(heap->map, heap->map_bytes);
+	free(heap->diagnostic_dir);
 	free(heap);
 	return NULL;
 }
@@ -316,6 +322,7 @@ void collect(struct gengc_heap *heap, enum gengc_gc_kind kind, enum gengc_gc_rea
 static bool ensure_old_room(struct gengc_heap *heap, size_t bytes)
 {
 	char report[160];
+	bool snapshot_taken = false;
 
 	if (old_committed_bytes(heap) + bytes <= heap->heap_limit)
 		return true;
@@ -323,6 +330,10 @@ static bool ensure_old_room(struct gengc_heap *heap, size_t bytes)
 	while (old_committed_bytes(heap) + bytes > heap->heap_limit) {
 		uint32_t limit_mib = (uint32_t)(heap->heap_limit / MIB);
 
+		if (!snapshot_taken) {  /* Node's order: the snapshot, then the callback */
+			snapshot_near_limit(heap);
+			snapshot_taken = true;
+		}
 		if (heap->near_limit) {
 			uint32_t used_mib = (uint32_t)((old_committed_bytes(heap) + MIB - 1) / MIB);
 			uint32_t nl;

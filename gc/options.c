@@ -56,19 +56,21 @@ static const struct env_opt env_opts[] = {
 	{ "GENGC_INITIAL_OLD_SPACE_SIZE", OPT(initial_old_space_size), 1, 1u << 20 },
 	{ "GENGC_PROMOTION_AGE", OPT(promotion_age), 0, 15 },
 	{ "GENGC_LARGE_OBJECT_THRESHOLD", OPT(large_object_threshold), 4096, 1u << 30 },
-	{ "GENGC_COMPACT_THRESHOLD", OPT(compact_threshold_pct), 1, 100 },
+	{ "GENGC_COMPACT_THRESHOLD", OPT(compact_threshold_pct), 0, 100 },
 	{ "GENGC_OLD_SPACE_GROWTH", OPT(old_space_growth_pct), 110, 1000 },
 	{ "GENGC_TRACE_GC", OPT(trace_gc), 0, 1 },
 	{ "GENGC_VERIFY", OPT(verify), 0, 1 },
 	{ "GENGC_STRESS", OPT(stress), 0, 2 },
 	{ "GENGC_INCREMENTAL_MARKING", OPT(incremental_marking), 0, 1 },
 	{ "GENGC_MARKING_STEP", OPT(marking_step), 1, 1u << 30 },
+	{ "GENGC_HEAPSNAPSHOT_NEAR_HEAP_LIMIT", OPT(heapsnapshot_near_heap_limit), 0, 1000 },
 };
 #define N_ENV (sizeof(env_opts) / sizeof(env_opts[0]))
 
 static pthread_once_t env_once = PTHREAD_ONCE_INIT;
 static bool env_set[N_ENV];
 static uint32_t env_val[N_ENV];
+static char *env_diagnostic_dir;        /* GENGC_DIAGNOSTIC_DIR, copied once */
 
 static void env_parse(void)
 {
@@ -89,6 +91,12 @@ static void env_parse(void)
 		env_set[i] = true;
 		env_val[i] = (uint32_t)v;
 	}
+	const char *dir = getenv("GENGC_DIAGNOSTIC_DIR");
+
+	if (dir && !*dir)
+		gengc_log("gengc: ignoring GENGC_DIAGNOSTIC_DIR=\"\": expected a folder");
+	else if (dir && !(env_diagnostic_dir = strdup(dir)))
+		gengc_log("gengc: ignoring GENGC_DIAGNOSTIC_DIR: out of memory");
 }
 
 void gengc_options_init(struct gengc_options *ret)
@@ -108,4 +116,5 @@ void gengc_options_init(struct gengc_options *ret)
 	for (size_t i = 0; i < N_ENV; i++)
 		if (env_set[i])
 			memcpy((char *)ret + env_opts[i].offset, &env_val[i], sizeof(uint32_t));
+	ret->diagnostic_dir = env_diagnostic_dir;
 }

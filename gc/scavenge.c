@@ -147,6 +147,7 @@ static inline void scan_object(struct gengc_heap *heap, void *obj, bool old)
 #define MADV_POPULATE_WRITE 23
 #endif
 #define SCAVENGE_SURVIVAL_BUDGET (3 * MIB)
+#define SYS_PAGE_BYTES ((size_t)4096)   /* semispaces are MiB-aligned: a multiple of it */
 #define WORK_FIFO_MAX 32768
 #define PROMOTE_ALL_SURVIVAL_PCT 90
 #define PROMOTE_ALL_MIN_SURVIVED MIB
@@ -343,7 +344,10 @@ void young_refill(struct gengc_heap *heap)
 		char *nz = z + ZERO_CHUNK < end ? z + ZERO_CHUNK : end;
 		char *other = heap->to_space == heap->young ? heap->young + heap->semi_max : heap->young;
 		size_t *touched = &heap->semi_touched[other == heap->young ? 0 : 1];
-		size_t off = (size_t)(nz - heap->to_space);
+		/* Rounded up to the kernel's page: madvise() refuses an
+		 * unaligned start (EINVAL), and an offset that followed an
+		 * unaligned top left those pages to fault in the pause. */
+		size_t off = ((size_t)(nz - heap->to_space) + SYS_PAGE_BYTES - 1) & ~(SYS_PAGE_BYTES - 1);
 
 		memset(z, 0, (size_t)(nz - z));
 		z = nz;

@@ -1173,6 +1173,177 @@ static void test_stress_switch_collects_every_allocation(void)
 	gengc_heap_free(h);
 }
 
+/* ---- contracts gengc.h states ------------------------------------------------- */
+/* A zero-size request gets one word: gengc_size() 8, and for an all-pointer
+ * type a NULL pointer slot the collector traces. */
+static void test_zero_size_gets_one_word(void)
+{
+	struct gengc_heap *h = heap_with(1);
+	struct gengc_type vt = { .name = "vec", .flags = GENGC_TYPE_ALL_POINTERS };
+	uint32_t vec, t = node_type(h);
+	void **v, **keep = gengc_handle(h, NULL);
+	void *raw = gengc_alloc_raw(h, 0);
+
+	REQUIRE(gengc_type_register(h, &vt, &vec) == 0);
+	REQUIRE(raw);
+	CHECK_EQ(gengc_size(raw), 8);
+	CHECK_EQ(gengc_type_of(raw), GENGC_TYPE_RAW);
+	v = gengc_alloc_size(h, vec, 0);
+	REQUIRE(v);
+	CHECK_EQ(gengc_size(v), 8);
+	CHECK(v[0] == NULL);
+	*keep = v;
+	struct node *n = new_node(h, t, 77);
+	v = *keep;
+	gengc_write(h, v, &v[0], n);            /* the slot is a pointer field: traced */
+	CHECK_EQ(gengc_collect(h, GENGC_GC_SCAVENGE), 0);
+	CHECK_EQ(gengc_collect(h, GENGC_GC_MARK_COMPACT), 0);
+	v = *keep;
+	CHECK(v[0] && ((struct node *)v[0])->val == 77);
+	check_verify(h);
+	gengc_heap_free(h);
+}
+
+/* heap_size_limit is V8's: the old-space limit plus the young generation's
+ * maximum (two semispaces here). */
+static void test_heap_size_limit_meaning(void)
+{
+	struct gengc_options o;
+	struct gengc_heap *h;
+	struct gengc_heap_statistics hs;
+
+	gengc_options_init(&o);
+	o.max_old_space_size = 44;
+	o.max_semi_space_size = 16;
+	h = gengc_heap_new(&o);
+	REQUIRE(h);
+	CHECK_EQ(gengc_heap_statistics(h, &hs), 0);
+	CHECK_U64(hs.heap_size_limit, (uint64_t)(44 + 2 * 16) << 20);
+	gengc_heap_free(h);
+}
+
+static int fin_live_count;
+static void count_live_fin(void *obj, void *ctx)
+{
+	(void)obj;
+	(void)ctx;
+	fin_live_count++;
+}
+
+/* gengc_heap_free() finalizes live objects too, each once. */
+static void test_heap_free_finalizes_live_objects(void)
+{
+	struct gengc_heap *h = heap_with(1);
+	struct gengc_type ft = { .name = "fin", .size = 16, .finalize = count_live_fin };
+	uint32_t t;
+	static void *root;
+
+	REQUIRE(gengc_type_register(h, &ft, &t) == 0);
+	REQUIRE(gengc_root_add(h, &root) == 0);
+	root = gengc_alloc(h, t);                       /* live, then old */
+	CHECK_EQ(gengc_collect(h, GENGC_GC_MARK_SWEEP), 0);
+	void **young = gengc_handle(h, gengc_alloc(h, t)); /* live, young */
+	REQUIRE(*young);
+	gengc_alloc(h, t);                              /* dead, never collected */
+	fin_live_count = 0;
+	CHECK_EQ(gengc_collect(h, GENGC_GC_SCAVENGE), 0);
+	CHECK_EQ(fin_live_count, 1);                    /* the dead one */
+	gengc_heap_free(h);
+	CHECK_EQ(fin_live_count, 3);                    /* + the two live ones */
+	root = NULL;
+}
+
+/* Writing a handle (*h = obj) makes it root the new object. */
+static void test_handle_written_in_place(void)
+{
+	struct gengc_heap *h = heap_with(0);
+	uint32_t t = node_type(h);
+	void **hd = gengc_handle(h, new_node(h, t, 1));
+
+	*hd = new_node(h, t, 2);                        /* the first becomes garbage */
+	for (int i = 0; i < 3; i++)
+		CHECK_EQ(gengc_collect(h, i == 1 ? GENGC_GC_MARK_COMPACT : GENGC_GC_SCAVENGE), 0);
+	CHECK(*hd && ((struct node *)*hd)->val == 2);
+	check_verify(h);
+	gengc_heap_free(h);
+}
+
+/* The GC-done callback sees a complete heap: gengc_verify() works there
+ * (gengc_collect() does not: test_gc_done_callback_cannot_collect). */
+static int done_verify_rc = 1;
+static void verify_from_gc_done(struct gengc_heap *h, const struct gengc_gc_event *ev, void *ctx)
+{
+	(void)ev;
+	(void)ctx;
+	done_verify_rc = gengc_verify(h, NULL, 0);
+}
+
+static void test_gc_done_callback_sees_a_complete_heap(void)
+{
+	struct gengc_heap *h = heap_with(1);
+	uint32_t t = node_type(h);
+	void **keep = gengc_handle(h, new_node(h, t, 5));
+
+	gengc_set_gc_done_callback(h, verify_from_gc_done, NULL);
+	CHECK_EQ(gengc_collect(h, GENGC_GC_SCAVENGE), 0);
+	CHECK_EQ(done_verify_rc, 0);
+	done_verify_rc = 1;
+	CHECK_EQ(gengc_collect(h, GENGC_GC_MARK_SWEEP), 0);
+	CHECK_EQ(done_verify_rc, 0);
+	CHECK(((struct node *)*keep)->val == 5);
+	gengc_heap_free(h);
+}
+
+/* Incremental marking starts at a quarter of initial_old_space_size: a
+ * 3 MiB old generation marks with a 1 MiB initial size, not with the
+ * default 16 MiB (4 MiB start), where no full GC is due either. */
+static uint64_t marking_cycles_with(uint32_t initial_mib, uint32_t max_old_mib)
+{
+	struct gengc_options o;
+	struct gengc_heap *h;
+	uint64_t cycles;
+	void **keep;
+
+	gengc_options_init(&o);
+	o.incremental_marking = 1;
+	o.initial_old_space_size = initial_mib;
+	o.max_old_space_size = max_old_mib;
+	h = gengc_heap_new(&o);
+	if (!h)
+		return UINT64_MAX;
+	uint32_t t = node_type(h);
+	keep = gengc_handle(h, NULL);
+	for (int i = 0; i < 90000; i++) {               /* 2.9 MB of 32-byte cells kept, in 30 lists */
+		struct node *n = new_node(h, t, (uint64_t)i);
+
+		if (i % 3000 == 0) {                    /* a new list: the old one lives on from n->b */
+			gengc_write(h, n, &n->b, *keep);
+			*keep = n;
+		} else {
+			struct node *head = *keep;
+
+			gengc_write(h, n, &n->a, head->a);
+			gengc_write(h, head, &head->a, n);
+		}
+		if (i % 20000 == 0)
+			gengc_collect(h, GENGC_GC_SCAVENGE);
+	}
+	for (int i = 0; i < 8; i++)                     /* garbage: scavenges, marking steps */
+		for (int j = 0; j < 40000; j++)
+			new_node(h, t, 0);
+	cycles = stats(h).incremental_marking_cycles;
+	gengc_heap_free(h);
+	return cycles;
+}
+
+static void test_incremental_marking_starts_by_initial_size(void)
+{
+	CHECK_EQ(marking_cycles_with(16, 2048), 0);
+	CHECK_CMP(marking_cycles_with(1, 2048), >=, 1);
+	/* An initial size above the limit is capped first: a quarter of 8 MiB. */
+	CHECK_CMP(marking_cycles_with(64, 8), >=, 1);
+}
+
 int main(void)
 {
 	RUN(test_environment_read_once);
@@ -1203,5 +1374,11 @@ int main(void)
 	RUN(test_gc_done_callback_cannot_collect);
 	RUN(test_verify_catches_corruption);
 	RUN(test_stress_switch_collects_every_allocation);
+	RUN(test_zero_size_gets_one_word);
+	RUN(test_heap_size_limit_meaning);
+	RUN(test_heap_free_finalizes_live_objects);
+	RUN(test_handle_written_in_place);
+	RUN(test_gc_done_callback_sees_a_complete_heap);
+	RUN(test_incremental_marking_starts_by_initial_size);
 	return test_done();
 }

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Keeps docs/gengc.md true: its example is tests/helpers/gc_example.c verbatim, and it prints what the guide says. */
+/* Keeps docs/gengc.md true: its example is tests/helpers/gc_example.c verbatim and prints what the guide says; every GENGC_ variable the code reads is documented. */
 #include <unistd.h>
 
 #include "test.h"
@@ -69,9 +69,40 @@ static void test_example_prints_what_the_guide_says(void)
 	CHECK_CONTAINS(out, ", full GCs: 1, heap used: ");
 }
 
+/* Every "GENGC_..." variable name in gc/options.c is in the guide's
+ * options table and in gengc.h's environment list. */
+static void test_every_environment_variable_is_documented(void)
+{
+	char *src = slurp("gc/options.c"), *doc = slurp("docs/gengc.md"), *hdr = slurp("gc/gengc.h");
+	int n = 0;
+
+	REQUIRE(src && doc && hdr);
+	for (char *p = src; (p = strstr(p, "\"GENGC_"));) {
+		char name[64], pat[80];
+		size_t len = strcspn(p + 1, "\"");
+
+		p += 1 + len;
+		if (len >= sizeof(name))
+			continue;
+		memcpy(name, p - len, len);
+		name[len] = 0;
+		n++;
+		snprintf(pat, sizeof(pat), "| `%s", name);
+		if (!strstr(doc, pat))
+			test_fail_at(__FILE__, __LINE__, "docs/gengc.md has no table row for %s", name);
+		if (!strstr(hdr, name))
+			test_fail_at(__FILE__, __LINE__, "gc/gengc.h does not list %s", name);
+	}
+	CHECK_CMP(n, >=, 15);
+	free(src);
+	free(doc);
+	free(hdr);
+}
+
 int main(void)
 {
 	RUN(test_guide_embeds_the_example);
 	RUN(test_example_prints_what_the_guide_says);
+	RUN(test_every_environment_variable_is_documented);
 	return test_done();
 }

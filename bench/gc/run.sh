@@ -27,6 +27,16 @@ run() {
     BENCH_LABEL=$label "$bin/$exe" "$@" 2>>"$log" >> "$out"
 }
 
+# BENCH_GC_NEIGHBOUR=PROGRAM runs PROGRAM beside the whole bench (make
+# bench-gc-busy: a memory-bound job on the other CPU); the summary says so.
+neighbour=${BENCH_GC_NEIGHBOUR:-}
+if [ -n "$neighbour" ]; then
+    "$neighbour" &
+    npid=$!
+    trap 'kill "$npid" 2>/dev/null' EXIT
+    echo "bench-gc: neighbour $neighbour running (pid $npid)" >&2
+fi
+
 echo "bench-gc: $reps runs of each; details in $log" >&2
 out=$tsv.tmp; echo "$cols" > "$out"
 for rep in $(seq "$reps"); do
@@ -128,6 +138,7 @@ gen=$bin/results-section.md
     echo "- ns per marked object (binary-trees-20, the longest full GC): ${ns_per_marked:-?}"
     echo "- gengc-incremental (choices below): longest marking step on binary-trees-20 ${inc_step:-?} ms"
     echo "- $load (the machine is shared: other sessions' jobs can run during the bench)"
+    [ -n "$neighbour" ] && echo "- neighbour: \`$(basename "$neighbour")\` ran beside every run (BENCH_GC_NEIGHBOUR, make bench-gc-busy)"
     echo
     echo "Choices (medians, bench/results/gc-choices.tsv):"
     echo
