@@ -526,6 +526,16 @@ struct ring_buffer *bpf_support_ring_new(struct bpf_map *map, ring_buffer_sample
 	return rb;
 }
 
+int bpf_support_ring_consume(struct ring_buffer *rb, const uint64_t *delivered)
+{
+	uint64_t before = *delivered;
+	int r = ring_buffer__consume(rb);
+
+	if (r < 0)
+		return r;
+	return (int)(*delivered - before);
+}
+
 struct bpf_link *bpf_support_link(const struct bpf_object_skeleton *s, const char *name)
 {
 	size_t n = strlen(name);

@@ -126,6 +126,12 @@ bool bpf_support_test_reject(const char *program);
 struct ring_buffer *bpf_support_ring_new(struct bpf_map *map, ring_buffer_sample_fn fn, void *ctx,
 				       const char *program, struct bpf_failure *f);
 
+/* Consumes every record waiting in rb, each through the callback given to
+ * bpf_support_ring_new(). Returns how many the module delivered, i.e. how
+ * much *delivered (the module's own count, bumped by its callback) grew, or
+ * a negative errno. Never blocks. */
+int bpf_support_ring_consume(struct ring_buffer *rb, const uint64_t *delivered);
+
 /* The link of the loaded variant of the program called name (NAME or
  * NAME_portable) after bpf_support_load(), or NULL. */
 struct bpf_link *bpf_support_link(const struct bpf_object_skeleton *s, const char *name);

@@ -135,17 +135,14 @@ int mark_victim_fd(const struct mark_victim *o)
 
 int mark_victim_poll(struct mark_victim *o, mark_victim_cb cb, void *arg)
 {
-	uint64_t before = o->st.events;
 	int r;
 
 	o->cb = cb;
 	o->cb_arg = arg;
-	r = ring_buffer__consume(o->rb);
+	r = bpf_support_ring_consume(o->rb, &o->st.events);
 	o->cb = NULL;
 	o->cb_arg = NULL;
-	if (r < 0)
-		return r;
-	return (int)(o->st.events - before);
+	return r;
 }
 
 void mark_victim_stats(const struct mark_victim *o, struct mark_victim_stats *ret)

@@ -152,17 +152,14 @@ int process_exit_fd(const struct process_exit *x)
 
 int process_exit_poll(struct process_exit *x, process_exit_cb cb, void *arg)
 {
-	uint64_t before = x->st.events;
 	int r;
 
 	x->cb = cb;
 	x->cb_arg = arg;
-	r = ring_buffer__consume(x->rb);
+	r = bpf_support_ring_consume(x->rb, &x->st.events);
 	x->cb = NULL;
 	x->cb_arg = NULL;
-	if (r < 0)
-		return r;
-	return (int)(x->st.events - before);
+	return r;
 }
 
 void process_exit_stats(const struct process_exit *x, struct process_exit_stats *ret)
