@@ -3,12 +3,12 @@
 # Runs inside a kernel-matrix guest as PID 1 (after tests/kernels/init):
 # lays out the cgroup hierarchy the pass asks for, runs the BPF tests and
 # `memagent --probe` from the host's build (same paths: the host's root is
-# ours), writes the results to /run/matrix and powers off.
+# ours), writes the results to /.matrix and powers off.
 set -u
-. /run/matrix/env
+. /.matrix/env
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root
 [ -n "${MATRIX_CI:-}" ] && export CI=$MATRIX_CI
-out=/run/matrix
+out=/.matrix
 
 off() {
     sync
@@ -17,7 +17,8 @@ off() {
 }
 trap off EXIT
 
-mkdir -p /dev/shm /tmp && mount -t tmpfs -o mode=1777 tmpfs /dev/shm && mount -t tmpfs -o mode=1777 tmpfs /tmp
+# /tmp stays the overlay's (the tree under test may be there).
+mkdir -p /dev/shm && mount -t tmpfs -o mode=1777 tmpfs /dev/shm
 # Loopback: the agent's endpoint and the tests' scrapes live there.
 ip link set lo up 2>/dev/null || busybox ip link set lo up
 uname -r >"$out/uname"
@@ -45,7 +46,10 @@ v1)
 esac
 echo ok >"$out/layout"
 
-cd "$MATRIX_SRC" || exit
+if ! cd "$MATRIX_SRC"; then
+    echo "guest: cannot enter $MATRIX_SRC" >"$out/error"
+    exit
+fi
 # A command of the caller's (debugging: MATRIX_CMD="bpftool -d prog loadall ...").
 if [ -n "${MATRIX_CMD:-}" ]; then
     bash -c "$MATRIX_CMD" >"$out/cmd" 2>&1

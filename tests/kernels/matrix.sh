@@ -80,9 +80,13 @@ fetch() {
             2>/dev/null
         rm -rf "$cache/dl"
         ls "$dir"/boot/vmlinuz-* >/dev/null 2>&1 || { log "no kernel image in $pkg"; return 1; }
-        initramfs "$dir" || return 1
         touch "$dir/.done"
         log "$pkg: downloaded and unpacked in $((SECONDS - t0)) s"
+    fi
+    # The initramfs holds our init: made again when that changed.
+    if ! cmp -s tests/kernels/init "$dir/init.used"; then
+        initramfs "$dir" || return 1
+        cp tests/kernels/init "$dir/init.used"
     fi
     echo "$dir"
 }
@@ -216,6 +220,11 @@ for k in "$@"; do
         fi
         echo "--- $name (cgroup $layout, $accel): memagent --probe" >&2
         sed 's/^/    /' "$share/probe" >&2
+        if [ -s "$share/error" ]; then
+            echo "FAIL $name/$layout/tests: $(cat "$share/error")"
+            status=1
+            continue
+        fi
         if [ ! -e "$share/tests.rc" ]; then
             echo "FAIL $name/$layout/tests: the tests did not finish within ${guest_timeout} s"
             tail -20 "$share/tests" 2>/dev/null | sed 's/^/    /'
