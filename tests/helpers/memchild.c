@@ -100,11 +100,27 @@ static int shmem(size_t mib)
 	return 0;
 }
 
+/* An unlinked file in /tmp: O_TMPFILE where the filesystem has it, else a
+ * named file unlinked at once (overlayfs before 6.6 has no O_TMPFILE, and
+ * the kernel matrix's /tmp is an overlay). */
+static int tmpfile_fd(void)
+{
+	char name[] = "/tmp/memchild.XXXXXX";
+	int fd = open("/tmp", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+
+	if (fd >= 0 || (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL))
+		return fd;
+	fd = mkostemp(name, O_CLOEXEC);
+	if (fd >= 0)
+		unlink(name);
+	return fd;
+}
+
 static int file(size_t mib)
 {
 	size_t len = mib * MIB;
 	char block[65536];
-	int fd = open("/tmp", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	int fd = tmpfile_fd();
 	char *p;
 
 	if (fd < 0)
