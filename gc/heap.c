@@ -166,6 +166,12 @@ struct gengc_heap *gengc_heap_new(const struct gengc_options *opts)
 	if (o->diagnostic_dir && !(heap->diagnostic_dir = strdup(o->diagnostic_dir)))
 		return gengc_heap_free(heap);
 	o->diagnostic_dir = heap->diagnostic_dir;
+	/* A page that cannot be made (no memfd_create under a seccomp filter,
+	 * out of descriptors) leaves the heap without telemetry, not without
+	 * memory: gengc_telemetry_name() then says -ENODEV. */
+	o->telemetry = o->telemetry ? 1 : 0;
+	heap->tm_fd = -1;
+	telemetry_open(heap);
 	return heap;
 }
 
@@ -200,6 +206,7 @@ struct gengc_heap *gengc_heap_free(struct gengc_heap *heap)
 	pages_done(heap);
 	remset_done(heap);
 	young_marks_done(heap);
+	telemetry_close(heap);
 	if (heap->map)
 		munmap(heap->map, heap->map_bytes);
 	free(heap->diagnostic_dir);
