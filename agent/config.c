@@ -445,6 +445,8 @@ static const struct key_spec limits_keys[] = {
 	  .offset = offsetof(struct config_limits, max_processes) },
 	{ .key = "max_groups", .type = V_INT, .apply = apply_uint, .min = 1, .max = 100000,
 	  .offset = offsetof(struct config_limits, max_groups) },
+	{ .key = "max_instrumented", .type = V_INT, .apply = apply_uint, .min = 0, .max = 100000,
+	  .offset = offsetof(struct config_limits, max_instrumented) },
 	{ .key = "http_connections", .type = V_INT, .apply = apply_uint, .min = 1, .max = 10000,
 	  .offset = offsetof(struct config_limits, http_connections) },
 	{ .key = "http_timeout_s", .type = V_INT, .apply = apply_uint, .min = 1, .max = 3600,
@@ -730,7 +732,7 @@ static struct config *config_new(const char *name)
 	if (!c->source || !c->listen)
 		return config_free(c);
 	c->interval_ms = CONFIG_INTERVAL_DEFAULT_MS;
-	c->limits = (struct config_limits){ .max_processes = 100, .max_groups = 500,
+	c->limits = (struct config_limits){ .max_processes = 100, .max_groups = 500, .max_instrumented = 256,
 					    .http_connections = 256, .http_timeout_s = 10 };
 	return c;
 }

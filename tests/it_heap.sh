@@ -1,0 +1,116 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# The heap collector with the real agent and no configuration: a libgengc
+# program is discovered through its fd table and exports the heap spaces its
+# own stats API reports, at the same memagent_heap_gc_sequence; two heaps are
+# two heap series; a forked child holding the parent's pages is not taken for
+# the parent; hostile pages are counted by reason and export nothing; a
+# pwrite-protocol page on tmpfs is found like a memfd. SIGUSR1 both samples
+# and rescans, so nothing here waits for the 30 s rescan.
+. "$(dirname "$0")/lib.sh"
+
+SHM=/dev/shm
+[ "$(stat -f -c %T "$SHM" 2>/dev/null)" = tmpfs ] || SHM=""
+
+start_agent --interval 3600000 || { fail agent_start; finish; }
+
+# --- a libgengc program with two heaps and a forked child ----------------------
+out=$TMP/app.out
+"$HELPERS/gc_telemetry_app" "$out" tele-app 2 fork &
+APP=$!
+PIDS+=("$APP")
+check app_ready wait_until 20 grep -q ready "$out"
+CHILD=$(sed -n 's/^child=//p' "$out")
+[ -n "$CHILD" ] && PIDS+=("$CHILD")
+sample_now
+scrape >"$TMP/m1"
+
+# Every space of every heap: what the agent exports is what the program said,
+# at the same full-GC sequence number.
+n_ok=0 n_bad=0 heaps=""
+while read -r line; do
+    [[ $line == heap=* ]] || continue
+    eval "${line// / ; }"   # heap= gc_seq= space= used= size= available=
+    # shellcheck disable=SC2154
+    l="target=\"tele-app\",pid=\"$APP\",heap=\"$heap\""
+    got_seq=$(awk -v p="memagent_heap_gc_sequence{$l} " 'index($0, p) == 1 { print $NF }' "$TMP/m1")
+    got_used=$(awk -v p="memagent_heap_space_used_bytes{$l,space=\"$space\"} " 'index($0, p) == 1 { print $NF }' "$TMP/m1")
+    got_size=$(awk -v p="memagent_heap_space_size_bytes{$l,space=\"$space\"} " 'index($0, p) == 1 { print $NF }' "$TMP/m1")
+    got_av=$(awk -v p="memagent_heap_space_available_bytes{$l,space=\"$space\"} " 'index($0, p) == 1 { print $NF }' "$TMP/m1")
+    # shellcheck disable=SC2154
+    if [ "$got_seq" = "$gc_seq" ] && [ "$got_used" = "$used" ] && [ "$got_size" = "$size" ] &&
+        [ "$got_av" = "$available" ]; then
+        n_ok=$((n_ok + 1))
+    else
+        n_bad=$((n_bad + 1))
+        echo "  heap $heap $space: page seq=$got_seq used=$got_used size=$got_size avail=$got_av;" \
+            "program seq=$gc_seq used=$used size=$size avail=$available"
+    fi
+    heaps="$heaps $heap"
+done <"$out"
+check spaces_equal_the_programs_stats test "$n_ok" = 6 -a "$n_bad" = 0
+check old_space_has_the_promoted_list test "$(awk -v p="memagent_heap_space_used_bytes{target=\"tele-app\",pid=\"$APP\"," 'index($0, p) == 1 && /old_space/ && $NF > 0' "$TMP/m1" | wc -l)" = 2
+check two_heaps_two_series test "$(grep -c "^memagent_heap_used_bytes{target=\"tele-app\",pid=\"$APP\"" "$TMP/m1")" = 2
+check gc_sequence_is_one test "$(grep "^memagent_heap_gc_sequence{target=\"tele-app\"" "$TMP/m1" | awk '{print $NF}' | sort -u)" = 1
+check full_gc_counted test -n "$(grep "^memagent_gc_collections_total{target=\"tele-app\",pid=\"$APP\",heap=\"1\",kind=\"mark_sweep\"} 1$" "$TMP/m1")"
+check scavenges_counted test -n "$(grep "^memagent_gc_collections_total{target=\"tele-app\",pid=\"$APP\",heap=\"1\",kind=\"scavenge\"} [1-9]" "$TMP/m1")"
+check pause_histogram_counts test -n "$(grep "^memagent_gc_pause_seconds_count{target=\"tele-app\",pid=\"$APP\",heap=\"1\",kind=\"mark_sweep\"} 1$" "$TMP/m1")"
+check pause_histogram_inf_bucket test -n "$(grep "^memagent_gc_pause_seconds_bucket{target=\"tele-app\",pid=\"$APP\",heap=\"1\",kind=\"mark_sweep\",le=\"+Inf\"} 1$" "$TMP/m1")"
+check queue_depths test "$(grep -c "^memagent_queue_depth{target=\"tele-app\",pid=\"$APP\",heap=\"[12]\",queue=\"jobs\"} [78]$" "$TMP/m1")" = 2
+check old_space_after_full_gc test -n "$(grep "^memagent_heap_old_space_after_full_gc_bytes{target=\"tele-app\",pid=\"$APP\",heap=\"1\"} [1-9]" "$TMP/m1")"
+check records_read test -n "$(grep "^memagent_heap_gc_records_total{target=\"tele-app\",pid=\"$APP\",heap=\"1\"} 1$" "$TMP/m1")"
+check no_records_missed test -n "$(grep "^memagent_heap_gc_records_missed_total{target=\"tele-app\",pid=\"$APP\",heap=\"1\"} 0$" "$TMP/m1")"
+check instrumented_count test "$(awk '/^memagent_heap_instrumented / {print $NF}' "$TMP/m1")" = 2
+
+# The forked child holds both pages (same files) but wrote neither.
+check child_holds_the_pages test "$(ls -l /proc/"$CHILD"/fd 2>/dev/null | grep -c 'memfd:gengc-stats')" = 2
+check child_not_reported test -z "$(grep "pid=\"$CHILD\"" "$TMP/m1" | grep '^memagent_heap')"
+check child_counted_as_owner test "$(awk '/^memagent_telemetry_errors_total\{reason="owner"\}/ {print $NF}' "$TMP/m1")" -ge 2
+
+# The program exits: its pages go with it at the next sample.
+kill -KILL "$CHILD" "$APP" 2>/dev/null
+wait "$APP" 2>/dev/null
+sample_now
+check exited_app_dropped test -z "$(scrape | grep 'target="tele-app"')"
+
+# --- hostile pages ----------------------------------------------------------------
+modes="random size version never absurd"
+[ -n "$SHM" ] && modes="$modes torn pwrite"
+for mode in $modes; do
+    "$HELPERS/tm_hostile" "$mode" "$TMP/h.$mode" "$SHM" &
+    PIDS+=("$!")
+done
+for mode in $modes; do
+    wait_until 20 test -s "$TMP/h.$mode" || fail "hostile_${mode}_ready"
+done
+before=$(scrape)
+err() { awk -v p="memagent_telemetry_errors_total{reason=\"$1\"} " 'index($0, p) == 1 { print $NF }' "$2"; }
+printf '%s\n' "$before" >"$TMP/m2a"
+sample_now
+scrape >"$TMP/m2"
+for r in magic size version torn absurd; do
+    check "hostile_counted_$r" test "$(err "$r" "$TMP/m2")" -gt "$(err "$r" "$TMP/m2a")"
+done
+if [ -n "$SHM" ]; then
+    check torn_counts_never_and_torn_pwrite test "$(( $(err torn "$TMP/m2") - $(err torn "$TMP/m2a") ))" -ge 2
+    check pwrite_page_on_tmpfs_exported test -n "$(grep '^memagent_heap_space_used_bytes{target="hostile-pwrite",.*space="code_space"} 3000$' "$TMP/m2")"
+else
+    skip pwrite_page_on_tmpfs_exported "/dev/shm is not a tmpfs"
+fi
+check hostile_pages_export_nothing test -z "$(grep '^memagent_heap\|^memagent_gc_\|^memagent_queue' "$TMP/m2" | grep -v 'hostile-pwrite' | grep 'target="hostile-')"
+# A writer that never finishes stays counted, the agent keeps serving.
+sample_now
+scrape >"$TMP/m3"
+check never_finishing_writer_counted_again test "$(err torn "$TMP/m3")" -gt "$(err torn "$TMP/m2")"
+check agent_still_serves test -n "$(grep '^memagent_samples_total' "$TMP/m3")"
+
+# --- limits.max_instrumented: past it, pages are counted, not read -------------
+check agent_clean_exit stop_agent
+printf '{ "limits": { "max_instrumented": 1 } }\n' >"$TMP/one.json"
+start_agent --interval 3600000 --config "$TMP/one.json" || { fail agent_start_limited; finish; }
+sample_now
+scrape >"$TMP/m4"
+check cap_reads_one test "$(awk '/^memagent_heap_instrumented / {print $NF}' "$TMP/m4")" -le 1
+check cap_counts_overflow test "$(err overflow "$TMP/m4")" -ge 1
+check agent_clean_exit_limited stop_agent
+finish
