@@ -177,9 +177,23 @@ fuzz-config: $(FUZZ_CONFIG)
 	$(FUZZ_CONFIG) -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -artifact_prefix=build/fuzz/ \
 		build/fuzz/corpus-config tests/fuzz/corpus/config
 
-.PHONY: fuzz-config
+# The telemetry page parser under libFuzzer, the same way:
+#   make fuzz-page [FUZZ_SECONDS=60]     new inputs to build/fuzz/corpus-page
+FUZZ_PAGE      := $(O)/fuzz/fuzz_page
+FUZZ_PAGE_SRCS := tests/fuzz/fuzz_page.c collectors/telemetry.c
 
-tests: $(O)/memagent $(TEST_BINS) $(foreach r,$(ROOMS),$(call room_lib,$(r))) $(FUZZ_CONFIG)
+$(FUZZ_PAGE): $(FUZZ_PAGE_SRCS) collectors/telemetry.h gc/abi/gengc_telemetry.h
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_SANFLAGS) -o $@ $(FUZZ_PAGE_SRCS)
+
+fuzz-page: $(FUZZ_PAGE)
+	@mkdir -p build/fuzz/corpus-page
+	$(FUZZ_PAGE) -max_total_time=$(FUZZ_SECONDS) -max_len=8192 -artifact_prefix=build/fuzz/ \
+		build/fuzz/corpus-page tests/fuzz/corpus/page
+
+.PHONY: fuzz-config fuzz-page
+
+tests: $(O)/memagent $(TEST_BINS) $(foreach r,$(ROOMS),$(call room_lib,$(r))) $(FUZZ_CONFIG) $(FUZZ_PAGE)
 	@$(record_build_vars)
 
 # The test run uses the sanitized build; the runner's last line is the verdict.
