@@ -19,7 +19,7 @@ out=$TMP/app.out
 "$HELPERS/gc_telemetry_app" "$out" tele-app 2 fork &
 APP=$!
 PIDS+=("$APP")
-check app_ready wait_until 20 grep -q ready "$out"
+check app_ready wait_until 20 grep -qs ready "$out"
 CHILD=$(sed -n 's/^child=//p' "$out")
 [ -n "$CHILD" ] && PIDS+=("$CHILD")
 sample_now
@@ -62,6 +62,21 @@ check records_read test -n "$(grep "^memagent_heap_gc_records_total{target=\"tel
 check no_records_missed test -n "$(grep "^memagent_heap_gc_records_missed_total{target=\"tele-app\",pid=\"$APP\",heap=\"1\"} 0$" "$TMP/m1")"
 check instrumented_count test "$(awk '/^memagent_heap_instrumented / {print $NF}' "$TMP/m1")" = 2
 
+# 40 full GCs between two samples: 32 records read from the ring, 8 missed.
+kill -USR1 "$APP"
+check app_ran_40_more wait_until 20 grep -q "^more gc_seq=41$" "$out"
+sample_now
+scrape >"$TMP/m1b"
+l="target=\"tele-app\",pid=\"$APP\",heap=\"1\""
+check ring_gc_sequence_41 test -n "$(grep "^memagent_heap_gc_sequence{$l} 41$" "$TMP/m1b")"
+check ring_records_read_33 test -n "$(grep "^memagent_heap_gc_records_total{$l} 33$" "$TMP/m1b")"
+check ring_records_missed_8 test -n "$(grep "^memagent_heap_gc_records_missed_total{$l} 8$" "$TMP/m1b")"
+if command -v promtool >/dev/null; then
+    check promtool_clean_with_heaps promtool check metrics <"$TMP/m1b"
+else
+    skip promtool_clean_with_heaps "no promtool"
+fi
+
 # The forked child holds both pages (same files) but wrote neither.
 check child_holds_the_pages test "$(ls -l /proc/"$CHILD"/fd 2>/dev/null | grep -c 'memfd:gengc-stats')" = 2
 check child_not_reported test -z "$(grep "pid=\"$CHILD\"" "$TMP/m1" | grep '^memagent_heap')"
@@ -74,11 +89,12 @@ sample_now
 check exited_app_dropped test -z "$(scrape | grep 'target="tele-app"')"
 
 # --- hostile pages ----------------------------------------------------------------
-modes="random size version never absurd"
+modes="random size version never absurd regress"
 [ -n "$SHM" ] && modes="$modes torn pwrite"
 for mode in $modes; do
     "$HELPERS/tm_hostile" "$mode" "$TMP/h.$mode" "$SHM" &
     PIDS+=("$!")
+    [ "$mode" = regress ] && REGRESS=$!
 done
 for mode in $modes; do
     wait_until 20 test -s "$TMP/h.$mode" || fail "hostile_${mode}_ready"
@@ -97,11 +113,16 @@ if [ -n "$SHM" ]; then
 else
     skip pwrite_page_on_tmpfs_exported "/dev/shm is not a tmpfs"
 fi
-check hostile_pages_export_nothing test -z "$(grep '^memagent_heap\|^memagent_gc_\|^memagent_queue' "$TMP/m2" | grep -v 'hostile-pwrite' | grep 'target="hostile-')"
+check hostile_pages_export_nothing test -z "$(grep '^memagent_heap\|^memagent_gc_\|^memagent_queue' "$TMP/m2" | grep -v 'hostile-pwrite\|hostile-regress' | grep 'target="hostile-')"
+check regress_page_exported_first test -n "$(grep '^memagent_gc_collections_total{target="hostile-regress",.*kind="scavenge"} 3$' "$TMP/m2")"
+kill -USR1 "$REGRESS"
+check regress_rewritten wait_until 20 test -e "$TMP/h.regress.2"
 # A writer that never finishes stays counted, the agent keeps serving.
 sample_now
 scrape >"$TMP/m3"
 check never_finishing_writer_counted_again test "$(err torn "$TMP/m3")" -gt "$(err torn "$TMP/m2")"
+check regressed_counted test "$(err regressed "$TMP/m3")" -gt "$(err regressed "$TMP/m2")"
+check regressed_page_exports_nothing test -z "$(grep '^memagent_gc_collections_total{target="hostile-regress"' "$TMP/m3")"
 check agent_still_serves test -n "$(grep '^memagent_samples_total' "$TMP/m3")"
 
 # --- limits.max_instrumented: past it, pages are counted, not read -------------

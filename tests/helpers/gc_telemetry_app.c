@@ -6,8 +6,10 @@
  * queue "jobs", collects (a full GC), and writes to OUT, per heap, what
  * gengc_space_statistics() says, the heap id and the full-GC count read from
  * its own page; with "fork", a child that holds the pages and never
- * collects, and its pid. Then "ready", and it waits to be killed.
+ * collects, and its pid. Then "ready", and it waits; each SIGUSR1 runs 40
+ * more full GCs on the first heap and appends "more gc_seq=N".
  */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,11 +20,25 @@
 
 #define MAX_HEAPS 8
 
+static volatile sig_atomic_t more;
+
+static void on_usr1(int sig)
+{
+	(void)sig;
+	more = 1;
+}
+
 int main(int argc, char **argv)
 {
 	struct gengc_heap *heaps[MAX_HEAPS];
 	int n, child = 0;
+	sigset_t block, old;
 	FILE *out;
+
+	signal(SIGUSR1, on_usr1);
+	sigemptyset(&block);
+	sigaddset(&block, SIGUSR1);
+	sigprocmask(SIG_BLOCK, &block, &old);
 
 	if (argc < 4 || (n = atoi(argv[3])) < 1 || n > MAX_HEAPS)
 		return 64;
@@ -55,6 +71,7 @@ int main(int argc, char **argv)
 		if (child < 0)
 			return 1;
 		if (child == 0) {
+			signal(SIGUSR1, SIG_DFL);
 			for (;;)
 				pause();        /* holds the inherited pages, never collects */
 		}
@@ -81,6 +98,20 @@ int main(int argc, char **argv)
 		fprintf(out, "child=%d\n", child);
 	fprintf(out, "ready\n");
 	fclose(out);
-	for (;;)
-		pause();
+	for (;;) {
+		struct gengc_telemetry_page p;
+
+		while (!more)
+			sigsuspend(&old);
+		more = 0;
+		for (int i = 0; i < 40; i++)
+			gengc_collect(heaps[0], GENGC_GC_MARK_SWEEP);
+		if (pread(gengc_telemetry_fd(heaps[0]), &p, sizeof(p), 0) != (ssize_t)sizeof(p))
+			return 1;
+		out = fopen(argv[1], "a");
+		if (!out)
+			return 1;
+		fprintf(out, "more gc_seq=%llu\n", (unsigned long long)p.gc_seq);
+		fclose(out);
+	}
 }

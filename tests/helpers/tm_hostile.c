@@ -9,9 +9,11 @@
  * absurd   a whole page whose old space uses more than its size (absurd)
  * torn     a pwrite-protocol page on tmpfs, seq != seq_end     (torn)
  * pwrite   a good pwrite-protocol page on tmpfs in DIR          (exported)
+ * regress  a good page whose GC count goes back on SIGUSR1      (regressed)
  * Pages are named "hostile-MODE"; the process then waits to be killed.
  */
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +23,20 @@
 #include "gengc_telemetry.h"
 
 static struct gengc_telemetry_page page;
+static int page_fd = -1;
+static char done_path[4200];            /* READY_FILE.2: the regression is on the page */
+
+/* regress: the scavenge count drops from 3 to 1 in a whole, even page. */
+static void on_usr1(int sig)
+{
+	(void)sig;
+	page.kinds[0].count = 1;
+	page.kinds[0].pause_histogram[2] = 1;
+	page.seq = page.seq_end = page.seq + 2;
+	if (pwrite(page_fd, &page, sizeof(page), 0) < 0)
+		_exit(1);
+	close(open(done_path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600));
+}
 
 /* A page that passes every check. */
 static void good_page(const char *mode, uint32_t protocol)
@@ -92,6 +108,12 @@ int main(int argc, char **argv)
 		good_page(mode, GENGC_TELEMETRY_SHARED);
 		page.seq = 3;           /* odd: an update that never ends */
 		fd = page_memfd(sizeof(page));
+	} else if (strcmp(mode, "regress") == 0) {
+		good_page(mode, GENGC_TELEMETRY_SHARED);
+		fd = page_memfd(sizeof(page));
+		page_fd = fd;
+		snprintf(done_path, sizeof(done_path), "%s.2", argv[2]);
+		signal(SIGUSR1, on_usr1);
 	} else if (strcmp(mode, "absurd") == 0) {
 		good_page(mode, GENGC_TELEMETRY_SHARED);
 		page.spaces[1].used_bytes = page.spaces[1].size_bytes + 1;
