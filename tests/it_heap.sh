@@ -125,8 +125,43 @@ check regressed_counted test "$(err regressed "$TMP/m3")" -gt "$(err regressed "
 check regressed_page_exports_nothing test -z "$(grep '^memagent_gc_collections_total{target="hostile-regress"' "$TMP/m3")"
 check agent_still_serves test -n "$(grep '^memagent_samples_total' "$TMP/m3")"
 
+# --- an app running as nobody: found by the agent as root, and by the agent as
+# another user with only the unit's capabilities (systemd/memagent.service) ----
+check agent_clean_exit_before_users stop_agent
+if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null && id nobody >/dev/null 2>&1; then
+    chmod o+x "$TMP"    # nobody may walk into it, not list it
+    mkdir -m 0777 "$TMP/nobody"
+    setpriv --reuid=nobody --regid="$(id -g nobody)" --clear-groups \
+        "$HELPERS/gc_telemetry_app" "$TMP/nobody/app.out" nobody-app 1 &
+    NOBODY=$!
+    PIDS+=("$NOBODY")
+    check nobody_app_ready wait_until 20 grep -qs ready "$TMP/nobody/app.out"
+    start_agent --interval 3600000 || { fail agent_start_root; finish; }
+    sample_now
+    check found_as_root test -n "$(scrape | grep '^memagent_heap_used_bytes{target="nobody-app"')"
+    check agent_clean_exit_root stop_agent
+    CAPS=+sys_ptrace,+dac_read_search,+bpf,+perfmon
+    AGENT_LOG=$TMP/agent.caps.log
+    setpriv --reuid=daemon --regid="$(id -g daemon)" --clear-groups --inh-caps=$CAPS --ambient-caps=$CAPS \
+        "$MEMAGENT" --listen 127.0.0.1:0 --interval 3600000 2>"$AGENT_LOG" &
+    AGENT_PID=$!
+    PIDS+=("$AGENT_PID")
+    if wait_until 20 grep -qs 'serving http://' "$AGENT_LOG"; then
+        AGENT_ADDR=$(grep -o 'serving http://[^/]*' "$AGENT_LOG" | head -1 | sed 's|serving http://||')
+        sample_now
+        check found_with_unit_capabilities test -n "$(scrape | grep '^memagent_heap_used_bytes{target="nobody-app"')"
+        check agent_clean_exit_caps stop_agent
+    else
+        fail found_with_unit_capabilities "agent as daemon did not start: $(head -3 "$AGENT_LOG")"
+    fi
+    kill -KILL "$NOBODY" 2>/dev/null
+    wait "$NOBODY" 2>/dev/null
+else
+    skip found_as_root "needs root and setpriv"
+    skip found_with_unit_capabilities "needs root and setpriv"
+fi
+
 # --- limits.max_instrumented: past it, pages are counted, not read -------------
-check agent_clean_exit stop_agent
 printf '{ "limits": { "max_instrumented": 1 } }\n' >"$TMP/one.json"
 start_agent --interval 3600000 --config "$TMP/one.json" || { fail agent_start_limited; finish; }
 sample_now
