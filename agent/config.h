@@ -30,6 +30,12 @@ struct config_limits {
 	unsigned http_timeout_s;   /* idle HTTP connection timeout (10) */
 };
 
+/* "heap": the heap collector's discovery of instrumented apps (docs/telemetry.md). */
+struct config_heap {
+	bool enabled;              /* true */
+	char *names;               /* an extended regex pages' names must match, or NULL: all */
+};
+
 struct config {
 	char *source;          /* file name, or "(embedded default)" */
 	unsigned interval_ms;  /* 100 .. 3600000 */
@@ -38,6 +44,7 @@ struct config {
 	 * empty array means none. */
 	struct target_set targets;
 	struct config_limits limits;
+	struct config_heap heap;
 };
 
 /* Errors are one line: "FILE:LINE:COLUMN: KEY.PATH: what is wrong". The key

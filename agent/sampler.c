@@ -156,7 +156,8 @@ static void set_targets(struct sampler *s, const struct config *cfg)
 	s->ctx.targets = &cfg->targets;
 	s->ctx.limits = (struct collector_limits){ .max_processes = cfg->limits.max_processes,
 						   .max_groups = cfg->limits.max_groups,
-						   .max_instrumented = cfg->limits.max_instrumented };
+						   .max_instrumented = cfg->heap.enabled ? cfg->limits.max_instrumented : 0 };
+	s->ctx.heap_names = cfg->heap.names;
 }
 
 int sampler_new(const struct config *cfg, const struct sampler_options *o, struct registry *reg,

@@ -63,6 +63,7 @@ struct collector_ctx {
 	const char *cgroup_root; /* "/sys/fs/cgroup", or a fixture tree */
 	const struct target_set *targets;
 	struct collector_limits limits;
+	const char *heap_names;  /* extended regex telemetry page names must match, or NULL */
 	bool use_bpf;
 	/* Bumped by the agent when asked to look again (SIGUSR1): collectors
 	 * that discover slowly (the heap collector's fd-table rescan) compare

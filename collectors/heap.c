@@ -25,6 +25,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -139,6 +140,8 @@ struct state {
 	int proc_fd;
 	DIR *proc_dir;
 	unsigned cap;                   /* limits.max_instrumented */
+	bool narrowed;                  /* names holds ctx->heap_names compiled */
+	regex_t names;
 	struct page_slot *slots;
 	uint64_t *ids;                  /* per slot: the heap id exported this sample, 0: none */
 	size_t n;
@@ -511,6 +514,11 @@ static int collector_read(void *state, struct snapshot *snap, struct collector_e
 			slot_drop(st, i);
 			continue;
 		}
+		/* Outside heap.names: not ours to report; a rescan looks again. */
+		if (why == TELEMETRY_OK && st->narrowed && regexec(&st->names, page.name, 0, NULL, 0) != 0) {
+			slot_drop(st, i);
+			continue;
+		}
 		if (why == TELEMETRY_OK && duplicate_heap(st, i, s, page.heap_id, ids))
 			why = TELEMETRY_ABSURD;
 		if (why != TELEMETRY_OK) {
@@ -557,6 +565,8 @@ static void collector_done(void *state)
 		return;
 	for (size_t i = 0; i < st->n; i++)
 		slot_close(&st->slots[i]);
+	if (st->narrowed)
+		regfree(&st->names);
 	if (st->proc_dir)
 		closedir(st->proc_dir);
 	if (st->proc_fd >= 0)
@@ -576,15 +586,23 @@ static int collector_init(const struct collector_ctx *ctx, void **ret_state)
 
 	if (!st)
 		return -ENOMEM;
+	st->proc_fd = -1;
 	for (int i = 0; i < GENGC_TELEMETRY_BUCKETS - 1; i++)
 		pause_bounds[i] = (double)(2ull << i) / 1e6;
 	st->ctx = ctx;
 	st->cap = ctx->limits.max_instrumented;
+	if (ctx->heap_names) {
+		if (regcomp(&st->names, ctx->heap_names, REG_EXTENDED | REG_NOSUB) != 0) {
+			free(st);
+			return -EINVAL;         /* the configuration checked it: memory */
+		}
+		st->narrowed = true;
+	}
 	st->proc_fd = open(ctx->proc_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (st->proc_fd < 0) {
 		int r = -errno;
 
-		free(st);
+		collector_done(st);
 		return r;
 	}
 	dfd = fcntl(st->proc_fd, F_DUPFD_CLOEXEC, 3);

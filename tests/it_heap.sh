@@ -169,4 +169,26 @@ scrape >"$TMP/m4"
 check cap_reads_one test "$(awk '/^memagent_heap_instrumented / {print $NF}' "$TMP/m4")" -le 1
 check cap_counts_overflow test "$(err overflow "$TMP/m4")" -ge 1
 check agent_clean_exit_limited stop_agent
+
+# --- the heap section narrows discovery or turns it off ----------------------
+printf '{ "heap": { "names": "^hostile-pw" } }\n' >"$TMP/narrow.json"
+start_agent --interval 3600000 --config "$TMP/narrow.json" || { fail agent_start_narrow; finish; }
+sample_now
+scrape >"$TMP/m5"
+if [ -n "$SHM" ]; then
+    check narrowed_keeps_matching test -n "$(grep '^memagent_heap_used_bytes{target="hostile-pwrite"' "$TMP/m5")"
+fi
+check narrowed_drops_others test -z "$(grep '^memagent_heap_used_bytes{' "$TMP/m5" | grep -v 'target="hostile-pwrite"')"
+check agent_clean_exit_narrow stop_agent
+printf '{ "heap": { "enabled": false } }\n' >"$TMP/off.json"
+start_agent --interval 3600000 --config "$TMP/off.json" || { fail agent_start_off; finish; }
+sample_now
+scrape >"$TMP/m6"
+check off_reads_nothing test -z "$(grep '^memagent_heap_used_bytes{' "$TMP/m6")"
+check off_counts_nothing test -z "$(grep '^memagent_telemetry_errors_total' "$TMP/m6")"
+check agent_clean_exit_off stop_agent
+printf '{ "heap": { "names": "(" } }\n' >"$TMP/badre.json"
+"$MEMAGENT" --check-config "$TMP/badre.json" >"$TMP/badre.out" 2>&1
+check bad_names_regex_exit_78 test $? -eq 78
+check bad_names_regex_position grep -q '1:22: heap.names: invalid regex' "$TMP/badre.out"
 finish
