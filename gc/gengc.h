@@ -523,6 +523,10 @@ int gengc_heap_statistics(struct gengc_heap *heap, struct gengc_heap_statistics 
 int gengc_space_statistics(struct gengc_heap *heap, enum gengc_space space,
 			   struct gengc_space_statistics *ret);
 
+/* USDT probes (docs/gengc.md, "USDT probes"): gengc:gc__start(kind),
+ * gengc:gc__done(kind, pause_ns, bytes_before, bytes_after) and
+ * gengc:heap__limit(used, limit), semaphore-guarded: free when untraced. */
+
 /* ------------------------------------------------------------------------ */
 /* The telemetry page (docs/telemetry.md)                                    */
 /* ------------------------------------------------------------------------ */

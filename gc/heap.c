@@ -26,6 +26,14 @@
 #include <time.h>
 
 #include "gengc_internal.h"
+#include "probes.h"
+
+#ifdef GENGC_USDT
+/* The probes' semaphores (probes.h): non-zero while a tracer is attached. */
+unsigned short gengc_gc__start_semaphore __attribute__((used, section(".probes")));
+unsigned short gengc_gc__done_semaphore __attribute__((used, section(".probes")));
+unsigned short gengc_heap__limit_semaphore __attribute__((used, section(".probes")));
+#endif
 
 /* ---- utilities ------------------------------------------------------------- */
 uint64_t now_ns(void)
@@ -256,6 +264,7 @@ static void gc_once(struct gengc_heap *heap, enum gengc_gc_kind kind, enum gengc
 	heap->st.allocated_bytes += (uint64_t)(heap->fast.top - heap->alloc_mark);
 	heap->alloc_mark = heap->fast.top;
 	heap->promoted_this_gc = heap->survived_this_gc = heap->freed_this_gc = 0;
+	GENGC_PROBE1(gc__start, (uint32_t)kind);
 	heap->in_gc = true;
 	if (kind == GENGC_GC_SCAVENGE) {
 		scavenge(heap);
@@ -298,7 +307,10 @@ static void gc_once(struct gengc_heap *heap, enum gengc_gc_kind kind, enum gengc
 		heap->pool_idle = heap->pool.n;
 	}
 	heap->in_gc = false;
-	stats_gc_done(heap, kind, reason, now_ns() - t0, before, total_before, heap_used_bytes(heap));
+	uint64_t pause = now_ns() - t0, after = heap_used_bytes(heap);
+
+	GENGC_PROBE4(gc__done, (uint32_t)kind, pause, before, after);
+	stats_gc_done(heap, kind, reason, pause, before, total_before, after);
 	if (heap->opts.verify)
 		verify_or_die(heap, gengc_gc_kind_name(kind));
 }
@@ -337,6 +349,7 @@ static bool ensure_old_room(struct gengc_heap *heap, size_t bytes)
 	while (old_committed_bytes(heap) + bytes > heap->heap_limit) {
 		uint32_t limit_mib = (uint32_t)(heap->heap_limit / MIB);
 
+		GENGC_PROBE2(heap__limit, (uint64_t)(old_committed_bytes(heap) + bytes), (uint64_t)heap->heap_limit);
 		if (!snapshot_taken) {  /* Node's order: the snapshot, then the callback */
 			snapshot_near_limit(heap);
 			snapshot_taken = true;
