@@ -10,6 +10,7 @@
 #include "bpf_support.h"
 #include "cgroup.h"
 #include "collector.h"
+#include "gc_events.h"
 #include "heap.h"
 #include "httpd.h"
 #include "log.h"
@@ -26,6 +27,7 @@ static const struct collector *const collectors[] = {
 	&cgroup_collector,
 	&oomkill_collector,
 	&heap_collector,
+	&gc_events_collector,
 };
 #define N_COLLECTORS (sizeof(collectors) / sizeof(collectors[0]))
 
