@@ -149,6 +149,7 @@ struct state {
 	size_t n_known, n_fresh, n_now, cap_pids;
 	uint64_t last_rescan_ns, rescan_seen, rescans;
 	bool scanned_once;
+	int self;                       /* our pid as proc_root lists it, or 0 */
 	uint64_t errors[TELEMETRY_REASON_MAX];
 	char buf[4096];
 };
@@ -271,7 +272,7 @@ static void scan_pid(struct state *st, int pid)
 			st->errors[TELEMETRY_UNREADABLE]++;
 			continue;
 		}
-		if (fstat(s.fd, &sb) < 0 || slot_known(st, pid, sb.st_dev, sb.st_ino)) {
+		if (fstat(s.fd, &sb) < 0 || !S_ISREG(sb.st_mode) || slot_known(st, pid, sb.st_dev, sb.st_ino)) {
 			close(s.fd);
 			continue;
 		}
@@ -364,7 +365,8 @@ static int list_pids(struct state *st)
 	return 0;
 }
 
-/* New pids (and those new last time) are checked; everyone on a rescan. */
+/* New pids (and those new last time) are checked; everyone on a rescan.
+ * Returns 1 after a rescan, 0 otherwise, or -errno. */
 static int discover(struct state *st)
 {
 	uint64_t t = mono_ns();
@@ -384,7 +386,8 @@ static int discover(struct state *st)
 		int pid = st->now[i];
 		bool is_new = st->scanned_once && !has_pid(st->known, st->n_known, pid);
 
-		if (rescan || is_new || has_pid(st->fresh, st->n_fresh, pid))
+		/* Our own fd table holds every page we read: not a writer's. */
+		if (pid != st->self && (rescan || is_new || has_pid(st->fresh, st->n_fresh, pid)))
 			scan_pid(st, pid);
 		if (is_new)
 			st->fresh[n_fresh++] = pid;     /* sorted: a subsequence of now */
@@ -393,23 +396,34 @@ static int discover(struct state *st)
 	memcpy(st->known, st->now, st->n_now * sizeof(int));
 	st->n_known = st->n_now;
 	st->scanned_once = true;
-	return 0;
+	return rescan;
 }
 
 /* ---- reading and exporting ---------------------------------------------------------- */
 
 /* Reads slot s into *p. Returns TELEMETRY_OK, a reason, or -1 when the page
- * is gone (its process exited or closed it): the slot is then dropped. */
-static int read_slot(struct page_slot *s, struct gengc_telemetry_page *p)
+ * is gone: the slot is then dropped. Gone is: its process is no longer
+ * listed, its writer closed it (a zeroed magic), or, checked on rescans
+ * only (a path lookup per page is most of a read's cost otherwise), the
+ * page is no longer in the writer's fd table (a writer that closes without
+ * zeroing: read until the next rescan, 30 s at most). */
+static int read_slot(const struct state *st, struct page_slot *s, bool rescanned,
+		     struct gengc_telemetry_page *p)
 {
 	char name[16];
 	struct stat sb;
 	enum telemetry_reason r;
 
-	snprintf(name, sizeof(name), "%d", s->fdnum);
-	if (fstatat(s->fd_dir, name, &sb, 0) < 0 || sb.st_ino != s->ino || sb.st_dev != s->dev)
+	if (!has_pid(st->now, st->n_now, s->pid))
 		return -1;
+	if (rescanned) {
+		snprintf(name, sizeof(name), "%d", s->fdnum);
+		if (fstatat(s->fd_dir, name, &sb, 0) < 0 || sb.st_ino != s->ino || sb.st_dev != s->dev)
+			return -1;
+	}
 	r = telemetry_read(s->fd, p);
+	if (r == TELEMETRY_CLOSED)
+		return -1;
 	if (r != TELEMETRY_OK)
 		return r;
 	if (p->pid != s->ns_pid || (p->start_time && p->start_time != s->start_ticks))
@@ -500,15 +514,18 @@ static int collector_read(void *state, struct snapshot *snap, struct collector_e
 
 	if (!st->cap)
 		return 0;
+	bool rescanned;
+
 	r = discover(st);
 	if (r == -ENOMEM)
 		return r;
 	if (r < 0)
 		err->n[COLLECTOR_UNREADABLE]++;
+	rescanned = r == 1;
 	for (size_t i = 0; i < st->n;) {
 		struct page_slot *s = &st->slots[i];
 		struct gengc_telemetry_page page;
-		int why = read_slot(s, &page);
+		int why = read_slot(st, s, rescanned, &page);
 
 		if (why < 0) {
 			slot_drop(st, i);
@@ -611,6 +628,12 @@ static int collector_init(const struct collector_ctx *ctx, void **ret_state)
 			close(dfd);
 		collector_done(st);
 		return -ENOMEM;
+	}
+	{
+		char self[32];
+		ssize_t n = readlinkat(st->proc_fd, "self", self, sizeof(self) - 1);
+
+		st->self = n > 0 ? (self[n] = 0, atoi(self)) : 0;
 	}
 	if (st->cap && (!(st->slots = calloc(st->cap, sizeof(*st->slots))) ||
 			!(st->ids = calloc(st->cap, sizeof(*st->ids))))) {

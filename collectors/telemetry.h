@@ -23,7 +23,10 @@ enum telemetry_reason {
 	TELEMETRY_REGRESSED,
 	TELEMETRY_UNREADABLE,
 	TELEMETRY_OVERFLOW,
-	TELEMETRY_REASON_MAX
+	TELEMETRY_REASON_MAX,
+	/* Not a refusal: the writer closed the page (its magic is zeroed:
+	 * docs/telemetry.md, "Closing"). telemetry_read() only. */
+	TELEMETRY_CLOSED = TELEMETRY_REASON_MAX,
 };
 /* "magic", "version", ...; "unknown" out of range. */
 const char *telemetry_reason_name(enum telemetry_reason r);
@@ -40,11 +43,12 @@ const char *telemetry_reason_name(enum telemetry_reason r);
  * refuses it (*ret untouched). Cost: one pass over 8 KiB. */
 enum telemetry_reason telemetry_parse(const void *buf, size_t len, struct gengc_telemetry_page *ret);
 
-/* Reads a consistent copy of the page open on fd with pread (seq, the page,
+/* Reads a consistent copy of the page open on fd (a regular file) with pread (seq, the page,
  * seq again; TELEMETRY_READ_ATTEMPTS times at most) and parses it.
  * Returns TELEMETRY_OK and the page, TELEMETRY_UNREADABLE when a read
  * failed, TELEMETRY_SIZE for a short file, TELEMETRY_TORN when no attempt
- * gave one whole copy, or what telemetry_parse() says. */
+ * gave one whole copy, TELEMETRY_CLOSED for a page its writer closed, or
+ * what telemetry_parse() says. */
 enum telemetry_reason telemetry_read(int fd, struct gengc_telemetry_page *ret);
 
 /* What must never go back between two readings of one page. */

@@ -177,10 +177,18 @@ int telemetry_open(struct gengc_heap *heap)
 }
 
 /* tm_fd is valid exactly when tm is set (a heap that failed half way
- * through gengc_heap_new() has neither: its tm_fd is calloc's 0). */
+ * through gengc_heap_new() has neither: its tm_fd is calloc's 0). Our own
+ * page is marked closed first (magic zeroed, docs/telemetry.md "Closing"),
+ * so a reader holding it drops it at once; a page inherited through fork is
+ * the parent's, and left as it is. */
 void telemetry_close(struct gengc_heap *heap)
 {
 	if (heap->tm) {
+		if (heap->tm->pid == (uint32_t)getpid()) {
+			page_begin(heap->tm);
+			memset(heap->tm->magic, 0, sizeof(heap->tm->magic));
+			page_end(heap->tm);
+		}
 		munmap(heap->tm, GENGC_TELEMETRY_SIZE);
 		close(heap->tm_fd);
 	}

@@ -311,6 +311,24 @@ static void test_fork_child_gets_its_own_page(void)
 	gengc_heap_free(h);
 }
 
+/* gengc_heap_free() marks the page closed before closing it: a reader
+ * holding a descriptor sees a whole page with a zero magic. */
+static void test_free_marks_the_page_closed(void)
+{
+	struct gengc_heap *h = new_heap();
+	struct gengc_telemetry_page p;
+	int fd;
+
+	REQUIRE(h);
+	fd = dup(gengc_telemetry_fd(h));
+	REQUIRE(fd >= 0);
+	gengc_heap_free(h);
+	CHECK(pread(fd, &p, sizeof(p), 0) == (ssize_t)sizeof(p));
+	CHECK(memcmp(p.magic, "\0\0\0\0\0\0\0\0", 8) == 0);
+	CHECK(p.seq % 2 == 0 && p.seq == p.seq_end);
+	close(fd);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc > 1 && strcmp(argv[1], "--env-off") == 0)
@@ -324,5 +342,6 @@ int main(int argc, char **argv)
 	RUN(test_off_by_option);
 	RUN(test_off_by_environment);
 	RUN(test_fork_child_gets_its_own_page);
+	RUN(test_free_marks_the_page_closed);
 	return test_done();
 }

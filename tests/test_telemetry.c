@@ -176,6 +176,11 @@ static void test_read_from_a_file(void)
 	CHECK_EQ(telemetry_read(fd, &out), TELEMETRY_MAGIC);
 	close(fd);
 	CHECK_EQ(telemetry_read(-1, &out), TELEMETRY_UNREADABLE);
+	p = good();
+	memset(p.magic, 0, sizeof(p.magic));   /* closed by its writer: not an error */
+	fd = memfd_with(&p, sizeof(p));
+	CHECK_EQ(telemetry_read(fd, &out), TELEMETRY_CLOSED);
+	close(fd);
 }
 
 /* The fuzz corpus is written from docs/telemetry.md's table by a script,
