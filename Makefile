@@ -61,7 +61,8 @@ all: $(O)/memagent gengc
 #
 #   room        may use
 #   core        (libc, pthread)
-#   collectors  core, bpf/ ABI headers and generated skeletons
+#   collectors  core, bpf/ ABI headers and generated skeletons, gc/abi/ (the
+#               telemetry page's layout: not libgengc itself)
 #   exporters   core
 #   agent       collectors, exporters, core
 #
@@ -73,7 +74,8 @@ ROOM_USES_collectors := core
 ROOM_USES_exporters  := core
 ROOM_USES_agent      := collectors exporters core
 ROOM_INC_core        := -I$(CURDIR)/core
-ROOM_INC_collectors  := -I$(CURDIR)/collectors -I$(CURDIR)/core -I$(CURDIR)/bpf -I$(CURDIR)/$(BPF_O)
+ROOM_INC_collectors  := -I$(CURDIR)/collectors -I$(CURDIR)/core -I$(CURDIR)/bpf -I$(CURDIR)/$(BPF_O) \
+                        -I$(CURDIR)/gc/abi
 ROOM_INC_exporters   := -I$(CURDIR)/exporters -I$(CURDIR)/core
 ROOM_INC_agent       := -I$(CURDIR)/agent $(ROOM_INC_collectors) -I$(CURDIR)/exporters
 ROOM_CFLAGS_core       := $(ROOM_INC_core)
@@ -140,14 +142,14 @@ $(GC_TEST_SRCS:tests/%.c=$(O)/tests/%): $(O)/tests/%: $(O)/obj/tests/%.o $(GENGC
 # allocator would add megabytes to every rss the tests check).
 $(O)/obj/tests/helpers/%.o: tests/helpers/%.c
 	@mkdir -p $(@D)
-	$(CC) $(filter-out $(SANFLAGS),$(CFLAGS)) -Itests -c $< -o $@
+	$(CC) $(filter-out $(SANFLAGS),$(CFLAGS)) -Itests -Igc/abi -c $< -o $@
 $(O)/tests/helpers/%: $(O)/obj/tests/helpers/%.o
 	@mkdir -p $(@D)
 	$(CC) -o $@ $^ -lpthread -lm
 # gc_* helpers are libgengc programs, code under test: sanitized like the tests.
 $(O)/obj/tests/helpers/gc_%.o: tests/helpers/gc_%.c
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -Itests -Igc -c $< -o $@
+	$(CC) $(CFLAGS) -Itests -Igc -Igc/abi -c $< -o $@
 $(O)/tests/helpers/gc_%: $(O)/obj/tests/helpers/gc_%.o $(GENGC_A)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ -lpthread -lm
@@ -175,9 +177,23 @@ fuzz-config: $(FUZZ_CONFIG)
 	$(FUZZ_CONFIG) -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -artifact_prefix=build/fuzz/ \
 		build/fuzz/corpus-config tests/fuzz/corpus/config
 
-.PHONY: fuzz-config
+# The telemetry page parser under libFuzzer, the same way:
+#   make fuzz-page [FUZZ_SECONDS=60]     new inputs to build/fuzz/corpus-page
+FUZZ_PAGE      := $(O)/fuzz/fuzz_page
+FUZZ_PAGE_SRCS := tests/fuzz/fuzz_page.c collectors/telemetry.c
 
-tests: $(O)/memagent $(TEST_BINS) $(foreach r,$(ROOMS),$(call room_lib,$(r))) $(FUZZ_CONFIG)
+$(FUZZ_PAGE): $(FUZZ_PAGE_SRCS) collectors/telemetry.h gc/abi/gengc_telemetry.h
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_SANFLAGS) -o $@ $(FUZZ_PAGE_SRCS)
+
+fuzz-page: $(FUZZ_PAGE)
+	@mkdir -p build/fuzz/corpus-page
+	$(FUZZ_PAGE) -max_total_time=$(FUZZ_SECONDS) -max_len=8192 -artifact_prefix=build/fuzz/ \
+		build/fuzz/corpus-page tests/fuzz/corpus/page
+
+.PHONY: fuzz-config fuzz-page
+
+tests: $(O)/memagent $(TEST_BINS) $(foreach r,$(ROOMS),$(call room_lib,$(r))) $(FUZZ_CONFIG) $(FUZZ_PAGE)
 	@$(record_build_vars)
 
 # The test run uses the sanitized build; the runner's last line is the verdict.

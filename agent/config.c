@@ -25,6 +25,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <regex.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -445,10 +446,41 @@ static const struct key_spec limits_keys[] = {
 	  .offset = offsetof(struct config_limits, max_processes) },
 	{ .key = "max_groups", .type = V_INT, .apply = apply_uint, .min = 1, .max = 100000,
 	  .offset = offsetof(struct config_limits, max_groups) },
+	{ .key = "max_instrumented", .type = V_INT, .apply = apply_uint, .min = 0, .max = 100000,
+	  .offset = offsetof(struct config_limits, max_instrumented) },
 	{ .key = "http_connections", .type = V_INT, .apply = apply_uint, .min = 1, .max = 10000,
 	  .offset = offsetof(struct config_limits, http_connections) },
 	{ .key = "http_timeout_s", .type = V_INT, .apply = apply_uint, .min = 1, .max = 3600,
 	  .offset = offsetof(struct config_limits, http_timeout_s) },
+};
+
+/* ---- heap ------------------------------------------------------------------- */
+
+/* heap.names: checked here (the collector compiles its own copy). */
+static int apply_heap_names(struct ctx *x, const struct key_spec *k, json_t *v, void *obj)
+{
+	struct config_heap *h = obj;
+	char why[128];
+	regex_t re;
+	int r;
+
+	(void)k;
+	if (json_string_length(v) > REGEX_MAX)
+		return fail(x, AT_VALUE, "regex too long: %zu bytes, at most %d",
+			    json_string_length(v), REGEX_MAX);
+	r = regcomp(&re, json_string_value(v), REG_EXTENDED | REG_NOSUB);
+	if (r != 0) {
+		regerror(r, &re, why, sizeof(why));
+		return r == REG_ESPACE ? nomem(x) : fail(x, AT_VALUE, "invalid regex: %s", why);
+	}
+	regfree(&re);
+	return set_string(x, v, &h->names);
+}
+
+static const struct key_spec heap_keys[] = {
+	{ .key = "enabled", .type = V_BOOL, .apply = apply_bool,
+	  .offset = offsetof(struct config_heap, enabled) },
+	{ .key = "names", .type = V_STRING, .apply = apply_heap_names },
 };
 
 /* ---- targets --------------------------------------------------------------- */
@@ -694,6 +726,9 @@ static const struct key_spec top_keys[] = {
 	  .offset = offsetof(struct config, limits),
 	  .keys = limits_keys, .n_keys = ARRAY_SIZE(limits_keys) },
 	{ .key = "targets", .type = V_ARRAY, .apply = apply_targets },
+	{ .key = "heap", .type = V_OBJECT, .apply = apply_object,
+	  .offset = offsetof(struct config, heap),
+	  .keys = heap_keys, .n_keys = ARRAY_SIZE(heap_keys) },
 };
 
 /* A config without "targets" gets the embedded default's, checked by the
@@ -730,8 +765,9 @@ static struct config *config_new(const char *name)
 	if (!c->source || !c->listen)
 		return config_free(c);
 	c->interval_ms = CONFIG_INTERVAL_DEFAULT_MS;
-	c->limits = (struct config_limits){ .max_processes = 100, .max_groups = 500,
+	c->limits = (struct config_limits){ .max_processes = 100, .max_groups = 500, .max_instrumented = 256,
 					    .http_connections = 256, .http_timeout_s = 10 };
+	c->heap.enabled = true;
 	return c;
 }
 
@@ -887,6 +923,7 @@ struct config *config_free(struct config *c)
 {
 	if (c) {
 		target_set_done(&c->targets);
+		free(c->heap.names);
 		free(c->listen);
 		free(c->source);
 		free(c);

@@ -25,8 +25,15 @@
 struct config_limits {
 	unsigned max_processes;    /* pid series per per_process target (100) */
 	unsigned max_groups;       /* comm series per group_by target (500) */
+	unsigned max_instrumented; /* telemetry pages read (256); 0: heap discovery off */
 	unsigned http_connections; /* concurrent HTTP connections (256) */
 	unsigned http_timeout_s;   /* idle HTTP connection timeout (10) */
+};
+
+/* "heap": the heap collector's discovery of instrumented apps (docs/telemetry.md). */
+struct config_heap {
+	bool enabled;              /* true */
+	char *names;               /* an extended regex pages' names must match, or NULL: all */
 };
 
 struct config {
@@ -37,6 +44,7 @@ struct config {
 	 * empty array means none. */
 	struct target_set targets;
 	struct config_limits limits;
+	struct config_heap heap;
 };
 
 /* Errors are one line: "FILE:LINE:COLUMN: KEY.PATH: what is wrong". The key

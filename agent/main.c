@@ -361,6 +361,7 @@ static int run(const struct options *o)
 
 				while (read(sfd, &si, sizeof(si)) == sizeof(si)) {
 					if (si.ssi_signo == SIGUSR1) {
+						sampler_rescan(s);
 						tick(s, h);
 					} else if (si.ssi_signo == SIGHUP) {
 						if (reload(o, &cfg, s, &h, reg, tfd, efd) < 0)

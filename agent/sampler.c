@@ -10,6 +10,8 @@
 #include "bpf_support.h"
 #include "cgroup.h"
 #include "collector.h"
+#include "gc_events.h"
+#include "heap.h"
 #include "httpd.h"
 #include "log.h"
 #include "meminfo.h"
@@ -24,6 +26,8 @@ static const struct collector *const collectors[] = {
 	&process_collector,
 	&cgroup_collector,
 	&oomkill_collector,
+	&heap_collector,
+	&gc_events_collector,
 };
 #define N_COLLECTORS (sizeof(collectors) / sizeof(collectors[0]))
 
@@ -153,7 +157,9 @@ static void set_targets(struct sampler *s, const struct config *cfg)
 {
 	s->ctx.targets = &cfg->targets;
 	s->ctx.limits = (struct collector_limits){ .max_processes = cfg->limits.max_processes,
-						   .max_groups = cfg->limits.max_groups };
+						   .max_groups = cfg->limits.max_groups,
+						   .max_instrumented = cfg->heap.enabled ? cfg->limits.max_instrumented : 0 };
+	s->ctx.heap_names = cfg->heap.names;
 }
 
 int sampler_new(const struct config *cfg, const struct sampler_options *o, struct registry *reg,
@@ -190,6 +196,11 @@ int sampler_reconfigure(struct sampler *s, const struct config *cfg)
 	set_targets(s, cfg);
 	start_collectors(s);
 	return 0;
+}
+
+void sampler_rescan(struct sampler *s)
+{
+	s->ctx.rescan_requests++;
 }
 
 void sampler_note_reload(struct sampler *s, bool ok)

@@ -34,6 +34,10 @@ struct snapshot *sampler_tick(struct sampler *s);
  * the old config afterwards. Returns 0. */
 int sampler_reconfigure(struct sampler *s, const struct config *cfg);
 
+/* Asks collectors that discover slowly to look at everything again at the
+ * next tick (SIGUSR1: "sample now" also means "look again"). */
+void sampler_rescan(struct sampler *s);
+
 /* Records a reload attempt for memagent_config_reloads_total. */
 void sampler_note_reload(struct sampler *s, bool ok);
 

@@ -7,15 +7,15 @@
 BENCH_GC_O      := build/bench/gc
 BENCH_GC_CFLAGS := -std=gnu11 -O2 -g -D_GNU_SOURCE -fno-strict-aliasing -Wall -Wextra -Werror
 BENCH_GC_LIBSRC := $(wildcard gc/*.c)
-BENCH_GC_HDRS   := gc/gengc.h gc/gengc_internal.h
+BENCH_GC_HDRS   := gc/gengc.h gc/gengc_internal.h gc/probes.h gc/abi/gengc_telemetry.h
 BENCH_GC_BINS   := $(addprefix $(BENCH_GC_O)/,gengc gengc-cards bdwgc bdwgc-nointerior malloc)
 
 $(BENCH_GC_O)/slots/%.o: gc/%.c $(BENCH_GC_HDRS)
 	@mkdir -p $(@D)
-	$(CC) $(BENCH_GC_CFLAGS) -Igc -c $< -o $@
+	$(CC) $(BENCH_GC_CFLAGS) -Igc -Igc/abi -c $< -o $@
 $(BENCH_GC_O)/cards/%.o: gc/%.c $(BENCH_GC_HDRS)
 	@mkdir -p $(@D)
-	$(CC) $(BENCH_GC_CFLAGS) -DGENGC_CARD_TABLE -Igc -c $< -o $@
+	$(CC) $(BENCH_GC_CFLAGS) -DGENGC_CARD_TABLE -Igc -Igc/abi -c $< -o $@
 $(BENCH_GC_O)/slots/libgengc.a: $(BENCH_GC_LIBSRC:gc/%.c=$(BENCH_GC_O)/slots/%.o)
 	@rm -f $@
 	ar rcs $@ $^

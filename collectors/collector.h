@@ -55,6 +55,7 @@ struct collector_event {
 struct collector_limits {
 	unsigned max_processes; /* pid series per per_process target */
 	unsigned max_groups;    /* comm series per group_by target */
+	unsigned max_instrumented; /* telemetry pages read (heap collector); 0: none */
 };
 
 struct collector_ctx {
@@ -62,7 +63,12 @@ struct collector_ctx {
 	const char *cgroup_root; /* "/sys/fs/cgroup", or a fixture tree */
 	const struct target_set *targets;
 	struct collector_limits limits;
+	const char *heap_names;  /* extended regex telemetry page names must match, or NULL */
 	bool use_bpf;
+	/* Bumped by the agent when asked to look again (SIGUSR1): collectors
+	 * that discover slowly (the heap collector's fd-table rescan) compare
+	 * it with the value they last saw. */
+	uint64_t rescan_requests;
 	void (*event)(void *arg, const struct collector_event *ev);
 	void *event_arg;
 };

@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: MIT
 # libgengc: static and shared library, gengc.pc, install. Included by the top
-# Makefile. libc only: gc/ objects see -Igc and nothing of the agent.
+# Makefile. libc only: gc/ objects see -Igc (and gc/abi, the telemetry page's
+# layout, which the agent's collectors room sees too) and nothing of the agent.
 
 GENGC_VERSION := 0.1.0
 GENGC_SRCS := $(wildcard gc/*.c)
@@ -14,7 +15,7 @@ GENGC_PC   := $(O)/gengc.pc
 # local, so it exports only gengc_ names: an app with its own collect() or
 # page_free() links against it (tests/test_gc_symbols.c checks both
 # libraries). The shared library needs no such step: the version script.
-$(O)/obj/gc/%.o: CFLAGS += -fPIC -fvisibility=hidden -Igc
+$(O)/obj/gc/%.o: CFLAGS += -fPIC -fvisibility=hidden -Igc -Igc/abi
 
 GENGC_RELOC := $(O)/obj/libgengc-reloc.o
 $(GENGC_RELOC): $(GENGC_OBJS)
@@ -42,6 +43,7 @@ gengc: $(GENGC_A) $(GENGC_SO) $(GENGC_PC)
 
 GENGC_INSTALL_DEPS := $(GENGC_A) $(GENGC_SO) $(GENGC_PC)
 GENGC_INSTALL = install -D -m 0644 gc/gengc.h $(DESTDIR)$(PREFIX)/include/gengc.h && \
+	install -D -m 0644 gc/abi/gengc_telemetry.h $(DESTDIR)$(PREFIX)/include/gengc_telemetry.h && \
 	install -D -m 0644 $(GENGC_A) $(DESTDIR)$(PREFIX)/lib/libgengc.a && \
 	install -D -m 0755 $(GENGC_SO) $(DESTDIR)$(PREFIX)/lib/libgengc.so.0 && \
 	ln -sf libgengc.so.0 $(DESTDIR)$(PREFIX)/lib/libgengc.so && \
@@ -74,7 +76,7 @@ GENGC_CARDS_TESTS := test_gc test_gc_stress test_gc_model
 
 $(O)/obj/gc-cards/%.o: gc/%.c
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -fPIC -fvisibility=hidden -DGENGC_CARD_TABLE -Igc -c $< -o $@
+	$(CC) $(CFLAGS) -fPIC -fvisibility=hidden -DGENGC_CARD_TABLE -Igc -Igc/abi -c $< -o $@
 $(GENGC_CARDS_A): $(GENGC_CARDS_OBJS)
 	@rm -f $@
 	ar rcs $@ $^

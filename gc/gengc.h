@@ -40,6 +40,7 @@
  *   GENGC_LARGE_OBJECT_THRESHOLD=bytes  GENGC_COMPACT_THRESHOLD=pct
  *   GENGC_OLD_SPACE_GROWTH=pct
  *   GENGC_HEAPSNAPSHOT_NEAR_HEAP_LIMIT=N  GENGC_DIAGNOSTIC_DIR=path
+ *   GENGC_TELEMETRY=0 (publish no telemetry page; 1, the default, publishes one)
  * (one per field of struct gengc_options; docs/gengc.md has the table)
  */
 #ifndef GENGC_H
@@ -118,6 +119,8 @@ struct gengc_options {
 	                                   0: none */
 	const char *diagnostic_dir;     /* where they go (Node's --diagnostic-dir); NULL: the
 	                                   current directory. Copied by gengc_heap_new() */
+	uint32_t telemetry;             /* 1 (the default): the heap publishes its telemetry
+	                                   page (docs/telemetry.md) for the agent; 0: none */
 };
 
 /* Fills *ret with the defaults above, then applies the GENGC_* environment
@@ -519,6 +522,39 @@ int gengc_heap_statistics(struct gengc_heap *heap, struct gengc_heap_statistics 
 /* -EINVAL for an unknown space. */
 int gengc_space_statistics(struct gengc_heap *heap, enum gengc_space space,
 			   struct gengc_space_statistics *ret);
+
+/* USDT probes (docs/gengc.md, "USDT probes"): gengc:gc__start(kind),
+ * gengc:gc__done(kind, pause_ns, bytes_before, bytes_after) and
+ * gengc:heap__limit(used, limit), semaphore-guarded: free when untraced. */
+
+/* ------------------------------------------------------------------------ */
+/* The telemetry page (docs/telemetry.md)                                    */
+/* ------------------------------------------------------------------------ */
+
+/* With options.telemetry set (the default) every heap publishes its
+ * statistics on a page of its own: a memfd named "gengc-stats", sealed
+ * against shrinking and growing, mapped shared, that the agent finds in
+ * /proc/PID/fd. It is rewritten at the end of every GC and on every queue
+ * report, never per allocation, and never reads /proc (the process's start
+ * time is read from /proc/self/stat once per process). Cost per GC: a copy
+ * of the statistics (~1 KiB) and a walk of the old space's page list. A
+ * forked child that collects replaces the inherited page with its own.
+ * A heap whose page could not be made (no memfd_create) runs without one. */
+
+/* Sets the page's name, the agent's `target` label (default: the thread's
+ * comm). Returns 0; -EINVAL for a NULL or empty name or one over 63 bytes;
+ * -ENODEV with telemetry off (or no page). */
+int gengc_telemetry_name(struct gengc_heap *heap, const char *name);
+
+/* Publishes the depth of the app's queue `name` (the agent's
+ * memagent_queue_depth{queue}); the first report of a name adds it, later
+ * ones update it. Returns 0; -EINVAL for a NULL or empty name or one over 63
+ * bytes; -ENOSPC for a 33rd name; -ENODEV with telemetry off (or no page). */
+int gengc_queue_report(struct gengc_heap *heap, const char *name, uint64_t depth);
+
+/* The page's descriptor (owned by the heap: do not close it), for tests and
+ * for passing to a reader; -ENODEV with telemetry off. */
+int gengc_telemetry_fd(struct gengc_heap *heap);
 
 /* ------------------------------------------------------------------------ */
 /* Heap snapshots                                                            */

@@ -274,6 +274,11 @@ struct gengc_heap {
 	gengc_oom_fn *oom_fn;
 	void *oom_ctx;
 
+	/* the telemetry page (telemetry.c); NULL when off */
+	struct gengc_telemetry_page *tm;
+	int tm_fd;
+	uint64_t tm_heap_id;
+
 	/* heap snapshots near the limit */
 	char *diagnostic_dir;           /* a copy of opts.diagnostic_dir, or NULL */
 	uint32_t near_limit_snapshots;  /* written so far */
@@ -421,6 +426,13 @@ void stats_gc_done(struct gengc_heap *heap, enum gengc_gc_kind kind, enum gengc_
 		   uint64_t pause_ns, uint64_t used_before, uint64_t total_before, uint64_t used_after);
 uint64_t heap_used_bytes(const struct gengc_heap *heap);
 uint64_t heap_total_bytes(const struct gengc_heap *heap);
+
+/* telemetry.c: the page of docs/telemetry.md */
+struct gengc_telemetry_page;
+int telemetry_open(struct gengc_heap *heap);    /* 0 also when off; -errno: no page */
+void telemetry_close(struct gengc_heap *heap);
+/* Rewrites the page; ev is the GC just done (full GCs add a ring record) or NULL. */
+void telemetry_update(struct gengc_heap *heap, const struct gengc_gc_event *ev);
 
 /* snapshot.c */
 void snapshot_near_limit(struct gengc_heap *heap);

@@ -26,6 +26,14 @@
 #include <time.h>
 
 #include "gengc_internal.h"
+#include "probes.h"
+
+#ifdef GENGC_USDT
+/* The probes' semaphores (probes.h): non-zero while a tracer is attached. */
+unsigned short gengc_gc__start_semaphore __attribute__((used, section(".probes")));
+unsigned short gengc_gc__done_semaphore __attribute__((used, section(".probes")));
+unsigned short gengc_heap__limit_semaphore __attribute__((used, section(".probes")));
+#endif
 
 /* ---- utilities ------------------------------------------------------------- */
 uint64_t now_ns(void)
@@ -166,6 +174,12 @@ struct gengc_heap *gengc_heap_new(const struct gengc_options *opts)
 	if (o->diagnostic_dir && !(heap->diagnostic_dir = strdup(o->diagnostic_dir)))
 		return gengc_heap_free(heap);
 	o->diagnostic_dir = heap->diagnostic_dir;
+	/* A page that cannot be made (no memfd_create under a seccomp filter,
+	 * out of descriptors) leaves the heap without telemetry, not without
+	 * memory: gengc_telemetry_name() then says -ENODEV. */
+	o->telemetry = o->telemetry ? 1 : 0;
+	heap->tm_fd = -1;
+	telemetry_open(heap);
 	return heap;
 }
 
@@ -200,6 +214,7 @@ struct gengc_heap *gengc_heap_free(struct gengc_heap *heap)
 	pages_done(heap);
 	remset_done(heap);
 	young_marks_done(heap);
+	telemetry_close(heap);
 	if (heap->map)
 		munmap(heap->map, heap->map_bytes);
 	free(heap->diagnostic_dir);
@@ -249,6 +264,7 @@ static void gc_once(struct gengc_heap *heap, enum gengc_gc_kind kind, enum gengc
 	heap->st.allocated_bytes += (uint64_t)(heap->fast.top - heap->alloc_mark);
 	heap->alloc_mark = heap->fast.top;
 	heap->promoted_this_gc = heap->survived_this_gc = heap->freed_this_gc = 0;
+	GENGC_PROBE1(gc__start, (uint32_t)kind);
 	heap->in_gc = true;
 	if (kind == GENGC_GC_SCAVENGE) {
 		scavenge(heap);
@@ -291,7 +307,10 @@ static void gc_once(struct gengc_heap *heap, enum gengc_gc_kind kind, enum gengc
 		heap->pool_idle = heap->pool.n;
 	}
 	heap->in_gc = false;
-	stats_gc_done(heap, kind, reason, now_ns() - t0, before, total_before, heap_used_bytes(heap));
+	uint64_t pause = now_ns() - t0, after = heap_used_bytes(heap);
+
+	GENGC_PROBE4(gc__done, (uint32_t)kind, pause, before, after);
+	stats_gc_done(heap, kind, reason, pause, before, total_before, after);
 	if (heap->opts.verify)
 		verify_or_die(heap, gengc_gc_kind_name(kind));
 }
@@ -330,6 +349,7 @@ static bool ensure_old_room(struct gengc_heap *heap, size_t bytes)
 	while (old_committed_bytes(heap) + bytes > heap->heap_limit) {
 		uint32_t limit_mib = (uint32_t)(heap->heap_limit / MIB);
 
+		GENGC_PROBE2(heap__limit, (uint64_t)(old_committed_bytes(heap) + bytes), (uint64_t)heap->heap_limit);
 		if (!snapshot_taken) {  /* Node's order: the snapshot, then the callback */
 			snapshot_near_limit(heap);
 			snapshot_taken = true;

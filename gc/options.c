@@ -64,6 +64,7 @@ static const struct env_opt env_opts[] = {
 	{ "GENGC_INCREMENTAL_MARKING", OPT(incremental_marking), 0, 1 },
 	{ "GENGC_MARKING_STEP", OPT(marking_step), 1, 1u << 30 },
 	{ "GENGC_HEAPSNAPSHOT_NEAR_HEAP_LIMIT", OPT(heapsnapshot_near_heap_limit), 0, 1000 },
+	{ "GENGC_TELEMETRY", OPT(telemetry), 0, 1 },
 };
 #define N_ENV (sizeof(env_opts) / sizeof(env_opts[0]))
 
@@ -111,6 +112,7 @@ void gengc_options_init(struct gengc_options *ret)
 		.compact_threshold_pct = GENGC_DEFAULT_COMPACT_THRESHOLD_PCT,
 		.old_space_growth_pct = GENGC_DEFAULT_OLD_SPACE_GROWTH_PCT,
 		.marking_step = GENGC_DEFAULT_MARKING_STEP,
+		.telemetry = 1,
 	};
 	pthread_once(&env_once, env_parse);
 	for (size_t i = 0; i < N_ENV; i++)

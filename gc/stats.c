@@ -170,6 +170,7 @@ void stats_gc_done(struct gengc_heap *heap, enum gengc_gc_kind kind, enum gengc_
 			  (double)used_after * mb, (double)heap_total_bytes(heap) * mb, (double)pause_ns / 1e6,
 			  gengc_gc_reason_name(reason));
 	}
+	telemetry_update(heap, &ev);
 	/* The callback may read statistics (in_gc is clear for that) but a
 	 * collection from it is refused (in_callback): it would run inside
 	 * the policy's sequence and call the callback again, without end. */

@@ -64,6 +64,27 @@ for room in $ROOMS; do
         fail "includes_${room}" "$bad"
     fi
 done
+# gc/ stands alone: the collectors see the telemetry page's layout
+# (gc/abi/) and nothing else of libgengc; core and exporters see none of it.
+if compile collectors gengc_telemetry.h; then
+    pass collectors_see_the_telemetry_abi
+else
+    fail collectors_see_the_telemetry_abi "$(head -c 300 "$TMP/cc.out")"
+fi
+for room in core exporters collectors; do
+    for h in gengc.h gengc_internal.h; do
+        if ! compile "$room" "$h" && grep -q "$h: No such file or directory" "$TMP/cc.out"; then
+            pass "${room}_refuses_gc_${h%.h}"
+        else
+            fail "${room}_refuses_gc_${h%.h}" "compiled"
+        fi
+    done
+done
+if ! compile core gengc_telemetry.h && grep -q "No such file" "$TMP/cc.out"; then
+    pass core_refuses_the_telemetry_abi
+else
+    fail core_refuses_the_telemetry_abi "compiled"
+fi
 # The refusals above are not vacuous: the upper rooms have headers to refuse.
 check refused_headers_exist test "$(headers_of agent | wc -l)" -gt 0
 

@@ -310,13 +310,13 @@ static void test_unknown_keys(void)
 	/* Far from every key: no guess, the list instead. */
 	CHECK_ERR("{\"sinks\": []}",
 		  "t.json:1:2: sinks: unknown key \"sinks\"; expected one of: interval_ms, listen, "
-		  "limits, targets");
+		  "limits, targets, heap");
 	CHECK_ERR("{\"targets\": [{\"nmae\": \"a\", \"match\": {}}]}",
 		  "t.json:1:15: targets[0].nmae: unknown key \"nmae\"; did you mean \"name\"?");
 	/* Odd keys are shown escaped, in brackets. */
 	CHECK_ERR("{\"a.b\\n\": 1}",
 		  "t.json:1:2: [\"a.b\\x0a\"]: unknown key \"a.b\\x0a\"; expected one of: "
-		  "interval_ms, listen, limits, targets");
+		  "interval_ms, listen, limits, targets, heap");
 }
 
 static void test_wrong_types(void)
