@@ -394,7 +394,7 @@ int main(int argc, char **argv)
 		off_min, off_max, pairs);
 	fprintf(m, "| agent: heap collector per cycle, %d instrumented processes | %.3f ms CPU | ≤ 0.3 ms |\n",
 		instrumented, cyc_med * 1e3);
-	fprintf(m, "| agent: the same, %d processes on the host (the /proc listing for new pids) | %.3f ms CPU | |\n",
+	fprintf(m, "| agent: the same, %d processes on the host (quiet: no fork, so no listing; exits through pidfds) | %.3f ms CPU | |\n",
 		host1, big_med * 1e3);
 	fprintf(m, "| agent: full discovery rescan, %d processes | %.3f ms CPU | ≤ 50 ms |\n", host1, resc_med * 1e3);
 	if (rest)
