@@ -6,6 +6,7 @@
 
 #include "rss_stat.h"
 #include "process_exit.h"
+#include "gc_usdt.h"
 #include "mark_victim.h"
 #include "task_iter.h"
 
@@ -85,6 +86,17 @@ int probe_run(struct bpf_feature_status ret[BPF_FEATURE_MAX])
 			unavailable(&ret[BPF_FEATURE_TASK_ITER], r, &f);
 		}
 		task_iter_free(m);
+	}
+	{
+		struct gc_usdt *m = NULL;
+
+		r = gc_usdt_new(&m, &f);
+		if (r == 0)
+			bpf_feature_set(&ret[BPF_FEATURE_GC_USDT], 0,
+					"usdt gengc:gc__done loaded (attached per file that carries it)");
+		else
+			unavailable(&ret[BPF_FEATURE_GC_USDT], r, &f);
+		gc_usdt_free(m);
 	}
 	for (int i = 0; i < BPF_FEATURE_MAX; i++)
 		n += ret[i].available;

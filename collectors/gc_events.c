@@ -7,7 +7,9 @@
  * its maps for a libgengc.so; each file is handed to gc_usdt once (it
  * remembers files without the probe). A pid that maps a file carrying the
  * probe is tracked (at most limits.max_instrumented) and exported under
- * target (its comm), pid and kind; a tracked pid that exits is forgotten.
+ * target (its comm), pid and kind; a tracked pid that exits (its pidfd
+ * turns readable) is forgotten. As in the heap collector, /proc is listed
+ * only when the last pid allocated moved.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -15,8 +17,10 @@
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <poll.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -46,6 +50,7 @@ static const char *const kind_names[] = { "scavenge", "mark_sweep", "mark_compac
 
 struct tracked {
 	int pid;
+	int pidfd;                      /* readable once it exited; -1: none */
 	char comm[PROCFS_COMM_MAX];
 };
 
@@ -60,6 +65,10 @@ struct state {
 	size_t n_known, n_fresh, n_now, cap_pids;
 	uint64_t last_rescan_ns, rescan_seen;
 	bool scanned_once;
+	int loadavg_fd;                 /* /proc/loadavg: the last pid allocated */
+	uint64_t last_pid;
+	bool last_pid_confirmed;
+	struct pollfd *polls;           /* per tracked pid, cap_t of them */
 	char buf[65536];
 };
 
@@ -131,10 +140,15 @@ static void track(struct state *st, int pid)
 	if (st->n_t == st->cap_t) {
 		size_t cap = st->cap_t ? st->cap_t * 2 : 16;
 		struct tracked *nt = realloc(st->t, cap * sizeof(*nt));
+		struct pollfd *np;
 
 		if (!nt)
 			return;
 		st->t = nt;
+		np = realloc(st->polls, cap * sizeof(*np));
+		if (!np)
+			return;
+		st->polls = np;
 		st->cap_t = cap;
 	}
 	t = &st->t[st->n_t];
@@ -143,6 +157,7 @@ static void track(struct state *st, int pid)
 	if (r <= 0 || procfs_parse_comm(buf, (size_t)r, t->comm) < 0)
 		snprintf(t->comm, sizeof(t->comm), "?");
 	t->pid = pid;
+	t->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
 	st->n_t++;
 }
 
@@ -194,29 +209,65 @@ static int list_pids(struct state *st)
 	return 0;
 }
 
+static void untrack(struct state *st, size_t i)
+{
+	gc_usdt_forget(st->usdt, st->t[i].pid);
+	if (st->t[i].pidfd >= 0)
+		close(st->t[i].pidfd);
+	st->t[i] = st->t[--st->n_t];
+}
+
+/* The heap collector's rule (collectors/heap.c, must_list()): /proc is
+ * listed when a process may have been born, or for a second look at new
+ * pids, or when a tracked pid has no pidfd to tell its exit. */
+static bool must_list(struct state *st, bool rescan)
+{
+	char buf[128];
+	uint64_t last = 0;
+	int r = st->loadavg_fd >= 0 ? procfile_pread(st->loadavg_fd, buf, sizeof(buf)) : -1;
+	bool quiet;
+
+	if (r <= 0 || procfs_parse_last_pid(buf, (size_t)r, &last) < 0)
+		last = 0;
+	quiet = last && last == st->last_pid && st->last_pid_confirmed;
+	st->last_pid_confirmed = last && last == st->last_pid;
+	st->last_pid = last;
+	if (rescan || !quiet || st->n_fresh)
+		return true;
+	for (size_t i = 0; i < st->n_t; i++)
+		if (st->t[i].pidfd < 0)
+			return true;
+	return false;
+}
+
 static int discover(struct state *st)
 {
 	uint64_t t = mono_ns();
 	bool rescan = !st->scanned_once || t - st->last_rescan_ns >= RESCAN_NS ||
 		      st->ctx->rescan_requests != st->rescan_seen;
 	size_t n_fresh = 0;
-	int r = list_pids(st);
+	int r;
 
+	/* Exited tracked pids, whatever else happens: one poll over pidfds. */
+	for (size_t i = 0; i < st->n_t; i++)
+		st->polls[i] = (struct pollfd){ .fd = st->t[i].pidfd, .events = POLLIN };
+	if (st->n_t && poll(st->polls, st->n_t, 0) > 0)
+		for (size_t i = st->n_t; i-- > 0;)
+			if (st->polls[i].revents & (POLLIN | POLLHUP | POLLERR))
+				untrack(st, i);
+	if (!must_list(st, rescan))
+		return 0;
+	r = list_pids(st);
 	if (r < 0)
 		return r;
 	if (rescan) {
 		st->last_rescan_ns = t;
 		st->rescan_seen = st->ctx->rescan_requests;
 	}
-	/* Tracked pids that are gone: forgotten, their map entries freed. */
-	for (size_t i = 0; i < st->n_t;) {
-		if (has_pid(st->now, st->n_now, st->t[i].pid)) {
-			i++;
-			continue;
-		}
-		gc_usdt_forget(st->usdt, st->t[i].pid);
-		st->t[i] = st->t[--st->n_t];
-	}
+	/* Tracked pids no longer listed (those without a pidfd): forgotten. */
+	for (size_t i = st->n_t; i-- > 0;)
+		if (!has_pid(st->now, st->n_now, st->t[i].pid))
+			untrack(st, i);
 	for (size_t i = 0; i < st->n_now; i++) {
 		int pid = st->now[i];
 		bool is_new = st->scanned_once && !has_pid(st->known, st->n_known, pid);
@@ -271,6 +322,12 @@ static void collector_done(void *state)
 	if (!st)
 		return;
 	gc_usdt_free(st->usdt);
+	for (size_t i = 0; i < st->n_t; i++)
+		if (st->t[i].pidfd >= 0)
+			close(st->t[i].pidfd);
+	if (st->loadavg_fd >= 0)
+		close(st->loadavg_fd);
+	free(st->polls);
 	if (st->proc_dir)
 		closedir(st->proc_dir);
 	if (st->proc_fd >= 0)
@@ -293,7 +350,7 @@ static int collector_init(const struct collector_ctx *ctx, void **ret_state)
 	st = calloc(1, sizeof(*st));
 	if (!st)
 		return -ENOMEM;
-	st->proc_fd = -1;
+	st->proc_fd = st->loadavg_fd = -1;
 	st->ctx = ctx;
 	for (int i = 0; i < GC_USDT_PAUSE_BUCKETS - 1; i++)
 		bounds[i] = (double)(2ull << i) / 1e6;
@@ -316,6 +373,7 @@ static int collector_init(const struct collector_ctx *ctx, void **ret_state)
 		collector_done(st);
 		return -ENOMEM;
 	}
+	st->loadavg_fd = openat(st->proc_fd, "loadavg", O_RDONLY | O_CLOEXEC);
 	*ret_state = st;
 	return 0;
 }

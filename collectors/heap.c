@@ -28,8 +28,10 @@
 #include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <poll.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/vfs.h>
 #include <time.h>
 #include <unistd.h>
@@ -126,6 +128,7 @@ struct page_slot {
 	int fdnum;                      /* the page's number in the writer's fd table */
 	int fd;                         /* the page, opened through the link */
 	int fd_dir;                     /* O_PATH of /proc/PID/fd: pins the process */
+	int pidfd;                      /* readable once the process exited; -1: none */
 	dev_t dev;
 	ino_t ino;
 	uint32_t ns_pid;                /* the pid as the process sees it (last NSpid) */
@@ -149,7 +152,12 @@ struct state {
 	size_t n_known, n_fresh, n_now, cap_pids;
 	uint64_t last_rescan_ns, rescan_seen, rescans;
 	bool scanned_once;
+	int loadavg_fd;                 /* /proc/loadavg: the last pid allocated */
+	uint64_t last_pid;
+	bool last_pid_confirmed;
+	struct pollfd *polls;           /* per slot, for the exit check */
 	int self;                       /* our pid as proc_root lists it, or 0 */
+	bool listed;                    /* now[] is this sample's listing */
 	uint64_t errors[TELEMETRY_REASON_MAX];
 	char buf[4096];
 };
@@ -168,14 +176,18 @@ static void slot_close(struct page_slot *s)
 		close(s->fd);
 	if (s->fd_dir >= 0)
 		close(s->fd_dir);
-	s->fd = s->fd_dir = -1;
+	if (s->pidfd >= 0)
+		close(s->pidfd);
+	s->fd = s->fd_dir = s->pidfd = -1;
 }
 
-/* Drops slot i (order is not kept). */
+/* Drops slot i (order is not kept; the last slot and its poll result
+ * take its place). */
 static void slot_drop(struct state *st, size_t i)
 {
 	slot_close(&st->slots[i]);
 	st->slots[i] = st->slots[--st->n];
+	st->polls[i] = st->polls[st->n];
 }
 
 /* ---- discovery ------------------------------------------------------------------ */
@@ -256,7 +268,7 @@ static void scan_pid(struct state *st, int pid)
 		return;
 	}
 	while ((de = readdir(d))) {
-		struct page_slot s = { .pid = pid, .fd = -1, .fd_dir = -1 };
+		struct page_slot s = { .pid = pid, .fd = -1, .fd_dir = -1, .pidfd = -1 };
 		struct stat sb;
 		struct statfs sf;
 		ssize_t n;
@@ -304,6 +316,8 @@ static void scan_pid(struct state *st, int pid)
 			close(s.fd);
 			continue;
 		}
+		/* Exits are seen without listing /proc: the pidfd turns readable. */
+		s.pidfd = st->self ? (int)syscall(SYS_pidfd_open, pid, 0) : -1;
 		s.fdnum = atoi(de->d_name);
 		s.dev = sb.st_dev;
 		s.ino = sb.st_ino;
@@ -365,6 +379,39 @@ static int list_pids(struct state *st)
 	return 0;
 }
 
+/* The most recently allocated pid (/proc/loadavg's last field); 0: unknown. */
+static uint64_t read_last_pid(struct state *st)
+{
+	char buf[128];
+	uint64_t v;
+	int r;
+
+	if (st->loadavg_fd < 0)
+		return 0;
+	r = procfile_pread(st->loadavg_fd, buf, sizeof(buf));
+	return r > 0 && procfs_parse_last_pid(buf, (size_t)r, &v) == 0 ? v : 0;
+}
+
+/* Whether /proc must be listed: as the process collector decides
+ * (collectors/process.c, must_list()), a last pid that has not moved
+ * through two listings means no process was born; exits are the pidfds'
+ * to tell. Pids first seen last time still get their second look, and
+ * pages without a pidfd need the listing for their exit. */
+static bool must_list(struct state *st, bool rescan)
+{
+	uint64_t last = read_last_pid(st);
+	bool quiet = last && last == st->last_pid && st->last_pid_confirmed;
+
+	st->last_pid_confirmed = last && last == st->last_pid;
+	st->last_pid = last;
+	if (rescan || !quiet || st->n_fresh)
+		return true;
+	for (size_t i = 0; i < st->n; i++)
+		if (st->slots[i].pidfd < 0)
+			return true;
+	return false;
+}
+
 /* New pids (and those new last time) are checked; everyone on a rescan.
  * Returns 1 after a rescan, 0 otherwise, or -errno. */
 static int discover(struct state *st)
@@ -373,8 +420,12 @@ static int discover(struct state *st)
 	bool rescan = !st->scanned_once || t - st->last_rescan_ns >= RESCAN_NS ||
 		      st->ctx->rescan_requests != st->rescan_seen;
 	size_t n_fresh = 0;
-	int r = list_pids(st);
+	int r;
 
+	if (!must_list(st, rescan))
+		return 0;
+	st->listed = true;
+	r = list_pids(st);
 	if (r < 0)
 		return r;
 	if (rescan) {
@@ -414,7 +465,8 @@ static int read_slot(const struct state *st, struct page_slot *s, bool rescanned
 	struct stat sb;
 	enum telemetry_reason r;
 
-	if (!has_pid(st->now, st->n_now, s->pid))
+	if (s->pidfd >= 0 ? (st->polls[s - st->slots].revents & (POLLIN | POLLHUP | POLLERR)) != 0
+			  : (st->listed && !has_pid(st->now, st->n_now, s->pid)))
 		return -1;
 	if (rescanned) {
 		snprintf(name, sizeof(name), "%d", s->fdnum);
@@ -522,6 +574,12 @@ static int collector_read(void *state, struct snapshot *snap, struct collector_e
 	if (r < 0)
 		err->n[COLLECTOR_UNREADABLE]++;
 	rescanned = r == 1;
+	/* One poll for every page's process: those that exited are readable. */
+	for (size_t i = 0; i < st->n; i++)
+		st->polls[i] = (struct pollfd){ .fd = st->slots[i].pidfd, .events = POLLIN };
+	if (st->n && poll(st->polls, st->n, 0) < 0)
+		for (size_t i = 0; i < st->n; i++)
+			st->polls[i].revents = 0;
 	for (size_t i = 0; i < st->n;) {
 		struct page_slot *s = &st->slots[i];
 		struct gengc_telemetry_page page;
@@ -588,8 +646,11 @@ static void collector_done(void *state)
 		closedir(st->proc_dir);
 	if (st->proc_fd >= 0)
 		close(st->proc_fd);
+	if (st->loadavg_fd >= 0)
+		close(st->loadavg_fd);
 	free(st->slots);
 	free(st->ids);
+	free(st->polls);
 	free(st->known);
 	free(st->fresh);
 	free(st->now);
@@ -603,7 +664,7 @@ static int collector_init(const struct collector_ctx *ctx, void **ret_state)
 
 	if (!st)
 		return -ENOMEM;
-	st->proc_fd = -1;
+	st->proc_fd = st->loadavg_fd = -1;
 	for (int i = 0; i < GENGC_TELEMETRY_BUCKETS - 1; i++)
 		pause_bounds[i] = (double)(2ull << i) / 1e6;
 	st->ctx = ctx;
@@ -635,8 +696,10 @@ static int collector_init(const struct collector_ctx *ctx, void **ret_state)
 
 		st->self = n > 0 ? (self[n] = 0, atoi(self)) : 0;
 	}
+	st->loadavg_fd = openat(st->proc_fd, "loadavg", O_RDONLY | O_CLOEXEC);
 	if (st->cap && (!(st->slots = calloc(st->cap, sizeof(*st->slots))) ||
-			!(st->ids = calloc(st->cap, sizeof(*st->ids))))) {
+			!(st->ids = calloc(st->cap, sizeof(*st->ids))) ||
+			!(st->polls = calloc(st->cap, sizeof(*st->polls))))) {
 		collector_done(st);
 		return -ENOMEM;
 	}
