@@ -549,8 +549,14 @@ static void test_backends_agree(void)
 		REQUIRE(memchild_start(&c[i], NULL) == 0);
 		REQUIRE(memchild_cmd(&c[i], cmds[i][0]) == 0 && memchild_cmd(&c[i], cmds[i][1]) == 0);
 	}
-	for (int i = 0; i < N; i++)
-		kill(c[i].pid, SIGSTOP);
+	/* Stopped, and known to be: a thread still settling between the two
+	 * backends' reads would fault in between. */
+	for (int i = 0; i < N; i++) {
+		int status;
+
+		REQUIRE(kill(c[i].pid, SIGSTOP) == 0);
+		REQUIRE(waitpid(c[i].pid, &status, WUNTRACED) == c[i].pid && WIFSTOPPED(status));
+	}
 	REQUIRE(run_start_bpf(&procfs, json, "/proc", false) == 0);
 	REQUIRE(run_start_bpf(&iter, json, "/proc", true) == 0);
 	for (int round = 0; round < 3; round++) {
