@@ -11,7 +11,6 @@
  * turns readable) is forgotten. As in the heap collector, /proc is listed
  * only when the last pid allocated moved.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -21,16 +20,15 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "bpf_support.h"
 #include "gc_events.h"
 #include "gc_usdt.h"
+#include "pidscan.h"
 #include "procfile.h"
 #include "procfs.h"
 
-#define RESCAN_NS (30ull * 1000000000ull)
 
 static const struct metric_desc m_events = {
 	"memagent_gc_events_total", METRIC_COUNTER, NULL,
@@ -58,29 +56,14 @@ struct state {
 	const struct collector_ctx *ctx;
 	struct gc_usdt *usdt;
 	int proc_fd;
-	DIR *proc_dir;
 	struct tracked *t;
 	size_t n_t, cap_t;
-	int *known, *fresh, *now;
-	size_t n_known, n_fresh, n_now, cap_pids;
-	uint64_t last_rescan_ns, rescan_seen;
-	bool scanned_once;
-	int loadavg_fd;                 /* /proc/loadavg: the last pid allocated */
-	uint64_t last_pid;
-	bool last_pid_confirmed;
+	struct pidscan *scan;           /* which pids to look at, when */
 	struct pollfd *polls;           /* per tracked pid, cap_t of them */
 	char buf[65536];
 };
 
 static double bounds[GC_USDT_PAUSE_BUCKETS - 1];
-
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 static bool is_tracked(const struct state *st, int pid)
 {
@@ -161,54 +144,6 @@ static void track(struct state *st, int pid)
 	st->n_t++;
 }
 
-static int cmp_int(const void *a, const void *b)
-{
-	int x = *(const int *)a, y = *(const int *)b;
-
-	return (x > y) - (x < y);
-}
-
-static bool has_pid(const int *v, size_t n, int pid)
-{
-	return bsearch(&pid, v, n, sizeof(int), cmp_int) != NULL;
-}
-
-static int list_pids(struct state *st)
-{
-	struct dirent *de;
-
-	rewinddir(st->proc_dir);
-	st->n_now = 0;
-	while ((de = readdir(st->proc_dir))) {
-		char *end;
-		long pid;
-
-		if (de->d_name[0] < '1' || de->d_name[0] > '9')
-			continue;
-		pid = strtol(de->d_name, &end, 10);
-		if (*end || pid <= 0 || pid > INT_MAX)
-			continue;
-		if (st->n_now == st->cap_pids) {
-			size_t cap = st->cap_pids ? st->cap_pids * 2 : 1024;
-			int *a = realloc(st->now, cap * sizeof(int)), *b, *c;
-
-			if (!a)
-				return -ENOMEM;
-			st->now = a;
-			if (!(b = realloc(st->known, cap * sizeof(int))))
-				return -ENOMEM;
-			st->known = b;
-			if (!(c = realloc(st->fresh, cap * sizeof(int))))
-				return -ENOMEM;
-			st->fresh = c;
-			st->cap_pids = cap;
-		}
-		st->now[st->n_now++] = (int)pid;
-	}
-	qsort(st->now, st->n_now, sizeof(int), cmp_int);
-	return 0;
-}
-
 static void untrack(struct state *st, size_t i)
 {
 	gc_usdt_forget(st->usdt, st->t[i].pid);
@@ -217,23 +152,9 @@ static void untrack(struct state *st, size_t i)
 	st->t[i] = st->t[--st->n_t];
 }
 
-/* The heap collector's rule (collectors/heap.c, must_list()): /proc is
- * listed when a process may have been born, or for a second look at new
- * pids, or when a tracked pid has no pidfd to tell its exit. */
-static bool must_list(struct state *st, bool rescan)
+/* A tracked pid without a pidfd needs the listing to tell its exit. */
+static bool need_list(const struct state *st)
 {
-	char buf[128];
-	uint64_t last = 0;
-	int r = st->loadavg_fd >= 0 ? procfile_pread(st->loadavg_fd, buf, sizeof(buf)) : -1;
-	bool quiet;
-
-	if (r <= 0 || procfs_parse_last_pid(buf, (size_t)r, &last) < 0)
-		last = 0;
-	quiet = last && last == st->last_pid && st->last_pid_confirmed;
-	st->last_pid_confirmed = last && last == st->last_pid;
-	st->last_pid = last;
-	if (rescan || !quiet || st->n_fresh)
-		return true;
 	for (size_t i = 0; i < st->n_t; i++)
 		if (st->t[i].pidfd < 0)
 			return true;
@@ -242,10 +163,8 @@ static bool must_list(struct state *st, bool rescan)
 
 static int discover(struct state *st)
 {
-	uint64_t t = mono_ns();
-	bool rescan = !st->scanned_once || t - st->last_rescan_ns >= RESCAN_NS ||
-		      st->ctx->rescan_requests != st->rescan_seen;
-	size_t n_fresh = 0;
+	const int *look;
+	size_t n;
 	int r;
 
 	/* Exited tracked pids, whatever else happens: one poll over pidfds. */
@@ -255,33 +174,17 @@ static int discover(struct state *st)
 		for (size_t i = st->n_t; i-- > 0;)
 			if (st->polls[i].revents & (POLLIN | POLLHUP | POLLERR))
 				untrack(st, i);
-	if (!must_list(st, rescan))
-		return 0;
-	r = list_pids(st);
-	if (r < 0)
+	r = pidscan_run(st->scan, st->ctx->rescan_requests, need_list(st));
+	if (r <= 0)
 		return r;
-	if (rescan) {
-		st->last_rescan_ns = t;
-		st->rescan_seen = st->ctx->rescan_requests;
-	}
 	/* Tracked pids no longer listed (those without a pidfd): forgotten. */
 	for (size_t i = st->n_t; i-- > 0;)
-		if (!has_pid(st->now, st->n_now, st->t[i].pid))
+		if (pidscan_gone(st->scan, st->t[i].pid))
 			untrack(st, i);
-	for (size_t i = 0; i < st->n_now; i++) {
-		int pid = st->now[i];
-		bool is_new = st->scanned_once && !has_pid(st->known, st->n_known, pid);
-
-		if ((rescan || is_new || has_pid(st->fresh, st->n_fresh, pid)) && !is_tracked(st, pid) &&
-		    look_at(st, pid))
-			track(st, pid);
-		if (is_new)
-			st->fresh[n_fresh++] = pid;
-	}
-	st->n_fresh = n_fresh;
-	memcpy(st->known, st->now, st->n_now * sizeof(int));
-	st->n_known = st->n_now;
-	st->scanned_once = true;
+	look = pidscan_look(st->scan, &n);
+	for (size_t i = 0; i < n; i++)
+		if (!is_tracked(st, look[i]) && look_at(st, look[i]))
+			track(st, look[i]);
 	return 0;
 }
 
@@ -325,17 +228,11 @@ static void collector_done(void *state)
 	for (size_t i = 0; i < st->n_t; i++)
 		if (st->t[i].pidfd >= 0)
 			close(st->t[i].pidfd);
-	if (st->loadavg_fd >= 0)
-		close(st->loadavg_fd);
 	free(st->polls);
-	if (st->proc_dir)
-		closedir(st->proc_dir);
+	pidscan_free(st->scan);
 	if (st->proc_fd >= 0)
 		close(st->proc_fd);
 	free(st->t);
-	free(st->known);
-	free(st->fresh);
-	free(st->now);
 	free(st);
 }
 
@@ -343,14 +240,14 @@ static int collector_init(const struct collector_ctx *ctx, void **ret_state)
 {
 	struct bpf_failure f = { 0 };
 	struct state *st;
-	int dfd, r;
+	int r;
 
 	if (!ctx->use_bpf || !ctx->limits.max_instrumented)
 		return -EOPNOTSUPP;     /* --no-bpf, or heap discovery off */
 	st = calloc(1, sizeof(*st));
 	if (!st)
 		return -ENOMEM;
-	st->proc_fd = st->loadavg_fd = -1;
+	st->proc_fd = -1;
 	st->ctx = ctx;
 	for (int i = 0; i < GC_USDT_PAUSE_BUCKETS - 1; i++)
 		bounds[i] = (double)(2ull << i) / 1e6;
@@ -366,14 +263,11 @@ static int collector_init(const struct collector_ctx *ctx, void **ret_state)
 		collector_done(st);
 		return r;
 	}
-	dfd = fcntl(st->proc_fd, F_DUPFD_CLOEXEC, 3);
-	if (dfd < 0 || !(st->proc_dir = fdopendir(dfd))) {
-		if (dfd >= 0)
-			close(dfd);
+	st->scan = pidscan_new(st->proc_fd);
+	if (!st->scan) {
 		collector_done(st);
 		return -ENOMEM;
 	}
-	st->loadavg_fd = openat(st->proc_fd, "loadavg", O_RDONLY | O_CLOEXEC);
 	*ret_state = st;
 	return 0;
 }

@@ -33,10 +33,10 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/vfs.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "heap.h"
+#include "pidscan.h"
 #include "procfile.h"
 #include "procfs.h"
 #include "telemetry.h"
@@ -45,7 +45,6 @@
 #define TMPFS_MAGIC 0x01021994
 #endif
 
-#define RESCAN_NS (30ull * 1000000000ull)
 #define PATH_BUF 64
 
 static const struct metric_desc m_space_used = {
@@ -141,34 +140,19 @@ struct page_slot {
 struct state {
 	const struct collector_ctx *ctx;
 	int proc_fd;
-	DIR *proc_dir;
 	unsigned cap;                   /* limits.max_instrumented */
 	bool narrowed;                  /* names holds ctx->heap_names compiled */
 	regex_t names;
 	struct page_slot *slots;
 	uint64_t *ids;                  /* per slot: the heap id exported this sample, 0: none */
 	size_t n;
-	int *known, *fresh, *now;       /* sorted pids: last listing, first seen last time, this one */
-	size_t n_known, n_fresh, n_now, cap_pids;
-	uint64_t last_rescan_ns, rescan_seen, rescans;
-	bool scanned_once;
-	int loadavg_fd;                 /* /proc/loadavg: the last pid allocated */
-	uint64_t last_pid;
-	bool last_pid_confirmed;
+	struct pidscan *scan;           /* which pids to look at, when */
+	uint64_t rescans;
 	struct pollfd *polls;           /* per slot, for the exit check */
 	int self;                       /* our pid as proc_root lists it, or 0 */
-	bool listed;                    /* now[] is this sample's listing */
 	uint64_t errors[TELEMETRY_REASON_MAX];
 	char buf[4096];
 };
-
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 static void slot_close(struct page_slot *s)
 {
@@ -328,126 +312,33 @@ static void scan_pid(struct state *st, int pid)
 	closedir(d);
 }
 
-static int cmp_int(const void *a, const void *b)
+/* Whether a page without a pidfd waits for the listing to tell its exit. */
+static bool need_list(const struct state *st)
 {
-	int x = *(const int *)a, y = *(const int *)b;
-
-	return (x > y) - (x < y);
-}
-
-static bool has_pid(const int *v, size_t n, int pid)
-{
-	return bsearch(&pid, v, n, sizeof(int), cmp_int) != NULL;
-}
-
-/* Lists /proc into st->now (sorted). Returns 0 or -errno. */
-static int list_pids(struct state *st)
-{
-	struct dirent *de;
-
-	rewinddir(st->proc_dir);
-	st->n_now = 0;
-	while ((de = readdir(st->proc_dir))) {
-		char *end;
-		long pid;
-
-		if (de->d_name[0] < '1' || de->d_name[0] > '9')
-			continue;
-		pid = strtol(de->d_name, &end, 10);
-		if (*end || pid <= 0 || pid > INT_MAX)
-			continue;
-		if (st->n_now == st->cap_pids) {
-			size_t cap = st->cap_pids ? st->cap_pids * 2 : 1024;
-			int *a = realloc(st->now, cap * sizeof(int)), *b, *c;
-
-			if (!a)
-				return -ENOMEM;
-			st->now = a;
-			b = realloc(st->known, cap * sizeof(int));
-			if (!b)
-				return -ENOMEM;
-			st->known = b;
-			c = realloc(st->fresh, cap * sizeof(int));
-			if (!c)
-				return -ENOMEM;
-			st->fresh = c;
-			st->cap_pids = cap;
-		}
-		st->now[st->n_now++] = (int)pid;
-	}
-	qsort(st->now, st->n_now, sizeof(int), cmp_int);
-	return 0;
-}
-
-/* The most recently allocated pid (/proc/loadavg's last field); 0: unknown. */
-static uint64_t read_last_pid(struct state *st)
-{
-	char buf[128];
-	uint64_t v;
-	int r;
-
-	if (st->loadavg_fd < 0)
-		return 0;
-	r = procfile_pread(st->loadavg_fd, buf, sizeof(buf));
-	return r > 0 && procfs_parse_last_pid(buf, (size_t)r, &v) == 0 ? v : 0;
-}
-
-/* Whether /proc must be listed: as the process collector decides
- * (collectors/process.c, must_list()), a last pid that has not moved
- * through two listings means no process was born; exits are the pidfds'
- * to tell. Pids first seen last time still get their second look, and
- * pages without a pidfd need the listing for their exit. */
-static bool must_list(struct state *st, bool rescan)
-{
-	uint64_t last = read_last_pid(st);
-	bool quiet = last && last == st->last_pid && st->last_pid_confirmed;
-
-	st->last_pid_confirmed = last && last == st->last_pid;
-	st->last_pid = last;
-	if (rescan || !quiet || st->n_fresh)
-		return true;
 	for (size_t i = 0; i < st->n; i++)
 		if (st->slots[i].pidfd < 0)
 			return true;
 	return false;
 }
 
-/* New pids (and those new last time) are checked; everyone on a rescan.
- * Returns 1 after a rescan, 0 otherwise, or -errno. */
+/* New pids (and those new last time) are checked; everyone on a rescan
+ * (pidscan). Returns 1 after a rescan, 0 otherwise, or -errno. */
 static int discover(struct state *st)
 {
-	uint64_t t = mono_ns();
-	bool rescan = !st->scanned_once || t - st->last_rescan_ns >= RESCAN_NS ||
-		      st->ctx->rescan_requests != st->rescan_seen;
-	size_t n_fresh = 0;
-	int r;
+	const int *look;
+	size_t n;
+	int r = pidscan_run(st->scan, st->ctx->rescan_requests, need_list(st));
 
-	if (!must_list(st, rescan))
-		return 0;
-	st->listed = true;
-	r = list_pids(st);
-	if (r < 0)
+	if (r <= 0)
 		return r;
-	if (rescan) {
-		st->last_rescan_ns = t;
-		st->rescan_seen = st->ctx->rescan_requests;
+	if (r == 2)
 		st->rescans++;
-	}
-	for (size_t i = 0; i < st->n_now; i++) {
-		int pid = st->now[i];
-		bool is_new = st->scanned_once && !has_pid(st->known, st->n_known, pid);
-
+	look = pidscan_look(st->scan, &n);
+	for (size_t i = 0; i < n; i++)
 		/* Our own fd table holds every page we read: not a writer's. */
-		if (pid != st->self && (rescan || is_new || has_pid(st->fresh, st->n_fresh, pid)))
-			scan_pid(st, pid);
-		if (is_new)
-			st->fresh[n_fresh++] = pid;     /* sorted: a subsequence of now */
-	}
-	st->n_fresh = n_fresh;
-	memcpy(st->known, st->now, st->n_now * sizeof(int));
-	st->n_known = st->n_now;
-	st->scanned_once = true;
-	return rescan;
+		if (look[i] != st->self)
+			scan_pid(st, look[i]);
+	return r == 2;
 }
 
 /* ---- reading and exporting ---------------------------------------------------------- */
@@ -466,7 +357,7 @@ static int read_slot(const struct state *st, struct page_slot *s, bool rescanned
 	enum telemetry_reason r;
 
 	if (s->pidfd >= 0 ? (st->polls[s - st->slots].revents & (POLLIN | POLLHUP | POLLERR)) != 0
-			  : (st->listed && !has_pid(st->now, st->n_now, s->pid)))
+			  : pidscan_gone(st->scan, s->pid))
 		return -1;
 	if (rescanned) {
 		snprintf(name, sizeof(name), "%d", s->fdnum);
@@ -642,29 +533,22 @@ static void collector_done(void *state)
 		slot_close(&st->slots[i]);
 	if (st->narrowed)
 		regfree(&st->names);
-	if (st->proc_dir)
-		closedir(st->proc_dir);
+	pidscan_free(st->scan);
 	if (st->proc_fd >= 0)
 		close(st->proc_fd);
-	if (st->loadavg_fd >= 0)
-		close(st->loadavg_fd);
 	free(st->slots);
 	free(st->ids);
 	free(st->polls);
-	free(st->known);
-	free(st->fresh);
-	free(st->now);
 	free(st);
 }
 
 static int collector_init(const struct collector_ctx *ctx, void **ret_state)
 {
 	struct state *st = calloc(1, sizeof(*st));
-	int dfd;
 
 	if (!st)
 		return -ENOMEM;
-	st->proc_fd = st->loadavg_fd = -1;
+	st->proc_fd = -1;
 	for (int i = 0; i < GENGC_TELEMETRY_BUCKETS - 1; i++)
 		pause_bounds[i] = (double)(2ull << i) / 1e6;
 	st->ctx = ctx;
@@ -683,10 +567,8 @@ static int collector_init(const struct collector_ctx *ctx, void **ret_state)
 		collector_done(st);
 		return r;
 	}
-	dfd = fcntl(st->proc_fd, F_DUPFD_CLOEXEC, 3);
-	if (dfd < 0 || !(st->proc_dir = fdopendir(dfd))) {
-		if (dfd >= 0)
-			close(dfd);
+	st->scan = pidscan_new(st->proc_fd);
+	if (!st->scan) {
 		collector_done(st);
 		return -ENOMEM;
 	}
@@ -696,7 +578,6 @@ static int collector_init(const struct collector_ctx *ctx, void **ret_state)
 
 		st->self = n > 0 ? (self[n] = 0, atoi(self)) : 0;
 	}
-	st->loadavg_fd = openat(st->proc_fd, "loadavg", O_RDONLY | O_CLOEXEC);
 	if (st->cap && (!(st->slots = calloc(st->cap, sizeof(*st->slots))) ||
 			!(st->ids = calloc(st->cap, sizeof(*st->ids))) ||
 			!(st->polls = calloc(st->cap, sizeof(*st->polls))))) {
