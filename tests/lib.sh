@@ -100,4 +100,29 @@ free_port() {
     done
 }
 
+# fuzz_replay NAME MAX_LEN: replays the libFuzzer target NAME's corpus
+# (tests/fuzz/corpus/NAME, in the tree), then mutates it for FUZZ_RUNS
+# (20000) runs from a fixed seed: the same inputs on every run of the suite.
+# New inputs go to a scratch folder, never into the tree's corpus.
+fuzz_replay() {
+    local name=$1 max_len=$2 fuzz corpus runs=${FUZZ_RUNS:-20000} rc
+    fuzz=$BUILD/fuzz/fuzz_$name
+    corpus=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/fuzz/corpus/$name
+    if [ ! -x "$fuzz" ]; then
+        fail "fuzz_${name}_built" "$fuzz missing (make tests builds it; needs libclang-rt-14-dev)"
+        return
+    fi
+    check corpus_not_empty test "$(ls "$corpus" | wc -l)" -ge 5
+    mkdir -p "$TMP/new"
+    (cd "$TMP" && "$fuzz" -seed=1 -runs="$runs" -max_len="$max_len" -artifact_prefix="$TMP/" \
+        "$TMP/new" "$corpus") >"$TMP/fuzz.log" 2>&1
+    rc=$?
+    if [ $rc -eq 0 ] && grep -q "Done $runs runs" "$TMP/fuzz.log"; then
+        pass "fuzz_${name}_replay_and_${runs}_runs"
+    else
+        fail "fuzz_${name}_replay" "exit $rc: $(grep -m3 -E 'ERROR|SUMMARY|Done|crash' "$TMP/fuzz.log")"
+    fi
+    check "fuzz_${name}_no_crash_files" test -z "$(ls "$TMP" | grep -E '^(crash|leak|timeout|oom)-')"
+}
+
 finish() { exit "$FAILED"; }
