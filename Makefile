@@ -17,7 +17,7 @@ BPFTOOL  ?= bpftool
 PREFIX   ?= /usr/local
 DESTDIR  ?=
 
-PKGS       := libbpf jansson libmicrohttpd libcurl
+PKGS       := libbpf jansson libmicrohttpd libcurl gnutls libcrypt
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
@@ -145,7 +145,7 @@ $(O)/obj/tests/helpers/%.o: tests/helpers/%.c
 	$(CC) $(filter-out $(SANFLAGS),$(CFLAGS)) -Itests -Igc/abi -c $< -o $@
 $(O)/tests/helpers/%: $(O)/obj/tests/helpers/%.o
 	@mkdir -p $(@D)
-	$(CC) -o $@ $^ -lpthread -lm
+	$(CC) -o $@ $^ -lpthread -lm -lcrypt
 # gc_* helpers are libgengc programs, code under test: sanitized like the tests.
 $(O)/obj/tests/helpers/gc_%.o: tests/helpers/gc_%.c
 	@mkdir -p $(@D)

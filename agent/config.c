@@ -452,6 +452,157 @@ static const struct key_spec limits_keys[] = {
 	  .offset = offsetof(struct config_limits, http_connections) },
 	{ .key = "http_timeout_s", .type = V_INT, .apply = apply_uint, .min = 1, .max = 3600,
 	  .offset = offsetof(struct config_limits, http_timeout_s) },
+	{ .key = "http_connections_per_address", .type = V_INT, .apply = apply_uint, .min = 1,
+	  .max = 10000, .offset = offsetof(struct config_limits, http_connections_per_address) },
+	{ .key = "http_header_timeout_s", .type = V_INT, .apply = apply_uint, .min = 1, .max = 600,
+	  .offset = offsetof(struct config_limits, http_header_timeout_s) },
+};
+
+/* ---- web -------------------------------------------------------------------- */
+
+/* A file the server reads at start and at each reload: it must open now,
+ * so a typo is reported here with its position (its content is checked
+ * when the server loads it). */
+static int apply_file(struct ctx *x, const struct key_spec *k, json_t *v, void *obj)
+{
+	const char *s = json_string_value(v);
+	int fd;
+
+	if (json_string_length(v) == 0 || json_string_length(v) >= PATH_MAX ||
+	    strlen(s) != json_string_length(v))
+		return fail(x, AT_VALUE, "must be a file name of 1 to %d bytes", PATH_MAX - 1);
+	fd = open(s, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0)
+		return fail(x, AT_VALUE, "cannot open %s: %s", s, strerror(errno));
+	close(fd);
+	return set_string(x, v, (char **)field(obj, k));
+}
+
+/* A string out of a fixed list of names, stored as its index. */
+static int apply_name_of(struct ctx *x, const char *s, const char *(*name)(int), int n, int *dst)
+{
+	char list[CONFIG_ERROR_MAX / 2] = "", q[QUOTE_BUF];
+
+	for (int i = 0; i < n; i++) {
+		if (strcmp(s, name(i)) == 0) {
+			*dst = i;
+			return 0;
+		}
+		snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s\"%s\"",
+			 i ? ", " : "", name(i));
+	}
+	return fail(x, AT_VALUE, "unknown value %s; expected one of %s", quote(q, s, strlen(s)), list);
+}
+
+static const char *client_auth_name(int i)
+{
+	return web_client_auth_name((enum web_client_auth)i);
+}
+
+static const char *tls_version_name(int i)
+{
+	return web_tls_version_name((enum web_tls_version)i);
+}
+
+static int apply_client_auth(struct ctx *x, const struct key_spec *k, json_t *v, void *obj)
+{
+	struct web_options *w = obj;
+	int i, r;
+
+	(void)k;
+	r = apply_name_of(x, json_string_value(v), client_auth_name, WEB_CLIENT_MAX, &i);
+	if (r == 0)
+		w->client_auth = (enum web_client_auth)i;
+	return r;
+}
+
+static int apply_min_version(struct ctx *x, const struct key_spec *k, json_t *v, void *obj)
+{
+	struct web_options *w = obj;
+	int i, r;
+
+	(void)k;
+	r = apply_name_of(x, json_string_value(v), tls_version_name, WEB_TLS_MAX, &i);
+	if (r == 0)
+		w->min_version = (enum web_tls_version)i;
+	return r;
+}
+
+static const struct key_spec tls_keys[] = {
+	{ .key = "cert_file", .type = V_STRING, .apply = apply_file, .required = true,
+	  .offset = offsetof(struct web_options, cert_file) },
+	{ .key = "key_file", .type = V_STRING, .apply = apply_file, .required = true,
+	  .offset = offsetof(struct web_options, key_file) },
+	{ .key = "client_auth_type", .type = V_STRING, .apply = apply_client_auth },
+	{ .key = "client_ca_file", .type = V_STRING, .apply = apply_file,
+	  .offset = offsetof(struct web_options, client_ca_file) },
+	{ .key = "min_version", .type = V_STRING, .apply = apply_min_version },
+};
+
+static int apply_tls(struct ctx *x, const struct key_spec *k, json_t *v, void *obj)
+{
+	struct web_options *w = obj;
+	int r = check_object(x, v, k->keys, k->n_keys, obj);
+
+	if (r == 0 && !w->client_ca_file &&
+	    (w->client_auth == WEB_CLIENT_VERIFY_IF_GIVEN ||
+	     w->client_auth == WEB_CLIENT_REQUIRE_VERIFY)) {
+		push_key(x, "client_auth_type");
+		r = fail(x, AT_VALUE, "\"%s\" verifies client certificates: it needs \"client_ca_file\"",
+			 web_client_auth_name(w->client_auth));
+		pop(x);
+	}
+	return r;
+}
+
+/* basic_auth_users: user name to bcrypt hash, as exporter-toolkit has it. */
+static int apply_users(struct ctx *x, const struct key_spec *k, json_t *v, void *obj)
+{
+	struct web_options *w = obj;
+	size_t n = json_object_size(v);
+	const char *user;
+	json_t *hash;
+
+	(void)k;
+	if (n > WEB_USERS_MAX)
+		return fail(x, AT_VALUE, "too many users: %zu, at most %d", n, WEB_USERS_MAX);
+	if (n == 0)
+		return 0;
+	w->users = calloc(n, sizeof(*w->users));
+	if (!w->users)
+		return nomem(x);
+	json_object_foreach(v, user, hash) {
+		struct web_user *u = &w->users[w->n_users];
+		const char *h = NULL;
+		int r = 0;
+
+		push_key(x, user);
+		if (*user == '\0' || strchr(user, ':') || has_control(user, strlen(user)))
+			r = fail(x, AT_KEY, "a user name must be non-empty, without ':' or control "
+				 "characters (basic auth splits user and password at the first ':')");
+		else if (!json_is_string(hash))
+			r = fail(x, AT_VALUE, "expected a bcrypt hash (a string), got %s", json_kind(hash));
+		else if (h = json_string_value(hash), strlen(h) != 60 || h[0] != '$' || h[1] != '2' ||
+			 !strchr("aby", h[2]) || h[3] != '$')
+			r = fail(x, AT_VALUE, "not a bcrypt hash: expected 60 characters starting with "
+				 "$2a$, $2b$ or $2y$ (htpasswd -nB USER makes one)");
+		if (r == 0 && (!(u->name = strdup(user)) || !(u->hash = strdup(h)))) {
+			free(u->name);
+			u->name = NULL;
+			r = nomem(x);
+		}
+		pop(x);
+		if (r < 0)
+			return r;
+		w->n_users++;
+	}
+	return 0;
+}
+
+static const struct key_spec web_keys[] = {
+	{ .key = "tls_server_config", .type = V_OBJECT, .apply = apply_tls,
+	  .keys = tls_keys, .n_keys = ARRAY_SIZE(tls_keys) },
+	{ .key = "basic_auth_users", .type = V_OBJECT, .apply = apply_users },
 };
 
 /* ---- heap ------------------------------------------------------------------- */
@@ -729,6 +880,9 @@ static const struct key_spec top_keys[] = {
 	{ .key = "heap", .type = V_OBJECT, .apply = apply_object,
 	  .offset = offsetof(struct config, heap),
 	  .keys = heap_keys, .n_keys = ARRAY_SIZE(heap_keys) },
+	{ .key = "web", .type = V_OBJECT, .apply = apply_object,
+	  .offset = offsetof(struct config, web),
+	  .keys = web_keys, .n_keys = ARRAY_SIZE(web_keys) },
 };
 
 /* A config without "targets" gets the embedded default's, checked by the
@@ -766,8 +920,11 @@ static struct config *config_new(const char *name)
 		return config_free(c);
 	c->interval_ms = CONFIG_INTERVAL_DEFAULT_MS;
 	c->limits = (struct config_limits){ .max_processes = 100, .max_groups = 500, .max_instrumented = 256,
-					    .http_connections = 256, .http_timeout_s = 10 };
+					    .http_connections = 256, .http_timeout_s = 10,
+					    .http_connections_per_address = 32,
+					    .http_header_timeout_s = 5 };
 	c->heap.enabled = true;
+	c->web.min_version = WEB_TLS12;
 	return c;
 }
 
@@ -924,6 +1081,14 @@ struct config *config_free(struct config *c)
 	if (c) {
 		target_set_done(&c->targets);
 		free(c->heap.names);
+		for (size_t i = 0; i < c->web.n_users; i++) {
+			free(c->web.users[i].name);
+			free(c->web.users[i].hash);
+		}
+		free(c->web.users);
+		free(c->web.cert_file);
+		free(c->web.key_file);
+		free(c->web.client_ca_file);
 		free(c->listen);
 		free(c->source);
 		free(c);

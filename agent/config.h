@@ -12,6 +12,7 @@
 #include <stddef.h>
 
 #include "target.h"
+#include "web.h"
 
 #define CONFIG_LISTEN_DEFAULT "127.0.0.1:9470"
 #define CONFIG_INTERVAL_DEFAULT_MS 5000
@@ -28,6 +29,8 @@ struct config_limits {
 	unsigned max_instrumented; /* telemetry pages read (256); 0: heap discovery off */
 	unsigned http_connections; /* concurrent HTTP connections (256) */
 	unsigned http_timeout_s;   /* idle HTTP connection timeout (10) */
+	unsigned http_connections_per_address; /* per client address (32; at most http_connections) */
+	unsigned http_header_timeout_s;        /* to complete request headers (5) */
 };
 
 /* "heap": the heap collector's discovery of instrumented apps (docs/telemetry.md). */
@@ -45,6 +48,9 @@ struct config {
 	struct target_set targets;
 	struct config_limits limits;
 	struct config_heap heap;
+	/* "web": exporter-toolkit's web config (docs/web.md); no TLS, no
+	 * users by default. The config owns the strings. */
+	struct web_options web;
 };
 
 /* Errors are one line: "FILE:LINE:COLUMN: KEY.PATH: what is wrong". The key

@@ -163,13 +163,19 @@ static void tick(struct sampler *s, struct httpd *h)
 	httpd_warm(h, snap);
 }
 
-/* Starts serving on listen with cfg's HTTP limits. */
-static int serve(const struct config *cfg, const char *listen, struct registry *reg, struct httpd **ret,
-		 char *err, size_t errlen)
+/* Starts serving on listen with cfg's HTTP limits and web (TLS, users). */
+static int serve(const struct config *cfg, const char *listen, struct registry *reg, struct web *web,
+		 struct httpd **ret, char *err, size_t errlen)
 {
 	struct sockaddr_storage ss;
 	socklen_t sl;
-	struct httpd_options ho = { &ss, 0, cfg->limits.http_connections, cfg->limits.http_timeout_s };
+	const struct config_limits *l = &cfg->limits;
+	struct httpd_options ho = {
+		&ss, 0, l->http_connections, l->http_timeout_s,
+		l->http_connections_per_address < l->http_connections ? l->http_connections_per_address
+								      : l->http_connections,
+		l->http_header_timeout_s, web,
+	};
 	int r = listen_parse(listen, &ss, &sl, err, errlen);
 
 	if (r < 0)
@@ -193,7 +199,15 @@ static bool http_changed(const struct config *a, const struct config *b)
 {
 	return strcmp(a->listen, b->listen) != 0 ||
 	       a->limits.http_connections != b->limits.http_connections ||
-	       a->limits.http_timeout_s != b->limits.http_timeout_s;
+	       a->limits.http_timeout_s != b->limits.http_timeout_s ||
+	       a->limits.http_connections_per_address != b->limits.http_connections_per_address ||
+	       a->limits.http_header_timeout_s != b->limits.http_header_timeout_s;
+}
+
+/* TLS on or off, or another min_version: a daemon's flags, not a swap. */
+static bool web_needs_restart(const struct web *cur, const struct web *next)
+{
+	return web_tls(cur) != web_tls(next) || web_priorities(cur) != web_priorities(next);
 }
 
 /* Starts the server next asks for, in *nh. The new one is bound while the
@@ -204,27 +218,31 @@ static bool http_changed(const struct config *a, const struct config *b)
  * with *h still serving (or NULL if even the old address could not be
  * bound again: the caller stops). */
 static int reserve(const struct config *cur, const struct config *next, struct httpd **h, struct registry *reg,
-		   struct httpd **nh, char *err, size_t errlen)
+		   struct web *web, struct httpd **nh, char *err, size_t errlen)
 {
 	char old[64];
 	const char *listen;
+	struct web *cur_web = web_ref(httpd_web(*h));
 	int r;
 
 	/* A copy: *h may be freed below. An unchanged listen keeps the port
 	 * it got (port 0 picks once). */
 	snprintf(old, sizeof(old), "%s", httpd_address(*h));
 	listen = strcmp(next->listen, cur->listen) == 0 ? old : next->listen;
-	r = serve(next, listen, reg, nh, err, errlen);
-	if (r != -EADDRINUSE || port_of(listen) != port_of(old))
+	r = serve(next, listen, reg, web, nh, err, errlen);
+	if (r != -EADDRINUSE || port_of(listen) != port_of(old)) {
+		web_unref(cur_web);
 		return r;
+	}
 	*h = httpd_free(*h);
-	r = serve(next, listen, reg, nh, err, errlen);
+	r = serve(next, listen, reg, web, nh, err, errlen);
 	if (r < 0) {
 		char again[256];
 
-		if (serve(cur, old, reg, h, again, sizeof(again)) < 0)
+		if (serve(cur, old, reg, cur_web, h, again, sizeof(again)) < 0)
 			log_error("cannot serve on %s again: %s", old, again);
 	}
+	web_unref(cur_web);
 	return r;
 }
 
@@ -237,6 +255,7 @@ static int reload(const struct options *o, struct config **cfg, struct sampler *
 {
 	struct config *next;
 	struct httpd *nh = NULL;
+	struct web *web;
 	char err[256];
 
 	if (load_config(o, &next) < 0) {
@@ -244,8 +263,17 @@ static int reload(const struct options *o, struct config **cfg, struct sampler *
 		sampler_note_reload(s, false);
 		return 0;
 	}
-	if (http_changed(*cfg, next) && reserve(*cfg, next, h, reg, &nh, err, sizeof(err)) < 0) {
+	/* Certificates and keys are read again on every reload. */
+	if (web_new(&next->web, &web, err, sizeof(err)) < 0) {
+		log_error("reload failed: web: %s; keeping the running configuration", err);
+		config_free(next);
+		sampler_note_reload(s, false);
+		return 0;
+	}
+	if ((http_changed(*cfg, next) || web_needs_restart(httpd_web(*h), web)) &&
+	    reserve(*cfg, next, h, reg, web, &nh, err, sizeof(err)) < 0) {
 		log_error("reload failed: %s; keeping the running configuration", err);
+		web_unref(web);
 		config_free(next);
 		sampler_note_reload(s, false);
 		return *h ? 0 : -EADDRNOTAVAIL;
@@ -255,8 +283,11 @@ static int reload(const struct options *o, struct config **cfg, struct sampler *
 	if (nh) {
 		httpd_free(*h);
 		*h = nh;
-		log_notice("serving http://%s/metrics", httpd_address(nh));
+		log_notice("serving %s://%s/metrics", httpd_scheme(nh), httpd_address(nh));
+	} else {
+		httpd_set_web(*h, web);
 	}
+	web_unref(web);
 	if (next->interval_ms != (*cfg)->interval_ms)
 		arm_timer(tfd, next->interval_ms);
 	config_free(*cfg);
@@ -284,8 +315,9 @@ static int run(const struct options *o)
 	struct registry *reg = NULL;
 	struct sampler *s = NULL;
 	struct httpd *h = NULL;
+	struct web *web = NULL;
 	struct config *cfg = NULL;
-	int sfd = -1, tfd = -1, efd = -1, ret = EXIT_FAILURE;
+	int sfd = -1, tfd = -1, efd = -1, ret = EXIT_FAILURE, r;
 	sigset_t mask;
 	char err[256];
 
@@ -307,7 +339,14 @@ static int run(const struct options *o)
 	if (!reg)
 		goto out;
 
-	if (serve(cfg, cfg->listen, reg, &h, err, sizeof(err)) < 0) {
+	if (web_new(&cfg->web, &web, err, sizeof(err)) < 0) {
+		log_error("cannot serve: web: %s", err);
+		ret = EX_CONFIG;
+		goto out;
+	}
+	r = serve(cfg, cfg->listen, reg, web, &h, err, sizeof(err));
+	web = web_unref(web);
+	if (r < 0) {
 		log_error("cannot serve: %s", err);
 		goto out;
 	}
@@ -336,8 +375,8 @@ static int run(const struct options *o)
 
 	if (o->no_bpf && strcmp(o->proc_root, "/proc") == 0)
 		log_notice("bpf disabled by --no-bpf: running on /proc alone");
-	log_notice("memagent %s: configuration %s, interval %u ms, serving http://%s/metrics",
-		   MEMAGENT_VERSION, cfg->source, cfg->interval_ms, httpd_address(h));
+	log_notice("memagent %s: configuration %s, interval %u ms, serving %s://%s/metrics",
+		   MEMAGENT_VERSION, cfg->source, cfg->interval_ms, httpd_scheme(h), httpd_address(h));
 	tick(s, h);
 
 	for (;;) {

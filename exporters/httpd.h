@@ -8,12 +8,16 @@
 #include <sys/socket.h>
 
 #include "registry.h"
+#include "web.h"
 
 struct httpd_options {
 	const struct sockaddr_storage *addr; /* where to listen; port 0 picks one */
 	socklen_t addr_len;
 	unsigned connections; /* concurrent connections; more wait in the backlog */
 	unsigned timeout_s;   /* idle connection timeout */
+	unsigned per_address; /* concurrent connections per client address */
+	unsigned header_timeout_s; /* to complete a request's headers (conntab.h) */
+	struct web *web;      /* TLS and basic auth; the server takes a reference */
 };
 
 struct httpd;
@@ -30,6 +34,17 @@ struct httpd *httpd_free(struct httpd *h);
 
 /* The bound address as "ADDR:PORT" (the real port when 0 was asked). */
 const char *httpd_address(const struct httpd *h);
+/* "http" or "https". */
+const char *httpd_scheme(const struct httpd *h);
+
+/* Puts w in force for the next handshakes and requests (a reload:
+ * re-read certificates, new users); connections keep the certificate their
+ * handshake used. Takes a reference. Returns -EINVAL, changing nothing,
+ * when w turns TLS on or off or changes min_version: that takes a new
+ * server. */
+int httpd_set_web(struct httpd *h, struct web *w);
+/* The web in force (borrowed: valid until the next httpd_set_web()). */
+struct web *httpd_web(const struct httpd *h);
 
 /* Renders s's default exposition ahead of the first scrape, so scrapes stay
  * constant-time; called by the sampler right after publishing. */

@@ -48,10 +48,10 @@ launch_agent() {
     "$MEMAGENT" "$@" 2>"$AGENT_LOG" &
     AGENT_PID=$!
     PIDS+=("$AGENT_PID")
-    if ! wait_until 20 grep -q 'serving http://' "$AGENT_LOG"; then
+    if ! wait_until 20 grep -Eq 'serving https?://' "$AGENT_LOG"; then
         echo "agent did not start; log:"; cat "$AGENT_LOG"; return 1
     fi
-    AGENT_ADDR=$(grep -o 'serving http://[^/]*' "$AGENT_LOG" | head -1 | sed 's|serving http://||')
+    AGENT_ADDR=$(grep -Eo 'serving https?://[^/]*' "$AGENT_LOG" | head -1 | sed -E 's|serving https?://||')
 }
 
 # stop_agent: SIGTERM, then the exit status (0 expected: clean, leak-free).
