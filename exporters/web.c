@@ -56,27 +56,12 @@ struct web {
 	struct crypt_data *cd; /* 32 KiB: once per web, not per check */
 };
 
-static const char *const client_auth_names[WEB_CLIENT_MAX] = {
-	"NoClientCert", "RequestClientCert", "RequireAnyClientCert", "VerifyClientCertIfGiven",
-	"RequireAndVerifyClientCert",
-};
-static const char *const version_names[WEB_TLS_MAX] = { "TLS10", "TLS11", "TLS12", "TLS13" };
 static const char *const priorities[WEB_TLS_MAX] = {
 	"NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:+VERS-TLS1.1:+VERS-TLS1.0",
 	"NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:+VERS-TLS1.1",
 	"NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2",
 	"NORMAL:-VERS-ALL:+VERS-TLS1.3",
 };
-
-const char *web_client_auth_name(enum web_client_auth a)
-{
-	return a < WEB_CLIENT_MAX ? client_auth_names[a] : "?";
-}
-
-const char *web_tls_version_name(enum web_tls_version v)
-{
-	return v < WEB_TLS_MAX ? version_names[v] : "?";
-}
 
 static uint64_t monotonic_ns(void)
 {

@@ -96,7 +96,23 @@ int web_verify_peer(const struct web *w, gnutls_session_t session);
 enum web_auth web_check_basic(struct web *w, const char *user, const char *password,
 			      int *ret_bcrypt);
 
-const char *web_client_auth_name(enum web_client_auth a);
-const char *web_tls_version_name(enum web_tls_version v);
+/* The names the config uses. Inline: the config loader (and its fuzz
+ * target) needs them without linking GnuTLS. */
+static inline const char *web_client_auth_name(enum web_client_auth a)
+{
+	static const char *const names[WEB_CLIENT_MAX] = {
+		"NoClientCert", "RequestClientCert", "RequireAnyClientCert",
+		"VerifyClientCertIfGiven", "RequireAndVerifyClientCert",
+	};
+
+	return a < WEB_CLIENT_MAX ? names[a] : "?";
+}
+
+static inline const char *web_tls_version_name(enum web_tls_version v)
+{
+	static const char *const names[WEB_TLS_MAX] = { "TLS10", "TLS11", "TLS12", "TLS13" };
+
+	return v < WEB_TLS_MAX ? names[v] : "?";
+}
 
 #endif
