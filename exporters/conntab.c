@@ -84,7 +84,7 @@ static bool same_host(const struct sockaddr_storage *a, const struct sockaddr *b
 /* One pass: shut down each connection past its deadline. */
 static void sweep(struct conntab *t, uint64_t now)
 {
-	bool pressure = t->live * 4 >= t->o.connections * 3;
+	bool pressure = t->o.header_timeout_s && t->live * 4 >= t->o.connections * 3;
 
 	for (struct conntab_conn *c = t->head; c; c = c->next) {
 		enum conntab_reason why;
@@ -173,6 +173,8 @@ bool conntab_admit(struct conntab *t, const struct sockaddr *addr, socklen_t len
 	unsigned n = 0;
 
 	(void)len;
+	if (t->o.per_address == 0)
+		return true;
 	pthread_mutex_lock(&t->lock);
 	for (struct conntab_conn *c = t->head; c && n < t->o.per_address; c = c->next)
 		n += same_host(&c->addr, addr);
@@ -195,7 +197,8 @@ struct conntab_conn *conntab_open(struct conntab *t, int fd, const struct sockad
 	c->fd = fd;
 	c->waiting = true;
 	c->since_ns = monotonic_ns();
-	c->deadline_ns = c->since_ns + t->o.header_timeout_s * NS_PER_S;
+	c->deadline_ns = t->o.header_timeout_s ? c->since_ns + t->o.header_timeout_s * NS_PER_S
+						 : UINT64_MAX;
 	pthread_mutex_lock(&t->lock);
 	c->next = t->head;
 	if (t->head)
@@ -242,7 +245,8 @@ void conntab_request_done(struct conntab *t, struct conntab_conn *c)
 	/* Pressure counts from here too: an idle kept-alive connection is
 	 * the first to go when the table fills. */
 	c->since_ns = now;
-	c->deadline_ns = now + (uint64_t)(t->o.idle_timeout_s + t->o.header_timeout_s) * NS_PER_S;
+	c->deadline_ns = t->o.header_timeout_s ?
+		now + (uint64_t)(t->o.idle_timeout_s + t->o.header_timeout_s) * NS_PER_S : UINT64_MAX;
 	pthread_mutex_unlock(&t->lock);
 }
 

@@ -26,8 +26,9 @@ enum conntab_reason {
 
 struct conntab_options {
 	unsigned connections;      /* the server's limit (pressure is 3/4 of it) */
-	unsigned per_address;      /* open connections per client address */
-	unsigned header_timeout_s; /* from accept (or the last answer) to complete headers */
+	unsigned per_address;      /* open connections per client address; 0: no limit */
+	unsigned header_timeout_s; /* from accept (or the last answer) to complete
+				    * headers; 0: no deadline (nor pressure) */
 	unsigned idle_timeout_s;   /* the server's idle timeout: a kept-alive connection
 				    * may wait that long for its next request */
 };

@@ -15,9 +15,9 @@ struct httpd_options {
 	socklen_t addr_len;
 	unsigned connections; /* concurrent connections; more wait in the backlog */
 	unsigned timeout_s;   /* idle connection timeout */
-	unsigned per_address; /* concurrent connections per client address */
-	unsigned header_timeout_s; /* to complete a request's headers (conntab.h) */
-	struct web *web;      /* TLS and basic auth; the server takes a reference */
+	unsigned per_address; /* concurrent connections per client address; 0: any */
+	unsigned header_timeout_s; /* to complete a request's headers (conntab.h); 0: no deadline */
+	struct web *web;      /* TLS and basic auth (NULL: neither); the server takes a reference */
 };
 
 struct httpd;

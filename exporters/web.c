@@ -265,17 +265,17 @@ struct web *web_unref(struct web *w)
 
 bool web_tls(const struct web *w)
 {
-	return w->tls;
+	return w && w->tls;
 }
 
 const char *web_priorities(const struct web *w)
 {
-	return priorities[w->min_version];
+	return priorities[w ? w->min_version : WEB_TLS12];
 }
 
 bool web_auth_required(const struct web *w)
 {
-	return w->n_users > 0;
+	return w && w->n_users > 0;
 }
 
 void web_certificate(const struct web *w, gnutls_pcert_st **ret_certs, unsigned *ret_n,

@@ -72,6 +72,7 @@ struct web *web_ref(struct web *w);
 /* Drops a reference; NULL-safe; returns NULL. */
 struct web *web_unref(struct web *w);
 
+/* These three take NULL for no web: plain HTTP, no users. */
 /* TLS in force (a daemon flag: changing it needs a new server). */
 bool web_tls(const struct web *w);
 /* The GnuTLS priority string for min_version (a daemon option too). */

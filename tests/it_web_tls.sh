@@ -74,7 +74,9 @@ bcrypt_checks() {
     echo $(( ${m:-999} + ${n:-999} ))
 }
 
-check curl_cacert_ok test "$(status -u 'prom:pr0m secret' "$URL/metrics")" = 200
+# 503 until the first sample is published: wait for it.
+scrape_ok() { [ "$(status -u 'prom:pr0m secret' "$URL/metrics")" = 200 ]; }
+check curl_cacert_ok wait_until 20 scrape_ok
 check wrong_password_401 test "$(status -u 'prom:wrong' "$URL/metrics")" = 401
 check unknown_user_401 test "$(status -u 'nobody:pr0m secret' "$URL/metrics")" = 401
 check no_credentials_401 test "$(status "$URL/metrics")" = 401
@@ -164,6 +166,13 @@ failed() { [ "$(grep -c 'reload failed' "$AGENT_LOG")" -gt "$reloads" ]; }
 check broken_certificate_reload_fails wait_until 20 failed
 check broken_certificate_keeps_serving test "$(fingerprint)" = "$new_fp"
 cp "$C/renewed.pem" "$C/served.pem"
+# A key that does not match the certificate: refused the same way.
+cp "$C/client1.key" "$C/served.key"
+reloads=$(grep -c 'reload failed' "$AGENT_LOG")
+kill -HUP "$AGENT_PID"
+check mismatched_key_reload_fails wait_until 20 failed
+check mismatched_key_keeps_serving test "$(fingerprint)" = "$new_fp"
+cp "$C/renewed.key" "$C/served.key"
 
 # Client certificates, required and verified against ca1 (a reload).
 write_config ', "client_auth_type": "RequireAndVerifyClientCert", "client_ca_file": "'"$C/ca1.pem"'"'

@@ -310,14 +310,78 @@ static void test_unknown_keys(void)
 	/* Far from every key: no guess, the list instead. */
 	CHECK_ERR("{\"sinks\": []}",
 		  "t.json:1:2: sinks: unknown key \"sinks\"; expected one of: interval_ms, listen, "
-		  "limits, targets, heap");
+		  "limits, targets, heap, web");
 	CHECK_ERR("{\"targets\": [{\"nmae\": \"a\", \"match\": {}}]}",
 		  "t.json:1:15: targets[0].nmae: unknown key \"nmae\"; did you mean \"name\"?");
 	/* Odd keys are shown escaped, in brackets. */
 	CHECK_ERR("{\"a.b\\n\": 1}",
 		  "t.json:1:2: [\"a.b\\x0a\"]: unknown key \"a.b\\x0a\"; expected one of: "
-		  "interval_ms, listen, limits, targets, heap");
+		  "interval_ms, listen, limits, targets, heap, web");
 }
+
+/* "web": exporter-toolkit's key names, each error placed. Files only have
+ * to open here (their content is the server's to check). */
+#define F FIXTURES "bom.json"
+#define HASH "$2y$05$BVb.jt7TAUy88iCuRPxQrOF2Y0IX5NeVr7inUMm8xLO3h/feFnMOC"
+static void test_web_section(void)
+{
+	struct config *c = NULL;
+	char err[CONFIG_ERROR_MAX];
+	const char *ok = "{\"web\": {\"tls_server_config\": {\"cert_file\": \"" F "\", "
+			 "\"key_file\": \"" F "\", \"client_auth_type\": \"VerifyClientCertIfGiven\", "
+			 "\"client_ca_file\": \"" F "\", \"min_version\": \"TLS13\"}, "
+			 "\"basic_auth_users\": {\"prom\": \"" HASH "\"}}}";
+
+	REQUIRE(config_parse(ok, strlen(ok), "t.json", &c, err) == 0);
+	CHECK_STR(c->web.cert_file, F);
+	CHECK_STR(c->web.client_ca_file, F);
+	CHECK_EQ(c->web.client_auth, WEB_CLIENT_VERIFY_IF_GIVEN);
+	CHECK_EQ(c->web.min_version, WEB_TLS13);
+	CHECK_EQ(c->web.n_users, 1);
+	CHECK_STR(c->web.users[0].name, "prom");
+	CHECK_STR(c->web.users[0].hash, HASH);
+	config_free(c);
+	/* Defaults: no TLS, no users, TLS12 should TLS be turned on. */
+	REQUIRE(config_parse("{}", 2, "t.json", &c, err) == 0);
+	CHECK(c->web.cert_file == NULL && c->web.n_users == 0 && c->web.min_version == WEB_TLS12);
+	CHECK_EQ(c->limits.http_connections_per_address, 32);
+	CHECK_EQ(c->limits.http_header_timeout_s, 5);
+	config_free(c);
+
+	CHECK_ERR("{\"web\": {\"tls_server_config\": {\"cert_file\": \"" F "\"}}}",
+		  "t.json:1:31: web.tls_server_config: missing required key \"key_file\"");
+	CHECK_ERR("{\"web\": {\"tls_server_config\": {\"cert_file\": \"/nonexistent.pem\", "
+		  "\"key_file\": \"" F "\"}}}",
+		  "t.json:1:45: web.tls_server_config.cert_file: cannot open /nonexistent.pem: No such "
+		  "file or directory");
+	CHECK_ERR("{\"web\": {\"tls_server_config\": {\"cert_file\": \"" F "\", \"key_file\": \""
+		  F "\", \"client_auth_type\": \"RequireClientCert\"}}}",
+		  "t.json:1:145: web.tls_server_config.client_auth_type: unknown value "
+		  "\"RequireClientCert\"; expected one of \"NoClientCert\", \"RequestClientCert\", "
+		  "\"RequireAnyClientCert\", \"VerifyClientCertIfGiven\", \"RequireAndVerifyClientCert\"");
+	CHECK_ERR("{\"web\": {\"tls_server_config\": {\"cert_file\": \"" F "\", \"key_file\": \""
+		  F "\", \"min_version\": \"TLS14\"}}}",
+		  "t.json:1:140: web.tls_server_config.min_version: unknown value \"TLS14\"; expected "
+		  "one of \"TLS10\", \"TLS11\", \"TLS12\", \"TLS13\"");
+	CHECK_ERR("{\"web\": {\"tls_server_config\": {\"cert_file\": \"" F "\", \"key_file\": \""
+		  F "\", \"client_auth_type\": \"RequireAndVerifyClientCert\"}}}",
+		  "t.json:1:145: web.tls_server_config.client_auth_type: \"RequireAndVerifyClientCert\" "
+		  "verifies client certificates: it needs \"client_ca_file\"");
+	CHECK_ERR("{\"web\": {\"basic_auth_users\": {\"prom\": \"secret\"}}}",
+		  "t.json:1:39: web.basic_auth_users.prom: not a bcrypt hash: expected 60 characters "
+		  "starting with $2a$, $2b$ or $2y$ (htpasswd -nB USER makes one)");
+	CHECK_ERR("{\"web\": {\"basic_auth_users\": {\"a:b\": \"" HASH "\"}}}",
+		  "t.json:1:31: web.basic_auth_users[\"a:b\"]: a user name must be non-empty, without ':' "
+		  "or control characters (basic auth splits user and password at the first ':')");
+	CHECK_ERR("{\"web\": {\"basic_auth_users\": {\"prom\": 1}}}",
+		  "t.json:1:39: web.basic_auth_users.prom: expected a bcrypt hash (a string), got an "
+		  "integer");
+	CHECK_ERR("{\"web\": {\"tls\": {}}}",
+		  "t.json:1:10: web.tls: unknown key \"tls\"; expected one of: tls_server_config, "
+		  "basic_auth_users");
+}
+#undef F
+#undef HASH
 
 static void test_wrong_types(void)
 {
@@ -737,6 +801,7 @@ int main(void)
 	RUN(test_huge_input);
 	RUN(test_long_key_message);
 	RUN(test_unknown_keys);
+	RUN(test_web_section);
 	RUN(test_wrong_types);
 	RUN(test_out_of_range);
 	RUN(test_listen_values);
