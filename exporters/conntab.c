@@ -44,7 +44,7 @@ struct conntab {
 	pthread_t sweeper;
 	bool stop;
 	struct conntab_conn *head;
-	unsigned live;
+	atomic_uint live; /* changed under lock; read by scrapes without it */
 	atomic_uint_fast64_t closed[CONNTAB_REASON_MAX];
 };
 
@@ -84,7 +84,7 @@ static bool same_host(const struct sockaddr_storage *a, const struct sockaddr *b
 /* One pass: shut down each connection past its deadline. */
 static void sweep(struct conntab *t, uint64_t now)
 {
-	bool pressure = t->o.header_timeout_s && t->live * 4 >= t->o.connections * 3;
+	bool pressure = t->o.header_timeout_s && atomic_load(&t->live) * 4 >= t->o.connections * 3;
 
 	for (struct conntab_conn *c = t->head; c; c = c->next) {
 		enum conntab_reason why;
@@ -204,7 +204,7 @@ struct conntab_conn *conntab_open(struct conntab *t, int fd, const struct sockad
 	if (t->head)
 		t->head->prev = c;
 	t->head = c;
-	t->live++;
+	atomic_fetch_add(&t->live, 1);
 	pthread_mutex_unlock(&t->lock);
 	return c;
 }
@@ -220,7 +220,7 @@ void conntab_close(struct conntab *t, struct conntab_conn *c)
 		t->head = c->next;
 	if (c->next)
 		c->next->prev = c->prev;
-	t->live--;
+	atomic_fetch_sub(&t->live, 1);
 	pthread_mutex_unlock(&t->lock);
 	free(c);
 }
@@ -257,7 +257,5 @@ uint64_t conntab_closed(const struct conntab *t, enum conntab_reason r)
 
 unsigned conntab_live(const struct conntab *t)
 {
-	/* A gauge read by scrapes: a torn read cannot happen for an
-	 * aligned unsigned, and a stale one is harmless. */
-	return __atomic_load_n(&t->live, __ATOMIC_RELAXED);
+	return atomic_load(&t->live);
 }

@@ -50,7 +50,8 @@ write_config() {
   "web": {
     "tls_server_config": { "cert_file": "$C/served.pem", "key_file": "$C/served.key",
                            "min_version": "TLS12" ${1:-} },
-    "basic_auth_users": { "prom": "$HASH_PROM", "other": "$HASH_OTHER" } } }
+    "basic_auth_users": { "prom": "$HASH_PROM", "other": "$HASH_OTHER" } },
+  "limits": { "http_header_timeout_s": 1 } }
 JSON
 }
 write_config
@@ -85,6 +86,14 @@ check plain_http_refused test $? -ne 0
 curl -s -o /dev/null --max-time 5 "$URL/metrics" -u 'prom:pr0m secret'
 check untrusted_server_cert_refused test $? -ne 0
 check denied_counted test "$(value 'memagent_http_auth_failures_total{reason="denied"}')" -ge 2
+
+# A client that opens a TCP connection and starts no handshake is closed at
+# the header deadline, under TLS as without.
+"$HELPERS/slowloris" "${AGENT_ADDR%:*}" "${AGENT_ADDR##*:}" 127.0.0.1 silent 1 3 >"$TMP/hold.out"
+echo "  half-open client: $(cat "$TMP/hold.out")"
+check tls_half_open_closed grep -Eq 'closed_by_server=[1-9]' "$TMP/hold.out"
+check tls_header_timeout_counted \
+    test "$(value 'memagent_http_connections_closed_total{reason="header_timeout"}')" -ge 1
 
 # 100 scrapes with the right password, over new connections and kept ones,
 # and 20 with a second user: at most one bcrypt check per credential.

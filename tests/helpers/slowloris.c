@@ -2,7 +2,8 @@
 /* slowloris ADDR PORT SRC MODE N SECONDS: slow HTTP clients, for tests/it_web_slowloris.sh.
  *
  * MODE "hold": N connections from SRC that send half a request header and
- * then nothing; "drip": N connections that send a header one byte a second.
+ * then nothing; "silent": N that send nothing at all (a TLS client that never
+ * starts its handshake); "drip": N that send a header one byte a second.
  * A connection the server closes is opened again (at most N a second), for
  * SECONDS. Then prints "opened=A closed_by_server=B max_open=C". The pacing
  * is the attack itself, not synchronisation.
@@ -52,18 +53,19 @@ int main(int argc, char **argv)
 {
 	struct sockaddr_in dst = { .sin_family = AF_INET }, src = { .sin_family = AF_INET };
 	struct rlimit rl = { 65536, 65536 };
-	int n, drip, *fd;
+	int n, drip, silent, *fd;
 	size_t *sent;
 	double end, next_drip, budget_t;
 	long opened = 0, closed = 0, max_open = 0, budget;
 
 	if (argc != 7 || inet_pton(AF_INET, argv[1], &dst.sin_addr) != 1 ||
 	    inet_pton(AF_INET, argv[3], &src.sin_addr) != 1) {
-		fprintf(stderr, "usage: slowloris ADDR PORT SRC hold|drip N SECONDS\n");
+		fprintf(stderr, "usage: slowloris ADDR PORT SRC hold|silent|drip N SECONDS\n");
 		return 2;
 	}
 	dst.sin_port = htons((unsigned short)atoi(argv[2]));
 	drip = strcmp(argv[4], "drip") == 0;
+	silent = strcmp(argv[4], "silent") == 0;
 	n = atoi(argv[5]);
 	end = now_s() + atof(argv[6]);
 	/* 1000 connections need more than the usual 1024 descriptors' room. */
@@ -126,7 +128,9 @@ int main(int argc, char **argv)
 					continue;
 				}
 			}
-			if (!drip && sent[i] == 0 && (pfd[i].revents & POLLOUT)) {
+			if (silent) {
+				sent[i] = 1; /* nothing to send: poll for input only */
+			} else if (!drip && sent[i] == 0 && (pfd[i].revents & POLLOUT)) {
 				if (write(fd[i], half, sizeof(half) - 1) > 0)
 					sent[i] = sizeof(half) - 1;
 			} else if (drip && ((sent[i] == 0 && (pfd[i].revents & POLLOUT)) || (tick && sent[i] > 0)) &&
