@@ -5,6 +5,7 @@
 #   make               everything shipped: build/memagent, libgengc.a/.so, gengc.pc (release, -O2 -g)
 #   make test          everything under ASan+UBSan into build/asan, then run every test
 #   make bench-agent   sampling cost against prometheus-process-exporter (see bench/)
+#   make bench-web     scrape latency under slowloris against prometheus-node-exporter
 #   make fuzz-config   the config loader under libFuzzer, FUZZ_SECONDS=60 by default
 #   make test-kernels  the BPF tests under qemu on Debian's 6.1 and 6.12 and on the host's kernel
 #   make install       PREFIX=/usr/local DESTDIR=
