@@ -136,7 +136,11 @@ static enum MHD_Result reply(struct MHD_Connection *c, unsigned status, const ch
 	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
 	if (status == MHD_HTTP_METHOD_NOT_ALLOWED)
 		MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
-	ret = MHD_queue_response(c, status, r);
+	if (status == MHD_HTTP_TOO_MANY_REQUESTS)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, "1");
+	/* 401 goes with its WWW-Authenticate challenge. */
+	ret = status == MHD_HTTP_UNAUTHORIZED ? MHD_queue_basic_auth_fail_response(c, "memagent", r)
+					      : MHD_queue_response(c, status, r);
 	MHD_destroy_response(r);
 	return ret;
 }
@@ -272,8 +276,6 @@ static enum MHD_Result check_auth(struct httpd *h, struct MHD_Connection *c, boo
 	struct web *w;
 	char *user, *password = NULL;
 	enum web_auth a;
-	struct MHD_Response *r;
-	enum MHD_Result ret;
 	int bcrypt;
 
 	*ret_answered = false;
@@ -297,28 +299,10 @@ static enum MHD_Result check_auth(struct httpd *h, struct MHD_Connection *c, boo
 		return MHD_YES;
 	atomic_fetch_add(&h->auth_failed[a], 1);
 	*ret_answered = true;
-	if (a == WEB_AUTH_RATE_LIMITED) {
-		static const char body[] = "too many authentication attempts\n";
-
-		r = MHD_create_response_from_buffer(sizeof(body) - 1, (void *)body,
-						    MHD_RESPMEM_PERSISTENT);
-		if (!r)
-			return MHD_NO;
-		MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, "1");
-		MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain");
-		ret = MHD_queue_response(c, MHD_HTTP_TOO_MANY_REQUESTS, r);
-	} else {
-		static const char body[] = "unauthorized\n";
-
-		r = MHD_create_response_from_buffer(sizeof(body) - 1, (void *)body,
-						    MHD_RESPMEM_PERSISTENT);
-		if (!r)
-			return MHD_NO;
-		MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain");
-		ret = MHD_queue_basic_auth_fail_response(c, "memagent", r);
-	}
-	MHD_destroy_response(r);
-	return ret;
+	if (a == WEB_AUTH_RATE_LIMITED)
+		return reply(c, MHD_HTTP_TOO_MANY_REQUESTS, "text/plain",
+			     "too many authentication attempts\n");
+	return reply(c, MHD_HTTP_UNAUTHORIZED, "text/plain", "unauthorized\n");
 }
 
 static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url,

@@ -27,7 +27,6 @@ start_agent --no-bpf --config "$TMP/agent.json" || { fail agent_start; finish; }
 HOST=${AGENT_ADDR%:*}
 PORT=${AGENT_ADDR##*:}
 
-port=$(free_port)
 cat >"$TMP/prometheus.yml" <<YML
 global:
   scrape_interval: 1s
@@ -37,18 +36,8 @@ scrape_configs:
     static_configs:
       - targets: ['$AGENT_ADDR']
 YML
-prometheus --config.file="$TMP/prometheus.yml" --storage.tsdb.path="$TMP/tsdb" \
-    --web.listen-address="127.0.0.1:$port" --log.level=warn >"$TMP/prometheus.log" 2>&1 &
-prom=$!
-PIDS+=("$prom")
-api="http://127.0.0.1:$port/api/v1"
-# query EXPR [TIME]: the first result's value.
-query() {
-    curl -sf "$api/query" --data-urlencode "query=$1" ${2:+--data-urlencode "time=$2"} |
-        jq -r '.data.result[0].value[1] // empty'
-}
-target_up() { [ "$(query 'up{job="memagent"}')" = 1 ]; }
-check prometheus_ready wait_until 60 curl -sf "http://127.0.0.1:$port/-/ready" -o /dev/null
+target_up() { [ "$(prom_query 'up{job="memagent"}')" = 1 ]; }
+check prometheus_ready start_prometheus "$TMP/prometheus.yml"
 check target_up_before wait_until 60 target_up
 
 fds() { ls "/proc/$AGENT_PID/fd" | wc -l; }
@@ -88,13 +77,13 @@ check rss_bounded test $(( rss_max - rss0 )) -le $(( 32 * 1024 ))
 # scraped past the window's end, then ask about the window.
 scraped_after() {
     local ts
-    ts=$(query 'timestamp(up{job="memagent"})')
+    ts=$(prom_query 'timestamp(up{job="memagent"})')
     [ -n "$ts" ] && [ "${ts%.*}" -gt "$1" ]
 }
 check prometheus_scraped_after_window wait_until 30 scraped_after "$t1"
 w=$(( t1 - t0 ))
-min=$(query "min_over_time(up{job=\"memagent\"}[${w}s])" "$t1")
-n=$(query "count_over_time(up{job=\"memagent\"}[${w}s])" "$t1")
+min=$(prom_query "min_over_time(up{job=\"memagent\"}[${w}s])" "$t1")
+n=$(prom_query "count_over_time(up{job=\"memagent\"}[${w}s])" "$t1")
 echo "  window ${w}s: $n scrapes, min(up) = $min"
 check every_scrape_up test "$min" = 1
 check scraped_every_second test "${n:-0}" -ge $(( w - 2 ))
@@ -109,7 +98,7 @@ check address_limit_counted test "${refused:-0}" -ge $(( HOLD - PER_ADDRESS ))
 few_connections() { [ "$(metric memagent_http_connections)" -le 3 ]; }
 check slow_connections_closed wait_until 20 few_connections
 
-kill -TERM "$prom"; wait "$prom"
+kill -TERM "$PROM_PID"; wait "$PROM_PID"
 check prometheus_stopped test $? -eq 0
 check agent_clean_exit stop_agent
 finish

@@ -119,7 +119,6 @@ check bcrypt_mismatches_are_the_wrong_ones \
     test "$(value 'memagent_http_auth_bcrypt_checks_total{result="mismatch"}')" -eq 2
 
 # Prometheus scrapes over https with basic_auth and the CA.
-port=$(free_port)
 printf '%s' 'pr0m secret' >"$TMP/password"
 cat >"$TMP/prometheus.yml" <<YML
 global:
@@ -136,16 +135,8 @@ scrape_configs:
     static_configs:
       - targets: ['$AGENT_ADDR']
 YML
-prometheus --config.file="$TMP/prometheus.yml" --storage.tsdb.path="$TMP/tsdb" \
-    --web.listen-address="127.0.0.1:$port" --log.level=warn >"$TMP/prometheus.log" 2>&1 &
-prom=$!
-PIDS+=("$prom")
-api="http://127.0.0.1:$port/api/v1"
-query() {
-    curl -sf "$api/query" --data-urlencode "query=$1" | jq -r '.data.result[0].value[1] // empty'
-}
-target_up() { [ "$(query 'up{job="memagent"}')" = 1 ]; }
-check prometheus_ready wait_until 60 curl -sf "http://127.0.0.1:$port/-/ready" -o /dev/null
+target_up() { [ "$(prom_query 'up{job="memagent"}')" = 1 ]; }
+check prometheus_ready start_prometheus "$TMP/prometheus.yml"
 check prometheus_https_basic_auth_up wait_until 60 target_up
 
 # A new certificate on disk (same CA, new key): served after SIGHUP.
@@ -207,7 +198,7 @@ check bad_config_exit_78 test $? -eq 78
 cat "$TMP/bad.err"
 check bad_config_names_key grep -q "bad.json:2:25: web.tls_server_config.client_auth_type: " "$TMP/bad.err"
 
-kill -TERM "$prom"; wait "$prom"
+kill -TERM "$PROM_PID"; wait "$PROM_PID"
 check prometheus_stopped test $? -eq 0
 check agent_clean_exit stop_agent
 finish

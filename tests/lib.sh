@@ -91,6 +91,26 @@ start_memhog() {
     wait_until 20 grep -q ready "$out"
 }
 
+# start_prometheus YML: Debian's Prometheus on a free port with that config,
+# waited for until ready; sets PROM_PID and PROM_API (its /api/v1 URL).
+start_prometheus() {
+    local port
+    port=$(free_port)
+    prometheus --config.file="$1" --storage.tsdb.path="$TMP/tsdb.$port" \
+        --web.listen-address="127.0.0.1:$port" --log.level=warn >"$TMP/prometheus.$port.log" 2>&1 &
+    PROM_PID=$!
+    PIDS+=("$PROM_PID")
+    PROM_API="http://127.0.0.1:$port/api/v1"
+    wait_until 60 curl -sf "http://127.0.0.1:$port/-/ready" -o /dev/null
+}
+
+# prom_query EXPR [TIME]: the first result's value (at TIME, unix seconds),
+# empty until Prometheus has one.
+prom_query() {
+    curl -sf "$PROM_API/query" --data-urlencode "query=$1" ${2:+--data-urlencode "time=$2"} |
+        jq -r '.data.result[0].value[1] // empty'
+}
+
 # free_port: a TCP port nothing listens on (for servers that need one named).
 free_port() {
     local p
