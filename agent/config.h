@@ -29,7 +29,7 @@ struct config_limits {
 	unsigned max_instrumented; /* telemetry pages read (256); 0: heap discovery off */
 	unsigned http_connections; /* concurrent HTTP connections (256) */
 	unsigned http_timeout_s;   /* idle HTTP connection timeout (10) */
-	unsigned http_connections_per_address; /* per client address (32; at most http_connections) */
+	unsigned http_connections_per_address; /* per client address, not yet past headers (32) */
 	unsigned http_header_timeout_s;        /* to complete request headers (5) */
 };
 

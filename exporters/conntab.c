@@ -7,6 +7,11 @@
  * sweeper calls shutdown() under the same mutex, so it only ever touches a
  * descriptor that is still the connection's, never one reused since.
  *
+ * The per-address limit counts only connections that never completed a
+ * request's headers: those are what a slow client holds, while a burst of
+ * real scrapes from one address (a load balancer, a test) completes its
+ * headers at once and is not refused for being many.
+ *
  * The list is walked on each accept (the per-address count) and on each
  * sweep: both bounded by the server's connection limit.
  */
@@ -32,6 +37,7 @@ struct conntab_conn {
 	struct sockaddr_storage addr;
 	int fd;
 	bool waiting; /* for headers, since `since` */
+	bool served;  /* a request's headers came once: not counted per address */
 	bool shut;
 	uint64_t since_ns;
 	uint64_t deadline_ns;
@@ -177,7 +183,7 @@ bool conntab_admit(struct conntab *t, const struct sockaddr *addr, socklen_t len
 		return true;
 	pthread_mutex_lock(&t->lock);
 	for (struct conntab_conn *c = t->head; c && n < t->o.per_address; c = c->next)
-		n += same_host(&c->addr, addr);
+		n += !c->served && same_host(&c->addr, addr);
 	pthread_mutex_unlock(&t->lock);
 	if (n < t->o.per_address)
 		return true;
@@ -231,6 +237,7 @@ void conntab_headers_done(struct conntab *t, struct conntab_conn *c)
 		return;
 	pthread_mutex_lock(&t->lock);
 	c->waiting = false;
+	c->served = true;
 	pthread_mutex_unlock(&t->lock);
 }
 

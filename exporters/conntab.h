@@ -8,7 +8,8 @@
  * then the listen backlog. The table notes when each connection started
  * waiting for headers; a sweeper thread shuts down (shutdown(2), so the
  * server itself closes it) any that still has none at its deadline, and
- * earlier under pressure. Every refusal and close is counted by reason.
+ * earlier under pressure; an address may hold only so many connections that
+ * never sent headers. Every refusal and close is counted by reason.
  */
 #ifndef MEMAGENT_CONNTAB_H
 #define MEMAGENT_CONNTAB_H
@@ -20,13 +21,15 @@
 enum conntab_reason {
 	CONNTAB_HEADER_TIMEOUT, /* headers incomplete at the deadline */
 	CONNTAB_PRESSURE,       /* headers incomplete after 1 s with the table 3/4 full */
-	CONNTAB_ADDRESS_LIMIT,  /* refused at accept: its address has per_address open */
+	CONNTAB_ADDRESS_LIMIT,  /* refused at accept: its address has per_address
+				 * connections still without headers */
 	CONNTAB_REASON_MAX,
 };
 
 struct conntab_options {
 	unsigned connections;      /* the server's limit (pressure is 3/4 of it) */
-	unsigned per_address;      /* open connections per client address; 0: no limit */
+	unsigned per_address;      /* connections per client address that have not
+				    * yet sent a request's headers; 0: no limit */
 	unsigned header_timeout_s; /* from accept (or the last answer) to complete
 				    * headers; 0: no deadline (nor pressure) */
 	unsigned idle_timeout_s;   /* the server's idle timeout: a kept-alive connection

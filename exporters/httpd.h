@@ -15,7 +15,7 @@ struct httpd_options {
 	socklen_t addr_len;
 	unsigned connections; /* concurrent connections; more wait in the backlog */
 	unsigned timeout_s;   /* idle connection timeout */
-	unsigned per_address; /* concurrent connections per client address; 0: any */
+	unsigned per_address; /* per client address, still without headers; 0: any */
 	unsigned header_timeout_s; /* to complete a request's headers (conntab.h); 0: no deadline */
 	struct web *web;      /* TLS and basic auth (NULL: neither); the server takes a reference */
 };

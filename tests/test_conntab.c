@@ -49,6 +49,12 @@ static void test_per_address_limit(void)
 	CHECK(!conntab_admit(t, SA(a2)));
 	CHECK(conntab_admit(t, SA(b)));
 	CHECK_U64(conntab_closed(t, CONNTAB_ADDRESS_LIMIT), 2);
+	/* A connection that sent its headers no longer counts: a burst of
+	 * real scrapes from one address is not refused. */
+	conntab_headers_done(t, c1);
+	CHECK(conntab_admit(t, SA(a)));
+	conntab_request_done(t, c1);
+	CHECK(conntab_admit(t, SA(a)));
 	conntab_close(t, c1);
 	CHECK(conntab_admit(t, SA(a)));
 	conntab_close(t, c2);
