@@ -447,11 +447,20 @@ static int check_config(const char *path)
 {
 	char err[CONFIG_ERROR_MAX];
 	struct config *c;
+	struct web *w;
 
 	if (config_load(path, &c, err) < 0) {
 		fprintf(stderr, "%s\n", err);
 		return EX_CONFIG;
 	}
+	/* The web's files are read as the server would: a certificate that
+	 * does not parse, or a key that does not match it, fails here too. */
+	if (web_new(&c->web, &w, err, sizeof(err)) < 0) {
+		fprintf(stderr, "%s: web: %s\n", path, err);
+		config_free(c);
+		return EX_CONFIG;
+	}
+	web_unref(w);
 	printf("%s: valid (%zu target%s)\n", path, c->targets.n, c->targets.n == 1 ? "" : "s");
 	config_free(c);
 	return EXIT_SUCCESS;

@@ -472,6 +472,12 @@ int httpd_start(const struct httpd_options *o, struct registry *reg, struct http
 	bool tls;
 
 	format_address(&ss, want, sizeof(want));
+	if (web_tls(o->web) && (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES ||
+				MHD_is_feature_supported(MHD_FEATURE_HTTPS_CERT_CALLBACK) != MHD_YES)) {
+		snprintf(err, errlen, "%s: this libmicrohttpd has no TLS (or no certificate callback)",
+			 want);
+		return -EOPNOTSUPP;
+	}
 	/* Our own socket: bind errors get a clear message, port 0 a real port. */
 	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0) {

@@ -193,6 +193,13 @@ cat >"$TMP/bad.json" <<JSON
 { "web": { "tls_server_config": { "cert_file": "$C/served.pem", "key_file": "$C/served.key",
     "client_auth_type": "RequireAndVerifyClientCert" } } }
 JSON
+# --check-config reads the certificate and key as the server would.
+cp "$C/client1.key" "$TMP/wrong.key"
+sed "s|$C/served.key|$TMP/wrong.key|" "$TMP/agent.json" >"$TMP/mismatch.json"
+"$MEMAGENT" --check-config "$TMP/mismatch.json" 2>"$TMP/mismatch.err"
+check check_config_mismatched_key test $? -eq 78
+check check_config_mismatch_says_files grep -q "mismatch.json: web: $C/served.pem, $TMP/wrong.key: " \
+    "$TMP/mismatch.err"
 "$MEMAGENT" --check-config "$TMP/bad.json" 2>"$TMP/bad.err"
 check bad_config_exit_78 test $? -eq 78
 cat "$TMP/bad.err"
