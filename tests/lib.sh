@@ -52,6 +52,19 @@ launch_agent() {
         echo "agent did not start; log:"; cat "$AGENT_LOG"; return 1
     fi
     AGENT_ADDR=$(grep -Eo 'serving https?://[^/]*' "$AGENT_LOG" | head -1 | sed -E 's|serving https?://||')
+    # "serving" is logged before the first sample is published: a scrape in
+    # between finds no snapshot. Plain-HTTP agents are waited for until one is
+    # served (or auth is asked for); TLS tests wait in their own terms.
+    if grep -q 'serving http://' "$AGENT_LOG"; then
+        wait_until 20 first_sample_served || { echo "agent served no sample; log:"; cat "$AGENT_LOG"; return 1; }
+    fi
+}
+
+# first_sample_served: /healthz answers 200 (a sample is published) or 401.
+first_sample_served() {
+    local code
+    code=$(curl -s -o /dev/null -w '%{http_code}' "http://$AGENT_ADDR/healthz")
+    [ "$code" = 200 ] || [ "$code" = 401 ]
 }
 
 # stop_agent: SIGTERM, then the exit status (0 expected: clean, leak-free).
