@@ -75,6 +75,27 @@ static double series_noise(const struct trend_point *pts, uint32_t history, uint
 	return median_sorted(d, n) * 1.4826 / 1.41421356;
 }
 
+/* The robust spread (MAD, scaled to a standard deviation) of points
+ * [from, to] about the line of that slope through their median residual. */
+static double fit_spread(const struct trend_point *pts, uint32_t history, uint64_t from, uint64_t to, double slope)
+{
+	double r[TREND_HISTORY_MAX];
+	unsigned n = 0;
+	uint64_t t0 = point_at(pts, history, from)->t_ns;
+
+	for (uint64_t i = from; i <= to && n < TREND_HISTORY_MAX; i++) {
+		const struct trend_point *pt = point_at(pts, history, i);
+
+		r[n++] = (double)pt->value - slope * (double)(pt->t_ns - t0) / 1e9;
+	}
+	sort_doubles(r, n);
+	double med = median_sorted(r, n);
+	for (unsigned i = 0; i < n; i++)
+		r[i] = r[i] > med ? r[i] - med : med - r[i];
+	sort_doubles(r, n);
+	return median_sorted(r, n) * 1.4826;
+}
+
 /* Theil-Sen slope, per second, of the last m (at most SLOPE_POINTS) points
  * ending at `to`: the median of the slopes of all pairs, which one outlier (a
  * release, a step) does not swing. */
@@ -116,7 +137,7 @@ void trend_leak_params_default(struct trend_leak_params *ret)
 		.clear_after = 20,
 		.trend_points = 16,
 		.trend_min_points = 8,
-		.trend_k = 4.0,
+		.trend_k = 5.0,
 	};
 }
 
@@ -223,14 +244,30 @@ static void leak_judge(struct trend_leak *l, uint64_t k)
 				    (double)point_at(l->pts, p->history, i - 1)->value;
 		double span_s = (double)(point_at(l->pts, p->history, k)->t_ns -
 					 point_at(l->pts, p->history, from)->t_ns) / 1e9;
-		l->trend_rise = series_slope(l->pts, p->history, n_fit, k) * span_s;
-		double need = p->trend_k * l->noise * square_root(12.0 / (double)n_fit);
+		double slope = series_slope(l->pts, p->history, n_fit, k);
+		l->trend_rise = slope * span_s;
+		/* The spread about the fit, not only the noise of successive
+		 * differences: a regular pattern (a full cache evicting in
+		 * batches) has steady differences but swings around its level,
+		 * and a fit over a few of its periods rises or falls by chance. */
+		double noise = fit_spread(l->pts, p->history, from, k, slope);
+		if (noise < l->noise)
+			noise = l->noise;
+		double need = p->trend_k * noise * square_root(12.0 / (double)n_fit);
 		double floor_need = held * p->min_growth_pct / 100;
 		if (need < floor_need)
 			need = floor_need;
 		if (need < (double)p->min_growth_bytes)
 			need = (double)p->min_growth_bytes;
-		if (!released && l->trend_rise > need)
+		/* And the held level above every point of the fit's first half:
+		 * a fit over a few points of noise rises by chance more often
+		 * than its standard error says (the noise is estimated too), a
+		 * chance rise seldom also lifts the floor above that half. */
+		double first_half = 0;
+		for (uint64_t i = from; i < from + n_fit / 2; i++)
+			if ((double)point_at(l->pts, p->history, i)->value > first_half)
+				first_half = (double)point_at(l->pts, p->history, i)->value;
+		if (!released && l->trend_rise > need && held > first_half)
 			l->over = true;
 	}
 
