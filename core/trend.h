@@ -30,10 +30,12 @@
  * leaks; a slow leak under churn is caught by a second path: the Theil-Sen
  * fit of the points since the warm-up (the last trend_points of them, once
  * there are trend_min_points) rises by more than trend_k standard errors of
- * such a fit, noise x sqrt(12 / n), and the heap released nothing in its
- * history (no drop beyond twice the margin: a heap that gives memory back,
- * a sawtooth, is judged by new ground alone). Once suspected the flag stays
- * until clear_after consecutive points made neither.
+ * such a fit, s x sqrt(12 / n) with s the larger of the noise and the
+ * points' robust spread about the fit; the held level is above every point
+ * of the fit's first half; and the heap released nothing in its history (no
+ * drop beyond twice the margin: a heap that gives memory back, a sawtooth,
+ * is judged by new ground alone). Once suspected the flag stays until
+ * clear_after consecutive points made neither.
  *
  * The queue rule, per queue. Points are (t_ns, depth), one per new report.
  * The last `window` points are cut into three equal thirds; growth is
@@ -73,7 +75,7 @@ struct trend_leak_params {
 	uint32_t clear_after;         /* 20: points without new ground that clear the flag */
 	uint32_t trend_points;        /* 16 (<= 16): points the slow path fits, all past the warm-up */
 	uint32_t trend_min_points;    /* 8: the slow path waits for this many */
-	double trend_k;               /* 4: the fitted rise must exceed this many standard errors */
+	double trend_k;               /* 5: the fitted rise must exceed this many standard errors */
 };
 
 struct trend_point {
