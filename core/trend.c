@@ -236,6 +236,10 @@ static void leak_judge(struct trend_leak *l, uint64_t k)
 	}
 
 	l->noise = series_noise(l->pts, p->history, oldest, k);
+	/* A median of 63 differences is itself noisy (~17%), and a fit judged
+	 * at every full GC meets its low tail: the slow path also takes the
+	 * noise's long-run average (the last ~64 estimates) as a floor. */
+	l->noise_avg = l->noise_avg == 0 ? l->noise : l->noise_avg + (l->noise - l->noise_avg) / 64;
 	l->excess = held - past;
 	bool rss_along = rss_known && held_rss - past_rss >= l->excess;
 	double margin = (rss_along ? p->noise_k_rss : p->noise_k) * l->noise;
@@ -277,6 +281,8 @@ static void leak_judge(struct trend_leak *l, uint64_t k)
 		double noise = fit_spread(l->pts, p->history, from, k, slope);
 		if (noise < l->noise)
 			noise = l->noise;
+		if (noise < l->noise_avg)
+			noise = l->noise_avg;
 		double need = p->trend_k * noise * square_root(12.0 / (double)n_fit);
 		double floor_need = held * p->min_growth_pct / 100;
 		if (need < floor_need)
