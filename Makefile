@@ -165,7 +165,8 @@ FUZZ_SANFLAGS := -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undef
 FUZZ_CFLAGS   := -std=gnu11 -O1 -g $(WARN) -D_GNU_SOURCE -fno-strict-aliasing \
                  -DMEMAGENT_VERSION='"$(VERSION)"' $(ROOM_INC_agent) $(shell pkg-config --cflags jansson)
 FUZZ_CONFIG   := $(O)/fuzz/fuzz_config
-FUZZ_CONFIG_SRCS := tests/fuzz/fuzz_config.c agent/config.c agent/jsonpos.c agent/listen.c core/target.c
+FUZZ_CONFIG_SRCS := tests/fuzz/fuzz_config.c agent/config.c agent/jsonpos.c agent/listen.c core/target.c \
+                    core/alert.c core/strbuf.c
 FUZZ_SECONDS  ?= 60
 
 $(FUZZ_CONFIG): $(FUZZ_CONFIG_SRCS) $(wildcard agent/*.h core/*.h)

@@ -11,6 +11,7 @@
 
 #include <stddef.h>
 
+#include "alert.h"
 #include "target.h"
 
 #define CONFIG_LISTEN_DEFAULT "127.0.0.1:9470"
@@ -36,6 +37,17 @@ struct config_heap {
 	char *names;               /* an extended regex pages' names must match, or NULL: all */
 };
 
+/* "alerts": rules evaluated on every snapshot and where their alerts go (docs/alerts.md). */
+#define CONFIG_ALERT_RULES_MAX 64
+struct config_alerts {
+	struct alert_rule *rules;
+	size_t n_rules;
+	char **alertmanagers;        /* base URLs, at most ALERTMANAGER_MAX (8) */
+	size_t n_alertmanagers;
+	unsigned resend_interval_ms; /* 60000 */
+	unsigned timeout_ms;         /* per post, 10000 */
+};
+
 struct config {
 	char *source;          /* file name, or "(embedded default)" */
 	unsigned interval_ms;  /* 100 .. 3600000 */
@@ -45,6 +57,7 @@ struct config {
 	struct target_set targets;
 	struct config_limits limits;
 	struct config_heap heap;
+	struct config_alerts alerts;
 };
 
 /* Errors are one line: "FILE:LINE:COLUMN: KEY.PATH: what is wrong". The key

@@ -16,6 +16,7 @@
 #include <sysexits.h>
 #include <unistd.h>
 
+#include "alerting.h"
 #include "bpf_support.h"
 #include "config.h"
 #include "httpd.h"
@@ -152,7 +153,7 @@ static int arm_timer(int tfd, unsigned interval_ms)
 	return timerfd_settime(tfd, 0, &its, NULL) < 0 ? -errno : 0;
 }
 
-static void tick(struct sampler *s, struct httpd *h)
+static void tick(struct sampler *s, struct httpd *h, struct alerting *al)
 {
 	struct snapshot *snap = sampler_tick(s);
 
@@ -161,6 +162,8 @@ static void tick(struct sampler *s, struct httpd *h)
 		return;
 	}
 	httpd_warm(h, snap);
+	if (alerting_eval(al, snap) < 0)
+		log_error("alert evaluation failed: out of memory");
 }
 
 /* Starts serving on listen with cfg's HTTP limits. */
@@ -233,10 +236,11 @@ static int reserve(const struct config *cur, const struct config *next, struct h
  * leaves the running configuration and server untouched. Returns 0, or
  * -EADDRNOTAVAIL when the agent no longer serves at all. */
 static int reload(const struct options *o, struct config **cfg, struct sampler *s,
-		  struct httpd **h, struct registry *reg, int tfd, int efd)
+		  struct httpd **h, struct alerting **al, struct registry *reg, int tfd, int efd)
 {
 	struct config *next;
 	struct httpd *nh = NULL;
+	struct alerting *nal = NULL;
 	char err[256];
 
 	if (load_config(o, &next) < 0) {
@@ -244,13 +248,24 @@ static int reload(const struct options *o, struct config **cfg, struct sampler *
 		sampler_note_reload(s, false);
 		return 0;
 	}
+	if (alerting_new(next, &nal, err, sizeof(err)) < 0) {
+		log_error("reload failed: %s; keeping the running configuration", err);
+		config_free(next);
+		sampler_note_reload(s, false);
+		return 0;
+	}
 	if (http_changed(*cfg, next) && reserve(*cfg, next, h, reg, &nh, err, sizeof(err)) < 0) {
 		log_error("reload failed: %s; keeping the running configuration", err);
+		alerting_free(nal);
 		config_free(next);
 		sampler_note_reload(s, false);
 		return *h ? 0 : -EADDRNOTAVAIL;
 	}
 	sampler_reconfigure(s, next);
+	/* Alert state starts afresh with the new rules (docs/alerts.md). */
+	sampler_set_extra(s, alerting_add_metrics, nal);
+	alerting_free(*al);
+	*al = nal;
 	watch_collectors(efd, s);
 	if (nh) {
 		httpd_free(*h);
@@ -284,6 +299,7 @@ static int run(const struct options *o)
 	struct registry *reg = NULL;
 	struct sampler *s = NULL;
 	struct httpd *h = NULL;
+	struct alerting *al = NULL;
 	struct config *cfg = NULL;
 	int sfd = -1, tfd = -1, efd = -1, ret = EXIT_FAILURE;
 	sigset_t mask;
@@ -313,6 +329,11 @@ static int run(const struct options *o)
 	}
 	if (sampler_new(cfg, &so, reg, &s) < 0)
 		goto out;
+	if (alerting_new(cfg, &al, err, sizeof(err)) < 0) {
+		log_error("%s", err);
+		goto out;
+	}
+	sampler_set_extra(s, alerting_add_metrics, al);
 	/* Loading BPF parsed the kernel's BTF several times: give the free
 	 * heap pages back before the long run. */
 	malloc_trim(0);
@@ -338,7 +359,7 @@ static int run(const struct options *o)
 		log_notice("bpf disabled by --no-bpf: running on /proc alone");
 	log_notice("memagent %s: configuration %s, interval %u ms, serving http://%s/metrics",
 		   MEMAGENT_VERSION, cfg->source, cfg->interval_ms, httpd_address(h));
-	tick(s, h);
+	tick(s, h, al);
 
 	for (;;) {
 		struct epoll_event evs[8];
@@ -355,16 +376,16 @@ static int run(const struct options *o)
 				uint64_t expirations;
 
 				if (read(tfd, &expirations, sizeof(expirations)) > 0)
-					tick(s, h);
+					tick(s, h, al);
 			} else if (id == -1) {
 				struct signalfd_siginfo si;
 
 				while (read(sfd, &si, sizeof(si)) == sizeof(si)) {
 					if (si.ssi_signo == SIGUSR1) {
 						sampler_rescan(s);
-						tick(s, h);
+						tick(s, h, al);
 					} else if (si.ssi_signo == SIGHUP) {
-						if (reload(o, &cfg, s, &h, reg, tfd, efd) < 0)
+						if (reload(o, &cfg, s, &h, &al, reg, tfd, efd) < 0)
 							goto out;
 					} else {
 						log_notice("stopping on signal %u", si.ssi_signo);
@@ -386,6 +407,7 @@ out:
 		close(sfd);
 	httpd_free(h);
 	sampler_free(s);
+	alerting_free(al);
 	registry_free(reg);
 	config_free(cfg);
 	return ret;

@@ -46,6 +46,11 @@ int sampler_n_fds(const struct sampler *s);
 int sampler_fd(const struct sampler *s, int i);
 void sampler_poll(struct sampler *s, int i);
 
+/* Adds families of the agent's own to every snapshot before it is sealed
+ * (alerting's state); fn returns 0 or -ENOMEM. NULL fn: none. */
+typedef int sampler_extra_fn(void *arg, struct snapshot *snap);
+void sampler_set_extra(struct sampler *s, sampler_extra_fn *fn, void *arg);
+
 /* Every family the agent can emit, NULL-terminated (docs/metrics.md check). */
 const struct metric_desc *const *sampler_all_metrics(void);
 
