@@ -17,7 +17,7 @@ BPFTOOL  ?= bpftool
 PREFIX   ?= /usr/local
 DESTDIR  ?=
 
-PKGS       := libbpf jansson libmicrohttpd libcurl
+PKGS       := libbpf jansson libmicrohttpd libcurl libprotobuf-c snappy
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
@@ -116,6 +116,20 @@ $(O)/obj/%.o: %.c
 # Collectors (and the agent, through their headers) include generated
 # skeletons: build those first.
 $(collectors_OBJS) $(agent_OBJS) $(O)/obj/agent/main.o: | $(BPF_SKELS)
+
+# The remote-write protobuf code, generated from the trimmed exporters/prompb.proto
+# into the build folder and archived with the exporters (only remote_write.c
+# includes it).
+GEN_O := $(O)/gen
+$(GEN_O)/prompb.pb-c.c $(GEN_O)/prompb.pb-c.h &: exporters/prompb.proto
+	@mkdir -p $(GEN_O)
+	protoc-c --proto_path=exporters --c_out=$(GEN_O) exporters/prompb.proto
+$(O)/obj/gen/prompb.pb-c.o: $(GEN_O)/prompb.pb-c.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -Wno-missing-prototypes -I$(GEN_O) $(PKG_CFLAGS) -c $< -o $@
+$(O)/libexporters.a: $(O)/obj/gen/prompb.pb-c.o
+$(O)/obj/exporters/remote_write.o: $(GEN_O)/prompb.pb-c.h
+$(O)/obj/exporters/remote_write.o: CFLAGS += -I$(GEN_O)
 
 AGENT_LIBS := $(call room_libs,agent)
 $(O)/memagent: $(O)/obj/agent/main.o $(AGENT_LIBS)
