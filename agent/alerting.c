@@ -29,7 +29,7 @@ struct alerting {
 	struct alertmanager *am; /* NULL without alertmanagers */
 };
 
-int alerting_new(const struct config *cfg, struct alerting **ret, char *err, size_t errlen)
+int alerting_new(const struct config *cfg, struct push *p, struct alerting **ret, char *err, size_t errlen)
 {
 	const struct config_alerts *c = &cfg->alerts;
 	struct alert_engine_options eo = { c->resend_interval_ms, cfg->interval_ms };
@@ -46,10 +46,10 @@ int alerting_new(const struct config *cfg, struct alerting **ret, char *err, siz
 		struct alertmanager_options ao = { (const char *const *)c->alertmanagers, c->n_alertmanagers,
 						   c->timeout_ms, NULL };
 
-		r = alertmanager_new(&ao, &a->am);
+		r = alertmanager_new(p, &ao, &a->am);
 	}
 	if (r < 0) {
-		snprintf(err, errlen, "alerting: %s", r == -EINVAL ? "an Alertmanager URL was refused by libcurl"
+		snprintf(err, errlen, "alerting: %s", r == -ENOSPC ? "no room on the push thread for another client"
 								  : strerror(-r));
 		alerting_free(a);
 		return r;

@@ -6,14 +6,16 @@
 #define MEMAGENT_ALERTING_H
 
 #include "config.h"
+#include "push.h"
 #include "snapshot.h"
 
 struct alerting;
 
-/* Alerting for cfg's "alerts" (cfg must outlive it); with no rules it
- * evaluates nothing, with no Alertmanager it delivers nothing. Returns 0 and
- * *ret, or a negative errno with a one-line reason in err. */
-int alerting_new(const struct config *cfg, struct alerting **ret, char *err, size_t errlen);
+/* Alerting for cfg's "alerts" (cfg must outlive it), posting through p
+ * (freed after it); with no rules it evaluates nothing, with no
+ * Alertmanager it delivers nothing. Returns 0 and *ret, or a negative errno
+ * with a one-line reason in err. */
+int alerting_new(const struct config *cfg, struct push *p, struct alerting **ret, char *err, size_t errlen);
 /* NULL-safe; returns NULL. */
 struct alerting *alerting_free(struct alerting *a);
 

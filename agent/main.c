@@ -23,6 +23,7 @@
 #include "listen.h"
 #include "log.h"
 #include "probe.h"
+#include "push.h"
 #include "promtext.h"
 #include "registry.h"
 #include "sampler.h"
@@ -236,7 +237,8 @@ static int reserve(const struct config *cur, const struct config *next, struct h
  * leaves the running configuration and server untouched. Returns 0, or
  * -EADDRNOTAVAIL when the agent no longer serves at all. */
 static int reload(const struct options *o, struct config **cfg, struct sampler *s,
-		  struct httpd **h, struct alerting **al, struct registry *reg, int tfd, int efd)
+		  struct httpd **h, struct alerting **al, struct push *push, struct registry *reg, int tfd,
+		  int efd)
 {
 	struct config *next;
 	struct httpd *nh = NULL;
@@ -248,7 +250,7 @@ static int reload(const struct options *o, struct config **cfg, struct sampler *
 		sampler_note_reload(s, false);
 		return 0;
 	}
-	if (alerting_new(next, &nal, err, sizeof(err)) < 0) {
+	if (alerting_new(next, push, &nal, err, sizeof(err)) < 0) {
 		log_error("reload failed: %s; keeping the running configuration", err);
 		config_free(next);
 		sampler_note_reload(s, false);
@@ -300,8 +302,9 @@ static int run(const struct options *o)
 	struct sampler *s = NULL;
 	struct httpd *h = NULL;
 	struct alerting *al = NULL;
+	struct push *push = NULL;
 	struct config *cfg = NULL;
-	int sfd = -1, tfd = -1, efd = -1, ret = EXIT_FAILURE;
+	int sfd = -1, tfd = -1, efd = -1, ret = EXIT_FAILURE, r;
 	sigset_t mask;
 	char err[256];
 
@@ -322,6 +325,12 @@ static int run(const struct options *o)
 	reg = registry_new();
 	if (!reg)
 		goto out;
+	/* The one thread for outgoing HTTP (Alertmanager posts), started
+	 * before any other thread: libcurl's global init is not thread-safe. */
+	if ((r = push_new(&push)) < 0) {
+		log_error("cannot start the push thread: %s", strerror(-r));
+		goto out;
+	}
 
 	if (serve(cfg, cfg->listen, reg, &h, err, sizeof(err)) < 0) {
 		log_error("cannot serve: %s", err);
@@ -329,7 +338,7 @@ static int run(const struct options *o)
 	}
 	if (sampler_new(cfg, &so, reg, &s) < 0)
 		goto out;
-	if (alerting_new(cfg, &al, err, sizeof(err)) < 0) {
+	if (alerting_new(cfg, push, &al, err, sizeof(err)) < 0) {
 		log_error("%s", err);
 		goto out;
 	}
@@ -385,7 +394,7 @@ static int run(const struct options *o)
 						sampler_rescan(s);
 						tick(s, h, al);
 					} else if (si.ssi_signo == SIGHUP) {
-						if (reload(o, &cfg, s, &h, &al, reg, tfd, efd) < 0)
+						if (reload(o, &cfg, s, &h, &al, push, reg, tfd, efd) < 0)
 							goto out;
 					} else {
 						log_notice("stopping on signal %u", si.ssi_signo);
@@ -408,6 +417,8 @@ out:
 	httpd_free(h);
 	sampler_free(s);
 	alerting_free(al);
+	/* After alerting: its posts in flight end here (a second at most). */
+	push_free(push, 1000);
 	registry_free(reg);
 	config_free(cfg);
 	return ret;

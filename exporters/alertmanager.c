@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Alertmanager API v2 delivery: one libcurl multi thread, per-Alertmanager queues, retries.
+/* Alertmanager API v2 delivery over the push thread: per-Alertmanager queues, retries.
  *
  * Each Alertmanager has its own queue of alerts waiting (one JSON object per
  * alert fingerprint, the newest notice winning) and at most one post in
@@ -9,8 +9,12 @@
  * the latest state of every alert, never a stale "firing" after a
  * "resolved", and a live one is never held up by a dead one.
  *
- * Locking: `lock` guards the queues, the counters and `stop`; curl handles
- * are touched by the thread alone.
+ * The posts go through the push thread (exporters/push), as a client: its
+ * run callback starts posts, its done callback ends them, both on that
+ * thread; notify() comes from the sampler's. `lock` guards the queues and
+ * the counters. The struct is reference-counted, one reference per post in
+ * flight: alertmanager_free() never waits for a hanging Alertmanager, the
+ * last done frees it.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -21,15 +25,12 @@
 #include <string.h>
 #include <time.h>
 
-#include <curl/curl.h>
-
 #include "alertmanager.h"
+#include "push.h"
 #include "strbuf.h"
 
 #define BACKOFF_MIN_MS 250
 #define BACKOFF_MAX_MS 8000
-/* The thread looks at its queues at least this often. */
-#define IDLE_MS 1000
 
 static const struct metric_desc m_notifications = {
 	"memagent_alert_notifications_total", METRIC_COUNTER, NULL,
@@ -47,24 +48,24 @@ struct queue {
 	size_t n;
 };
 
+struct alertmanager;
+
 struct target {
+	struct alertmanager *owner;
 	char *base;   /* as configured: the metric's label */
 	char *url;    /* base + /api/v2/alerts */
 	struct queue waiting, in_flight;
-	CURL *easy;
 	bool busy;
 	uint64_t next_try_ns;
 	unsigned backoff_ms;
 	uint64_t success, failure, dropped;
-	char *body; /* of the post in flight */
 };
 
 struct alertmanager {
 	pthread_mutex_t lock;
-	pthread_t thread;
-	bool started, stop;
-	CURLM *multi;
-	struct curl_slist *headers;
+	struct push *push;
+	bool registered, stopped;
+	unsigned refs; /* 1 for the owner, 1 per post in flight */
 	unsigned timeout_ms;
 	char *generator_url;
 	struct target t[ALERTMANAGER_MAX];
@@ -233,19 +234,52 @@ static int queue_put(struct queue *q, uint64_t fp, char *json, bool keep_newer)
 	return dropped;
 }
 
-/* ---- the thread ------------------------------------------------------------------- */
+/* ---- on the push thread ------------------------------------------------------------- */
 
-static size_t discard(char *p, size_t size, size_t n, void *arg)
+static const char *const post_headers[] = { "Content-Type: application/json", NULL };
+
+static void destroy(struct alertmanager *a);
+
+/* Ends t's post. */
+static void post_done(void *arg, const struct push_result *r)
 {
-	(void)p;
-	(void)arg;
-	return size * n;
+	struct target *t = arg;
+	struct alertmanager *a = t->owner;
+	bool ok = r->error == 0 && r->status >= 200 && r->status < 300, last;
+
+	pthread_mutex_lock(&a->lock);
+	t->busy = false;
+	if (ok) {
+		t->success++;
+		t->backoff_ms = 0;
+		t->next_try_ns = 0;
+		queue_clear(&t->in_flight);
+	} else {
+		t->failure++;
+		t->backoff_ms = t->backoff_ms ? t->backoff_ms * 2 : BACKOFF_MIN_MS;
+		if (t->backoff_ms > BACKOFF_MAX_MS)
+			t->backoff_ms = BACKOFF_MAX_MS;
+		t->next_try_ns = now_ns() + (uint64_t)t->backoff_ms * 1000000ULL;
+		/* Back under anything newer that came meanwhile. */
+		for (size_t i = 0; i < t->in_flight.n; i++)
+			t->dropped += (uint64_t)queue_put(&t->waiting, t->in_flight.v[i].fp, t->in_flight.v[i].json,
+							  true);
+		t->in_flight.n = 0;
+	}
+	last = --a->refs == 0;
+	pthread_mutex_unlock(&a->lock);
+	if (last)
+		destroy(a);
+	else if (!ok)
+		push_wake(a->push); /* run() sets the retry deadline */
 }
 
 /* Starts a post of t's waiting alerts. Called with the lock held. */
 static void start_post(struct alertmanager *a, struct target *t)
 {
 	struct strbuf b = { 0 };
+	struct push_request rq = { .method = "POST", .url = t->url, .headers = post_headers,
+				   .timeout_ms = a->timeout_ms, .done = post_done, .arg = t };
 	struct queue swap;
 
 	strbuf_putc(&b, '[');
@@ -255,102 +289,47 @@ static void start_post(struct alertmanager *a, struct target *t)
 		strbuf_puts(&b, t->waiting.v[i].json);
 	}
 	strbuf_putc(&b, ']');
-	if (strbuf_failed(&b)) {
-		strbuf_done(&b);
-		return; /* tried again at the next round */
-	}
-	t->body = strbuf_take(&b, NULL);
+	rq.body = strbuf_take(&b, &rq.body_len);
 	strbuf_done(&b);
+	if (!rq.body)
+		return; /* tried again at the next turn */
+	if (push_submit(a->push, &rq) < 0)
+		return; /* the body is freed; the alerts stay waiting */
 	swap = t->in_flight;
 	t->in_flight = t->waiting;
 	t->waiting = swap;
-	curl_easy_setopt(t->easy, CURLOPT_POSTFIELDS, t->body);
-	curl_easy_setopt(t->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(t->body));
-	if (curl_multi_add_handle(a->multi, t->easy) != CURLM_OK) {
-		free(t->body);
-		t->body = NULL;
-		swap = t->in_flight;
-		t->in_flight = t->waiting;
-		t->waiting = swap;
-		return;
-	}
 	t->busy = true;
+	a->refs++;
 }
 
-/* Ends t's post. Called with the lock held. */
-static void end_post(struct alertmanager *a, struct target *t, bool ok)
-{
-	curl_multi_remove_handle(a->multi, t->easy);
-	free(t->body);
-	t->body = NULL;
-	t->busy = false;
-	if (ok) {
-		t->success++;
-		t->backoff_ms = 0;
-		t->next_try_ns = 0;
-		queue_clear(&t->in_flight);
-		return;
-	}
-	t->failure++;
-	t->backoff_ms = t->backoff_ms ? t->backoff_ms * 2 : BACKOFF_MIN_MS;
-	if (t->backoff_ms > BACKOFF_MAX_MS)
-		t->backoff_ms = BACKOFF_MAX_MS;
-	t->next_try_ns = now_ns() + (uint64_t)t->backoff_ms * 1000000ULL;
-	/* Back under anything newer that came meanwhile. */
-	for (size_t i = 0; i < t->in_flight.n; i++)
-		t->dropped += (uint64_t)queue_put(&t->waiting, t->in_flight.v[i].fp, t->in_flight.v[i].json, true);
-	t->in_flight.n = 0;
-}
-
-static void *run(void *arg)
+/* The push thread's turn: a post for every Alertmanager with alerts waiting,
+ * none in flight and its backoff over. Returns the next backoff's end. */
+static uint64_t run(void *arg, uint64_t now)
 {
 	struct alertmanager *a = arg;
+	uint64_t next = UINT64_MAX;
 
 	pthread_mutex_lock(&a->lock);
-	while (!a->stop) {
-		uint64_t now = now_ns(), wait_ms = IDLE_MS;
-		struct CURLMsg *msg;
-		int running, left;
+	for (size_t i = 0; !a->stopped && i < a->n; i++) {
+		struct target *t = &a->t[i];
 
-		for (size_t i = 0; i < a->n; i++) {
-			struct target *t = &a->t[i];
-
-			if (t->busy || t->waiting.n == 0)
-				continue;
-			if (now >= t->next_try_ns)
-				start_post(a, t);
-			else if ((t->next_try_ns - now) / 1000000 < wait_ms)
-				wait_ms = (t->next_try_ns - now) / 1000000 + 1;
-		}
-		pthread_mutex_unlock(&a->lock);
-		curl_multi_perform(a->multi, &running);
-		pthread_mutex_lock(&a->lock);
-		while ((msg = curl_multi_info_read(a->multi, &left))) {
-			long code = 0;
-
-			if (msg->msg != CURLMSG_DONE)
-				continue;
-			curl_easy_getinfo(msg->easy_handle, CURLINFO_RESPONSE_CODE, &code);
-			for (size_t i = 0; i < a->n; i++)
-				if (a->t[i].easy == msg->easy_handle)
-					end_post(a, &a->t[i], msg->data.result == CURLE_OK && code >= 200 &&
-								       code < 300);
-			wait_ms = 0; /* look at the queues again at once */
-		}
-		pthread_mutex_unlock(&a->lock);
-		if (wait_ms)
-			curl_multi_poll(a->multi, NULL, 0, (int)wait_ms, NULL);
-		pthread_mutex_lock(&a->lock);
+		if (t->busy || t->waiting.n == 0)
+			continue;
+		if (now >= t->next_try_ns)
+			start_post(a, t);
+		else if (t->next_try_ns < next)
+			next = t->next_try_ns;
 	}
 	pthread_mutex_unlock(&a->lock);
-	return NULL;
+	return next;
 }
 
 /* ---- the interface ---------------------------------------------------------------- */
 
-int alertmanager_new(const struct alertmanager_options *o, struct alertmanager **ret)
+int alertmanager_new(struct push *p, const struct alertmanager_options *o, struct alertmanager **ret)
 {
 	struct alertmanager *a;
+	int r;
 
 	if (o->n_urls == 0 || o->n_urls > ALERTMANAGER_MAX)
 		return -EINVAL;
@@ -358,83 +337,76 @@ int alertmanager_new(const struct alertmanager_options *o, struct alertmanager *
 	if (!a)
 		return -ENOMEM;
 	pthread_mutex_init(&a->lock, NULL);
+	a->push = p;
+	a->refs = 1;
 	a->timeout_ms = o->timeout_ms;
-	a->multi = curl_multi_init();
-	a->headers = curl_slist_append(NULL, "Content-Type: application/json");
 	a->generator_url = o->generator_url ? strdup(o->generator_url) : NULL;
-	if (!a->multi || !a->headers || (o->generator_url && !a->generator_url))
+	if (o->generator_url && !a->generator_url)
 		goto nomem;
 	for (size_t i = 0; i < o->n_urls; i++) {
 		struct target *t = &a->t[i];
 		size_t len = strlen(o->urls[i]);
 
 		a->n = i + 1;
+		t->owner = a;
 		t->base = strdup(o->urls[i]);
 		t->url = malloc(len + sizeof("/api/v2/alerts"));
 		t->waiting.v = calloc(ALERT_SERIES_MAX, sizeof(*t->waiting.v));
 		t->in_flight.v = calloc(ALERT_SERIES_MAX, sizeof(*t->in_flight.v));
-		t->easy = curl_easy_init();
-		if (!t->base || !t->url || !t->waiting.v || !t->in_flight.v || !t->easy)
+		if (!t->base || !t->url || !t->waiting.v || !t->in_flight.v)
 			goto nomem;
 		/* "http://host:9093/" and "http://host:9093" name the same API. */
 		while (len > 0 && o->urls[i][len - 1] == '/')
 			len--;
 		memcpy(t->url, o->urls[i], len);
 		strcpy(t->url + len, "/api/v2/alerts");
-		if (curl_easy_setopt(t->easy, CURLOPT_URL, t->url) != CURLE_OK) {
-			alertmanager_free(a);
-			return -EINVAL;
-		}
-		curl_easy_setopt(t->easy, CURLOPT_HTTPHEADER, a->headers);
-		curl_easy_setopt(t->easy, CURLOPT_TIMEOUT_MS, (long)o->timeout_ms);
-		curl_easy_setopt(t->easy, CURLOPT_NOSIGNAL, 1L);
-		curl_easy_setopt(t->easy, CURLOPT_WRITEFUNCTION, discard);
-		curl_easy_setopt(t->easy, CURLOPT_PROTOCOLS_STR, "http,https");
 	}
-	if (pthread_create(&a->thread, NULL, run, a) != 0)
-		goto nomem;
-	a->started = true;
+	r = push_client_add(p, run, a);
+	if (r < 0) {
+		destroy(a);
+		return r;
+	}
+	a->registered = true;
 	*ret = a;
 	return 0;
 nomem:
-	alertmanager_free(a);
+	destroy(a);
 	return -ENOMEM;
 }
 
-struct alertmanager *alertmanager_free(struct alertmanager *a)
+static void destroy(struct alertmanager *a)
 {
-	if (!a)
-		return NULL;
-	if (a->started) {
-		pthread_mutex_lock(&a->lock);
-		a->stop = true;
-		pthread_mutex_unlock(&a->lock);
-		curl_multi_wakeup(a->multi);
-		pthread_join(a->thread, NULL);
-	}
 	for (size_t i = 0; i < a->n; i++) {
 		struct target *t = &a->t[i];
 
-		if (t->busy)
-			curl_multi_remove_handle(a->multi, t->easy);
-		if (t->easy)
-			curl_easy_cleanup(t->easy);
 		if (t->waiting.v)
 			queue_clear(&t->waiting);
 		if (t->in_flight.v)
 			queue_clear(&t->in_flight);
 		free(t->waiting.v);
 		free(t->in_flight.v);
-		free(t->body);
 		free(t->url);
 		free(t->base);
 	}
-	if (a->multi)
-		curl_multi_cleanup(a->multi);
-	curl_slist_free_all(a->headers);
 	free(a->generator_url);
 	pthread_mutex_destroy(&a->lock);
 	free(a);
+}
+
+struct alertmanager *alertmanager_free(struct alertmanager *a)
+{
+	bool last;
+
+	if (!a)
+		return NULL;
+	if (a->registered)
+		push_client_remove(a->push, run, a);
+	pthread_mutex_lock(&a->lock);
+	a->stopped = true;
+	last = --a->refs == 0;
+	pthread_mutex_unlock(&a->lock);
+	if (last)
+		destroy(a);
 	return NULL;
 }
 
@@ -471,7 +443,7 @@ int alertmanager_notify(struct alertmanager *a, const struct alert_notice *v, si
 			a->t[k].dropped += (uint64_t)queue_put(&a->t[k].waiting, v[i].fingerprint, json[k * n + i], false);
 	pthread_mutex_unlock(&a->lock);
 	free(json);
-	curl_multi_wakeup(a->multi);
+	push_wake(a->push);
 	return 0;
 }
 

@@ -3,9 +3,9 @@
  * Prometheus' notifier does it: every Alertmanager (an HA pair, or more)
  * gets every alert; a failed post is retried with backoff and counted.
  *
- * The module owns one thread driving libcurl's multi interface: posting
- * never blocks the caller (the sampler), and a dead or hanging Alertmanager
- * delays no other. What waits for a failed Alertmanager is bounded: its
+ * Posts go through the push thread (exporters/push.h): notifying never
+ * blocks the caller (the sampler), and a dead or hanging Alertmanager delays
+ * no other. What waits for a failed Alertmanager is bounded: its
  * newest notice per alert (fingerprint), at most ALERT_SERIES_MAX of them, the
  * oldest dropped and counted beyond.
  */
@@ -15,6 +15,7 @@
 #include <stddef.h>
 
 #include "alert.h"
+#include "push.h"
 #include "snapshot.h"
 
 /* Alertmanagers one notifier posts to. */
@@ -30,12 +31,15 @@ struct alertmanager_options {
 
 struct alertmanager;
 
-/* Starts the delivery thread. Returns 0 and *ret, -EINVAL (no URL, more than
- * ALERTMANAGER_MAX, or libcurl refused a URL), or -ENOMEM. */
-int alertmanager_new(const struct alertmanager_options *o, struct alertmanager **ret);
+/* A notifier posting through p (free p after it: posts in flight end
+ * through p). Returns 0 and *ret,
+ * -EINVAL (no URL, more than ALERTMANAGER_MAX), -ENOSPC (p has no room for
+ * another client) or -ENOMEM. */
+int alertmanager_new(struct push *p, const struct alertmanager_options *o, struct alertmanager **ret);
 
-/* Stops the thread; what was not delivered is dropped (firing alerts then
- * expire at their endsAt). NULL-safe; returns NULL. */
+/* Stops posting; what was not delivered is dropped (firing alerts then
+ * expire at their endsAt). Posts in flight finish on the push thread, which
+ * frees what is left after the last: never waits. NULL-safe; returns NULL. */
 struct alertmanager *alertmanager_free(struct alertmanager *a);
 
 /* Queues notices v[0..n) for every Alertmanager (a newer notice of an alert
