@@ -310,13 +310,13 @@ static void test_unknown_keys(void)
 	/* Far from every key: no guess, the list instead. */
 	CHECK_ERR("{\"sinks\": []}",
 		  "t.json:1:2: sinks: unknown key \"sinks\"; expected one of: interval_ms, listen, "
-		  "limits, targets, heap");
+		  "limits, targets, heap, alerts");
 	CHECK_ERR("{\"targets\": [{\"nmae\": \"a\", \"match\": {}}]}",
 		  "t.json:1:15: targets[0].nmae: unknown key \"nmae\"; did you mean \"name\"?");
 	/* Odd keys are shown escaped, in brackets. */
 	CHECK_ERR("{\"a.b\\n\": 1}",
 		  "t.json:1:2: [\"a.b\\x0a\"]: unknown key \"a.b\\x0a\"; expected one of: "
-		  "interval_ms, listen, limits, targets, heap");
+		  "interval_ms, listen, limits, targets, heap, alerts");
 }
 
 static void test_wrong_types(void)
@@ -719,6 +719,84 @@ out:
 
 /* ---- jsonpos ---------------------------------------------------------------- */
 
+/* ---- alerts ------------------------------------------------------------------ */
+
+static void test_alerts(void)
+{
+	char err[CONFIG_ERROR_MAX];
+	struct config *c = NULL;
+	const char *ok =
+		"{\"alerts\": {\"alertmanagers\": [\"http://127.0.0.1:9093\", \"http://127.0.0.1:9094/\"],\n"
+		"  \"resend_interval_ms\": 5000,\n"
+		"  \"rules\": [\n"
+		"    {\"alert\": \"BigRss\", \"kind\": \"rss\", \"threshold\": 1e9, \"for_ms\": 30000,\n"
+		"     \"match\": {\"target\": \"db\"}, \"labels\": {\"severity\": \"page\"},\n"
+		"     \"annotations\": {\"summary\": \"{{ $labels.target }} at {{ $value }}\"}},\n"
+		"    {\"alert\": \"Pressure\", \"kind\": \"psi\", \"threshold\": 0.25},\n"
+		"    {\"alert\": \"CgroupBig\", \"kind\": \"rss\", \"metric\": \"memagent_cgroup_memory_usage_bytes\",\n"
+		"     \"threshold\": 5},\n"
+		"    {\"alert\": \"Oom\", \"kind\": \"oom_kill\", \"window_ms\": 600000},\n"
+		"    {\"alert\": \"Pause\", \"kind\": \"gc_pause\", \"threshold\": 0.1, \"quantile\": 0.9}]}}";
+
+	REQUIRE(config_parse(ok, strlen(ok), "t.json", &c, err) == 0);
+	CHECK_EQ(c->alerts.n_alertmanagers, 2);
+	CHECK_EQ(c->alerts.resend_interval_ms, 5000);
+	CHECK_EQ(c->alerts.timeout_ms, 10000);
+	REQUIRE(c->alerts.n_rules == 5);
+	CHECK_STR(c->alerts.rules[0].name, "BigRss");
+	CHECK_EQ(c->alerts.rules[0].kind, ALERT_RSS);
+	CHECK_STR(c->alerts.rules[0].metric, "memagent_process_resident_bytes");
+	CHECK(c->alerts.rules[0].threshold == 1e9);
+	CHECK_U64(c->alerts.rules[0].for_ms, 30000);
+	CHECK_STR(c->alerts.rules[0].match[0].value, "db");
+	CHECK_STR(c->alerts.rules[0].labels[0].key, "severity");
+	CHECK_STR(c->alerts.rules[2].metric, "memagent_cgroup_memory_usage_bytes");
+	CHECK(c->alerts.rules[3].threshold == 0);
+	CHECK_U64(c->alerts.rules[3].window_ms, 600000);
+	CHECK(c->alerts.rules[4].quantile == 0.9);
+	config_free(c);
+
+	/* A metric the agent does not export, at the metric's position. */
+	CHECK_ERR("{\"alerts\": {\"rules\": [\n  {\"alert\": \"A\", \"kind\": \"rss\", \"threshold\": 1,\n"
+		  "   \"metric\": \"memagent_process_rss_bytes\"}]}}",
+		  "t.json:3:14: alerts.rules[0].metric: \"memagent_process_rss_bytes\" is not a metric the "
+		  "agent exports (docs/metrics.md lists them)");
+	CHECK_ERR("{\"alerts\": {\"rules\": [{\"alert\": \"A\", \"kind\": \"rss\", \"threshold\": 1,"
+		  " \"metric\": \"memagent_oom_kills_total\"}]}}",
+		  "t.json:1:79: alerts.rules[0].metric: kind \"rss\" reads a gauge; "
+		  "\"memagent_oom_kills_total\" is a counter");
+	CHECK_ERR("{\"alerts\": {\"rules\": [{\"alert\": \"A\", \"kind\": \"rsss\"}]}}",
+		  "t.json:1:46: alerts.rules[0].kind: unknown kind \"rsss\"; expected one of: heap_leak, "
+		  "queue_growth, old_space_near_limit, rss, memory_available, psi, oom_kill, gc_pause");
+	CHECK_ERR("{\"alerts\": {\"rules\": [{\"alert\": \"A\", \"kind\": \"psi\"}]}}",
+		  "t.json:1:23: alerts.rules[0]: missing required key \"threshold\" (kind \"psi\")");
+	CHECK_ERR("{\"alerts\": {\"rules\": [{\"kind\": \"psi\", \"threshold\": 1}]}}",
+		  "t.json:1:23: alerts.rules[0]: missing required key \"alert\"");
+	CHECK_ERR("{\"alerts\": {\"rules\": [{\"alert\": \"a b\", \"kind\": \"psi\", \"threshold\": 1}]}}",
+		  "t.json:1:33: alerts.rules[0].alert: \"a b\" is not an alert name: letters, digits, \"_\" "
+		  "and \":\", not starting with a digit");
+	CHECK_ERR("{\"alerts\": {\"rules\": [{\"alert\": \"A\", \"kind\": \"psi\", \"threshold\": 1,"
+		  " \"window_ms\": 5000}]}}",
+		  "t.json:1:82: alerts.rules[0].window_ms: only kinds \"oom_kill\" and \"gc_pause\" take a "
+		  "window");
+	CHECK_ERR("{\"alerts\": {\"rules\": [{\"alert\": \"A\", \"kind\": \"psi\", \"threshold\": 1,"
+		  " \"labels\": {\"1x\": \"v\"}}]}}",
+		  "t.json:1:80: alerts.rules[0].labels.1x: \"1x\" is not a label name: letters, digits and "
+		  "\"_\", not starting with a digit or \"__\"");
+	CHECK_ERR("{\"alerts\": {\"rules\": [{\"alert\": \"A\", \"kind\": \"psi\", \"threshold\": 1,"
+		  " \"annotations\": {\"s\": \"{{ .Value }}\"}}]}}",
+		  "t.json:1:90: alerts.rules[0].annotations.s: placeholder at byte 0: expected {{ $value }} "
+		  "or {{ $labels.NAME }}");
+	CHECK_ERR("{\"alerts\": {\"rules\": [{\"alert\": \"A\", \"kind\": \"psi\", \"threshold\": \"1\"}]}}",
+		  "t.json:1:66: alerts.rules[0].threshold: expected a number, got a string");
+	CHECK_ERR("{\"alerts\": {\"alertmanagers\": [\"localhost:9093\"]}}",
+		  "t.json:1:31: alerts.alertmanagers[0]: \"localhost:9093\" is not an http:// or https:// URL");
+	CHECK_ERR("{\"alerts\": {\"alertmanagers\": [\"http://a\", \"http://a\"]}}",
+		  "t.json:1:43: alerts.alertmanagers[1]: duplicate: already alertmanagers[0]");
+	CHECK_ERR("{\"alerts\": {\"resend_interval_ms\": 10}}",
+		  "t.json:1:35: alerts.resend_interval_ms: 10 is out of range 1000..86400000");
+}
+
 int main(void)
 {
 	RUN(test_syntax_error_fixture);
@@ -752,5 +830,6 @@ int main(void)
 	RUN(test_systemd_example);
 	RUN(test_load_errors);
 	RUN(test_mutations);
+	RUN(test_alerts);
 	return test_done();
 }
