@@ -5,7 +5,7 @@
  * alert fingerprint, the newest notice winning) and at most one post in
  * flight. A post takes the whole queue; if it fails, what it carried goes
  * back under whatever newer notices arrived meanwhile, and the next attempt
- * waits a backoff (250 ms doubling to 8 s). So a returning Alertmanager gets
+ * waits a backoff (250 ms doubling to 8 s) unless new notices come first. So a returning Alertmanager gets
  * the latest state of every alert, never a stale "firing" after a
  * "resolved", and a live one is never held up by a dead one.
  *
@@ -438,9 +438,14 @@ int alertmanager_notify(struct alertmanager *a, const struct alert_notice *v, si
 		}
 	}
 	pthread_mutex_lock(&a->lock);
-	for (size_t k = 0; k < a->n; k++)
+	for (size_t k = 0; k < a->n; k++) {
 		for (size_t i = 0; i < n; i++)
 			a->t[k].dropped += (uint64_t)queue_put(&a->t[k].waiting, v[i].fingerprint, json[k * n + i], false);
+		/* New notices are tried at once, backoff or not (as Prometheus
+		 * posts every batch): a returning Alertmanager has the firing
+		 * alerts at the next resend. The backoff spaces retries only. */
+		a->t[k].next_try_ns = 0;
+	}
 	pthread_mutex_unlock(&a->lock);
 	free(json);
 	push_wake(a->push);

@@ -7,7 +7,8 @@ set -eu
 pkgs_build="gcc make pkg-config libc6-dev clang llvm bpftool libbpf-dev libelf-dev
     zlib1g-dev libjansson-dev libmicrohttpd-dev libcurl4-openssl-dev systemtap-sdt-dev
     libprotobuf-c-dev protobuf-c-compiler libsnappy-dev"
-# promtool and the server come with `prometheus`; curl and jq drive the
+# promtool and the server come with `prometheus` (promtool also checks
+# systemd/memagent.rules.yml), prometheus-alertmanager receives alerts (it_alerts); curl and jq drive the
 # integration tests; procps and util-linux provide pgrep/setsid/flock;
 # qemu-system-x86, busybox-static, kmod and xz-utils boot the kernel matrix
 # (tests/kernels/); libclang-rt-14-dev is the libFuzzer runtime (not pulled
@@ -15,7 +16,8 @@ pkgs_build="gcc make pkg-config libc6-dev clang llvm bpftool libbpf-dev libelf-d
 # victoria-metrics, influxdb and prometheus-pushgateway, openssl makes their
 # test certificates.
 pkgs_test="prometheus curl jq procps util-linux iproute2 systemd qemu-system-x86 busybox-static
-    kmod xz-utils libclang-rt-14-dev victoria-metrics influxdb prometheus-pushgateway openssl"
+    kmod xz-utils libclang-rt-14-dev victoria-metrics influxdb prometheus-pushgateway openssl
+    prometheus-alertmanager"
 pkgs_bench="libgc-dev prometheus-process-exporter prometheus-node-exporter hyperfine"
 
 want=""
