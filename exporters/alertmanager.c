@@ -268,10 +268,10 @@ static void post_done(void *arg, const struct push_result *r)
 	}
 	last = --a->refs == 0;
 	pthread_mutex_unlock(&a->lock);
+	/* The push thread runs every client after a finished request: run()
+	 * sets the retry deadline. */
 	if (last)
 		destroy(a);
-	else if (!ok)
-		push_wake(a->push); /* run() sets the retry deadline */
 }
 
 /* Starts a post of t's waiting alerts. Called with the lock held. */
