@@ -91,6 +91,15 @@ cat >"$TMP/agent.json" <<JSON
 JSON
 "$MEMAGENT" --check-config "$TMP/agent.json" >"$TMP/check.log" 2>&1
 check config_valid test $? -eq 0
+# A rule naming a metric the agent does not export: refused, with its place.
+cat >"$TMP/bad.json" <<'JSON'
+{ "alerts": { "rules": [
+    { "alert": "Typo", "kind": "rss", "threshold": 1,
+      "metric": "memagent_process_rss_bytes" } ] } }
+JSON
+"$MEMAGENT" --check-config "$TMP/bad.json" >"$TMP/check.log" 2>&1
+check bad_metric_exit_78 test $? -eq 78
+check bad_metric_placed grep -qF "$TMP/bad.json:3:17: alerts.rules[0].metric: \"memagent_process_rss_bytes\" is not a metric the agent exports" "$TMP/check.log"
 
 start_agent --config "$TMP/agent.json" || { fail agent_started; finish; }
 
@@ -121,6 +130,14 @@ check firing_metric_back_to_0 wait_until 10 firing_is HogRss 0
 check never_fires_not_firing firing_is NeverFires 0
 check never_fires_not_in_am1 no_alert "$AM_PORT_1" NeverFires
 check never_fires_not_in_am2 no_alert "$AM_PORT_2" NeverFires
+
+# ---- a reload to a bad rule keeps the running rules ----------------------
+cp "$TMP/agent.json" "$TMP/agent.good"
+cp "$TMP/bad.json" "$TMP/agent.json"
+kill -HUP "$AGENT_PID"
+check bad_reload_refused wait_until 10 sh -c "curl -sf http://$AGENT_ADDR/metrics | grep -q '^memagent_config_reloads_total{result=\"failure\"} 1\$'"
+check bad_reload_logged grep -q "is not a metric the agent exports" "$AGENT_LOG"
+cp "$TMP/agent.good" "$TMP/agent.json"
 
 # ---- one Alertmanager down -----------------------------------------------
 fail0=$(notifications "$AM_PORT_2" failure)
