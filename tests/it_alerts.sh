@@ -5,7 +5,7 @@
 # (not expired) within 2 samples of its cause going away; a `for` longer
 # than the run never fires; one Alertmanager down: the other gets
 # everything, the failures are counted, and the returning one gets the
-# firing alerts again. With the leak examples built: examples/leaky_cache
+# firing alerts again; a third that never answers delays neither. With the leak examples built: examples/leaky_cache
 # raises heap_leak, examples/queue_lag raises queue_growth.
 . "$(dirname "$0")/lib.sh"
 
@@ -62,6 +62,13 @@ pending_is() { [ "$(metric memagent_alert_pending "alert=\"$1\"")" = "$2" ]; }
 start_am 1 || { fail am1_started "$(tail -5 "$TMP/am1.log")"; finish; }
 start_am 2 || { fail am2_started "$(tail -5 "$TMP/am2.log")"; finish; }
 pass alertmanagers_started
+# A third "Alertmanager" that never answers: it must delay no other.
+mkdir -p "$TMP/hang"
+"$HELPERS/http_recorder" "$TMP/hang" &
+PIDS+=("$!")
+wait_until 10 test -s "$TMP/hang/port" || fail hang_started
+HANG_PORT=$(cat "$TMP/hang/port")
+curl -sf "http://127.0.0.1:$HANG_PORT/_mode/hang" -o /dev/null
 
 # The leak examples come with the leak-signal issue; their rules need its
 # metrics, which the configuration checks.
@@ -81,7 +88,8 @@ cat >"$TMP/agent.json" <<JSON
   "targets": [ { "name": "hog", "match": { "comm": "alerthog" }, "per_process": true },
                { "name": "all", "match": {}, "group_by": "comm" } ],
   "alerts": {
-    "alertmanagers": [ "http://127.0.0.1:$AM_PORT_1", "http://127.0.0.1:$AM_PORT_2" ],
+    "alertmanagers": [ "http://127.0.0.1:$AM_PORT_1", "http://127.0.0.1:$AM_PORT_2",
+                       "http://127.0.0.1:$HANG_PORT" ],
     "resend_interval_ms": 2000, "timeout_ms": 2000,
     "rules": [
     { "alert": "HogRss", "kind": "rss", "threshold": 20971520, "match": { "target": "hog" },
@@ -125,6 +133,7 @@ ends_ms=$(date -d "$ends" +%s%3N)
 check resolved_within_2_samples test $((s1 - s0)) -le 2
 check resolved_before_ends_at test "$now_ms" -lt "$ends_ms"
 check firing_metric_back_to_0 wait_until 10 firing_is HogRss 0
+check hanging_one_times_out_counted wait_until 20 notifications_at_least "$HANG_PORT" failure 1
 
 # ---- `for` longer than the run ------------------------------------------
 check never_fires_not_firing firing_is NeverFires 0
