@@ -11,6 +11,7 @@
 
 #include <stddef.h>
 
+#include "sinks.h"
 #include "target.h"
 
 #define CONFIG_LISTEN_DEFAULT "127.0.0.1:9470"
@@ -21,6 +22,8 @@
 #define CONFIG_FILE_MAX_BYTES (1024 * 1024)
 /* The source name of the embedded default. */
 #define CONFIG_DEFAULT_NAME "(embedded default)"
+/* Where disk buffers live unless "state_dir" says otherwise. */
+#define CONFIG_STATE_DIR_DEFAULT "/var/lib/memagent"
 
 struct config_limits {
 	unsigned max_processes;    /* pid series per per_process target (100) */
@@ -45,6 +48,9 @@ struct config {
 	struct target_set targets;
 	struct config_limits limits;
 	struct config_heap heap;
+	char *state_dir;              /* "/var/lib/memagent" */
+	struct sink_options *sinks;   /* "sinks": push exporters (docs/sinks.md) */
+	size_t n_sinks;
 };
 
 /* Errors are one line: "FILE:LINE:COLUMN: KEY.PATH: what is wrong". The key

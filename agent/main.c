@@ -24,7 +24,9 @@
 #include "probe.h"
 #include "promtext.h"
 #include "registry.h"
+#include "push.h"
 #include "sampler.h"
+#include "sinks.h"
 #include "strbuf.h"
 
 /* A numeric macro as a string literal, for the usage text. */
@@ -152,7 +154,11 @@ static int arm_timer(int tfd, unsigned interval_ms)
 	return timerfd_settime(tfd, 0, &its, NULL) < 0 ? -errno : 0;
 }
 
-static void tick(struct sampler *s, struct httpd *h)
+/* How long SIGTERM waits for the sinks' queues to be sent (disk-buffered
+ * sinks keep the rest on disk). */
+#define SINKS_FLUSH_DEADLINE_MS 5000
+
+static void tick(struct sampler *s, struct httpd *h, struct sinks *sk)
 {
 	struct snapshot *snap = sampler_tick(s);
 
@@ -161,6 +167,12 @@ static void tick(struct sampler *s, struct httpd *h)
 		return;
 	}
 	httpd_warm(h, snap);
+	sinks_offer(sk, snap);
+}
+
+static int sinks_metrics_cb(void *arg, struct snapshot *snap)
+{
+	return sinks_add_metrics(arg, snap);
 }
 
 /* Starts serving on listen with cfg's HTTP limits. */
@@ -233,7 +245,7 @@ static int reserve(const struct config *cur, const struct config *next, struct h
  * leaves the running configuration and server untouched. Returns 0, or
  * -EADDRNOTAVAIL when the agent no longer serves at all. */
 static int reload(const struct options *o, struct config **cfg, struct sampler *s,
-		  struct httpd **h, struct registry *reg, int tfd, int efd)
+		  struct httpd **h, struct registry *reg, struct sinks *sk, int tfd, int efd)
 {
 	struct config *next;
 	struct httpd *nh = NULL;
@@ -249,6 +261,14 @@ static int reload(const struct options *o, struct config **cfg, struct sampler *
 		config_free(next);
 		sampler_note_reload(s, false);
 		return *h ? 0 : -EADDRNOTAVAIL;
+	}
+	/* Sinks of the same name and type keep their queues. */
+	if (sinks_configure(sk, next->sinks, next->n_sinks, err, sizeof(err)) < 0) {
+		log_error("reload failed: %s; keeping the running configuration", err);
+		httpd_free(nh);
+		config_free(next);
+		sampler_note_reload(s, false);
+		return 0;
 	}
 	sampler_reconfigure(s, next);
 	watch_collectors(efd, s);
@@ -285,6 +305,8 @@ static int run(const struct options *o)
 	struct sampler *s = NULL;
 	struct httpd *h = NULL;
 	struct config *cfg = NULL;
+	struct push *push = NULL;
+	struct sinks *sk = NULL;
 	int sfd = -1, tfd = -1, efd = -1, ret = EXIT_FAILURE;
 	sigset_t mask;
 	char err[256];
@@ -306,6 +328,16 @@ static int run(const struct options *o)
 	reg = registry_new();
 	if (!reg)
 		goto out;
+	/* The push thread starts with the signals blocked too. */
+	if (push_new(&push) < 0 || sinks_new(push, cfg->state_dir, &sk) < 0) {
+		log_error("cannot start the push thread");
+		goto out;
+	}
+	if (sinks_configure(sk, cfg->sinks, cfg->n_sinks, err, sizeof(err)) < 0) {
+		log_error("%s", err);
+		ret = EX_CONFIG;
+		goto out;
+	}
 
 	if (serve(cfg, cfg->listen, reg, &h, err, sizeof(err)) < 0) {
 		log_error("cannot serve: %s", err);
@@ -313,6 +345,7 @@ static int run(const struct options *o)
 	}
 	if (sampler_new(cfg, &so, reg, &s) < 0)
 		goto out;
+	sampler_set_extra(s, sinks_metrics_cb, sk);
 	/* Loading BPF parsed the kernel's BTF several times: give the free
 	 * heap pages back before the long run. */
 	malloc_trim(0);
@@ -338,7 +371,7 @@ static int run(const struct options *o)
 		log_notice("bpf disabled by --no-bpf: running on /proc alone");
 	log_notice("memagent %s: configuration %s, interval %u ms, serving http://%s/metrics",
 		   MEMAGENT_VERSION, cfg->source, cfg->interval_ms, httpd_address(h));
-	tick(s, h);
+	tick(s, h, sk);
 
 	for (;;) {
 		struct epoll_event evs[8];
@@ -355,16 +388,16 @@ static int run(const struct options *o)
 				uint64_t expirations;
 
 				if (read(tfd, &expirations, sizeof(expirations)) > 0)
-					tick(s, h);
+					tick(s, h, sk);
 			} else if (id == -1) {
 				struct signalfd_siginfo si;
 
 				while (read(sfd, &si, sizeof(si)) == sizeof(si)) {
 					if (si.ssi_signo == SIGUSR1) {
 						sampler_rescan(s);
-						tick(s, h);
+						tick(s, h, sk);
 					} else if (si.ssi_signo == SIGHUP) {
-						if (reload(o, &cfg, s, &h, reg, tfd, efd) < 0)
+						if (reload(o, &cfg, s, &h, reg, sk, tfd, efd) < 0)
 							goto out;
 					} else {
 						log_notice("stopping on signal %u", si.ssi_signo);
@@ -384,6 +417,15 @@ out:
 		close(tfd);
 	if (sfd >= 0)
 		close(sfd);
+	if (sk) {
+		uint64_t left = sinks_flush(sk, ret == EXIT_SUCCESS ? SINKS_FLUSH_DEADLINE_MS : 0);
+
+		if (left)
+			log_warning("stopping with %llu samples not sent", (unsigned long long)left);
+	}
+	/* Requests still out end here (their callbacks use the sinks), then the sinks go. */
+	push_free(push, 0);
+	sinks_free(sk);
 	httpd_free(h);
 	sampler_free(s);
 	registry_free(reg);
