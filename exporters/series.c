@@ -90,7 +90,8 @@ static int key_init(struct key *k, const char *name, const char *suffix, const s
 		return -E2BIG;
 	memcpy(k->name, name, n);
 	memcpy(k->name + n, suffix, m + 1);
-	memcpy(k->labels, smp->labels, smp->n_labels * sizeof(*smp->labels));
+	if (smp->n_labels)
+		memcpy(k->labels, smp->labels, smp->n_labels * sizeof(*smp->labels));
 	k->n = smp->n_labels;
 	return 0;
 }
@@ -291,7 +292,8 @@ struct series *series_intern(struct series_table *t, const char *name, const str
 	if (n >= sizeof(k.name) || n_labels > LABELS_MAX)
 		return NULL;
 	memcpy(k.name, name, n + 1);
-	memcpy(k.labels, labels, n_labels * sizeof(*labels));
+	if (n_labels)
+		memcpy(k.labels, labels, n_labels * sizeof(*labels));
 	k.n = n_labels;
 	return intern_key(&in, &k, 0) < 0 ? NULL : s;
 }
