@@ -38,7 +38,7 @@ enum sink_buffer {
 #define SINK_INTERVAL_DEFAULT_MS 1000
 #define SINK_TIMEOUT_DEFAULT_MS 10000
 #define SINK_QUEUE_DEFAULT_SAMPLES 1000000
-#define SINK_BATCH_DEFAULT_SAMPLES 10000
+#define SINK_BATCH_DEFAULT_SAMPLES 20000
 #define SINK_BUFFER_DEFAULT_BYTES (256ull << 20)
 #define SINK_NAME_MAX 64
 #define SINK_MAX 16
@@ -52,7 +52,7 @@ struct sink_options {
 	unsigned interval_ms;       /* least time between two sends (1000) */
 	unsigned timeout_ms;        /* one request, connect included (10000) */
 	unsigned queue_max_samples; /* queued sinks: the bound (1000000) */
-	unsigned batch_max_samples; /* queued sinks: samples per request (10000) */
+	unsigned batch_max_samples; /* queued sinks: samples per request (20000) */
 	char **headers;             /* "Name: value", NULL-terminated, or NULL */
 	char *bearer_token_file;
 	char *basic_auth;           /* "user:password" or NULL */
