@@ -1038,6 +1038,299 @@ static int apply_targets(struct ctx *x, const struct key_spec *k, json_t *v, voi
 	return r;
 }
 
+/* ---- sinks ------------------------------------------------------------------ */
+
+/* A string field at the row's offset. */
+static int apply_str(struct ctx *x, const struct key_spec *k, json_t *v, void *obj)
+{
+	const char *s = json_string_value(v);
+	size_t n = json_string_length(v);
+
+	if (n == 0)
+		return fail(x, AT_VALUE, "must not be empty");
+	if (n > 4096)
+		return fail(x, AT_VALUE, "too long: %zu bytes, at most 4096", n);
+	if (has_control(s, n) || strlen(s) != n)
+		return fail(x, AT_VALUE, "must not contain control characters");
+	return set_string(x, v, (char **)field(obj, k));
+}
+
+/* A name that goes into a file name and a URL path: [A-Za-z0-9_.-]. */
+static int apply_ident(struct ctx *x, const struct key_spec *k, json_t *v, void *obj)
+{
+	const char *s = json_string_value(v);
+	size_t n = json_string_length(v);
+
+	if (n == 0 || n > SINK_NAME_MAX)
+		return fail(x, AT_VALUE, "must be 1..%d characters", SINK_NAME_MAX);
+	for (size_t i = 0; i < n; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
+		      (s[i] >= '0' && s[i] <= '9') || s[i] == '_' || s[i] == '-' || s[i] == '.') ||
+		    (i == 0 && s[i] == '.'))
+			return fail(x, AT_VALUE, "may only contain letters, digits, '_', '-' and '.' (not first)");
+	return set_string(x, v, (char **)field(obj, k));
+}
+
+static int apply_u64(struct ctx *x, const struct key_spec *k, json_t *v, void *obj)
+{
+	json_int_t i = json_integer_value(v);
+	int r = check_range(x, k, i);
+
+	if (r == 0)
+		*(uint64_t *)field(obj, k) = (uint64_t)i;
+	return r;
+}
+
+static int apply_sink_type(struct ctx *x, const struct key_spec *k, json_t *v, void *obj)
+{
+	struct sink_options *o = obj;
+	const char *s = json_string_value(v);
+	char q[QUOTE_BUF];
+
+	(void)k;
+	for (int t = SINK_REMOTE_WRITE; t <= SINK_WEBHOOK; t++) {
+		if (strcmp(s, sink_type_name(t)) == 0) {
+			o->type = t;
+			return 0;
+		}
+	}
+	return fail(x, AT_VALUE,
+		    "unknown sink type %s; expected \"remote_write\", \"influx\", \"pushgateway\" or \"webhook\"",
+		    quote(q, s, json_string_length(v)));
+}
+
+static int apply_url(struct ctx *x, const struct key_spec *k, json_t *v, void *obj)
+{
+	const char *s = json_string_value(v);
+
+	if (strncmp(s, "http://", 7) != 0 && strncmp(s, "https://", 8) != 0)
+		return fail(x, AT_VALUE, "must be an http:// or https:// URL");
+	if (strchr(s, ' ') || strlen(s) == 7 + (s[4] == 's'))
+		return fail(x, AT_VALUE, "not a URL: no host, or a space in it");
+	return apply_str(x, k, v, obj);
+}
+
+static int apply_buffer(struct ctx *x, const struct key_spec *k, json_t *v, void *obj)
+{
+	struct sink_options *o = obj;
+	const char *s = json_string_value(v);
+	char q[QUOTE_BUF];
+
+	(void)k;
+	if (strcmp(s, "memory") == 0)
+		o->buffer = SINK_BUFFER_MEMORY;
+	else if (strcmp(s, "disk") == 0)
+		o->buffer = SINK_BUFFER_DISK;
+	else
+		return fail(x, AT_VALUE, "unknown value %s; expected \"memory\" or \"disk\"",
+			    quote(q, s, json_string_length(v)));
+	return 0;
+}
+
+/* "headers": {"Name": "value"} into "Name: value" strings. */
+static int apply_headers(struct ctx *x, const struct key_spec *k, json_t *v, void *obj)
+{
+	struct sink_options *o = obj;
+	size_t n = json_object_size(v), i = 0;
+	const char *key;
+	json_t *val;
+
+	(void)k;
+	if (n > 32)
+		return fail(x, AT_VALUE, "too many headers: %zu, at most 32", n);
+	o->headers = calloc(n + 1, sizeof(*o->headers));
+	if (!o->headers)
+		return nomem(x);
+	json_object_foreach(v, key, val) {
+		int r = 0;
+
+		push_key(x, key);
+		if (!json_is_string(val))
+			r = fail(x, AT_VALUE, "expected a string, got %s", json_kind(val));
+		else if (!*key || strpbrk(key, " :\t\r\n") || has_control(key, strlen(key)))
+			r = fail(x, AT_KEY, "not a header name");
+		else if (has_control(json_string_value(val), json_string_length(val)))
+			r = fail(x, AT_VALUE, "must not contain control characters");
+		else if (asprintf(&o->headers[i], "%s: %s", key, json_string_value(val)) < 0)
+			r = nomem(x);
+		pop(x);
+		if (r < 0)
+			return r;
+		i++;
+	}
+	return 0;
+}
+
+struct basic_auth {
+	char *username, *password;
+};
+
+static const struct key_spec basic_auth_keys[] = {
+	{ .key = "username", .type = V_STRING, .apply = apply_str, .required = true,
+	  .offset = offsetof(struct basic_auth, username) },
+	{ .key = "password", .type = V_STRING, .apply = apply_str, .required = true,
+	  .offset = offsetof(struct basic_auth, password) },
+};
+
+static int apply_basic_auth(struct ctx *x, const struct key_spec *k, json_t *v, void *obj)
+{
+	struct sink_options *o = obj;
+	struct basic_auth a = { 0 };
+	int r;
+
+	(void)k;
+	r = check_object(x, v, basic_auth_keys, ARRAY_SIZE(basic_auth_keys), &a);
+	if (r == 0 && strchr(a.username, ':'))
+		r = fail(x, AT_VALUE, "basic_auth.username must not contain ':'");
+	if (r == 0 && asprintf(&o->basic_auth, "%s:%s", a.username, a.password) < 0) {
+		o->basic_auth = NULL;
+		r = nomem(x);
+	}
+	free(a.username);
+	free(a.password);
+	return r;
+}
+
+static const struct key_spec tls_keys[] = {
+	{ .key = "ca_file", .type = V_STRING, .apply = apply_str,
+	  .offset = offsetof(struct sink_options, tls_ca_file) },
+	{ .key = "cert_file", .type = V_STRING, .apply = apply_str,
+	  .offset = offsetof(struct sink_options, tls_cert_file) },
+	{ .key = "key_file", .type = V_STRING, .apply = apply_str,
+	  .offset = offsetof(struct sink_options, tls_key_file) },
+	{ .key = "insecure_skip_verify", .type = V_BOOL, .apply = apply_bool,
+	  .offset = offsetof(struct sink_options, tls_insecure_skip_verify) },
+};
+
+static const struct key_spec sink_keys[] = {
+	{ .key = "name", .type = V_STRING, .apply = apply_ident, .required = true,
+	  .offset = offsetof(struct sink_options, name) },
+	{ .key = "type", .type = V_STRING, .apply = apply_sink_type, .required = true },
+	{ .key = "url", .type = V_STRING, .apply = apply_url, .required = true,
+	  .offset = offsetof(struct sink_options, url) },
+	{ .key = "interval_ms", .type = V_INT, .apply = apply_uint, .min = 0, .max = CONFIG_INTERVAL_MAX_MS,
+	  .offset = offsetof(struct sink_options, interval_ms) },
+	{ .key = "timeout_ms", .type = V_INT, .apply = apply_uint, .min = 10, .max = 600000,
+	  .offset = offsetof(struct sink_options, timeout_ms) },
+	{ .key = "queue_max_samples", .type = V_INT, .apply = apply_uint, .min = 1, .max = 100000000,
+	  .offset = offsetof(struct sink_options, queue_max_samples) },
+	{ .key = "batch_max_samples", .type = V_INT, .apply = apply_uint, .min = 1, .max = 1000000,
+	  .offset = offsetof(struct sink_options, batch_max_samples) },
+	{ .key = "headers", .type = V_OBJECT, .apply = apply_headers },
+	{ .key = "bearer_token_file", .type = V_STRING, .apply = apply_str,
+	  .offset = offsetof(struct sink_options, bearer_token_file) },
+	{ .key = "basic_auth", .type = V_OBJECT, .apply = apply_basic_auth },
+	{ .key = "tls", .type = V_OBJECT, .apply = apply_object, .offset = 0,
+	  .keys = tls_keys, .n_keys = ARRAY_SIZE(tls_keys) },
+	{ .key = "buffer", .type = V_STRING, .apply = apply_buffer },
+	{ .key = "buffer_max_bytes", .type = V_INT, .apply = apply_u64, .min = 4096,
+	  .max = (1ll << 40), .offset = offsetof(struct sink_options, buffer_max_bytes) },
+	{ .key = "job", .type = V_STRING, .apply = apply_ident,
+	  .offset = offsetof(struct sink_options, job) },
+	{ .key = "instance", .type = V_STRING, .apply = apply_ident,
+	  .offset = offsetof(struct sink_options, instance) },
+};
+
+static void sink_options_done(struct sink_options *o)
+{
+	free(o->name);
+	free(o->url);
+	for (char **h = o->headers; h && *h; h++)
+		free(*h);
+	free(o->headers);
+	free(o->bearer_token_file);
+	free(o->basic_auth);
+	free(o->tls_ca_file);
+	free(o->tls_cert_file);
+	free(o->tls_key_file);
+	free(o->job);
+	free(o->instance);
+}
+
+/* Checks sinks[i]; then what involves more than one key or sink. */
+static int parse_sink(struct ctx *x, json_t *v, struct config *c, size_t i)
+{
+	struct sink_options *o = &c->sinks[i];
+	char q[QUOTE_BUF];
+	int r;
+
+	if (!json_is_object(v))
+		return fail(x, AT_VALUE, "expected an object, got %s", json_kind(v));
+	*o = (struct sink_options){ .interval_ms = SINK_INTERVAL_DEFAULT_MS, .timeout_ms = SINK_TIMEOUT_DEFAULT_MS,
+				    .queue_max_samples = SINK_QUEUE_DEFAULT_SAMPLES,
+				    .batch_max_samples = SINK_BATCH_DEFAULT_SAMPLES,
+				    .buffer_max_bytes = SINK_BUFFER_DEFAULT_BYTES };
+	c->n_sinks = i + 1; /* from here on config_free() frees it */
+	r = check_object(x, v, sink_keys, ARRAY_SIZE(sink_keys), o);
+	if (r < 0)
+		return r;
+	if (o->buffer == SINK_BUFFER_DISK && !sink_type_queued(o->type)) {
+		push_key(x, "buffer");
+		r = fail(x, AT_VALUE, "\"disk\" is for queued sinks (remote_write, influx); a %s sink keeps "
+			 "only the latest snapshot", sink_type_name(o->type));
+		pop(x);
+		return r;
+	}
+	if ((o->job || o->instance) && o->type != SINK_PUSHGATEWAY) {
+		push_key(x, o->job ? "job" : "instance");
+		r = fail(x, AT_KEY, "only pushgateway sinks take \"job\" and \"instance\"");
+		pop(x);
+		return r;
+	}
+	if ((o->tls_cert_file != NULL) != (o->tls_key_file != NULL)) {
+		push_key(x, "tls");
+		r = fail(x, AT_VALUE, "cert_file and key_file go together");
+		pop(x);
+		return r;
+	}
+	for (size_t j = 0; j < i; j++) {
+		if (strcmp(c->sinks[j].name, o->name) == 0) {
+			push_key(x, "name");
+			r = fail(x, AT_VALUE, "duplicate sink name %s, already used by sinks[%zu]",
+				 quote(q, o->name, strlen(o->name)), j);
+			pop(x);
+			return r;
+		}
+	}
+	return 0;
+}
+
+static int apply_sinks(struct ctx *x, const struct key_spec *k, json_t *v, void *obj)
+{
+	struct config *c = obj;
+	size_t n = json_array_size(v);
+	int r = 0;
+
+	(void)k;
+	if (n > SINK_MAX) {
+		push_index(x, SINK_MAX);
+		r = fail(x, AT_VALUE, "too many sinks: %zu, at most %d", n, SINK_MAX);
+		pop(x);
+		return r;
+	}
+	if (n > 0) {
+		c->sinks = calloc(n, sizeof(*c->sinks));
+		if (!c->sinks)
+			return nomem(x);
+	}
+	for (size_t i = 0; i < n && r == 0; i++) {
+		push_index(x, i);
+		r = parse_sink(x, json_array_get(v, i), c, i);
+		pop(x);
+	}
+	return r;
+}
+
+static int apply_state_dir(struct ctx *x, const struct key_spec *k, json_t *v, void *obj)
+{
+	struct config *c = obj;
+
+	(void)k;
+	if (json_string_value(v)[0] != '/')
+		return fail(x, AT_VALUE, "must be an absolute path");
+	return apply_str(x, &(struct key_spec){ .offset = offsetof(struct config, state_dir) }, v, c);
+}
+
 /* The top level. A later section is one more row here. */
 static const struct key_spec top_keys[] = {
 	{ .key = "interval_ms", .type = V_INT, .apply = apply_uint,
@@ -1051,6 +1344,8 @@ static const struct key_spec top_keys[] = {
 	{ .key = "heap", .type = V_OBJECT, .apply = apply_object,
 	  .offset = offsetof(struct config, heap),
 	  .keys = heap_keys, .n_keys = ARRAY_SIZE(heap_keys) },
+	{ .key = "state_dir", .type = V_STRING, .apply = apply_state_dir },
+	{ .key = "sinks", .type = V_ARRAY, .apply = apply_sinks },
 	{ .key = "alerts", .type = V_OBJECT, .apply = apply_object,
 	  .offset = offsetof(struct config, alerts),
 	  .keys = alerts_keys, .n_keys = ARRAY_SIZE(alerts_keys) },
@@ -1087,7 +1382,8 @@ static struct config *config_new(const char *name)
 		return NULL;
 	c->source = strdup(name);
 	c->listen = strdup(CONFIG_LISTEN_DEFAULT);
-	if (!c->source || !c->listen)
+	c->state_dir = strdup(CONFIG_STATE_DIR_DEFAULT);
+	if (!c->source || !c->listen || !c->state_dir)
 		return config_free(c);
 	c->interval_ms = CONFIG_INTERVAL_DEFAULT_MS;
 	c->limits = (struct config_limits){ .max_processes = 100, .max_groups = 500, .max_instrumented = 256,
@@ -1250,6 +1546,10 @@ struct config *config_free(struct config *c)
 {
 	if (c) {
 		target_set_done(&c->targets);
+		for (size_t i = 0; i < c->n_sinks; i++)
+			sink_options_done(&c->sinks[i]);
+		free(c->sinks);
+		free(c->state_dir);
 		free(c->heap.names);
 		for (size_t i = 0; i < c->alerts.n_rules; i++)
 			alert_rule_done(&c->alerts.rules[i]);

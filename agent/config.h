@@ -12,6 +12,7 @@
 #include <stddef.h>
 
 #include "alert.h"
+#include "sinks.h"
 #include "target.h"
 
 #define CONFIG_LISTEN_DEFAULT "127.0.0.1:9470"
@@ -22,6 +23,8 @@
 #define CONFIG_FILE_MAX_BYTES (1024 * 1024)
 /* The source name of the embedded default. */
 #define CONFIG_DEFAULT_NAME "(embedded default)"
+/* Where disk buffers live unless "state_dir" says otherwise. */
+#define CONFIG_STATE_DIR_DEFAULT "/var/lib/memagent"
 
 struct config_limits {
 	unsigned max_processes;    /* pid series per per_process target (100) */
@@ -58,6 +61,9 @@ struct config {
 	struct config_limits limits;
 	struct config_heap heap;
 	struct config_alerts alerts;
+	char *state_dir;              /* "/var/lib/memagent" */
+	struct sink_options *sinks;   /* "sinks": push exporters (docs/sinks.md) */
+	size_t n_sinks;
 };
 
 /* Errors are one line: "FILE:LINE:COLUMN: KEY.PATH: what is wrong". The key

@@ -21,6 +21,7 @@
 #include "process.h"
 #include "psi.h"
 #include "sampler.h"
+#include "sinks.h"
 
 static const struct collector *const collectors[] = {
 	&meminfo_collector,
@@ -81,10 +82,10 @@ struct sampler {
 	struct collector_ctx ctx;
 	char logged[LOGGED_MAX][32];
 	struct registry *reg;
-	sampler_extra_fn *extra;
-	void *extra_arg;
 	uint64_t samples;
 	uint64_t reloads_ok, reloads_failed;
+	sampler_extra_fn extra;
+	void *extra_arg;
 	struct slot slots[N_COLLECTORS];
 };
 
@@ -207,7 +208,7 @@ void sampler_rescan(struct sampler *s)
 	s->ctx.rescan_requests++;
 }
 
-void sampler_set_extra(struct sampler *s, sampler_extra_fn *fn, void *arg)
+void sampler_set_extra(struct sampler *s, sampler_extra_fn fn, void *arg)
 {
 	s->extra = fn;
 	s->extra_arg = arg;
@@ -333,6 +334,7 @@ const struct metric_desc *const *sampler_all_metrics(void)
 	add_unique(all, &n, 256, bpf_support_metrics);
 	add_unique(all, &n, 256, alerting_metrics);
 	add_unique(all, &n, 256, alertmanager_metrics);
+	add_unique(all, &n, 256, sinks_metrics);
 	for (size_t i = 0; i < N_COLLECTORS; i++)
 		add_unique(all, &n, 256, collectors[i]->metrics);
 	all[n] = NULL;

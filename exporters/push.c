@@ -350,10 +350,10 @@ static void unlink_active(struct push *p, struct req *q)
 	}
 }
 
-static void reap(struct push *p)
+static int reap(struct push *p)
 {
 	CURLMsg *m;
-	int left;
+	int left, n = 0;
 
 	while ((m = curl_multi_info_read(p->multi, &left))) {
 		struct req *q = NULL;
@@ -366,7 +366,9 @@ static void reap(struct push *p)
 		curl_multi_remove_handle(p->multi, q->easy);
 		unlink_active(p, q);
 		finish(p, q, map_error(rc, q->easy));
+		n++;
 	}
+	return n;
 }
 
 /* Runs every client once; returns the earliest deadline they asked for. */
@@ -431,7 +433,9 @@ static void *loop(void *arg)
 		next = stopping ? until : run_clients(p);
 		take_submitted(p);
 		curl_multi_perform(p->multi, &running);
-		reap(p);
+		/* A request ended: its client may have the next one ready. */
+		if (reap(p) > 0)
+			next = 0;
 		curl_multi_timeout(p->multi, &curl_ms);
 		now = now_ns();
 		timeout_ms = 1000;

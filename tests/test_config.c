@@ -308,15 +308,15 @@ static void test_unknown_keys(void)
 		  "t.json:1:38: targets[0].match.unti: unknown key \"unti\"; expected one of: pid, "
 		  "comm, exe, cmdline, cgroup, systemd_unit");
 	/* Far from every key: no guess, the list instead. */
-	CHECK_ERR("{\"sinks\": []}",
-		  "t.json:1:2: sinks: unknown key \"sinks\"; expected one of: interval_ms, listen, "
-		  "limits, targets, heap, alerts");
+	CHECK_ERR("{\"outputs\": []}",
+		  "t.json:1:2: outputs: unknown key \"outputs\"; expected one of: interval_ms, listen, "
+		  "limits, targets, heap, state_dir, sinks, alerts");
 	CHECK_ERR("{\"targets\": [{\"nmae\": \"a\", \"match\": {}}]}",
 		  "t.json:1:15: targets[0].nmae: unknown key \"nmae\"; did you mean \"name\"?");
 	/* Odd keys are shown escaped, in brackets. */
 	CHECK_ERR("{\"a.b\\n\": 1}",
 		  "t.json:1:2: [\"a.b\\x0a\"]: unknown key \"a.b\\x0a\"; expected one of: "
-		  "interval_ms, listen, limits, targets, heap, alerts");
+		  "interval_ms, listen, limits, targets, heap, state_dir, sinks, alerts");
 }
 
 static void test_wrong_types(void)
@@ -797,6 +797,74 @@ static void test_alerts(void)
 		  "t.json:1:35: alerts.resend_interval_ms: 10 is out of range 1000..86400000");
 }
 
+/* "sinks": every key stored, defaults applied, errors placed at their key. */
+static void test_sinks(void)
+{
+	const char *full = "{\"state_dir\": \"/tmp/s\", \"sinks\": ["
+		"{\"name\": \"prom\", \"type\": \"remote_write\", \"url\": \"https://h:9090/api/v1/write\","
+		" \"interval_ms\": 500, \"timeout_ms\": 2000, \"queue_max_samples\": 1000,"
+		" \"batch_max_samples\": 100, \"headers\": {\"X-Scope-OrgID\": \"t1\"},"
+		" \"bearer_token_file\": \"/etc/tok\", \"basic_auth\": {\"username\": \"u\", \"password\": \"p\"},"
+		" \"tls\": {\"ca_file\": \"/ca\", \"cert_file\": \"/c\", \"key_file\": \"/k\", \"insecure_skip_verify\": true},"
+		" \"buffer\": \"disk\", \"buffer_max_bytes\": 65536},"
+		"{\"name\": \"pg\", \"type\": \"pushgateway\", \"url\": \"http://h:9091\", \"job\": \"j\"}]}";
+	char err[CONFIG_ERROR_MAX];
+	struct config *c = NULL;
+
+	REQUIRE(config_parse(full, strlen(full), "t.json", &c, err) == 0);
+	CHECK_EQ(c->n_sinks, 2);
+	CHECK_STR(c->state_dir, "/tmp/s");
+	CHECK_EQ(c->sinks[0].type, SINK_REMOTE_WRITE);
+	CHECK_EQ(c->sinks[0].interval_ms, 500);
+	CHECK_EQ(c->sinks[0].timeout_ms, 2000);
+	CHECK_EQ(c->sinks[0].queue_max_samples, 1000);
+	CHECK_EQ(c->sinks[0].batch_max_samples, 100);
+	CHECK_STR(c->sinks[0].headers[0], "X-Scope-OrgID: t1");
+	CHECK(c->sinks[0].headers[1] == NULL);
+	CHECK_STR(c->sinks[0].basic_auth, "u:p");
+	CHECK_STR(c->sinks[0].tls_key_file, "/k");
+	CHECK(c->sinks[0].tls_insecure_skip_verify);
+	CHECK_EQ(c->sinks[0].buffer, SINK_BUFFER_DISK);
+	CHECK_U64(c->sinks[0].buffer_max_bytes, 65536);
+	CHECK_STR(c->sinks[1].job, "j");
+	CHECK_EQ(c->sinks[1].interval_ms, SINK_INTERVAL_DEFAULT_MS);
+	CHECK_EQ(c->sinks[1].queue_max_samples, SINK_QUEUE_DEFAULT_SAMPLES);
+	CHECK(!c->sinks[1].tls_insecure_skip_verify);
+	config_free(c);
+
+	CHECK_OK("{}");
+	CHECK_ERR("{\"sinks\": [{\"name\": \"a\", \"type\": \"kafka\", \"url\": \"http://h\"}]}",
+		  "t.json:1:34: sinks[0].type: unknown sink type \"kafka\"; expected \"remote_write\", "
+		  "\"influx\", \"pushgateway\" or \"webhook\"");
+	CHECK_ERR("{\"sinks\": [{\"name\": \"a\", \"type\": \"influx\", \"url\": \"ftp://h\"}]}",
+		  "t.json:1:51: sinks[0].url: must be an http:// or https:// URL");
+	CHECK_ERR("{\"sinks\": [{\"name\": \"a\", \"type\": \"influx\"}]}",
+		  "t.json:1:12: sinks[0]: missing required key \"url\"");
+	CHECK_ERR("{\"sinks\": [{\"name\": \"a/b\", \"type\": \"influx\", \"url\": \"http://h\"}]}",
+		  "t.json:1:21: sinks[0].name: may only contain letters, digits, '_', '-' and '.' (not first)");
+	CHECK_ERR("{\"sinks\": [{\"name\": \"a\", \"type\": \"influx\", \"url\": \"http://h\"},\n"
+		  " {\"name\": \"a\", \"type\": \"webhook\", \"url\": \"http://h\"}]}",
+		  "t.json:2:11: sinks[1].name: duplicate sink name \"a\", already used by sinks[0]");
+	CHECK_ERR("{\"sinks\": [{\"name\": \"a\", \"type\": \"webhook\", \"url\": \"http://h\", \"buffer\": \"disk\"}]}",
+		  "t.json:1:74: sinks[0].buffer: \"disk\" is for queued sinks (remote_write, influx); a "
+		  "webhook sink keeps only the latest snapshot");
+	CHECK_ERR("{\"sinks\": [{\"name\": \"a\", \"type\": \"influx\", \"url\": \"http://h\", \"job\": \"j\"}]}",
+		  "t.json:1:63: sinks[0].job: only pushgateway sinks take \"job\" and \"instance\"");
+	CHECK_ERR("{\"sinks\": [{\"name\": \"a\", \"type\": \"influx\", \"url\": \"http://h\", "
+		  "\"basic_auth\": {\"username\": \"u\"}}]}",
+		  "t.json:1:77: sinks[0].basic_auth: missing required key \"password\"");
+	CHECK_ERR("{\"sinks\": [{\"name\": \"a\", \"type\": \"influx\", \"url\": \"http://h\", "
+		  "\"headers\": {\"X\": 1}}]}",
+		  "t.json:1:80: sinks[0].headers.X: expected a string, got an integer");
+	CHECK_ERR("{\"sinks\": [{\"name\": \"a\", \"type\": \"influx\", \"url\": \"http://h\", "
+		  "\"tls\": {\"ca_fil\": \"/x\"}}]}",
+		  "t.json:1:71: sinks[0].tls.ca_fil: unknown key \"ca_fil\"; did you mean \"ca_file\"?");
+	CHECK_ERR("{\"sinks\": [{\"name\": \"a\", \"type\": \"influx\", \"url\": \"http://h\", "
+		  "\"queue_max_samples\": 0}]}",
+		  "t.json:1:84: sinks[0].queue_max_samples: 0 is out of range 1..100000000");
+	CHECK_ERR("{\"state_dir\": \"rel\"}", "t.json:1:15: state_dir: must be an absolute path");
+}
+
 int main(void)
 {
 	RUN(test_syntax_error_fixture);
@@ -815,6 +883,7 @@ int main(void)
 	RUN(test_huge_input);
 	RUN(test_long_key_message);
 	RUN(test_unknown_keys);
+	RUN(test_sinks);
 	RUN(test_wrong_types);
 	RUN(test_out_of_range);
 	RUN(test_listen_values);

@@ -23,6 +23,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #define CONNS_MAX 64
@@ -36,6 +37,14 @@ struct conn {
 
 static char mode[256] = "ok";
 static FILE *bodies, *reqlog;
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+}
 
 static void drop(struct conn *c)
 {
@@ -77,7 +86,7 @@ static void serve(struct conn *c)
 			answer(c->fd, 200, "");
 		} else if (strcmp(mode, "hang") == 0) {
 			c->hung = 1;
-			fprintf(reqlog, "%s %s %zu hang\n", method, path, body_len);
+			fprintf(reqlog, "%s %s %zu hang %lld\n", method, path, body_len, now_ms());
 			fflush(reqlog);
 			return;
 		} else {
@@ -92,7 +101,7 @@ static void serve(struct conn *c)
 				fputc('\n', bodies);
 				fflush(bodies);
 			}
-			fprintf(reqlog, "%s %s %zu %d\n", method, path, body_len, status);
+			fprintf(reqlog, "%s %s %zu %d %lld\n", method, path, body_len, status, now_ms());
 			fflush(reqlog);
 			answer(c->fd, status, status == 429 ? "Retry-After: 1\r\n" : "");
 		}
