@@ -241,6 +241,31 @@ static struct snapshot *snap_oom(const char *target, double kills)
 	return s;
 }
 
+/* queue_growth covers every kind of queue the collectors flag. */
+static void test_queue_growth_any_kind(void)
+{
+	static const struct metric_desc d_growth = { "memagent_queue_growth_suspected", METRIC_GAUGE, NULL, "q" };
+	struct alert_rule r = rule("queue_growth", ALERT_QUEUE_GROWTH, 1);
+	struct alert_engine_options o = { .resend_ms = 60000, .interval_ms = 1000 };
+	static const char *const kinds[] = { "app", "socket", "listener", "msgqueue" };
+	struct snapshot *s = snapshot_new();
+	const struct alert_notice *v;
+	struct alert_engine *e;
+
+	for (size_t i = 0; i < 4; i++) {
+		const char *const l[] = { "target", "t", "pid", "1", "queue", "q", "kind", kinds[i], NULL };
+
+		snapshot_add(s, &d_growth, 1, l);
+	}
+	snapshot_seal(s, 1);
+	REQUIRE(alert_engine_new(&r, 1, &o, &e) == 0);
+	REQUIRE(eval(e, s, 0, &v) == 4);
+	for (size_t i = 0; i < 4; i++)
+		CHECK_STR(get(v[i].labels, v[i].n_labels, "kind"), kinds[i]);
+	alert_engine_free(e);
+	alert_rule_done(&r);
+}
+
 static void test_oom_kill_window(void)
 {
 	struct alert_rule r = rule("OomKill", ALERT_OOM_KILL, 0);
@@ -345,6 +370,7 @@ int main(void)
 	RUN(test_for_waits_and_resets);
 	RUN(test_match_filters);
 	RUN(test_old_space_and_leak);
+	RUN(test_queue_growth_any_kind);
 	RUN(test_oom_kill_window);
 	RUN(test_gc_pause_quantile);
 	RUN(test_templates);
