@@ -52,7 +52,7 @@ struct alertmanager;
 
 struct target {
 	struct alertmanager *owner;
-	char *base;   /* as configured: the metric's label */
+	char *base;   /* as configured, less any user:password: the metric's label */
 	char *url;    /* base + /api/v2/alerts */
 	struct queue waiting, in_flight;
 	bool busy;
@@ -326,6 +326,28 @@ static uint64_t run(void *arg, uint64_t now)
 
 /* ---- the interface ---------------------------------------------------------------- */
 
+/* The URL as a metric label: without user and password ("http://u:p@h"
+ * would put a secret into every scrape). malloc'ed, NULL when out of memory. */
+static char *url_label(const char *url)
+{
+	const char *host = strstr(url, "://"), *at, *end;
+	char *s;
+
+	if (!host)
+		return strdup(url);
+	host += 3;
+	end = host + strcspn(host, "/?#");
+	at = memchr(host, '@', (size_t)(end - host));
+	if (!at)
+		return strdup(url);
+	s = malloc(strlen(url) + 1);
+	if (s) {
+		memcpy(s, url, (size_t)(host - url));
+		strcpy(s + (host - url), at + 1);
+	}
+	return s;
+}
+
 int alertmanager_new(struct push *p, const struct alertmanager_options *o, struct alertmanager **ret)
 {
 	struct alertmanager *a;
@@ -349,7 +371,7 @@ int alertmanager_new(struct push *p, const struct alertmanager_options *o, struc
 
 		a->n = i + 1;
 		t->owner = a;
-		t->base = strdup(o->urls[i]);
+		t->base = url_label(o->urls[i]);
 		t->url = malloc(len + sizeof("/api/v2/alerts"));
 		t->waiting.v = calloc(ALERT_SERIES_MAX, sizeof(*t->waiting.v));
 		t->in_flight.v = calloc(ALERT_SERIES_MAX, sizeof(*t->in_flight.v));

@@ -364,6 +364,33 @@ static void test_encode(void)
 	free(s);
 }
 
+/* The Alertmanager label never carries a password given in the URL. */
+static void test_label_without_password(void)
+{
+	const char *const urls[] = { "http://user:secret@127.0.0.1:1/", "http://127.0.0.1:2" };
+	struct alertmanager_options o = { urls, 2, 1000, NULL };
+	struct alertmanager *a = NULL;
+	struct push *p = NULL;
+	struct snapshot *s = snapshot_new();
+	size_t n = 0;
+
+	REQUIRE(push_new(&p) == 0);
+	REQUIRE(alertmanager_new(p, &o, &a) == 0);
+	REQUIRE(alertmanager_add_metrics(a, s) == 0);
+	snapshot_seal(s, 1);
+	for (const struct snapshot_family *f = snapshot_families(s); f; f = f->next) {
+		for (const struct snapshot_sample *sm = f->samples; sm; sm = sm->next, n++) {
+			CHECK(strstr(sm->labels[0].value, "secret") == NULL);
+			CHECK(strcmp(sm->labels[0].value, "http://127.0.0.1:1/") == 0 ||
+			      strcmp(sm->labels[0].value, "http://127.0.0.1:2") == 0);
+		}
+	}
+	CHECK_EQ(n, 6); /* success, failure, dropped for each */
+	snapshot_unref(s);
+	alertmanager_free(a);
+	push_free(p, 0);
+}
+
 int main(void)
 {
 	RUN(test_threshold_fires_resends_resolves);
@@ -375,5 +402,6 @@ int main(void)
 	RUN(test_gc_pause_quantile);
 	RUN(test_templates);
 	RUN(test_encode);
+	RUN(test_label_without_password);
 	return test_done();
 }
