@@ -30,8 +30,8 @@
  * leaks; a slow leak under churn is caught by a second path: the Theil-Sen
  * fit of the points since the warm-up (the last trend_points of them, once
  * there are trend_min_points) rises by more than trend_k standard errors of
- * such a fit, s x sqrt(12 / n) with s the larger of the noise and the
- * points' robust spread about the fit; the held level is above every point
+ * such a fit, s x sqrt(12 / n) with s the largest of the noise, its moving
+ * average over ~64 points and the points' robust spread about the fit; the held level is above every point
  * of the fit's first half; and the heap released nothing in its history (no
  * drop beyond twice the margin: a heap that gives memory back, a sawtooth,
  * is judged by new ground alone). Once suspected the flag stays until
@@ -52,7 +52,9 @@
  * -EINVAL when it is not later than the last one taken (a repeated or
  * reordered record: ignored, the state unchanged), so a caller may feed a
  * ring's records again without deduplicating them. Nothing allocates,
- * nothing fails otherwise; an _add costs O(history log history) at most.
+ * nothing fails otherwise. Cost of an _add: a few medians (quickselect) of at
+ * most 120 numbers: ~6 us of CPU per leak point, ~2 us per queue point
+ * (make bench-trend, bench/RESULTS.md).
  */
 #ifndef MEMAGENT_TREND_H
 #define MEMAGENT_TREND_H
@@ -94,6 +96,7 @@ struct trend_leak {
 	bool suspected;
 	bool over;                    /* the newest point made new ground */
 	double noise;                 /* bytes, the last estimate */
+	double noise_avg;             /* bytes, its moving average over ~64 points */
 	double margin;                /* bytes, the last margin */
 	double excess;                /* bytes the held level is above the past's maximum */
 	double trend_rise;            /* bytes the slow path's fit rose over its points */
