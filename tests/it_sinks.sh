@@ -184,6 +184,36 @@ check disk_no_corruption test "$(sink_metric memagent_sink_buffer_corrupt_bytes_
 check agent_clean_exit_disk stop_agent
 stop_recorder
 
+# ---- latest-value sinks: webhook JSON, pushgateway text without timestamps -----
+start_recorder "$TMP/r5" || fail recorder_start_5
+cat >"$TMP/e.json" <<JSON
+{ "targets": [], "heap": { "enabled": false },
+  "sinks": [ { "name": "hook", "type": "webhook", "url": "http://127.0.0.1:$REC_PORT/hook", "interval_ms": 0 },
+             { "name": "pg", "type": "pushgateway", "url": "http://127.0.0.1:$REC_PORT/", "interval_ms": 0,
+               "job": "j", "instance": "i" },
+             { "name": "slow", "type": "webhook", "url": "http://127.0.0.1:$REC_PORT/slow",
+               "interval_ms": 3600000 } ] }
+JSON
+agent "$TMP/e.json" || { fail agent_start_latest; finish; }
+sample_now
+v=$(samples)
+hook_has() { grep '^{' "$REC_DIR/bodies" | jq -e --argjson v "$1" 'select(.sink == "hook" and .sample == $v)' >/dev/null 2>&1; }
+check webhook_latest_pushed wait_until 20 hook_has "$v"
+grep '^{' "$REC_DIR/bodies" | jq -c --argjson v "$v" 'select(.sink == "hook" and .sample == $v)' | head -1 >"$TMP/hook.json"
+check webhook_schema jq -e --argjson v "$v" '.version == 1 and (.timestamp_ms | type) == "number"
+    and (.instance | type) == "string" and (.samples | length) > 20
+    and ([.samples[] | select(.name == "memagent_samples_total")][0].value == $v)
+    and ([.samples[] | select(.name == "memagent_collector_up" and .labels.collector == "meminfo")] | length) == 1
+    and ([.samples[] | select((.labels | type) != "object")] | length) == 0' "$TMP/hook.json"
+check pushgateway_put_path wait_until 20 grep -q '^PUT /metrics/job/j/instance/i ' "$REC_DIR/log"
+check pushgateway_text_no_timestamps awk '!/^[{#]/ && NF > 0 && $0 !~ /value=/ { n++; if (NF != 2) bad = 1 } END { exit bad || !n }' "$REC_DIR/bodies"
+for _ in 1 2 3; do sample_now; done
+check superseded_counted test "$(metric memagent_sink_superseded_pushes_total 'sink="slow"')" -ge 2
+check superseded_not_pushed test "$(grep -c '^POST /slow ' "$REC_DIR/log")" = 1
+check superseded_not_dropped test "$(metric memagent_sink_dropped_samples_total 'sink="slow"')" = 0
+check agent_clean_exit_latest stop_agent
+stop_recorder
+
 # ---- SIGTERM sends what is queued -------------------------------------------
 start_recorder "$TMP/r4" || fail recorder_start_4
 write_config "$TMP/d.json" ', "interval_ms": 3600000'
