@@ -214,6 +214,26 @@ check superseded_not_dropped test "$(metric memagent_sink_dropped_samples_total 
 check agent_clean_exit_latest stop_agent
 stop_recorder
 
+# ---- headers, bearer token, basic auth ---------------------------------------
+start_recorder "$TMP/r6" || fail recorder_start_6
+printf 'sekrit-token\n' >"$TMP/token"
+cat >"$TMP/f.json" <<JSON
+{ "targets": [], "heap": { "enabled": false },
+  "sinks": [ { "name": "tok", "type": "remote_write", "url": "http://127.0.0.1:$REC_PORT/rw", "interval_ms": 0,
+               "bearer_token_file": "$TMP/token", "headers": { "X-Scope-OrgID": "tenant-1" } },
+             { "name": "basic", "type": "influx", "url": "http://127.0.0.1:$REC_PORT/w", "interval_ms": 0,
+               "basic_auth": { "username": "u", "password": "p w" } } ] }
+JSON
+agent "$TMP/f.json" || { fail agent_start_auth; finish; }
+check auth_sent wait_until 20 eval 'grep -q "^POST /rw " "$REC_DIR/log" && grep -q "^POST /w " "$REC_DIR/log"'
+hdr() { tr -d '\r' <"$REC_DIR/headers" | grep -qix "$1"; }
+check bearer_token_sent hdr 'Authorization: Bearer sekrit-token'
+check custom_header_sent hdr 'X-Scope-OrgID: tenant-1'
+check remote_write_headers eval 'hdr "Content-Encoding: snappy" && hdr "Content-Type: application/x-protobuf" && hdr "X-Prometheus-Remote-Write-Version: 0.1.0"'
+check basic_auth_sent hdr "Authorization: Basic $(printf 'u:p w' | base64)"
+check agent_clean_exit_auth stop_agent
+stop_recorder
+
 # ---- SIGTERM sends what is queued -------------------------------------------
 start_recorder "$TMP/r4" || fail recorder_start_4
 write_config "$TMP/d.json" ', "interval_ms": 3600000'
