@@ -164,6 +164,9 @@ port=$REC_PORT
 stop_recorder
 for _ in 1 2 3 4 5 6; do sample_now; done
 first_run=$(samples)
+# A served snapshot reaches the queue (and the file) a moment later, on the
+# push thread: a snapshot whose own queue count shows them all proves it.
+check disk_all_queued wait_until 20 eval 'sample_now && [ "$(sink_metric memagent_sink_queue_samples)" -ge $(( (first_run - 1) * Nd )) ]'
 kill -KILL "$AGENT_PID"
 wait "$AGENT_PID" 2>/dev/null
 check disk_file_written test -s "$TMP/state/sink-rec.buf"
@@ -171,13 +174,64 @@ start_recorder "$TMP/r3" "$port" || fail recorder_restart_3
 agent "$TMP/c.json" || { fail agent_restart_disk; finish; }
 # The first run's samples come first (the replayed queue), then the new run's.
 first_values() { sent_values | awk 'NR > 1 && $1 == 1 { exit } { print }'; }
-check disk_replayed_delivered wait_until 30 eval '[ "$(first_values | tail -1)" = "$first_run" ]'
+# (The snapshot taken for that check may have reached the file too.)
+check disk_replayed_delivered wait_until 30 eval '[ "$(first_values | tail -1)" -ge "$first_run" ]'
 first_values >"$TMP/disk.values"
 check disk_nothing_lost_in_order contiguous "$TMP/disk.values"
 sample_now
-check disk_replayed_counted test "$(sink_metric memagent_sink_buffer_replayed_samples_total)" -eq $(( (first_run - 1) * Nd ))
+check disk_replayed_counted test "$(sink_metric memagent_sink_buffer_replayed_samples_total)" -eq $(( ($(tail -1 "$TMP/disk.values") - 1) * Nd ))
 check disk_no_corruption test "$(sink_metric memagent_sink_buffer_corrupt_bytes_total)" = 0
 check agent_clean_exit_disk stop_agent
+stop_recorder
+
+# ---- latest-value sinks: webhook JSON, pushgateway text without timestamps -----
+start_recorder "$TMP/r5" || fail recorder_start_5
+cat >"$TMP/e.json" <<JSON
+{ "targets": [], "heap": { "enabled": false },
+  "sinks": [ { "name": "hook", "type": "webhook", "url": "http://127.0.0.1:$REC_PORT/hook", "interval_ms": 0 },
+             { "name": "pg", "type": "pushgateway", "url": "http://127.0.0.1:$REC_PORT/", "interval_ms": 0,
+               "job": "j", "instance": "i" },
+             { "name": "slow", "type": "webhook", "url": "http://127.0.0.1:$REC_PORT/slow",
+               "interval_ms": 3600000 } ] }
+JSON
+agent "$TMP/e.json" || { fail agent_start_latest; finish; }
+sample_now
+v=$(samples)
+hook_has() { grep '^{' "$REC_DIR/bodies" | jq -e --argjson v "$1" 'select(.sink == "hook" and .sample == $v)' >/dev/null 2>&1; }
+check webhook_latest_pushed wait_until 20 hook_has "$v"
+grep '^{' "$REC_DIR/bodies" | jq -c --argjson v "$v" 'select(.sink == "hook" and .sample == $v)' | head -1 >"$TMP/hook.json"
+check webhook_schema jq -e --argjson v "$v" '.version == 1 and (.timestamp_ms | type) == "number"
+    and (.instance | type) == "string" and (.samples | length) > 20
+    and ([.samples[] | select(.name == "memagent_samples_total")][0].value == $v)
+    and ([.samples[] | select(.name == "memagent_collector_up" and .labels.collector == "meminfo")] | length) == 1
+    and ([.samples[] | select((.labels | type) != "object")] | length) == 0' "$TMP/hook.json"
+check pushgateway_put_path wait_until 20 grep -q '^PUT /metrics/job/j/instance/i ' "$REC_DIR/log"
+check pushgateway_text_no_timestamps awk '!/^[{#]/ && NF > 0 && $0 !~ /value=/ { n++; if (NF != 2) bad = 1 } END { exit bad || !n }' "$REC_DIR/bodies"
+for _ in 1 2 3; do sample_now; done
+check superseded_counted test "$(metric memagent_sink_superseded_pushes_total 'sink="slow"')" -ge 2
+check superseded_not_pushed test "$(grep -c '^POST /slow ' "$REC_DIR/log")" = 1
+check superseded_not_dropped test "$(metric memagent_sink_dropped_samples_total 'sink="slow"')" = 0
+check agent_clean_exit_latest stop_agent
+stop_recorder
+
+# ---- headers, bearer token, basic auth ---------------------------------------
+start_recorder "$TMP/r6" || fail recorder_start_6
+printf 'sekrit-token\n' >"$TMP/token"
+cat >"$TMP/f.json" <<JSON
+{ "targets": [], "heap": { "enabled": false },
+  "sinks": [ { "name": "tok", "type": "remote_write", "url": "http://127.0.0.1:$REC_PORT/rw", "interval_ms": 0,
+               "bearer_token_file": "$TMP/token", "headers": { "X-Scope-OrgID": "tenant-1" } },
+             { "name": "basic", "type": "influx", "url": "http://127.0.0.1:$REC_PORT/w", "interval_ms": 0,
+               "basic_auth": { "username": "u", "password": "p w" } } ] }
+JSON
+agent "$TMP/f.json" || { fail agent_start_auth; finish; }
+check auth_sent wait_until 20 eval 'grep -q "^POST /rw " "$REC_DIR/log" && grep -q "^POST /w " "$REC_DIR/log"'
+hdr() { tr -d '\r' <"$REC_DIR/headers" | grep -qix "$1"; }
+check bearer_token_sent hdr 'Authorization: Bearer sekrit-token'
+check custom_header_sent hdr 'X-Scope-OrgID: tenant-1'
+check remote_write_headers eval 'hdr "Content-Encoding: snappy" && hdr "Content-Type: application/x-protobuf" && hdr "X-Prometheus-Remote-Write-Version: 0.1.0"'
+check basic_auth_sent hdr "Authorization: Basic $(printf 'u:p w' | base64)"
+check agent_clean_exit_auth stop_agent
 stop_recorder
 
 # ---- SIGTERM sends what is queued -------------------------------------------

@@ -7,6 +7,7 @@
  *
  * Each request other than a control one is appended to DIR/bodies (the body
  * and a newline) and to DIR/log ("METHOD PATH LENGTH STATUS", one line);
+ * every stored request's header block is appended to DIR/headers;
  * the answer depends on the mode, set with a request to /_mode/MODE:
  *   ok       204 (the default)
  *   500      500, body not stored
@@ -36,7 +37,7 @@ struct conn {
 };
 
 static char mode[256] = "ok";
-static FILE *bodies, *reqlog;
+static FILE *bodies, *reqlog, *headers;
 
 static long long now_ms(void)
 {
@@ -97,6 +98,8 @@ static void serve(struct conn *c)
 			else if (strcmp(mode, "429") == 0)
 				status = 429;
 			if (status == 204) {
+				fwrite(c->buf, 1, head, headers);
+				fflush(headers);
 				fwrite(c->buf + head, 1, body_len, bodies);
 				fputc('\n', bodies);
 				fflush(bodies);
@@ -128,9 +131,11 @@ int main(int argc, char **argv)
 	bodies = fopen(path, "a");
 	snprintf(path, sizeof(path), "%s/log", argv[1]);
 	reqlog = fopen(path, "a");
+	snprintf(path, sizeof(path), "%s/headers", argv[1]);
+	headers = fopen(path, "a");
 	lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (!bodies || !reqlog || lfd < 0 || bind(lfd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
+	if (!bodies || !reqlog || !headers || lfd < 0 || bind(lfd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
 	    listen(lfd, 64) < 0 || getsockname(lfd, (struct sockaddr *)&a, &al) < 0) {
 		perror("http_recorder");
 		return 1;
