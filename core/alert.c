@@ -25,6 +25,8 @@
 #define INDEX_SLOTS 8192
 /* Checkpoints per windowed series: a quarter window apart, plus the oldest. */
 #define CHECKPOINTS 6
+/* Buckets of a histogram gc_pause reads (the agent's have 32). */
+#define BUCKETS_MAX 128
 
 static const struct alert_kind_info kinds[ALERT_KIND_MAX] = {
 	[ALERT_HEAP_LEAK] = { "heap_leak", "memagent_heap_leak_suspected", METRIC_GAUGE, false, false, 1, false },
@@ -561,11 +563,11 @@ static int condition(struct alert_engine *e, struct series *se, const struct ale
 		return *value > r->threshold;
 	case ALERT_GC_PAUSE: {
 		size_t n = sm->n_bounds + 1;
-		uint64_t delta[n];
+		uint64_t delta[BUCKETS_MAX];
 		bool reset = false;
 
-		if (!sm->counts)
-			return 0;
+		if (!sm->counts || n > BUCKETS_MAX)
+			return 0; /* no histogram of the agent's has that many */
 		rc = checkpoint(se, r, t_ns, v, sm->counts, n, &base);
 		if (rc < 0)
 			return rc;
