@@ -19,7 +19,7 @@ BPFTOOL  ?= bpftool
 PREFIX   ?= /usr/local
 DESTDIR  ?=
 
-PKGS       := libbpf jansson libmicrohttpd libcurl gnutls libcrypt
+PKGS       := libbpf jansson libmicrohttpd libcurl gnutls libcrypt libprotobuf-c snappy
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
@@ -119,6 +119,20 @@ $(O)/obj/%.o: %.c
 # skeletons: build those first.
 $(collectors_OBJS) $(agent_OBJS) $(O)/obj/agent/main.o: | $(BPF_SKELS)
 
+# The remote-write protobuf code, generated from the trimmed exporters/prompb.proto
+# into the build folder and archived with the exporters (only remote_write.c
+# includes it).
+GEN_O := $(O)/gen
+$(GEN_O)/prompb.pb-c.c $(GEN_O)/prompb.pb-c.h &: exporters/prompb.proto
+	@mkdir -p $(GEN_O)
+	protoc-c --proto_path=exporters --c_out=$(GEN_O) exporters/prompb.proto
+$(O)/obj/gen/prompb.pb-c.o: $(GEN_O)/prompb.pb-c.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -Wno-missing-prototypes -I$(GEN_O) $(PKG_CFLAGS) -c $< -o $@
+$(O)/libexporters.a: $(O)/obj/gen/prompb.pb-c.o
+$(O)/obj/exporters/remote_write.o: $(GEN_O)/prompb.pb-c.h
+$(O)/obj/exporters/remote_write.o: CFLAGS += -I$(GEN_O)
+
 AGENT_LIBS := $(call room_libs,agent)
 $(O)/memagent: $(O)/obj/agent/main.o $(AGENT_LIBS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lpthread
@@ -177,7 +191,8 @@ FUZZ_SANFLAGS := -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undef
 FUZZ_CFLAGS   := -std=gnu11 -O1 -g $(WARN) -D_GNU_SOURCE -fno-strict-aliasing \
                  -DMEMAGENT_VERSION='"$(VERSION)"' $(ROOM_INC_agent) $(shell pkg-config --cflags jansson)
 FUZZ_CONFIG   := $(O)/fuzz/fuzz_config
-FUZZ_CONFIG_SRCS := tests/fuzz/fuzz_config.c agent/config.c agent/jsonpos.c agent/listen.c core/target.c
+FUZZ_CONFIG_SRCS := tests/fuzz/fuzz_config.c agent/config.c agent/jsonpos.c agent/listen.c core/target.c \
+                    core/alert.c core/strbuf.c core/snapshot.c
 FUZZ_SECONDS  ?= 60
 
 $(FUZZ_CONFIG): $(FUZZ_CONFIG_SRCS) $(wildcard agent/*.h core/*.h)
@@ -239,6 +254,8 @@ install: $(O)/memagent $(GENGC_INSTALL_DEPS)
 	install -D -m 0644 systemd/memagent.sysusers.conf $(DESTDIR)$(PREFIX)/lib/sysusers.d/memagent.conf
 	install -D -m 0644 systemd/memagent.tmpfiles.conf $(DESTDIR)$(PREFIX)/lib/tmpfiles.d/memagent.conf
 	install -D -m 0644 systemd/memagent.json $(DESTDIR)$(PREFIX)/share/memagent/example.json
+	install -D -m 0644 systemd/memagent.rules.yml $(DESTDIR)$(PREFIX)/share/memagent/memagent.rules.yml
+	install -D -m 0644 examples/grafana/memagent.json $(DESTDIR)$(PREFIX)/share/memagent/grafana-dashboard.json
 	install -d $(DESTDIR)$(PREFIX)/share/doc/memagent
 	install -m 0644 README.md docs/*.md $(DESTDIR)$(PREFIX)/share/doc/memagent/
 	[ -e $(DESTDIR)$(SYSCONFDIR)/memagent/memagent.json ] || { \

@@ -19,6 +19,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <math.h>
 #include <netinet/in.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -33,9 +34,11 @@
 
 #include <jansson.h>
 
+#include "alertmanager.h"
 #include "config.h"
 #include "jsonpos.h"
 #include "listen.h"
+#include "sampler.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -67,7 +70,7 @@ static const char default_json[] =
 
 /* ---- the schema's machinery ------------------------------------------------ */
 
-enum vtype { V_INT, V_BOOL, V_STRING, V_OBJECT, V_ARRAY };
+enum vtype { V_INT, V_BOOL, V_STRING, V_OBJECT, V_ARRAY, V_NUMBER /* integer or real */ };
 
 struct ctx;
 struct key_spec;
@@ -215,6 +218,8 @@ static const char *vtype_name(enum vtype t)
 		return "an object";
 	case V_ARRAY:
 		return "an array";
+	case V_NUMBER:
+		return "a number";
 	}
 	return "?";
 }
@@ -254,6 +259,8 @@ static bool type_ok(enum vtype t, const json_t *v)
 		return json_is_object(v);
 	case V_ARRAY:
 		return json_is_array(v);
+	case V_NUMBER:
+		return json_is_number(v);
 	}
 	return false;
 }
@@ -528,7 +535,7 @@ static int apply_min_version(struct ctx *x, const struct key_spec *k, json_t *v,
 	return r;
 }
 
-static const struct key_spec tls_keys[] = {
+static const struct key_spec web_tls_keys[] = {
 	{ .key = "cert_file", .type = V_STRING, .apply = apply_file, .required = true,
 	  .offset = offsetof(struct web_options, cert_file) },
 	{ .key = "key_file", .type = V_STRING, .apply = apply_file, .required = true,
@@ -601,7 +608,7 @@ static int apply_users(struct ctx *x, const struct key_spec *k, json_t *v, void 
 
 static const struct key_spec web_keys[] = {
 	{ .key = "tls_server_config", .type = V_OBJECT, .apply = apply_tls,
-	  .keys = tls_keys, .n_keys = ARRAY_SIZE(tls_keys) },
+	  .keys = web_tls_keys, .n_keys = ARRAY_SIZE(web_tls_keys) },
 	{ .key = "basic_auth_users", .type = V_OBJECT, .apply = apply_users },
 };
 
@@ -632,6 +639,321 @@ static const struct key_spec heap_keys[] = {
 	{ .key = "enabled", .type = V_BOOL, .apply = apply_bool,
 	  .offset = offsetof(struct config_heap, enabled) },
 	{ .key = "names", .type = V_STRING, .apply = apply_heap_names },
+};
+
+/* ---- alerts ----------------------------------------------------------------- */
+
+/* A Prometheus label name: [a-zA-Z_][a-zA-Z0-9_]*, "__" names reserved. */
+static bool is_label_name(const char *s)
+{
+	if (!*s || (s[0] == '_' && s[1] == '_'))
+		return false;
+	for (size_t i = 0; s[i]; i++)
+		if (!(s[i] == '_' || (s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
+		      (i > 0 && s[i] >= '0' && s[i] <= '9')))
+			return false;
+	return true;
+}
+
+/* An alert name as Prometheus takes it: a valid metric name. */
+static bool is_alert_name(const char *s)
+{
+	if (!*s)
+		return false;
+	for (size_t i = 0; s[i]; i++)
+		if (!(s[i] == '_' || s[i] == ':' || (s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
+		      (i > 0 && s[i] >= '0' && s[i] <= '9')))
+			return false;
+	return true;
+}
+
+static int apply_alert_name(struct ctx *x, const struct key_spec *k, json_t *v, void *obj)
+{
+	struct alert_rule *r = obj;
+	const char *s = json_string_value(v);
+	char q[QUOTE_BUF];
+
+	(void)k;
+	if (json_string_length(v) > ALERT_NAME_MAX)
+		return fail(x, AT_VALUE, "too long: %zu bytes, at most %d", json_string_length(v), ALERT_NAME_MAX);
+	if (strlen(s) != json_string_length(v) || !is_alert_name(s))
+		return fail(x, AT_VALUE,
+			    "%s is not an alert name: letters, digits, \"_\" and \":\", not starting with a digit",
+			    quote(q, s, json_string_length(v)));
+	return set_string(x, v, &r->name);
+}
+
+static int apply_alert_kind(struct ctx *x, const struct key_spec *k, json_t *v, void *obj)
+{
+	struct alert_rule *r = obj;
+	const char *s = json_string_value(v);
+	char q[QUOTE_BUF], list[CONFIG_ERROR_MAX / 2] = "";
+	int kind = alert_kind_from_name(s);
+
+	(void)k;
+	if (kind >= 0) {
+		r->kind = (enum alert_kind)kind;
+		return 0;
+	}
+	for (int i = 0; i < ALERT_KIND_MAX; i++) {
+		if (i > 0)
+			strncat(list, ", ", sizeof(list) - strlen(list) - 1);
+		strncat(list, alert_kind_info((enum alert_kind)i)->name, sizeof(list) - strlen(list) - 1);
+	}
+	return fail(x, AT_VALUE, "unknown kind %s; expected one of: %s", quote(q, s, json_string_length(v)), list);
+}
+
+static int apply_alert_metric(struct ctx *x, const struct key_spec *k, json_t *v, void *obj)
+{
+	(void)k;
+	return set_string(x, v, &((struct alert_rule *)obj)->metric);
+}
+
+/* A number field (double). */
+static int apply_number(struct ctx *x, const struct key_spec *k, json_t *v, void *obj)
+{
+	double d = json_number_value(v);
+
+	if (d < (double)k->min || d > (double)k->max)
+		return fail(x, AT_VALUE, "%g is out of range %lld..%lld", d, k->min, k->max);
+	*(double *)field(obj, k) = d;
+	return 0;
+}
+
+/* A duration in milliseconds (uint64_t). */
+static int apply_ms(struct ctx *x, const struct key_spec *k, json_t *v, void *obj)
+{
+	json_int_t i = json_integer_value(v);
+	int r = check_range(x, k, i);
+
+	if (r == 0)
+		*(uint64_t *)field(obj, k) = (uint64_t)i;
+	return r;
+}
+
+/* An object of string values: "match" (label equality), "labels", or
+ * "annotations" (templates), each key checked as its use requires. */
+static int apply_pairs(struct ctx *x, const struct key_spec *k, json_t *v, void *obj)
+{
+	struct alert_rule *r = obj;
+	bool annotations = strcmp(k->key, "annotations") == 0, labels = strcmp(k->key, "labels") == 0;
+	struct alert_pair **dst = annotations ? &r->annotations : labels ? &r->labels : &r->match;
+	size_t *n = annotations ? &r->n_annotations : labels ? &r->n_labels : &r->n_match;
+	size_t size = json_object_size(v);
+	const char *key;
+	json_t *val;
+	int rc = 0;
+
+	if (size > ALERT_PAIRS_MAX)
+		return fail(x, AT_VALUE, "too many keys: %zu, at most %d", size, ALERT_PAIRS_MAX);
+	*dst = calloc(size + 1, sizeof(**dst));
+	if (!*dst)
+		return nomem(x);
+	json_object_foreach(v, key, val) {
+		char q[QUOTE_BUF], why[128];
+		const char *s = NULL;
+
+		push_key(x, key);
+		quote(q, key, strlen(key));
+		if (!json_is_string(val))
+			rc = fail(x, AT_VALUE, "expected a string, got %s", json_kind(val));
+		else if (!annotations && !is_label_name(key))
+			rc = fail(x, AT_KEY, "%s is not a label name: letters, digits and \"_\", not starting with a "
+				  "digit or \"__\"", q);
+		else if (labels && strcmp(key, "alertname") == 0)
+			rc = fail(x, AT_KEY, "\"alertname\" is the rule's \"alert\"");
+		else if (strlen(s = json_string_value(val)) != json_string_length(val))
+			rc = fail(x, AT_VALUE, "must not contain NUL");
+		else if (annotations && alert_template_check(s, why, sizeof(why)) < 0)
+			rc = fail(x, AT_VALUE, "%s", why);
+		if (rc == 0) {
+			(*dst)[*n].key = strdup(key);
+			(*dst)[*n].value = strdup(s);
+			(*n)++;
+			if (!(*dst)[*n - 1].key || !(*dst)[*n - 1].value)
+				rc = nomem(x);
+		}
+		pop(x);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+static const struct key_spec rule_keys[] = {
+	{ .key = "alert", .type = V_STRING, .apply = apply_alert_name, .required = true },
+	{ .key = "kind", .type = V_STRING, .apply = apply_alert_kind, .required = true },
+	{ .key = "metric", .type = V_STRING, .apply = apply_alert_metric },
+	{ .key = "threshold", .type = V_NUMBER, .apply = apply_number, .min = -(1LL << 53), .max = 1LL << 53,
+	  .offset = offsetof(struct alert_rule, threshold) },
+	{ .key = "quantile", .type = V_NUMBER, .apply = apply_number, .min = 0, .max = 1,
+	  .offset = offsetof(struct alert_rule, quantile) },
+	{ .key = "for_ms", .type = V_INT, .apply = apply_ms, .min = 0, .max = 30LL * 24 * 3600 * 1000,
+	  .offset = offsetof(struct alert_rule, for_ms) },
+	{ .key = "window_ms", .type = V_INT, .apply = apply_ms, .min = 1000, .max = 30LL * 24 * 3600 * 1000,
+	  .offset = offsetof(struct alert_rule, window_ms) },
+	{ .key = "match", .type = V_OBJECT, .apply = apply_pairs },
+	{ .key = "labels", .type = V_OBJECT, .apply = apply_pairs },
+	{ .key = "annotations", .type = V_OBJECT, .apply = apply_pairs },
+};
+
+static const struct metric_desc *exported(const char *name)
+{
+	for (const struct metric_desc *const *d = sampler_all_metrics(); *d; d++)
+		if (strcmp((*d)->name, name) == 0)
+			return *d;
+	return NULL;
+}
+
+static const char *type_word(enum metric_type t)
+{
+	return t == METRIC_COUNTER ? "a counter" : t == METRIC_HISTOGRAM ? "a histogram" : "a gauge";
+}
+
+/* Reports msg at key of the rule, or at the rule when key is NULL. */
+static int rule_fail(struct ctx *x, const char *key, const char *msg)
+{
+	int r;
+
+	if (key)
+		push_key(x, key);
+	r = fail(x, AT_VALUE, "%s", msg);
+	if (key)
+		pop(x);
+	return r;
+}
+
+/* The checks of a rule that involve several keys: the metric its kind
+ * reads (exported, of the right type), the threshold, the keys only some
+ * kinds take. */
+static int check_rule(struct ctx *x, json_t *v, struct alert_rule *r)
+{
+	const struct alert_kind_info *ki = alert_kind_info(r->kind);
+	bool named = json_object_get(v, "metric") != NULL;
+	const struct metric_desc *d;
+	char q[QUOTE_BUF], msg[CONFIG_ERROR_MAX / 2];
+
+	if (r->metric && !ki->metric_settable) {
+		snprintf(msg, sizeof(msg), "kind \"%s\" reads %s; it takes no \"metric\"", ki->name, ki->metric);
+		return rule_fail(x, "metric", msg);
+	}
+	if (!r->metric) {
+		r->metric = strdup(ki->metric);
+		if (!r->metric)
+			return nomem(x);
+	}
+	d = exported(r->metric);
+	if (!d) {
+		snprintf(msg, sizeof(msg), "%s is not a metric the agent exports%s (docs/metrics.md lists them)",
+			 quote(q, r->metric, strlen(r->metric)), named ? "" : " in this build");
+		return rule_fail(x, named ? "metric" : "kind", msg);
+	}
+	if (d->type != ki->type && !(ki->type == METRIC_GAUGE && d->type == METRIC_UNTYPED)) {
+		snprintf(msg, sizeof(msg), "kind \"%s\" reads %s; %s is %s", ki->name, type_word(ki->type),
+			 quote(q, r->metric, strlen(r->metric)), type_word(d->type));
+		return rule_fail(x, "metric", msg);
+	}
+	if (isnan(r->threshold)) {
+		if (ki->needs_threshold) {
+			snprintf(msg, sizeof(msg), "missing required key \"threshold\" (kind \"%s\")", ki->name);
+			return rule_fail(x, NULL, msg);
+		}
+		r->threshold = ki->threshold_default;
+	}
+	if (json_object_get(v, "quantile") && r->kind != ALERT_GC_PAUSE)
+		return rule_fail(x, "quantile", "only kind \"gc_pause\" takes a quantile");
+	if (json_object_get(v, "quantile") && (r->quantile <= 0 || r->quantile >= 1))
+		return rule_fail(x, "quantile", "must be above 0 and below 1");
+	if (json_object_get(v, "window_ms") && !ki->windowed)
+		return rule_fail(x, "window_ms", "only kinds \"oom_kill\" and \"gc_pause\" take a window");
+	return 0;
+}
+
+static int apply_rules(struct ctx *x, const struct key_spec *k, json_t *v, void *obj)
+{
+	struct config_alerts *a = obj;
+	size_t n = json_array_size(v);
+	int r = 0;
+
+	(void)k;
+	if (n > CONFIG_ALERT_RULES_MAX) {
+		push_index(x, CONFIG_ALERT_RULES_MAX);
+		r = fail(x, AT_VALUE, "too many rules: %zu, at most %d", n, CONFIG_ALERT_RULES_MAX);
+		pop(x);
+		return r;
+	}
+	a->rules = calloc(n + 1, sizeof(*a->rules));
+	if (!a->rules)
+		return nomem(x);
+	for (size_t i = 0; i < n && r == 0; i++) {
+		json_t *e = json_array_get(v, i);
+		struct alert_rule *rule = &a->rules[i];
+
+		push_index(x, i);
+		a->n_rules = i + 1; /* from here on config_free() frees it */
+		*rule = (struct alert_rule){ .threshold = NAN, .quantile = 0.99, .window_ms = 300000 };
+		if (!json_is_object(e))
+			r = fail(x, AT_VALUE, "expected an object, got %s", json_kind(e));
+		else
+			r = check_object(x, e, rule_keys, ARRAY_SIZE(rule_keys), rule);
+		if (r == 0)
+			r = check_rule(x, e, rule);
+		pop(x);
+	}
+	return r;
+}
+
+static int apply_alertmanagers(struct ctx *x, const struct key_spec *k, json_t *v, void *obj)
+{
+	struct config_alerts *a = obj;
+	size_t n = json_array_size(v);
+	int r = 0;
+
+	(void)k;
+	if (n > ALERTMANAGER_MAX) {
+		push_index(x, ALERTMANAGER_MAX);
+		r = fail(x, AT_VALUE, "too many alertmanagers: %zu, at most %d", n, ALERTMANAGER_MAX);
+		pop(x);
+		return r;
+	}
+	a->alertmanagers = calloc(n + 1, sizeof(*a->alertmanagers));
+	if (!a->alertmanagers)
+		return nomem(x);
+	for (size_t i = 0; i < n && r == 0; i++) {
+		json_t *e = json_array_get(v, i);
+		const char *s = json_string_value(e);
+		char q[QUOTE_BUF];
+
+		push_index(x, i);
+		if (!json_is_string(e))
+			r = fail(x, AT_VALUE, "expected a string, got %s", json_kind(e));
+		else if ((strncmp(s, "http://", 7) != 0 && strncmp(s, "https://", 8) != 0) ||
+			 strlen(s) != json_string_length(e) || has_control(s, strlen(s)) || strchr(s, ' '))
+			r = fail(x, AT_VALUE, "%s is not an http:// or https:// URL",
+				 quote(q, s, json_string_length(e)));
+		else if (json_string_length(e) > 1024)
+			r = fail(x, AT_VALUE, "too long: at most 1024 bytes");
+		for (size_t j = 0; r == 0 && j < i; j++)
+			if (strcmp(a->alertmanagers[j], s) == 0)
+				r = fail(x, AT_VALUE, "duplicate: already alertmanagers[%zu]", j);
+		if (r == 0) {
+			a->alertmanagers[i] = strdup(s);
+			a->n_alertmanagers = i + 1;
+			if (!a->alertmanagers[i])
+				r = nomem(x);
+		}
+		pop(x);
+	}
+	return r;
+}
+
+static const struct key_spec alerts_keys[] = {
+	{ .key = "rules", .type = V_ARRAY, .apply = apply_rules },
+	{ .key = "alertmanagers", .type = V_ARRAY, .apply = apply_alertmanagers },
+	{ .key = "resend_interval_ms", .type = V_INT, .apply = apply_uint, .min = 1000, .max = 86400000,
+	  .offset = offsetof(struct config_alerts, resend_interval_ms) },
+	{ .key = "timeout_ms", .type = V_INT, .apply = apply_uint, .min = 100, .max = 600000,
+	  .offset = offsetof(struct config_alerts, timeout_ms) },
 };
 
 /* ---- targets --------------------------------------------------------------- */
@@ -867,6 +1189,299 @@ static int apply_targets(struct ctx *x, const struct key_spec *k, json_t *v, voi
 	return r;
 }
 
+/* ---- sinks ------------------------------------------------------------------ */
+
+/* A string field at the row's offset. */
+static int apply_str(struct ctx *x, const struct key_spec *k, json_t *v, void *obj)
+{
+	const char *s = json_string_value(v);
+	size_t n = json_string_length(v);
+
+	if (n == 0)
+		return fail(x, AT_VALUE, "must not be empty");
+	if (n > 4096)
+		return fail(x, AT_VALUE, "too long: %zu bytes, at most 4096", n);
+	if (has_control(s, n) || strlen(s) != n)
+		return fail(x, AT_VALUE, "must not contain control characters");
+	return set_string(x, v, (char **)field(obj, k));
+}
+
+/* A name that goes into a file name and a URL path: [A-Za-z0-9_.-]. */
+static int apply_ident(struct ctx *x, const struct key_spec *k, json_t *v, void *obj)
+{
+	const char *s = json_string_value(v);
+	size_t n = json_string_length(v);
+
+	if (n == 0 || n > SINK_NAME_MAX)
+		return fail(x, AT_VALUE, "must be 1..%d characters", SINK_NAME_MAX);
+	for (size_t i = 0; i < n; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
+		      (s[i] >= '0' && s[i] <= '9') || s[i] == '_' || s[i] == '-' || s[i] == '.') ||
+		    (i == 0 && s[i] == '.'))
+			return fail(x, AT_VALUE, "may only contain letters, digits, '_', '-' and '.' (not first)");
+	return set_string(x, v, (char **)field(obj, k));
+}
+
+static int apply_u64(struct ctx *x, const struct key_spec *k, json_t *v, void *obj)
+{
+	json_int_t i = json_integer_value(v);
+	int r = check_range(x, k, i);
+
+	if (r == 0)
+		*(uint64_t *)field(obj, k) = (uint64_t)i;
+	return r;
+}
+
+static int apply_sink_type(struct ctx *x, const struct key_spec *k, json_t *v, void *obj)
+{
+	struct sink_options *o = obj;
+	const char *s = json_string_value(v);
+	char q[QUOTE_BUF];
+
+	(void)k;
+	for (int t = SINK_REMOTE_WRITE; t <= SINK_WEBHOOK; t++) {
+		if (strcmp(s, sink_type_name(t)) == 0) {
+			o->type = t;
+			return 0;
+		}
+	}
+	return fail(x, AT_VALUE,
+		    "unknown sink type %s; expected \"remote_write\", \"influx\", \"pushgateway\" or \"webhook\"",
+		    quote(q, s, json_string_length(v)));
+}
+
+static int apply_url(struct ctx *x, const struct key_spec *k, json_t *v, void *obj)
+{
+	const char *s = json_string_value(v);
+
+	if (strncmp(s, "http://", 7) != 0 && strncmp(s, "https://", 8) != 0)
+		return fail(x, AT_VALUE, "must be an http:// or https:// URL");
+	if (strchr(s, ' ') || strlen(s) == 7 + (s[4] == 's'))
+		return fail(x, AT_VALUE, "not a URL: no host, or a space in it");
+	return apply_str(x, k, v, obj);
+}
+
+static int apply_buffer(struct ctx *x, const struct key_spec *k, json_t *v, void *obj)
+{
+	struct sink_options *o = obj;
+	const char *s = json_string_value(v);
+	char q[QUOTE_BUF];
+
+	(void)k;
+	if (strcmp(s, "memory") == 0)
+		o->buffer = SINK_BUFFER_MEMORY;
+	else if (strcmp(s, "disk") == 0)
+		o->buffer = SINK_BUFFER_DISK;
+	else
+		return fail(x, AT_VALUE, "unknown value %s; expected \"memory\" or \"disk\"",
+			    quote(q, s, json_string_length(v)));
+	return 0;
+}
+
+/* "headers": {"Name": "value"} into "Name: value" strings. */
+static int apply_headers(struct ctx *x, const struct key_spec *k, json_t *v, void *obj)
+{
+	struct sink_options *o = obj;
+	size_t n = json_object_size(v), i = 0;
+	const char *key;
+	json_t *val;
+
+	(void)k;
+	if (n > 32)
+		return fail(x, AT_VALUE, "too many headers: %zu, at most 32", n);
+	o->headers = calloc(n + 1, sizeof(*o->headers));
+	if (!o->headers)
+		return nomem(x);
+	json_object_foreach(v, key, val) {
+		int r = 0;
+
+		push_key(x, key);
+		if (!json_is_string(val))
+			r = fail(x, AT_VALUE, "expected a string, got %s", json_kind(val));
+		else if (!*key || strpbrk(key, " :\t\r\n") || has_control(key, strlen(key)))
+			r = fail(x, AT_KEY, "not a header name");
+		else if (has_control(json_string_value(val), json_string_length(val)))
+			r = fail(x, AT_VALUE, "must not contain control characters");
+		else if (asprintf(&o->headers[i], "%s: %s", key, json_string_value(val)) < 0)
+			r = nomem(x);
+		pop(x);
+		if (r < 0)
+			return r;
+		i++;
+	}
+	return 0;
+}
+
+struct basic_auth {
+	char *username, *password;
+};
+
+static const struct key_spec basic_auth_keys[] = {
+	{ .key = "username", .type = V_STRING, .apply = apply_str, .required = true,
+	  .offset = offsetof(struct basic_auth, username) },
+	{ .key = "password", .type = V_STRING, .apply = apply_str, .required = true,
+	  .offset = offsetof(struct basic_auth, password) },
+};
+
+static int apply_basic_auth(struct ctx *x, const struct key_spec *k, json_t *v, void *obj)
+{
+	struct sink_options *o = obj;
+	struct basic_auth a = { 0 };
+	int r;
+
+	(void)k;
+	r = check_object(x, v, basic_auth_keys, ARRAY_SIZE(basic_auth_keys), &a);
+	if (r == 0 && strchr(a.username, ':'))
+		r = fail(x, AT_VALUE, "basic_auth.username must not contain ':'");
+	if (r == 0 && asprintf(&o->basic_auth, "%s:%s", a.username, a.password) < 0) {
+		o->basic_auth = NULL;
+		r = nomem(x);
+	}
+	free(a.username);
+	free(a.password);
+	return r;
+}
+
+static const struct key_spec sink_tls_keys[] = {
+	{ .key = "ca_file", .type = V_STRING, .apply = apply_str,
+	  .offset = offsetof(struct sink_options, tls_ca_file) },
+	{ .key = "cert_file", .type = V_STRING, .apply = apply_str,
+	  .offset = offsetof(struct sink_options, tls_cert_file) },
+	{ .key = "key_file", .type = V_STRING, .apply = apply_str,
+	  .offset = offsetof(struct sink_options, tls_key_file) },
+	{ .key = "insecure_skip_verify", .type = V_BOOL, .apply = apply_bool,
+	  .offset = offsetof(struct sink_options, tls_insecure_skip_verify) },
+};
+
+static const struct key_spec sink_keys[] = {
+	{ .key = "name", .type = V_STRING, .apply = apply_ident, .required = true,
+	  .offset = offsetof(struct sink_options, name) },
+	{ .key = "type", .type = V_STRING, .apply = apply_sink_type, .required = true },
+	{ .key = "url", .type = V_STRING, .apply = apply_url, .required = true,
+	  .offset = offsetof(struct sink_options, url) },
+	{ .key = "interval_ms", .type = V_INT, .apply = apply_uint, .min = 0, .max = CONFIG_INTERVAL_MAX_MS,
+	  .offset = offsetof(struct sink_options, interval_ms) },
+	{ .key = "timeout_ms", .type = V_INT, .apply = apply_uint, .min = 10, .max = 600000,
+	  .offset = offsetof(struct sink_options, timeout_ms) },
+	{ .key = "queue_max_samples", .type = V_INT, .apply = apply_uint, .min = 1, .max = 100000000,
+	  .offset = offsetof(struct sink_options, queue_max_samples) },
+	{ .key = "batch_max_samples", .type = V_INT, .apply = apply_uint, .min = 1, .max = 1000000,
+	  .offset = offsetof(struct sink_options, batch_max_samples) },
+	{ .key = "headers", .type = V_OBJECT, .apply = apply_headers },
+	{ .key = "bearer_token_file", .type = V_STRING, .apply = apply_str,
+	  .offset = offsetof(struct sink_options, bearer_token_file) },
+	{ .key = "basic_auth", .type = V_OBJECT, .apply = apply_basic_auth },
+	{ .key = "tls", .type = V_OBJECT, .apply = apply_object, .offset = 0,
+	  .keys = sink_tls_keys, .n_keys = ARRAY_SIZE(sink_tls_keys) },
+	{ .key = "buffer", .type = V_STRING, .apply = apply_buffer },
+	{ .key = "buffer_max_bytes", .type = V_INT, .apply = apply_u64, .min = 4096,
+	  .max = (1ll << 40), .offset = offsetof(struct sink_options, buffer_max_bytes) },
+	{ .key = "job", .type = V_STRING, .apply = apply_ident,
+	  .offset = offsetof(struct sink_options, job) },
+	{ .key = "instance", .type = V_STRING, .apply = apply_ident,
+	  .offset = offsetof(struct sink_options, instance) },
+};
+
+static void sink_options_done(struct sink_options *o)
+{
+	free(o->name);
+	free(o->url);
+	for (char **h = o->headers; h && *h; h++)
+		free(*h);
+	free(o->headers);
+	free(o->bearer_token_file);
+	free(o->basic_auth);
+	free(o->tls_ca_file);
+	free(o->tls_cert_file);
+	free(o->tls_key_file);
+	free(o->job);
+	free(o->instance);
+}
+
+/* Checks sinks[i]; then what involves more than one key or sink. */
+static int parse_sink(struct ctx *x, json_t *v, struct config *c, size_t i)
+{
+	struct sink_options *o = &c->sinks[i];
+	char q[QUOTE_BUF];
+	int r;
+
+	if (!json_is_object(v))
+		return fail(x, AT_VALUE, "expected an object, got %s", json_kind(v));
+	*o = (struct sink_options){ .interval_ms = SINK_INTERVAL_DEFAULT_MS, .timeout_ms = SINK_TIMEOUT_DEFAULT_MS,
+				    .queue_max_samples = SINK_QUEUE_DEFAULT_SAMPLES,
+				    .batch_max_samples = SINK_BATCH_DEFAULT_SAMPLES,
+				    .buffer_max_bytes = SINK_BUFFER_DEFAULT_BYTES };
+	c->n_sinks = i + 1; /* from here on config_free() frees it */
+	r = check_object(x, v, sink_keys, ARRAY_SIZE(sink_keys), o);
+	if (r < 0)
+		return r;
+	if (o->buffer == SINK_BUFFER_DISK && !sink_type_queued(o->type)) {
+		push_key(x, "buffer");
+		r = fail(x, AT_VALUE, "\"disk\" is for queued sinks (remote_write, influx); a %s sink keeps "
+			 "only the latest snapshot", sink_type_name(o->type));
+		pop(x);
+		return r;
+	}
+	if ((o->job || o->instance) && o->type != SINK_PUSHGATEWAY) {
+		push_key(x, o->job ? "job" : "instance");
+		r = fail(x, AT_KEY, "only pushgateway sinks take \"job\" and \"instance\"");
+		pop(x);
+		return r;
+	}
+	if ((o->tls_cert_file != NULL) != (o->tls_key_file != NULL)) {
+		push_key(x, "tls");
+		r = fail(x, AT_VALUE, "cert_file and key_file go together");
+		pop(x);
+		return r;
+	}
+	for (size_t j = 0; j < i; j++) {
+		if (strcmp(c->sinks[j].name, o->name) == 0) {
+			push_key(x, "name");
+			r = fail(x, AT_VALUE, "duplicate sink name %s, already used by sinks[%zu]",
+				 quote(q, o->name, strlen(o->name)), j);
+			pop(x);
+			return r;
+		}
+	}
+	return 0;
+}
+
+static int apply_sinks(struct ctx *x, const struct key_spec *k, json_t *v, void *obj)
+{
+	struct config *c = obj;
+	size_t n = json_array_size(v);
+	int r = 0;
+
+	(void)k;
+	if (n > SINK_MAX) {
+		push_index(x, SINK_MAX);
+		r = fail(x, AT_VALUE, "too many sinks: %zu, at most %d", n, SINK_MAX);
+		pop(x);
+		return r;
+	}
+	if (n > 0) {
+		c->sinks = calloc(n, sizeof(*c->sinks));
+		if (!c->sinks)
+			return nomem(x);
+	}
+	for (size_t i = 0; i < n && r == 0; i++) {
+		push_index(x, i);
+		r = parse_sink(x, json_array_get(v, i), c, i);
+		pop(x);
+	}
+	return r;
+}
+
+static int apply_state_dir(struct ctx *x, const struct key_spec *k, json_t *v, void *obj)
+{
+	struct config *c = obj;
+
+	(void)k;
+	if (json_string_value(v)[0] != '/')
+		return fail(x, AT_VALUE, "must be an absolute path");
+	return apply_str(x, &(struct key_spec){ .offset = offsetof(struct config, state_dir) }, v, c);
+}
+
 /* The top level. A later section is one more row here. */
 static const struct key_spec top_keys[] = {
 	{ .key = "interval_ms", .type = V_INT, .apply = apply_uint,
@@ -883,6 +1498,11 @@ static const struct key_spec top_keys[] = {
 	{ .key = "web", .type = V_OBJECT, .apply = apply_object,
 	  .offset = offsetof(struct config, web),
 	  .keys = web_keys, .n_keys = ARRAY_SIZE(web_keys) },
+	{ .key = "state_dir", .type = V_STRING, .apply = apply_state_dir },
+	{ .key = "sinks", .type = V_ARRAY, .apply = apply_sinks },
+	{ .key = "alerts", .type = V_OBJECT, .apply = apply_object,
+	  .offset = offsetof(struct config, alerts),
+	  .keys = alerts_keys, .n_keys = ARRAY_SIZE(alerts_keys) },
 };
 
 /* A config without "targets" gets the embedded default's, checked by the
@@ -916,7 +1536,8 @@ static struct config *config_new(const char *name)
 		return NULL;
 	c->source = strdup(name);
 	c->listen = strdup(CONFIG_LISTEN_DEFAULT);
-	if (!c->source || !c->listen)
+	c->state_dir = strdup(CONFIG_STATE_DIR_DEFAULT);
+	if (!c->source || !c->listen || !c->state_dir)
 		return config_free(c);
 	c->interval_ms = CONFIG_INTERVAL_DEFAULT_MS;
 	c->limits = (struct config_limits){ .max_processes = 100, .max_groups = 500, .max_instrumented = 256,
@@ -925,6 +1546,9 @@ static struct config *config_new(const char *name)
 					    .http_header_timeout_s = 5 };
 	c->heap.enabled = true;
 	c->web.min_version = WEB_TLS12;
+
+	c->alerts.resend_interval_ms = 60000;
+	c->alerts.timeout_ms = 10000;
 	return c;
 }
 
@@ -1080,6 +1704,10 @@ struct config *config_free(struct config *c)
 {
 	if (c) {
 		target_set_done(&c->targets);
+		for (size_t i = 0; i < c->n_sinks; i++)
+			sink_options_done(&c->sinks[i]);
+		free(c->sinks);
+		free(c->state_dir);
 		free(c->heap.names);
 		for (size_t i = 0; i < c->web.n_users; i++) {
 			free(c->web.users[i].name);
@@ -1089,6 +1717,13 @@ struct config *config_free(struct config *c)
 		free(c->web.cert_file);
 		free(c->web.key_file);
 		free(c->web.client_ca_file);
+
+		for (size_t i = 0; i < c->alerts.n_rules; i++)
+			alert_rule_done(&c->alerts.rules[i]);
+		free(c->alerts.rules);
+		for (size_t i = 0; i < c->alerts.n_alertmanagers; i++)
+			free(c->alerts.alertmanagers[i]);
+		free(c->alerts.alertmanagers);
 		free(c->listen);
 		free(c->source);
 		free(c);

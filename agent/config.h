@@ -11,6 +11,8 @@
 
 #include <stddef.h>
 
+#include "alert.h"
+#include "sinks.h"
 #include "target.h"
 #include "web.h"
 
@@ -22,6 +24,8 @@
 #define CONFIG_FILE_MAX_BYTES (1024 * 1024)
 /* The source name of the embedded default. */
 #define CONFIG_DEFAULT_NAME "(embedded default)"
+/* Where disk buffers live unless "state_dir" says otherwise. */
+#define CONFIG_STATE_DIR_DEFAULT "/var/lib/memagent"
 
 struct config_limits {
 	unsigned max_processes;    /* pid series per per_process target (100) */
@@ -39,6 +43,17 @@ struct config_heap {
 	char *names;               /* an extended regex pages' names must match, or NULL: all */
 };
 
+/* "alerts": rules evaluated on every snapshot and where their alerts go (docs/alerts.md). */
+#define CONFIG_ALERT_RULES_MAX 64
+struct config_alerts {
+	struct alert_rule *rules;
+	size_t n_rules;
+	char **alertmanagers;        /* base URLs, at most ALERTMANAGER_MAX (8) */
+	size_t n_alertmanagers;
+	unsigned resend_interval_ms; /* 60000 */
+	unsigned timeout_ms;         /* per post, 10000 */
+};
+
 struct config {
 	char *source;          /* file name, or "(embedded default)" */
 	unsigned interval_ms;  /* 100 .. 3600000 */
@@ -51,6 +66,10 @@ struct config {
 	/* "web": exporter-toolkit's web config (docs/web.md); no TLS, no
 	 * users by default. The config owns the strings. */
 	struct web_options web;
+	struct config_alerts alerts;
+	char *state_dir;              /* "/var/lib/memagent" */
+	struct sink_options *sinks;   /* "sinks": push exporters (docs/sinks.md) */
+	size_t n_sinks;
 };
 
 /* Errors are one line: "FILE:LINE:COLUMN: KEY.PATH: what is wrong". The key

@@ -16,6 +16,7 @@
 #include <sysexits.h>
 #include <unistd.h>
 
+#include "alerting.h"
 #include "bpf_support.h"
 #include "config.h"
 #include "httpd.h"
@@ -24,7 +25,9 @@
 #include "probe.h"
 #include "promtext.h"
 #include "registry.h"
+#include "push.h"
 #include "sampler.h"
+#include "sinks.h"
 #include "strbuf.h"
 
 /* A numeric macro as a string literal, for the usage text. */
@@ -152,7 +155,11 @@ static int arm_timer(int tfd, unsigned interval_ms)
 	return timerfd_settime(tfd, 0, &its, NULL) < 0 ? -errno : 0;
 }
 
-static void tick(struct sampler *s, struct httpd *h)
+/* How long SIGTERM waits for the sinks' queues to be sent (disk-buffered
+ * sinks keep the rest on disk). */
+#define SINKS_FLUSH_DEADLINE_MS 5000
+
+static void tick(struct sampler *s, struct httpd *h, struct sinks *sk, struct alerting *al)
 {
 	struct snapshot *snap = sampler_tick(s);
 
@@ -161,6 +168,24 @@ static void tick(struct sampler *s, struct httpd *h)
 		return;
 	}
 	httpd_warm(h, snap);
+	sinks_offer(sk, snap);
+	if (alerting_eval(al, snap) < 0)
+		log_error("alert evaluation failed: out of memory");
+}
+
+/* What the sampler adds to every snapshot besides its own: the sinks' and
+ * alerting's metrics (alerting is replaced on reload). */
+struct extra {
+	struct sinks *sk;
+	struct alerting *al;
+};
+
+static int extra_metrics_cb(void *arg, struct snapshot *snap)
+{
+	struct extra *x = arg;
+	int r = sinks_add_metrics(x->sk, snap);
+
+	return alerting_add_metrics(x->al, snap) < 0 ? -ENOMEM : r;
 }
 
 /* Starts serving on listen with cfg's HTTP limits and web (TLS, users). */
@@ -251,11 +276,13 @@ static int reserve(const struct config *cur, const struct config *next, struct h
  * leaves the running configuration and server untouched. Returns 0, or
  * -EADDRNOTAVAIL when the agent no longer serves at all. */
 static int reload(const struct options *o, struct config **cfg, struct sampler *s,
-		  struct httpd **h, struct registry *reg, int tfd, int efd)
+		  struct httpd **h, struct registry *reg, struct sinks *sk, struct push *push,
+		  struct extra *x, int tfd, int efd)
 {
 	struct config *next;
 	struct httpd *nh = NULL;
 	struct web *web;
+	struct alerting *nal = NULL;
 	char err[256];
 
 	if (load_config(o, &next) < 0) {
@@ -270,15 +297,36 @@ static int reload(const struct options *o, struct config **cfg, struct sampler *
 		sampler_note_reload(s, false);
 		return 0;
 	}
-	if ((http_changed(*cfg, next) || web_needs_restart(httpd_web(*h), web)) &&
-	    reserve(*cfg, next, h, reg, web, &nh, err, sizeof(err)) < 0) {
+	if (alerting_new(next, push, &nal, err, sizeof(err)) < 0) {
 		log_error("reload failed: %s; keeping the running configuration", err);
 		web_unref(web);
 		config_free(next);
 		sampler_note_reload(s, false);
+		return 0;
+	}
+	if ((http_changed(*cfg, next) || web_needs_restart(httpd_web(*h), web)) &&
+	    reserve(*cfg, next, h, reg, web, &nh, err, sizeof(err)) < 0) {
+		log_error("reload failed: %s; keeping the running configuration", err);
+		web_unref(web);
+		alerting_free(nal);
+		config_free(next);
+		sampler_note_reload(s, false);
 		return *h ? 0 : -EADDRNOTAVAIL;
 	}
+	/* Sinks of the same name and type keep their queues. */
+	if (sinks_configure(sk, next->sinks, next->n_sinks, err, sizeof(err)) < 0) {
+		log_error("reload failed: %s; keeping the running configuration", err);
+		httpd_free(nh);
+		web_unref(web);
+		alerting_free(nal);
+		config_free(next);
+		sampler_note_reload(s, false);
+		return 0;
+	}
 	sampler_reconfigure(s, next);
+	/* Alert state starts afresh with the new rules (docs/alerts.md). */
+	alerting_free(x->al);
+	x->al = nal;
 	watch_collectors(efd, s);
 	if (nh) {
 		httpd_free(*h);
@@ -317,6 +365,9 @@ static int run(const struct options *o)
 	struct httpd *h = NULL;
 	struct web *web = NULL;
 	struct config *cfg = NULL;
+	struct push *push = NULL;
+	struct sinks *sk = NULL;
+	struct extra x = { NULL, NULL };
 	int sfd = -1, tfd = -1, efd = -1, ret = EXIT_FAILURE, r;
 	sigset_t mask;
 	char err[256];
@@ -338,6 +389,16 @@ static int run(const struct options *o)
 	reg = registry_new();
 	if (!reg)
 		goto out;
+	/* The push thread starts with the signals blocked too. */
+	if (push_new(&push) < 0 || sinks_new(push, cfg->state_dir, &sk) < 0) {
+		log_error("cannot start the push thread");
+		goto out;
+	}
+	if (sinks_configure(sk, cfg->sinks, cfg->n_sinks, err, sizeof(err)) < 0) {
+		log_error("%s", err);
+		ret = EX_CONFIG;
+		goto out;
+	}
 
 	if (web_new(&cfg->web, &web, err, sizeof(err)) < 0) {
 		log_error("cannot serve: web: %s", err);
@@ -352,6 +413,12 @@ static int run(const struct options *o)
 	}
 	if (sampler_new(cfg, &so, reg, &s) < 0)
 		goto out;
+	if (alerting_new(cfg, push, &x.al, err, sizeof(err)) < 0) {
+		log_error("%s", err);
+		goto out;
+	}
+	x.sk = sk;
+	sampler_set_extra(s, extra_metrics_cb, &x);
 	/* Loading BPF parsed the kernel's BTF several times: give the free
 	 * heap pages back before the long run. */
 	malloc_trim(0);
@@ -377,7 +444,7 @@ static int run(const struct options *o)
 		log_notice("bpf disabled by --no-bpf: running on /proc alone");
 	log_notice("memagent %s: configuration %s, interval %u ms, serving %s://%s/metrics",
 		   MEMAGENT_VERSION, cfg->source, cfg->interval_ms, httpd_scheme(h), httpd_address(h));
-	tick(s, h);
+	tick(s, h, sk, x.al);
 
 	for (;;) {
 		struct epoll_event evs[8];
@@ -394,16 +461,16 @@ static int run(const struct options *o)
 				uint64_t expirations;
 
 				if (read(tfd, &expirations, sizeof(expirations)) > 0)
-					tick(s, h);
+					tick(s, h, sk, x.al);
 			} else if (id == -1) {
 				struct signalfd_siginfo si;
 
 				while (read(sfd, &si, sizeof(si)) == sizeof(si)) {
 					if (si.ssi_signo == SIGUSR1) {
 						sampler_rescan(s);
-						tick(s, h);
+						tick(s, h, sk, x.al);
 					} else if (si.ssi_signo == SIGHUP) {
-						if (reload(o, &cfg, s, &h, reg, tfd, efd) < 0)
+						if (reload(o, &cfg, s, &h, reg, sk, push, &x, tfd, efd) < 0)
 							goto out;
 					} else {
 						log_notice("stopping on signal %u", si.ssi_signo);
@@ -423,6 +490,17 @@ out:
 		close(tfd);
 	if (sfd >= 0)
 		close(sfd);
+	if (sk) {
+		uint64_t left = sinks_flush(sk, ret == EXIT_SUCCESS ? SINKS_FLUSH_DEADLINE_MS : 0);
+
+		if (left)
+			log_warning("stopping with %llu samples not sent", (unsigned long long)left);
+	}
+	/* Alerting before the push thread: its posts in flight end there. */
+	alerting_free(x.al);
+	/* Requests still out end here (their callbacks use the sinks), then the sinks go. */
+	push_free(push, 0);
+	sinks_free(sk);
 	httpd_free(h);
 	sampler_free(s);
 	registry_free(reg);

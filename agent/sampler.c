@@ -7,6 +7,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "alerting.h"
+#include "alertmanager.h"
 #include "bpf_support.h"
 #include "cgroup.h"
 #include "collector.h"
@@ -19,6 +21,7 @@
 #include "process.h"
 #include "psi.h"
 #include "sampler.h"
+#include "sinks.h"
 
 static const struct collector *const collectors[] = {
 	&meminfo_collector,
@@ -81,6 +84,8 @@ struct sampler {
 	struct registry *reg;
 	uint64_t samples;
 	uint64_t reloads_ok, reloads_failed;
+	sampler_extra_fn extra;
+	void *extra_arg;
 	struct slot slots[N_COLLECTORS];
 };
 
@@ -203,6 +208,12 @@ void sampler_rescan(struct sampler *s)
 	s->ctx.rescan_requests++;
 }
 
+void sampler_set_extra(struct sampler *s, sampler_extra_fn fn, void *arg)
+{
+	s->extra = fn;
+	s->extra_arg = arg;
+}
+
 void sampler_note_reload(struct sampler *s, bool ok)
 {
 	if (ok)
@@ -238,6 +249,8 @@ static int add_self(struct sampler *s, struct snapshot *snap, double sample_s)
 	r |= snapshot_add(snap, &m_reloads, (double)s->reloads_ok, ok);
 	r |= snapshot_add(snap, &m_reloads, (double)s->reloads_failed, failed);
 	r |= snapshot_add(snap, &m_build, 1, build);
+	if (s->extra)
+		r |= s->extra(s->extra_arg, snap);
 	return r < 0 ? -ENOMEM : 0;
 }
 
@@ -319,6 +332,9 @@ const struct metric_desc *const *sampler_all_metrics(void)
 	add_unique(all, &n, 256, self_metrics);
 	add_unique(all, &n, 256, httpd_metrics);
 	add_unique(all, &n, 256, bpf_support_metrics);
+	add_unique(all, &n, 256, alerting_metrics);
+	add_unique(all, &n, 256, alertmanager_metrics);
+	add_unique(all, &n, 256, sinks_metrics);
 	for (size_t i = 0; i < N_COLLECTORS; i++)
 		add_unique(all, &n, 256, collectors[i]->metrics);
 	all[n] = NULL;

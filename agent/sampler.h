@@ -38,6 +38,11 @@ int sampler_reconfigure(struct sampler *s, const struct config *cfg);
  * next tick (SIGUSR1: "sample now" also means "look again"). */
 void sampler_rescan(struct sampler *s);
 
+/* Adds fn's metrics to every snapshot, after the agent's own (the push
+ * sinks' queues and counters, alerting's state: main.c adds both through
+ * one fn). fn returns 0 or -ENOMEM. */
+typedef int (*sampler_extra_fn)(void *arg, struct snapshot *snap);
+void sampler_set_extra(struct sampler *s, sampler_extra_fn fn, void *arg);
 /* Records a reload attempt for memagent_config_reloads_total. */
 void sampler_note_reload(struct sampler *s, bool ok);
 

@@ -6,14 +6,17 @@ set -eu
 
 pkgs_build="gcc make pkg-config libc6-dev clang llvm bpftool libbpf-dev libelf-dev
     zlib1g-dev libjansson-dev libmicrohttpd-dev libcurl4-openssl-dev systemtap-sdt-dev
-    libgnutls28-dev libcrypt-dev"
-# promtool and the server come with `prometheus`; curl and jq drive the
-# integration tests; openssl makes the web tests' certificates; procps and util-linux provide pgrep/setsid/flock;
+    libgnutls28-dev libcrypt-dev libprotobuf-c-dev protobuf-c-compiler libsnappy-dev"
+# promtool and the server come with `prometheus` (promtool also checks
+# systemd/memagent.rules.yml), prometheus-alertmanager receives alerts (it_alerts); curl and jq drive the
+# integration tests; openssl makes the web and sink tests' certificates; procps and util-linux provide pgrep/setsid/flock;
 # qemu-system-x86, busybox-static, kmod and xz-utils boot the kernel matrix
 # (tests/kernels/); libclang-rt-14-dev is the libFuzzer runtime (not pulled
-# in without recommends).
+# in without recommends); the push sinks' receivers (tests/it_sinks.sh) are
+# victoria-metrics, influxdb and prometheus-pushgateway.
 pkgs_test="prometheus curl jq openssl procps util-linux iproute2 systemd qemu-system-x86 busybox-static
-    kmod xz-utils libclang-rt-14-dev"
+    kmod xz-utils libclang-rt-14-dev victoria-metrics influxdb prometheus-pushgateway
+    prometheus-alertmanager"
 pkgs_bench="libgc-dev prometheus-process-exporter prometheus-node-exporter hyperfine"
 
 want=""

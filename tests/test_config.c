@@ -308,15 +308,15 @@ static void test_unknown_keys(void)
 		  "t.json:1:38: targets[0].match.unti: unknown key \"unti\"; expected one of: pid, "
 		  "comm, exe, cmdline, cgroup, systemd_unit");
 	/* Far from every key: no guess, the list instead. */
-	CHECK_ERR("{\"sinks\": []}",
-		  "t.json:1:2: sinks: unknown key \"sinks\"; expected one of: interval_ms, listen, "
-		  "limits, targets, heap, web");
+	CHECK_ERR("{\"outputs\": []}",
+		  "t.json:1:2: outputs: unknown key \"outputs\"; expected one of: interval_ms, listen, "
+		  "limits, targets, heap, web, state_dir, sinks, alerts");
 	CHECK_ERR("{\"targets\": [{\"nmae\": \"a\", \"match\": {}}]}",
 		  "t.json:1:15: targets[0].nmae: unknown key \"nmae\"; did you mean \"name\"?");
 	/* Odd keys are shown escaped, in brackets. */
 	CHECK_ERR("{\"a.b\\n\": 1}",
 		  "t.json:1:2: [\"a.b\\x0a\"]: unknown key \"a.b\\x0a\"; expected one of: "
-		  "interval_ms, listen, limits, targets, heap, web");
+		  "interval_ms, listen, limits, targets, heap, web, state_dir, sinks, alerts");
 }
 
 /* "web": exporter-toolkit's key names, each error placed. Files only have
@@ -783,6 +783,152 @@ out:
 
 /* ---- jsonpos ---------------------------------------------------------------- */
 
+/* ---- alerts ------------------------------------------------------------------ */
+
+static void test_alerts(void)
+{
+	char err[CONFIG_ERROR_MAX];
+	struct config *c = NULL;
+	const char *ok =
+		"{\"alerts\": {\"alertmanagers\": [\"http://127.0.0.1:9093\", \"http://127.0.0.1:9094/\"],\n"
+		"  \"resend_interval_ms\": 5000,\n"
+		"  \"rules\": [\n"
+		"    {\"alert\": \"BigRss\", \"kind\": \"rss\", \"threshold\": 1e9, \"for_ms\": 30000,\n"
+		"     \"match\": {\"target\": \"db\"}, \"labels\": {\"severity\": \"page\"},\n"
+		"     \"annotations\": {\"summary\": \"{{ $labels.target }} at {{ $value }}\"}},\n"
+		"    {\"alert\": \"Pressure\", \"kind\": \"psi\", \"threshold\": 0.25},\n"
+		"    {\"alert\": \"CgroupBig\", \"kind\": \"rss\", \"metric\": \"memagent_cgroup_memory_usage_bytes\",\n"
+		"     \"threshold\": 5},\n"
+		"    {\"alert\": \"Oom\", \"kind\": \"oom_kill\", \"window_ms\": 600000},\n"
+		"    {\"alert\": \"Pause\", \"kind\": \"gc_pause\", \"threshold\": 0.1, \"quantile\": 0.9}]}}";
+
+	REQUIRE(config_parse(ok, strlen(ok), "t.json", &c, err) == 0);
+	CHECK_EQ(c->alerts.n_alertmanagers, 2);
+	CHECK_EQ(c->alerts.resend_interval_ms, 5000);
+	CHECK_EQ(c->alerts.timeout_ms, 10000);
+	REQUIRE(c->alerts.n_rules == 5);
+	CHECK_STR(c->alerts.rules[0].name, "BigRss");
+	CHECK_EQ(c->alerts.rules[0].kind, ALERT_RSS);
+	CHECK_STR(c->alerts.rules[0].metric, "memagent_process_resident_bytes");
+	CHECK(c->alerts.rules[0].threshold == 1e9);
+	CHECK_U64(c->alerts.rules[0].for_ms, 30000);
+	CHECK_STR(c->alerts.rules[0].match[0].value, "db");
+	CHECK_STR(c->alerts.rules[0].labels[0].key, "severity");
+	CHECK_STR(c->alerts.rules[2].metric, "memagent_cgroup_memory_usage_bytes");
+	CHECK(c->alerts.rules[3].threshold == 0);
+	CHECK_U64(c->alerts.rules[3].window_ms, 600000);
+	CHECK(c->alerts.rules[4].quantile == 0.9);
+	config_free(c);
+
+	/* A metric the agent does not export, at the metric's position. */
+	CHECK_ERR("{\"alerts\": {\"rules\": [\n  {\"alert\": \"A\", \"kind\": \"rss\", \"threshold\": 1,\n"
+		  "   \"metric\": \"memagent_process_rss_bytes\"}]}}",
+		  "t.json:3:14: alerts.rules[0].metric: \"memagent_process_rss_bytes\" is not a metric the "
+		  "agent exports (docs/metrics.md lists them)");
+	CHECK_ERR("{\"alerts\": {\"rules\": [{\"alert\": \"A\", \"kind\": \"rss\", \"threshold\": 1,"
+		  " \"metric\": \"memagent_oom_kills_total\"}]}}",
+		  "t.json:1:79: alerts.rules[0].metric: kind \"rss\" reads a gauge; "
+		  "\"memagent_oom_kills_total\" is a counter");
+	CHECK_ERR("{\"alerts\": {\"rules\": [{\"alert\": \"A\", \"kind\": \"rsss\"}]}}",
+		  "t.json:1:46: alerts.rules[0].kind: unknown kind \"rsss\"; expected one of: heap_leak, "
+		  "queue_growth, old_space_near_limit, rss, memory_available, psi, oom_kill, gc_pause");
+	CHECK_ERR("{\"alerts\": {\"rules\": [{\"alert\": \"A\", \"kind\": \"psi\"}]}}",
+		  "t.json:1:23: alerts.rules[0]: missing required key \"threshold\" (kind \"psi\")");
+	CHECK_ERR("{\"alerts\": {\"rules\": [{\"kind\": \"psi\", \"threshold\": 1}]}}",
+		  "t.json:1:23: alerts.rules[0]: missing required key \"alert\"");
+	CHECK_ERR("{\"alerts\": {\"rules\": [{\"alert\": \"a b\", \"kind\": \"psi\", \"threshold\": 1}]}}",
+		  "t.json:1:33: alerts.rules[0].alert: \"a b\" is not an alert name: letters, digits, \"_\" "
+		  "and \":\", not starting with a digit");
+	CHECK_ERR("{\"alerts\": {\"rules\": [{\"alert\": \"A\", \"kind\": \"psi\", \"threshold\": 1,"
+		  " \"window_ms\": 5000}]}}",
+		  "t.json:1:82: alerts.rules[0].window_ms: only kinds \"oom_kill\" and \"gc_pause\" take a "
+		  "window");
+	CHECK_ERR("{\"alerts\": {\"rules\": [{\"alert\": \"A\", \"kind\": \"psi\", \"threshold\": 1,"
+		  " \"labels\": {\"1x\": \"v\"}}]}}",
+		  "t.json:1:80: alerts.rules[0].labels.1x: \"1x\" is not a label name: letters, digits and "
+		  "\"_\", not starting with a digit or \"__\"");
+	CHECK_ERR("{\"alerts\": {\"rules\": [{\"alert\": \"A\", \"kind\": \"psi\", \"threshold\": 1,"
+		  " \"annotations\": {\"s\": \"{{ .Value }}\"}}]}}",
+		  "t.json:1:90: alerts.rules[0].annotations.s: placeholder at byte 0: expected {{ $value }} "
+		  "or {{ $labels.NAME }}");
+	CHECK_ERR("{\"alerts\": {\"rules\": [{\"alert\": \"A\", \"kind\": \"psi\", \"threshold\": \"1\"}]}}",
+		  "t.json:1:66: alerts.rules[0].threshold: expected a number, got a string");
+	CHECK_ERR("{\"alerts\": {\"alertmanagers\": [\"localhost:9093\"]}}",
+		  "t.json:1:31: alerts.alertmanagers[0]: \"localhost:9093\" is not an http:// or https:// URL");
+	CHECK_ERR("{\"alerts\": {\"alertmanagers\": [\"http://a\", \"http://a\"]}}",
+		  "t.json:1:43: alerts.alertmanagers[1]: duplicate: already alertmanagers[0]");
+	CHECK_ERR("{\"alerts\": {\"resend_interval_ms\": 10}}",
+		  "t.json:1:35: alerts.resend_interval_ms: 10 is out of range 1000..86400000");
+}
+
+/* "sinks": every key stored, defaults applied, errors placed at their key. */
+static void test_sinks(void)
+{
+	const char *full = "{\"state_dir\": \"/tmp/s\", \"sinks\": ["
+		"{\"name\": \"prom\", \"type\": \"remote_write\", \"url\": \"https://h:9090/api/v1/write\","
+		" \"interval_ms\": 500, \"timeout_ms\": 2000, \"queue_max_samples\": 1000,"
+		" \"batch_max_samples\": 100, \"headers\": {\"X-Scope-OrgID\": \"t1\"},"
+		" \"bearer_token_file\": \"/etc/tok\", \"basic_auth\": {\"username\": \"u\", \"password\": \"p\"},"
+		" \"tls\": {\"ca_file\": \"/ca\", \"cert_file\": \"/c\", \"key_file\": \"/k\", \"insecure_skip_verify\": true},"
+		" \"buffer\": \"disk\", \"buffer_max_bytes\": 65536},"
+		"{\"name\": \"pg\", \"type\": \"pushgateway\", \"url\": \"http://h:9091\", \"job\": \"j\"}]}";
+	char err[CONFIG_ERROR_MAX];
+	struct config *c = NULL;
+
+	REQUIRE(config_parse(full, strlen(full), "t.json", &c, err) == 0);
+	CHECK_EQ(c->n_sinks, 2);
+	CHECK_STR(c->state_dir, "/tmp/s");
+	CHECK_EQ(c->sinks[0].type, SINK_REMOTE_WRITE);
+	CHECK_EQ(c->sinks[0].interval_ms, 500);
+	CHECK_EQ(c->sinks[0].timeout_ms, 2000);
+	CHECK_EQ(c->sinks[0].queue_max_samples, 1000);
+	CHECK_EQ(c->sinks[0].batch_max_samples, 100);
+	CHECK_STR(c->sinks[0].headers[0], "X-Scope-OrgID: t1");
+	CHECK(c->sinks[0].headers[1] == NULL);
+	CHECK_STR(c->sinks[0].basic_auth, "u:p");
+	CHECK_STR(c->sinks[0].tls_key_file, "/k");
+	CHECK(c->sinks[0].tls_insecure_skip_verify);
+	CHECK_EQ(c->sinks[0].buffer, SINK_BUFFER_DISK);
+	CHECK_U64(c->sinks[0].buffer_max_bytes, 65536);
+	CHECK_STR(c->sinks[1].job, "j");
+	CHECK_EQ(c->sinks[1].interval_ms, SINK_INTERVAL_DEFAULT_MS);
+	CHECK_EQ(c->sinks[1].queue_max_samples, SINK_QUEUE_DEFAULT_SAMPLES);
+	CHECK(!c->sinks[1].tls_insecure_skip_verify);
+	config_free(c);
+
+	CHECK_OK("{}");
+	CHECK_ERR("{\"sinks\": [{\"name\": \"a\", \"type\": \"kafka\", \"url\": \"http://h\"}]}",
+		  "t.json:1:34: sinks[0].type: unknown sink type \"kafka\"; expected \"remote_write\", "
+		  "\"influx\", \"pushgateway\" or \"webhook\"");
+	CHECK_ERR("{\"sinks\": [{\"name\": \"a\", \"type\": \"influx\", \"url\": \"ftp://h\"}]}",
+		  "t.json:1:51: sinks[0].url: must be an http:// or https:// URL");
+	CHECK_ERR("{\"sinks\": [{\"name\": \"a\", \"type\": \"influx\"}]}",
+		  "t.json:1:12: sinks[0]: missing required key \"url\"");
+	CHECK_ERR("{\"sinks\": [{\"name\": \"a/b\", \"type\": \"influx\", \"url\": \"http://h\"}]}",
+		  "t.json:1:21: sinks[0].name: may only contain letters, digits, '_', '-' and '.' (not first)");
+	CHECK_ERR("{\"sinks\": [{\"name\": \"a\", \"type\": \"influx\", \"url\": \"http://h\"},\n"
+		  " {\"name\": \"a\", \"type\": \"webhook\", \"url\": \"http://h\"}]}",
+		  "t.json:2:11: sinks[1].name: duplicate sink name \"a\", already used by sinks[0]");
+	CHECK_ERR("{\"sinks\": [{\"name\": \"a\", \"type\": \"webhook\", \"url\": \"http://h\", \"buffer\": \"disk\"}]}",
+		  "t.json:1:74: sinks[0].buffer: \"disk\" is for queued sinks (remote_write, influx); a "
+		  "webhook sink keeps only the latest snapshot");
+	CHECK_ERR("{\"sinks\": [{\"name\": \"a\", \"type\": \"influx\", \"url\": \"http://h\", \"job\": \"j\"}]}",
+		  "t.json:1:63: sinks[0].job: only pushgateway sinks take \"job\" and \"instance\"");
+	CHECK_ERR("{\"sinks\": [{\"name\": \"a\", \"type\": \"influx\", \"url\": \"http://h\", "
+		  "\"basic_auth\": {\"username\": \"u\"}}]}",
+		  "t.json:1:77: sinks[0].basic_auth: missing required key \"password\"");
+	CHECK_ERR("{\"sinks\": [{\"name\": \"a\", \"type\": \"influx\", \"url\": \"http://h\", "
+		  "\"headers\": {\"X\": 1}}]}",
+		  "t.json:1:80: sinks[0].headers.X: expected a string, got an integer");
+	CHECK_ERR("{\"sinks\": [{\"name\": \"a\", \"type\": \"influx\", \"url\": \"http://h\", "
+		  "\"tls\": {\"ca_fil\": \"/x\"}}]}",
+		  "t.json:1:71: sinks[0].tls.ca_fil: unknown key \"ca_fil\"; did you mean \"ca_file\"?");
+	CHECK_ERR("{\"sinks\": [{\"name\": \"a\", \"type\": \"influx\", \"url\": \"http://h\", "
+		  "\"queue_max_samples\": 0}]}",
+		  "t.json:1:84: sinks[0].queue_max_samples: 0 is out of range 1..100000000");
+	CHECK_ERR("{\"state_dir\": \"rel\"}", "t.json:1:15: state_dir: must be an absolute path");
+}
+
 int main(void)
 {
 	RUN(test_syntax_error_fixture);
@@ -802,6 +948,7 @@ int main(void)
 	RUN(test_long_key_message);
 	RUN(test_unknown_keys);
 	RUN(test_web_section);
+	RUN(test_sinks);
 	RUN(test_wrong_types);
 	RUN(test_out_of_range);
 	RUN(test_listen_values);
@@ -817,5 +964,6 @@ int main(void)
 	RUN(test_systemd_example);
 	RUN(test_load_errors);
 	RUN(test_mutations);
+	RUN(test_alerts);
 	return test_done();
 }

@@ -13,8 +13,26 @@
 #include <string.h>
 
 #include "config.h"
+#include "sampler.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* The loader checks alert rules' metrics against the agent's list; the
+ * fuzzer links the loader alone, so it gets a list of a few families of
+ * each type in place of the sampler's. */
+static const struct metric_desc fuzz_gauge = { "memagent_process_resident_bytes", METRIC_GAUGE, NULL, "g" };
+static const struct metric_desc fuzz_counter = { "memagent_oom_kills_total", METRIC_COUNTER, NULL, "c" };
+static const struct metric_desc fuzz_histogram = { "memagent_gc_pause_seconds", METRIC_HISTOGRAM, NULL, "h" };
+static const struct metric_desc fuzz_available = { "memagent_system_memory_available_bytes", METRIC_GAUGE,
+						   NULL, "a" };
+
+const struct metric_desc *const *sampler_all_metrics(void)
+{
+	static const struct metric_desc *const all[] = { &fuzz_gauge, &fuzz_counter, &fuzz_histogram,
+							 &fuzz_available, NULL };
+
+	return all;
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
