@@ -61,6 +61,10 @@ if [ $have_prom = 1 ]; then
                \"tls\": {\"ca_file\": \"$TMP/ca.pem\"}}"
     add_sink "{\"name\": \"prom_other_ca\", \"type\": \"remote_write\", \"url\": \"$prom/api/v1/write\",
                \"interval_ms\": 0, \"tls\": {\"ca_file\": \"$TMP/other.pem\"}}"
+    # No CA given: the system's, which do not know the test CA (verification is on by default).
+    add_sink "{\"name\": \"prom_system_ca\", \"type\": \"remote_write\", \"url\": \"$prom/api/v1/write\", \"interval_ms\": 0}"
+    add_sink "{\"name\": \"prom_insecure\", \"type\": \"remote_write\", \"url\": \"$prom/api/v1/write\",
+               \"interval_ms\": 0, \"tls\": {\"insecure_skip_verify\": true}}"
 fi
 if [ $have_vm = 1 ]; then
     vm_port=$(free_port)
@@ -148,6 +152,10 @@ if [ $have_prom = 1 ]; then
     # The other CA: refused, counted as tls, nothing sent.
     check tls_other_ca_refused_counted wait_until 20 eval 'sample_now && [ "$(sink memagent_sink_errors_total prom_other_ca reason=\"tls\")" -ge 1 ]'
     check tls_other_ca_sent_nothing test "$(sink memagent_sink_sent_samples_total prom_other_ca)" = 0
+    check tls_verified_by_default wait_until 20 eval 'sample_now && [ "$(sink memagent_sink_errors_total prom_system_ca reason=\"tls\")" -ge 1 ]'
+    check tls_default_sent_nothing test "$(sink memagent_sink_sent_samples_total prom_system_ca)" = 0
+    check tls_insecure_skip_verify_sends wait_until 20 eval 'sample_now && [ "$(sink memagent_sink_sent_samples_total prom_insecure)" -gt 0 ]'
+    check tls_insecure_no_tls_errors test "$(sink memagent_sink_errors_total prom_insecure 'reason="tls"')" = 0
 fi
 
 # ---- VictoriaMetrics: raw samples through /api/v1/export -----------------------
