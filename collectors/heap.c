@@ -73,6 +73,18 @@ static const struct metric_desc m_external = {
 	"memagent_heap_external_bytes", METRIC_GAUGE, "bytes",
 	"Off-heap memory an instrumented app's heap objects keep alive (external).",
 };
+static const struct metric_desc m_array_buffers = {
+	"memagent_heap_array_buffers_bytes", METRIC_GAUGE, "bytes",
+	"ArrayBuffer and SharedArrayBuffer memory of an instrumented app (arrayBuffers, part of external).",
+};
+static const struct metric_desc m_loop_delay = {
+	"memagent_event_loop_delay_seconds", METRIC_GAUGE, "seconds",
+	"Event-loop delay of an instrumented app over its last update interval, by quantile (0.5, 0.99).",
+};
+static const struct metric_desc m_snapshots = {
+	"memagent_heap_snapshots_total", METRIC_COUNTER, NULL,
+	"Heap snapshots an instrumented app wrote on request (memagent --heap-snapshot PID).",
+};
 static const struct metric_desc m_after_full = {
 	"memagent_heap_old_space_after_full_gc_bytes", METRIC_GAUGE, "bytes",
 	"Old (and large-object) space used after the newest full GC: the leak signal's input.",
@@ -118,7 +130,7 @@ static const struct metric_desc m_rescans = {
 };
 static const struct metric_desc *const heap_metrics[] = {
 	&m_space_used, &m_space_size, &m_space_avail, &m_limit, &m_used, &m_total, &m_external,
-	&m_after_full, &m_collections, &m_pause, &m_promoted, &m_gc_seq, &m_records, &m_missed,
+	&m_array_buffers, &m_loop_delay, &m_snapshots, &m_after_full, &m_collections, &m_pause, &m_promoted, &m_gc_seq, &m_records, &m_missed,
 	&m_queue, &m_tm_errors, &m_instrumented, &m_rescans, NULL,
 };
 
@@ -175,27 +187,6 @@ static void slot_drop(struct state *st, size_t i)
 }
 
 /* ---- discovery ------------------------------------------------------------------ */
-
-/* Is the link text that of a page file? memfd pages by their exact name,
- * tmpfs files by the reserved prefix of their basename, both unlinked. */
-static bool page_link(const char *l, size_t n, bool *ret_memfd)
-{
-	static const char memfd[] = "/memfd:" GENGC_TELEMETRY_MEMFD_NAME " (deleted)";
-	static const char deleted[] = " (deleted)";
-	const char *base;
-
-	if (n == sizeof(memfd) - 1 && memcmp(l, memfd, n) == 0) {
-		*ret_memfd = true;
-		return true;
-	}
-	if (n <= sizeof(deleted) - 1 || l[0] != '/' ||
-	    memcmp(l + n - (sizeof(deleted) - 1), deleted, sizeof(deleted) - 1) != 0)
-		return false;
-	base = memrchr(l, '/', n - (sizeof(deleted) - 1));
-	base = base ? base + 1 : l;
-	*ret_memfd = false;
-	return strncmp(base, GENGC_TELEMETRY_FILE_PREFIX, sizeof(GENGC_TELEMETRY_FILE_PREFIX) - 1) == 0;
-}
 
 /* The pid as the process itself sees it: the last NSpid of status (its own
  * namespace, what its getpid() says), or pid on kernels without NSpid. */
@@ -261,7 +252,7 @@ static void scan_pid(struct state *st, int pid)
 		if (de->d_name[0] < '0' || de->d_name[0] > '9')
 			continue;
 		n = readlinkat(dfd, de->d_name, link, sizeof(link));
-		if (n <= 0 || (size_t)n >= sizeof(link) || !page_link(link, (size_t)n, &memfd))
+		if (n <= 0 || (size_t)n >= sizeof(link) || !telemetry_page_link(link, (size_t)n, &memfd))
 			continue;
 		s.fd = openat(dfd, de->d_name, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 		if (s.fd < 0) {
@@ -398,6 +389,19 @@ static int export_page(struct snapshot *snap, struct page_slot *s, const struct 
 	if (p->gc_seq)
 		r |= snapshot_add(snap, &m_after_full,
 				  (double)p->ring[p->gc_seq % GENGC_TELEMETRY_RING].old_used_after_bytes, lv);
+	if (p->flags & GENGC_TELEMETRY_HAS_ARRAY_BUFFERS)
+		r |= snapshot_add(snap, &m_array_buffers, (double)p->array_buffers_bytes, lv);
+	if (p->flags & GENGC_TELEMETRY_SNAPSHOT_ALLOWED)
+		r |= snapshot_add(snap, &m_snapshots, (double)p->snapshots, lv);
+	if (p->flags & GENGC_TELEMETRY_HAS_LOOP_DELAY) {
+		/* One event loop per process (the client reports it from the
+		 * main thread only): no heap label. */
+		const char *ql[] = { "target", p->name, "pid", pid_s, "quantile", "0.5", NULL };
+
+		r |= snapshot_add(snap, &m_loop_delay, (double)p->loop_delay_p50_ns / 1e9, ql);
+		ql[5] = "0.99";
+		r |= snapshot_add(snap, &m_loop_delay, (double)p->loop_delay_p99_ns / 1e9, ql);
+	}
 	lv[6] = "space";
 	for (uint32_t i = 0; i < p->n_spaces; i++) {
 		lv[7] = p->spaces[i].name;
