@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -67,11 +68,14 @@ static void min_max(const double *v, int n, double *lo, double *hi)
 	}
 }
 
+static double last_cpu_s;     /* user + system of the last run_node() child */
+
 /* Runs node with argv (NULL-terminated, argv[0] "node") in the app folder,
  * stdout into out (cap bytes, NUL-terminated) when out is not NULL;
- * returns wall seconds, or exits on failure. */
+ * returns wall seconds (its CPU seconds in last_cpu_s), or exits on failure. */
 static double run_node(char *const argv[], char *out, size_t cap)
 {
+	struct rusage ru;
 	posix_spawn_file_actions_t fa;
 	int p[2], status;
 	size_t got = 0;
@@ -94,8 +98,10 @@ static double run_node(char *const argv[], char *out, size_t cap)
 	while ((n = read(p[0], out ? out + got : dump, out ? cap - 1 - got : sizeof(dump))) > 0)
 		if (out)
 			got += (size_t)n;
-	waitpid(pid, &status, 0);
+	wait4(pid, &status, 0, &ru);
 	t0 = now_s(CLOCK_MONOTONIC) - t0;
+	last_cpu_s = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
+		     (double)ru.ru_stime.tv_usec / 1e6;
 	close(p[0]);
 	posix_spawn_file_actions_destroy(&fa);
 	if (out)
@@ -216,18 +222,23 @@ int main(int argc, char **argv)
 	char *off_argv[] = { "node", "binary_trees.js", depth_s, NULL };
 	char *on_argv[] = { "node", "-r", "memagent-node/register", "-r", "./report.js", "binary_trees.js", depth_s,
 			    NULL };
-	double won[100], woff[100], updates = 0, batches = 0, entries = 0;
+	double won[100], woff[100], con[100], coff[100], ratio[100], updates = 0, batches = 0, entries = 0;
 
 	for (int i = 0; i < pairs; i++) {
 		char *rep;
 
 		if (i % 2) {
 			woff[i] = run_node(off_argv, NULL, 0);
+			coff[i] = last_cpu_s;
 			won[i] = run_node(on_argv, NULL, 0);
+			con[i] = last_cpu_s;
 		} else {
 			won[i] = run_node(on_argv, NULL, 0);
+			con[i] = last_cpu_s;
 			woff[i] = run_node(off_argv, NULL, 0);
+			coff[i] = last_cpu_s;
 		}
+		ratio[i] = won[i] / woff[i];
 		rep = slurp("report.out");
 		if (!rep)
 			return 1;
@@ -243,7 +254,8 @@ int main(int argc, char **argv)
 	min_max(won, pairs, &on_lo, &on_hi);
 	min_max(woff, pairs, &off_lo, &off_hi);
 	double est_pct = (update_ns * updates + batch_ns * batches) * 1e-9 / off_med * 100;
-	double wall_pct = (on_med / off_med - 1) * 100;
+	double wall_pct = (median(ratio, pairs) - 1) * 100;
+	double cpu_on = median(con, pairs), cpu_off = median(coff, pairs);
 
 	/* 2b: the one-time cost, node -e 0 with and without the client */
 	char *e0_off[] = { "node", "-e", "0", NULL };
@@ -290,6 +302,12 @@ int main(int argc, char **argv)
 	waitpid(holder, NULL, 0);
 	posix_spawn_file_actions_destroy(&fa);
 
+	char load[64] = "?";
+	char *la = slurp("/proc/loadavg");
+	double l1, l5, l15;
+
+	if (la && sscanf(la, "%lf %lf %lf", &l1, &l5, &l15) == 3)
+		snprintf(load, sizeof(load), "%.2f %.2f %.2f", l1, l5, l15);
 	FILE *t = fopen(tsv, "we");
 
 	if (!t)
@@ -302,7 +320,10 @@ int main(int argc, char **argv)
 	fprintf(t, "app_estimate\t%.4f\tpct\t(update x updates + batch x batches) / run time off\n", est_pct);
 	fprintf(t, "app_wall_on\t%.3f\ts\tmedian of %d (min %.3f, max %.3f)\n", on_med, pairs, on_lo, on_hi);
 	fprintf(t, "app_wall_off\t%.3f\ts\tmedian of %d (min %.3f, max %.3f)\n", off_med, pairs, off_lo, off_hi);
-	fprintf(t, "app_wall_ratio\t%.4f\tratio\tmedian on / median off\n", on_med / off_med);
+	fprintf(t, "app_wall_ratio\t%.4f\tratio\tmedian of the pairs' on / off\n", median(ratio, pairs));
+	fprintf(t, "app_cpu_on\t%.3f\ts\tuser + system, median of %d\n", cpu_on, pairs);
+	fprintf(t, "app_cpu_off\t%.3f\ts\tuser + system, median of %d\n", cpu_off, pairs);
+	fprintf(t, "load\t%s\tloadavg\tat the end (the machine is shared)\n", load);
 	fprintf(t, "startup_on\t%.1f\tms\tnode -e 0 with -r memagent-node/register, median of 15\n", start_on * 1e3);
 	fprintf(t, "startup_off\t%.1f\tms\tnode -e 0, median of 15\n", start_off * 1e3);
 	fprintf(t, "agent_cycle\t%.3f\tms\theap collector read, %d Node pages, median of %d (first, with discovery: %.3f ms; %zu samples)\n",
@@ -321,12 +342,14 @@ int main(int argc, char **argv)
 		"| binary-trees %d: (update × updates + batch × batches) / run time | %.4f %% (%.0f updates, %.0f batches, %.3f s) | ≤ 0.5 %% |\n"
 		"| binary-trees %d wall, client on | median %.3f s (%.3f .. %.3f), %d runs | |\n"
 		"| binary-trees %d wall, client off | median %.3f s (%.3f .. %.3f), %d runs | |\n"
-		"| wall on / off | %+.2f %% | informative |\n"
+		"| wall on / off, median of the pairs' ratios | %+.2f %% | informative |\n"
+		"| CPU (user + system) on / off, medians | %.3f s / %.3f s (%+.2f %%) | informative |\n"
 		"| startup, once per process (`node -e 0` on / off) | %.1f ms / %.1f ms | |\n"
-		"| agent: heap collector per cycle, %d Node pages | %.3f ms CPU | |\n",
+		"| agent: heap collector per cycle, %d Node pages | %.3f ms CPU | |\n"
+		"| load average at the end | %s | |\n",
 		getenv("NODEBENCH_NODE_VERSION") ? getenv("NODEBENCH_NODE_VERSION") : "", update_ns, batch_ns, depth,
 		est_pct, updates, batches, off_med, depth, on_med, on_lo, on_hi, pairs, depth, off_med, off_lo, off_hi,
-		pairs, wall_pct, start_on * 1e3, start_off * 1e3, n_pages, cyc_med * 1e3);
+		pairs, wall_pct, cpu_on, cpu_off, (cpu_on / cpu_off - 1) * 100, start_on * 1e3, start_off * 1e3, n_pages, cyc_med * 1e3, load);
 	if (n < 0 || (size_t)n >= sizeof(sec) || write_md(md, sec) < 0)
 		return 1;
 	fputs(sec, stdout);

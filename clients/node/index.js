@@ -268,7 +268,7 @@ let client = null;
 // tmpfs directory).
 function start(opts) {
   if (client && !client.page.closed) {
-    client.configure(opts);
+    if (opts) client.configure(opts);
     return client;
   }
   client = new Client(opts);

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // it_node's hostile pages, written with the client's own page writer:
-//   size  a page whose header says 4096 bytes                       (size)
+//   size  a page whose header says 4096 bytes, and a page file       (size)
+//         truncated to 4096 bytes
 //   torn  the page's writer killed in the middle of an update: this  (torn)
 //         process makes the page and hands its fd to a child that
 //         updates it (odd counter, half the body) and is SIGKILLed
@@ -21,6 +22,9 @@ if (mode === 'size') {
   u64(p.buf, OFF.seq, 2);
   u64(p.buf, OFF.seqEnd, 2);
   fs.writeSync(p.fd, p.buf, 0, SIZE, 0);            // header included: publish() leaves it alone
+  const q = new pagelib.Page({ name: 'hostile-short', heapId: 2 });
+  q.publish(false);
+  fs.ftruncateSync(q.fd, 4096);
   fs.writeFileSync(out, 'ready\n');
 } else if (mode === 'torn') {
   const p = new pagelib.Page({ name: 'hostile-torn', heapId: 1 });
