@@ -225,6 +225,7 @@ static void test_corpus_pages_written_from_the_doc(void)
 	static const struct { const char *file; enum telemetry_reason want; } cases[] = {
 		{ "tests/fuzz/corpus/page/libgengc.page", TELEMETRY_OK },
 		{ "tests/fuzz/corpus/page/node-like.page", TELEMETRY_OK },
+		{ "tests/fuzz/corpus/page/memagent-node.page", TELEMETRY_OK },     /* written by clients/node */
 		{ "tests/fuzz/corpus/page/pwrite.page", TELEMETRY_OK },
 		{ "tests/fuzz/corpus/page/ring-wrapped.page", TELEMETRY_OK },
 		{ "tests/fuzz/corpus/page/torn.page", TELEMETRY_TORN },
