@@ -225,7 +225,6 @@ static void test_corpus_pages_written_from_the_doc(void)
 	static const struct { const char *file; enum telemetry_reason want; } cases[] = {
 		{ "tests/fuzz/corpus/page/libgengc.page", TELEMETRY_OK },
 		{ "tests/fuzz/corpus/page/node-like.page", TELEMETRY_OK },
-		{ "tests/fuzz/corpus/page/memagent-node.page", TELEMETRY_OK },     /* written by clients/node */
 		{ "tests/fuzz/corpus/page/pwrite.page", TELEMETRY_OK },
 		{ "tests/fuzz/corpus/page/ring-wrapped.page", TELEMETRY_OK },
 		{ "tests/fuzz/corpus/page/torn.page", TELEMETRY_TORN },
@@ -250,6 +249,32 @@ static void test_corpus_pages_written_from_the_doc(void)
 	CHECK_U64(out.gc_seq, 40);          /* the last OK case: the wrapped ring */
 }
 
+/* A page clients/node/lib/page.js wrote (the JavaScript writer, not this
+ * struct): version 2, every flag (snapshots allowed), V8's spaces. */
+static void test_corpus_page_of_memagent_node(void)
+{
+	struct gengc_telemetry_page out;
+	size_t len = 0;
+	char *buf = test_slurp("tests/fuzz/corpus/page/memagent-node.page", &len);
+
+	REQUIRE(buf);
+	CHECK_EQ(telemetry_parse(buf, len, &out), TELEMETRY_OK);
+	free(buf);
+	CHECK_EQ(out.version, 2u);
+	CHECK_EQ(out.protocol, (uint32_t)GENGC_TELEMETRY_PWRITE);
+	CHECK_EQ(out.flags, (uint32_t)GENGC_TELEMETRY_FLAGS_ALL);
+	CHECK(strncmp(out.snapshot_socket, "memagent-node.", 14) == 0);
+	CHECK_EQ(out.snapshot_status, (uint32_t)GENGC_TELEMETRY_SNAPSHOT_NONE);
+	CHECK_STR(out.name, "corpus-app");
+	CHECK_STR(out.spaces[0].name, "read_only_space");
+	CHECK_STR(out.spaces[2].name, "old_space");
+	CHECK(out.spaces[2].used_bytes > 0);
+	CHECK_STR(out.kinds[0].name, "scavenge");
+	CHECK_STR(out.queues[0].name, "jobs");
+	CHECK_U64(out.queues[0].depth, 4);
+	CHECK(out.array_buffers_bytes <= out.external_bytes);
+}
+
 int main(void)
 {
 	RUN(test_good_page_taken_whole);
@@ -257,5 +282,6 @@ int main(void)
 	RUN(test_regressed);
 	RUN(test_read_from_a_file);
 	RUN(test_corpus_pages_written_from_the_doc);
+	RUN(test_corpus_page_of_memagent_node);
 	return test_done();
 }
