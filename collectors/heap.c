@@ -36,6 +36,7 @@
 #include <unistd.h>
 
 #include "heap.h"
+#include "heapdump.h"
 #include "heaptrend.h"
 #include "pidscan.h"
 #include "procfile.h"
@@ -86,6 +87,10 @@ static const struct metric_desc m_snapshots = {
 	"memagent_heap_snapshots_total", METRIC_COUNTER, NULL,
 	"Heap snapshots an instrumented app wrote on request (memagent --heap-snapshot PID).",
 };
+static const struct metric_desc m_snapshot_requests = {
+	"memagent_heap_snapshot_requests_total", METRIC_COUNTER, NULL,
+	"Heap-snapshot requests sent to apps whose leak flag rose (heap.snapshot_on_leak), by result (sent, failed).",
+};
 static const struct metric_desc m_after_full = {
 	"memagent_heap_old_space_after_full_gc_bytes", METRIC_GAUGE, "bytes",
 	"Old (and large-object) space used after the newest full GC: the leak signal's input.",
@@ -133,7 +138,7 @@ static const struct metric_desc *const heap_metrics[] = {
 	&m_space_used, &m_space_size, &m_space_avail, &m_limit, &m_used, &m_total, &m_external,
 	&m_array_buffers, &m_loop_delay, &m_snapshots, &m_after_full, &m_collections, &m_pause, &m_promoted,
 	&m_gc_seq, &m_records, &m_missed, &m_queue, &m_tm_errors, &m_instrumented, &m_rescans,
-	&heaptrend_m_leak, &heaptrend_m_growth, &heaptrend_m_queue_growth, NULL,
+	&heaptrend_m_leak, &heaptrend_m_growth, &heaptrend_m_queue_growth, &m_snapshot_requests, NULL,
 };
 
 struct page_slot {
@@ -150,6 +155,7 @@ struct page_slot {
 	struct telemetry_counters prev;
 	uint64_t records, missed;
 	struct heaptrend *trend;        /* the leak and queue verdicts (docs/leaks.md); NULL: none yet */
+	bool leak_asked;                /* a snapshot was asked for in this leak episode */
 };
 
 struct state {
@@ -166,6 +172,7 @@ struct state {
 	struct pollfd *polls;           /* per slot, for the exit check */
 	int self;                       /* our pid as proc_root lists it, or 0 */
 	uint64_t errors[TELEMETRY_REASON_MAX];
+	uint64_t snapshot_sent, snapshot_failed;
 	char buf[4096];
 };
 
@@ -435,6 +442,18 @@ static int export_page(struct state *st, struct snapshot *snap, struct page_slot
 		/* A queue not judged for want of memory is left out, not faked. */
 		(void)heaptrend_feed(s->trend, s->start_ticks, p);
 		r |= heaptrend_export(s->trend, snap, p, lv, queue_taken, &seen);
+		/* heap.snapshot_on_leak: once per rise of the flag, without
+		 * waiting; the app rate-limits and reports on its page. */
+		if (!heaptrend_leak_suspected(s->trend)) {
+			s->leak_asked = false;
+		} else if (st->ctx->heap_snapshot_on_leak && !s->leak_asked &&
+			   (p->flags & GENGC_TELEMETRY_SNAPSHOT_ALLOWED)) {
+			s->leak_asked = true;
+			if (heapdump_send(p) == 0)
+				st->snapshot_sent++;
+			else
+				st->snapshot_failed++;
+		}
 	}
 	lv[6] = "space";
 	for (uint32_t i = 0; i < p->n_spaces; i++) {
@@ -553,6 +572,15 @@ static int collector_read(void *state, struct snapshot *snap, struct collector_e
 		const char *const lv[] = { "reason", telemetry_reason_name(k), NULL };
 
 		if (snapshot_add(snap, &m_tm_errors, (double)st->errors[k], lv) < 0)
+			return -ENOMEM;
+	}
+	if (st->ctx->heap_snapshot_on_leak) {
+		const char *sl[] = { "result", "sent", NULL };
+
+		if (snapshot_add(snap, &m_snapshot_requests, (double)st->snapshot_sent, sl) < 0)
+			return -ENOMEM;
+		sl[1] = "failed";
+		if (snapshot_add(snap, &m_snapshot_requests, (double)st->snapshot_failed, sl) < 0)
 			return -ENOMEM;
 	}
 	if (snapshot_add(snap, &m_instrumented, (double)exported, NULL) < 0 ||

@@ -129,19 +129,27 @@ static int read_line(int fd, char *buf, size_t cap, long long deadline)
 	}
 }
 
-/* Sends the request on the connected socket fd and reads the answer. */
-static int ask(int fd, const struct gengc_telemetry_page *p, long long deadline, char *ret_path, size_t path_len)
+/* The request line for page p: "snapshot HEX\n". Returns its length. */
+static size_t request_of(const struct gengc_telemetry_page *p, char *req, size_t cap)
 {
 	static const char hex[] = "0123456789abcdef";
-	char req[16 + 2 * GENGC_TELEMETRY_TOKEN_BYTES], answer[ANSWER_BYTES];
-	size_t n = (size_t)snprintf(req, sizeof(req), "snapshot ");
-	int r;
+	size_t n = (size_t)snprintf(req, cap, "snapshot ");
 
 	for (size_t i = 0; i < GENGC_TELEMETRY_TOKEN_BYTES; i++) {
 		req[n++] = hex[p->snapshot_token[i] >> 4];
 		req[n++] = hex[p->snapshot_token[i] & 15];
 	}
 	req[n++] = '\n';
+	return n;
+}
+
+/* Sends the request on the connected socket fd and reads the answer. */
+static int ask(int fd, const struct gengc_telemetry_page *p, long long deadline, char *ret_path, size_t path_len)
+{
+	char req[16 + 2 * GENGC_TELEMETRY_TOKEN_BYTES], answer[ANSWER_BYTES];
+	size_t n = request_of(p, req, sizeof(req));
+	int r;
+
 	if (send(fd, req, n, MSG_NOSIGNAL) != (ssize_t)n)
 		return -EPROTO;
 	r = read_line(fd, answer, sizeof(answer), deadline);
@@ -162,40 +170,71 @@ static int ask(int fd, const struct gengc_telemetry_page *p, long long deadline,
 	return -EPROTO;
 }
 
+/* A socket connected to the abstract address page p names: the name alone,
+ * or (libuv before uv_pipe_bind2, so Node 20) the name NUL-padded to the
+ * whole sun_path; an abstract address is all its bytes, so both are tried.
+ * Returns the fd or -errno (-ENOENT: nothing listens). */
+static int connect_page(const struct gengc_telemetry_page *p, int flags)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	/* telemetry_read() checked the name: terminated, 1..63 bytes. */
+	size_t name_len = strlen(p->snapshot_socket);
+	int r = -ENOENT;
+
+	memcpy(sa.sun_path + 1, p->snapshot_socket, name_len);
+	for (int padded = 0; padded < 2; padded++) {
+		socklen_t len = padded ? (socklen_t)sizeof(sa)
+				       : (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + name_len);
+		int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | flags, 0);
+
+		if (fd < 0)
+			return -errno;
+		if (connect(fd, (struct sockaddr *)&sa, len) == 0)
+			return fd;
+		r = errno == ECONNREFUSED ? -ENOENT : -errno;
+		close(fd);
+	}
+	return r;
+}
+
 int heapdump_request(const char *proc_root, int pid, int timeout_ms, char *ret_path, size_t path_len)
 {
 	struct gengc_telemetry_page p;
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	long long deadline = now_ms() + timeout_ms;
-	size_t name_len;
 	int fd, r;
 
 	r = find_page(proc_root, pid, &p);
 	if (r < 0)
 		return r;
-	/* telemetry_read() checked the name: terminated, 1..63 bytes; an
-	 * abstract name is a NUL and then these bytes, without padding. */
-	name_len = strlen(p.snapshot_socket);
-	memcpy(sa.sun_path + 1, p.snapshot_socket, name_len);
-	/* An abstract address is all its bytes: the name alone, or (libuv
-	 * before uv_pipe_bind2, so Node 20) the name NUL-padded to the whole
-	 * sun_path. Both are tried. */
-	for (int padded = 0; padded < 2; padded++) {
-		socklen_t len = padded ? (socklen_t)sizeof(sa)
-				       : (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + name_len);
-
-		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		if (fd < 0)
-			return -errno;
-		if (connect(fd, (struct sockaddr *)&sa, len) == 0) {
-			r = ask(fd, &p, deadline, ret_path, path_len);
-			close(fd);
-			return r;
-		}
-		r = errno == ECONNREFUSED ? -ENOENT : -errno;
-		close(fd);
-	}
+	fd = connect_page(&p, 0);
+	if (fd < 0)
+		return fd;
+	r = ask(fd, &p, deadline, ret_path, path_len);
+	close(fd);
 	return r;
+}
+
+int heapdump_send(const struct gengc_telemetry_page *p)
+{
+	char req[16 + 2 * GENGC_TELEMETRY_TOKEN_BYTES];
+	size_t n;
+	int fd;
+
+	if (!(p->flags & GENGC_TELEMETRY_SNAPSHOT_ALLOWED))
+		return -EOPNOTSUPP;
+	/* Non-blocking: a full backlog is a refusal (EAGAIN), never a wait. */
+	fd = connect_page(p, SOCK_NONBLOCK);
+	if (fd < 0)
+		return fd;
+	n = request_of(p, req, sizeof(req));
+	if (send(fd, req, n, MSG_NOSIGNAL | MSG_DONTWAIT) != (ssize_t)n) {
+		int r = errno ? -errno : -EIO;
+
+		close(fd);
+		return r;
+	}
+	close(fd);
+	return 0;
 }
 
 const char *heapdump_strerror(int r)

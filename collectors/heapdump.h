@@ -22,6 +22,17 @@
  * stops while V8 writes the snapshot (seconds for a large heap). */
 int heapdump_request(const char *proc_root, int pid, int timeout_ms, char *ret_path, size_t path_len);
 
+struct gengc_telemetry_page;
+
+/* Asks the writer of page p (a reading that passed telemetry_read() and
+ * allows snapshots) for a heap snapshot without waiting for it: connects to
+ * its socket, sends the request and closes. The app writes the snapshot on
+ * its own time and says the outcome on its page (snapshot_status,
+ * snapshots, snapshot_path). For the heap collector's rule (heap.snapshot_on_leak):
+ * never blocks the sampler. Returns 0, -EOPNOTSUPP when p does not allow
+ * snapshots, -ENOENT when nothing listens, or another -errno. */
+int heapdump_send(const struct gengc_telemetry_page *p);
+
 /* "no telemetry page", "snapshots not allowed by the app", ...: for the
  * negative errno heapdump_request() returned. */
 const char *heapdump_strerror(int r);

@@ -19,6 +19,27 @@ static const char hex[] = "0123456789abcdef";
  * allows snapshots (or not: mode "noflag"), an abstract socket (the name
  * NUL-padded to sun_path in mode "padded", as libuv binds it), and one
  * answer per connection as the mode says. Tells ready on fd. */
+/* The page of the app with that pid (the parent builds the same one for
+ * heapdump_send()). */
+static void fill_page(struct gengc_telemetry_page *p, pid_t pid, bool allow)
+{
+	memset(p, 0, sizeof(*p));
+	memcpy(p->magic, GENGC_TELEMETRY_MAGIC, 8);
+	p->version = GENGC_TELEMETRY_VERSION;
+	p->size = GENGC_TELEMETRY_SIZE;
+	p->protocol = GENGC_TELEMETRY_PWRITE;
+	p->pid = (uint32_t)pid;
+	p->seq = p->seq_end = 2;
+	p->heap_id = 1;
+	strcpy(p->name, "dump-app");
+	if (allow) {
+		p->flags = GENGC_TELEMETRY_SNAPSHOT_ALLOWED;
+		snprintf(p->snapshot_socket, sizeof(p->snapshot_socket), "memagent-test.%d", pid);
+		for (int i = 0; i < GENGC_TELEMETRY_TOKEN_BYTES; i++)
+			p->snapshot_token[i] = (uint8_t)(i * 37 + 11);
+	}
+}
+
 static void app(const char *mode, int ready)
 {
 	struct gengc_telemetry_page p;
@@ -27,22 +48,8 @@ static void app(const char *mode, int ready)
 	socklen_t len;
 	int fd, s;
 
-	memset(&p, 0, sizeof(p));
-	memcpy(p.magic, GENGC_TELEMETRY_MAGIC, 8);
-	p.version = GENGC_TELEMETRY_VERSION;
-	p.size = GENGC_TELEMETRY_SIZE;
-	p.protocol = GENGC_TELEMETRY_PWRITE;
-	p.pid = (uint32_t)getpid();
-	p.seq = p.seq_end = 2;
-	p.heap_id = 1;
-	strcpy(p.name, "dump-app");
+	fill_page(&p, getpid(), strcmp(mode, "noflag") != 0);
 	snprintf(name, sizeof(name), "memagent-test.%d", getpid());
-	if (strcmp(mode, "noflag") != 0) {
-		p.flags = GENGC_TELEMETRY_SNAPSHOT_ALLOWED;
-		strcpy(p.snapshot_socket, name);
-		for (int i = 0; i < GENGC_TELEMETRY_TOKEN_BYTES; i++)
-			p.snapshot_token[i] = (uint8_t)(i * 37 + 11);
-	}
 	fd = mkstemp(path);
 	if (fd < 0 || pwrite(fd, &p, sizeof(p), 0) != (ssize_t)sizeof(p) || unlink(path) < 0)
 		_exit(2);
@@ -73,6 +80,8 @@ static void app(const char *mode, int ready)
 		if (strcmp(mode, "silent") == 0) {
 			pause();
 		}
+		if (strcmp(mode, "count") == 0 && strcmp(req, want) == 0 && write(ready, "g", 1) != 1)
+			_exit(7);
 		if (strcmp(req, want) != 0)
 			answer = "refused\n";      /* the token did not arrive intact */
 		else if (!strcmp(mode, "busy"))
@@ -133,6 +142,34 @@ static void test_answers(void)
 	CHECK_STR(path, "untouched");   /* written only on success */
 }
 
+/* heapdump_send(): the request arrives, nothing waits for the answer. */
+static void test_send(void)
+{
+	struct gengc_telemetry_page p;
+	int pp[2];
+	char c = 0;
+	pid_t pid;
+
+	REQUIRE(pipe(pp) == 0);
+	pid = fork();
+	if (pid == 0) {
+		close(pp[0]);
+		app("count", pp[1]);
+	}
+	close(pp[1]);
+	CHECK(read(pp[0], &c, 1) == 1 && c == 'r');
+	fill_page(&p, pid, true);
+	CHECK_EQ(heapdump_send(&p), 0);
+	CHECK(read(pp[0], &c, 1) == 1 && c == 'g');            /* the app got the token */
+	fill_page(&p, pid, false);
+	CHECK_EQ(heapdump_send(&p), -EOPNOTSUPP);
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	fill_page(&p, pid, true);
+	CHECK_EQ(heapdump_send(&p), -ENOENT);                   /* nobody listens any more */
+	close(pp[0]);
+}
+
 static void test_no_page(void)
 {
 	char path[HEAPDUMP_PATH_BYTES];
@@ -162,6 +199,7 @@ int main(void)
 		return 0;
 	}
 	RUN(test_answers);
+	RUN(test_send);
 	RUN(test_no_page);
 	RUN(test_page_link);
 	return test_done();
