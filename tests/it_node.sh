@@ -35,6 +35,9 @@ check package_has_no_dependencies test "$(node -p "Object.keys(require('$APP_DIR
 cp "$NODE_TESTS"/*.js "$APP_DIR/"
 
 start_agent --interval 3600000 || { fail agent_start; finish; }
+# The first sample (slow on a loaded host) ends before any app starts, so
+# every sample_now below is a sample taken after its app was running.
+check first_sample wait_until 120 samples_at_least 1
 
 # run_app OUT [node options...] SCRIPT [args]: a Node app in the app folder; sets APP.
 run_app() {
@@ -50,9 +53,10 @@ run_app() {
 out=$TMP/exact.out
 check exact_app_ready run_app "$out" --expose-gc --max-old-space-size=64 -r memagent-node/register exact_app.js "$out"
 EXACT=$APP
-sample_now
-scrape >"$TMP/m1"
 l="target=\"node-exact\",pid=\"$EXACT\",heap=\"1\""
+# discovered() samples and says whether the app's page is exported yet.
+discovered() { sample_now && scrape >"$TMP/m1" && grep -q "^memagent_heap_used_bytes{$l} " "$TMP/m1"; }
+wait_until 30 discovered
 own_old=$(sed -n 's/^old_space_used=//p' "$out")
 own_limit=$(sed -n 's/^heap_size_limit=//p' "$out")
 got_old=$(awk -v p="memagent_heap_space_used_bytes{$l,space=\"old_space\"} " 'index($0, p) == 1 { print $NF }' "$TMP/m1")

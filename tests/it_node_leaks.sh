@@ -32,6 +32,7 @@ cp "$SRC/tests/node/leak_app.js" "$APP_DIR/"
 
 echo '{ "heap": { "snapshot_on_leak": true } }' >"$TMP/agent.json"
 start_agent --interval 3600000 --config "$TMP/agent.json" || { fail agent_start; finish; }
+check first_sample wait_until 120 samples_at_least 1
 SNAPS=$TMP/snaps
 
 # run_shape MODE STEPS: runs leak_app.js MODE for STEPS steps, sampling after
