@@ -1,65 +1,69 @@
 /* SPDX-License-Identifier: MIT */
-/* The cache of leaky_cache and bounded_cache: a first-in-first-out list of entries on a libgengc heap.
+/* leaky_cache and bounded_cache: one request loop, with and without a bound on the cache.
  *
- * An entry is two pointer words (next, payload) and a raw payload of
- * entry_bytes; head and tail are registered roots, so the collector keeps
- * (and moves) them. capacity 0 never evicts: the unbounded cache, a leak.
- * Each request also makes `garbage` short-lived objects (the churn of real
- * request handling), dead before the next request.
+ * Each request makes `--garbage` short-lived 64-byte objects (the churn of
+ * real request handling, dead before the next request) and caches its
+ * result, an entry of `--entry-bytes`, at the tail of a first-in-first-out
+ * list; past `--capacity` entries the oldest leaves from the head.
+ * Capacity 0 never evicts: the unbounded cache, a leak.
  */
 #ifndef EXAMPLE_CACHE_H
 #define EXAMPLE_CACHE_H
 
-#include "example.h"
+#include <unistd.h>
 
-struct cache {
-	struct gengc_heap *heap;
-	uint32_t entry_type;
-	void *head, *tail;      /* roots */
-	uint64_t count, capacity;
-	size_t entry_bytes;
-};
+#include "fifo.h"
 
-static inline int cache_init(struct cache *c, const char *name, uint64_t capacity, size_t entry_bytes,
-			     double semi_space_mib)
+/* The program: bounded says whether it takes --capacity (bounded_cache) or
+ * keeps everything (leaky_cache). Prints "ready pid=N" once its heap exists,
+ * and for a bounded cache "full requests=N" when it first holds capacity
+ * entries. Returns the exit status. */
+static inline int cache_main(int argc, char **argv, const char *program, bool bounded, const char *usage)
 {
-	struct gengc_type t = { .name = "cache_entry", .size = 16, .flags = GENGC_TYPE_ALL_POINTERS };
+	double semi = 1, rate = 1000, entry = 1024, garbage = 20, capacity = bounded ? 2000 : 0,
+	       full_gc_ms = 200, duration = 0;
+	struct example_flag flags[] = {
+		{ "--rate", &rate, "requests per second" },
+		{ "--entry-bytes", &entry, "bytes each request caches" },
+		{ "--garbage", &garbage, "short-lived 64-byte objects per request" },
+		{ "--full-gc-ms", &full_gc_ms, "a full GC this often (0: only the heap's own)" },
+		{ "--duration", &duration, "seconds to run (0: until killed)" },
+		{ "--semi-space-mib", &semi, "the young generation's largest semispace" },
+		{ bounded ? "--capacity" : NULL, &capacity, "entries kept (the oldest leave first)" },
+		{ NULL, NULL, NULL },
+	};
+	const char *name = getenv("EXAMPLE_NAME") ? getenv("EXAMPLE_NAME") : program;
+	struct example_pace pace;
+	struct fifo cache;
+	uint64_t done = 0, elapsed;
+	bool said_full = false;
+	int r = example_flags(argc, argv, usage, flags);
 
-	*c = (struct cache){ .capacity = capacity, .entry_bytes = entry_bytes };
-	c->heap = example_heap_new(semi_space_mib);
-	if (!c->heap || gengc_type_register(c->heap, &t, &c->entry_type) < 0 ||
-	    gengc_root_add(c->heap, &c->head) < 0 || gengc_root_add(c->heap, &c->tail) < 0)
-		return -ENOMEM;
-	gengc_telemetry_name(c->heap, name);
-	return 0;
-}
-
-/* One request: its garbage, then its entry at the tail; past capacity the
- * oldest entry leaves from the head. */
-static inline void cache_request(struct cache *c, unsigned garbage)
-{
-	struct gengc_scope s;
-
-	for (unsigned i = 0; i < garbage; i++)
-		gengc_alloc_raw(c->heap, 64);
-	gengc_scope_open(c->heap, &s);
-	void **e = gengc_alloc(c->heap, c->entry_type);
-	void **he = gengc_handle(c->heap, e);
-	void *payload = gengc_alloc_raw(c->heap, c->entry_bytes);
-	e = *he;
-	gengc_write(c->heap, e, &e[1], payload);
-	if (c->tail)
-		gengc_write(c->heap, c->tail, &((void **)c->tail)[0], e);
-	else
-		c->head = e;
-	c->tail = e;
-	gengc_scope_close(c->heap, &s);
-	if (c->capacity && ++c->count > c->capacity) {
-		c->head = ((void **)c->head)[0];
-		c->count--;
-	} else if (!c->capacity) {
-		c->count++;
+	if (r)
+		return r > 0 ? 0 : 64;
+	if (bounded && capacity < 1)
+		return 64;
+	if (fifo_init(&cache, name, semi) < 0)
+		return 1;
+	printf("ready pid=%d\n", (int)getpid());
+	fflush(stdout);
+	example_pace_init(&pace, duration, full_gc_ms);
+	while ((elapsed = example_pace_step(&pace, cache.heap))) {
+		for (uint64_t n = example_due(rate, elapsed, done); n > 0; n--, done++) {
+			for (unsigned i = 0; i < (unsigned)garbage; i++)
+				gengc_alloc_raw(cache.heap, 64);
+			fifo_push(&cache, (size_t)entry);
+			if (capacity > 0 && cache.length > (uint64_t)capacity)
+				fifo_pop(&cache);
+		}
+		if (bounded && !said_full && cache.length == (uint64_t)capacity) {
+			printf("full requests=%" PRIu64 "\n", done);
+			fflush(stdout);
+			said_full = true;
+		}
 	}
+	gengc_heap_free(cache.heap);
+	return 0;
 }
 
 #endif

@@ -90,11 +90,13 @@ static inline struct gengc_heap *example_heap_new(double semi_space_mib)
 struct example_pace {
 	uint64_t start_ns, next_ns, last_full_ns;
 	double duration_s, full_gc_ms;
+	bool say_gc;            /* $EXAMPLE_SAY_GC: a line "gc" after each forced full GC */
 };
 
 static inline void example_pace_init(struct example_pace *p, double duration_s, double full_gc_ms)
 {
-	*p = (struct example_pace){ .duration_s = duration_s, .full_gc_ms = full_gc_ms };
+	*p = (struct example_pace){ .duration_s = duration_s, .full_gc_ms = full_gc_ms,
+				    .say_gc = getenv("EXAMPLE_SAY_GC") != NULL };
 	p->start_ns = p->next_ns = p->last_full_ns = example_now_ns();
 }
 
@@ -114,6 +116,12 @@ static inline uint64_t example_pace_step(struct example_pace *p, struct gengc_he
 	if (p->full_gc_ms > 0 && now - p->last_full_ns >= (uint64_t)(p->full_gc_ms * 1e6)) {
 		gengc_collect(heap, GENGC_GC_MARK_SWEEP);
 		p->last_full_ns = now;
+		if (p->say_gc) {
+			/* A test stops the program between two lines (SIGSTOP) to
+			 * sample it while no full GC can come. */
+			printf("gc\n");
+			fflush(stdout);
+		}
 	}
 	if (p->duration_s > 0 && now - p->start_ns >= (uint64_t)(p->duration_s * 1e9))
 		return 0;

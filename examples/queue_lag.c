@@ -13,44 +13,7 @@
  */
 #include <unistd.h>
 
-#include "example.h"
-
-struct queue {
-	struct gengc_heap *heap;
-	uint32_t job_type;
-	void *head, *tail;      /* roots */
-	uint64_t depth;
-};
-
-static void queue_push(struct queue *q)
-{
-	struct gengc_scope s;
-
-	gengc_scope_open(q->heap, &s);
-	void **job = gengc_alloc(q->heap, q->job_type);
-	void **h = gengc_handle(q->heap, job);
-	void *payload = gengc_alloc_raw(q->heap, 256);
-	job = *h;
-	gengc_write(q->heap, job, &job[1], payload);
-	if (q->tail)
-		gengc_write(q->heap, q->tail, &((void **)q->tail)[0], job);
-	else
-		q->head = job;
-	q->tail = job;
-	q->depth++;
-	gengc_scope_close(q->heap, &s);
-}
-
-static bool queue_pop(struct queue *q)
-{
-	if (!q->head)
-		return false;
-	q->head = ((void **)q->head)[0];
-	if (!q->head)
-		q->tail = NULL;
-	q->depth--;
-	return true;
-}
+#include "fifo.h"
 
 int main(int argc, char **argv)
 {
@@ -67,9 +30,8 @@ int main(int argc, char **argv)
 		{ "--semi-space-mib", &semi, "the young generation's largest semispace" },
 		{ NULL, NULL, NULL },
 	};
-	struct gengc_type t = { .name = "job", .size = 16, .flags = GENGC_TYPE_ALL_POINTERS };
 	const char *name = getenv("EXAMPLE_NAME") ? getenv("EXAMPLE_NAME") : "queue_lag";
-	struct queue q = { 0 };
+	struct fifo q;
 	struct example_pace pace;
 	uint64_t produced = 0, consumed_quota = 0, last_report = 0, elapsed;
 	bool burst_done;
@@ -78,28 +40,25 @@ int main(int argc, char **argv)
 	if (r)
 		return r > 0 ? 0 : 64;
 	burst_done = burst <= 0;
-	q.heap = example_heap_new(semi);
-	if (!q.heap || gengc_type_register(q.heap, &t, &q.job_type) < 0 || gengc_root_add(q.heap, &q.head) < 0 ||
-	    gengc_root_add(q.heap, &q.tail) < 0)
+	if (fifo_init(&q, name, semi) < 0)
 		return 1;
-	gengc_telemetry_name(q.heap, name);
 	gengc_queue_report(q.heap, "jobs", 0);
 	printf("ready pid=%d\n", (int)getpid());
 	fflush(stdout);
 	example_pace_init(&pace, duration, full_gc_ms);
 	while ((elapsed = example_pace_step(&pace, q.heap))) {
 		for (uint64_t n = example_due(produce, elapsed, produced); n > 0; n--, produced++)
-			queue_push(&q);
+			fifo_push(&q, 256);
 		if (!burst_done && elapsed >= (uint64_t)(burst_at * 1e9)) {
 			for (uint64_t n = 0; n < (uint64_t)burst; n++)
-				queue_push(&q);
+				fifo_push(&q, 256);
 			burst_done = true;
 		}
 		/* The consumer's capacity is spent whether or not there is work. */
 		for (uint64_t n = example_due(consume, elapsed, consumed_quota); n > 0; n--, consumed_quota++)
-			queue_pop(&q);
+			fifo_pop(&q);
 		if (elapsed - last_report >= (uint64_t)(report_ms * 1e6)) {
-			gengc_queue_report(q.heap, "jobs", q.depth);
+			gengc_queue_report(q.heap, "jobs", q.length);
 			last_report = elapsed;
 		}
 	}

@@ -32,26 +32,43 @@ start_example() {
 value() { awk -v p="$2{$3} " 'index($0, p) == 1 { print $NF; exit }' "$1"; }
 
 # --- the heaps: leaky_cache and bounded_cache side by side -------------------
+# The leaky heap is sampled stopped (SIGSTOP between two of its full GCs,
+# each announced by a line "gc"), so each sample has taken every record up
+# to the sequence it shows: the first flagged sample is the full GC that
+# raised the flag, or one of the natural full GCs since the last sample.
+export EXAMPLE_SAY_GC=1
 start_example it-leaky leaky_cache || fail leaky_started
 LEAKY=$EX_PID
+unset EXAMPLE_SAY_GC
 start_example it-bounded bounded_cache || fail bounded_started
 BOUNDED=$EX_PID
 L="target=\"it-leaky\",pid=\"$LEAKY\",heap=\"1\""
 B="target=\"it-bounded\",pid=\"$BOUNDED\",heap=\"1\""
+gcs() { grep -c '^gc$' "$TMP/it-leaky.out"; }
+gcs_above() { [ "$(gcs)" -gt "$1" ]; }
 
-first_l="" first_b="" flag_at="" flag_prev="" prev_l=0 full_at="" b_raised=0 b_seen=0 l_missed=0
-# Bounded by full GCs, not time: at most 200 samples' worth of the leaky
-# heap's GCs, and wait_until's deadline for each sample.
+first_l="" first_b="" flag_at="" flag_prev="" prev_l=0 full_at="" b_raised=0 b_seen=0
+# Bounded by full GCs, not time: at most 2000 samples, each bounded by
+# wait_until's deadline.
 for _ in $(seq 1 2000); do
+    if [ -z "$flag_at" ]; then
+        n=$(gcs)
+        kill -CONT "$LEAKY"
+        wait_until 20 gcs_above "$n" || { fail leaky_collects; break; }
+        kill -STOP "$LEAKY"
+    fi
     sample_now || { fail sample; break; }
     scrape >"$TMP/m"
     sl=$(value "$TMP/m" memagent_heap_gc_sequence "$L")
     sb=$(value "$TMP/m" memagent_heap_gc_sequence "$B")
-    if [ -n "$sl" ] && [ "$sl" -gt 0 ]; then
+    # Absent while stopped inside a page update (torn): the next round.
+    if [ -n "$sl" ] && [ "$sl" -gt 0 ] && [ -z "$flag_at" ]; then
         [ -n "$first_l" ] || first_l=$sl
-        if [ -z "$flag_at" ] && [ "$(value "$TMP/m" memagent_heap_leak_suspected "$L")" = 1 ]; then
+        if [ "$(value "$TMP/m" memagent_heap_leak_suspected "$L")" = 1 ]; then
             flag_at=$sl flag_prev=$prev_l
             growth=$(value "$TMP/m" memagent_heap_old_space_growth_bytes_per_second "$L")
+            l_missed=$(value "$TMP/m" memagent_heap_gc_records_missed_total "$L")
+            kill -CONT "$LEAKY"
         fi
         prev_l=$sl
     fi
@@ -63,7 +80,7 @@ for _ in $(seq 1 2000); do
     fi
     [ -n "$flag_at" ] && [ -n "$full_at" ] && [ "$sb" -ge $((full_at + 50)) ] && break
 done
-l_missed=$(value "$TMP/m" memagent_heap_gc_records_missed_total "$L")
+kill -CONT "$LEAKY" 2>/dev/null
 b_missed=$(value "$TMP/m" memagent_heap_gc_records_missed_total "$B")
 
 # The agent takes up to 32 past records on finding a page: the warm-up is

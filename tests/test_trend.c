@@ -421,7 +421,7 @@ static void sweep(int n_dirs, char **dirs)
 			if (j == n_names) {
 				if (n_names == MAX_SERIES)
 					continue;
-				snprintf(names[n_names], sizeof(names[0]), "%s", set[i].name);
+				snprintf(names[n_names], sizeof(names[0]), "%.63s", set[i].name);
 				leak[n_names++] = set[i].leak;
 			}
 			struct verdict r = replay_rule(&set[i]), m = replay_memwatch(&set[i]);
