@@ -53,6 +53,7 @@ all: $(O)/memagent gengc examples
 
 # --- libgengc ---------------------------------------------------------------
 -include gc/gc.mk
+-include clients/node/node.mk
 
 # --- the rooms --------------------------------------------------------------
 # Each room of the house (docs/ARCHITECTURE.md, "The house") builds into its

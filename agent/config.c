@@ -639,6 +639,8 @@ static const struct key_spec heap_keys[] = {
 	{ .key = "enabled", .type = V_BOOL, .apply = apply_bool,
 	  .offset = offsetof(struct config_heap, enabled) },
 	{ .key = "names", .type = V_STRING, .apply = apply_heap_names },
+	{ .key = "snapshot_on_leak", .type = V_BOOL, .apply = apply_bool,
+	  .offset = offsetof(struct config_heap, snapshot_on_leak) },
 };
 
 /* ---- alerts ----------------------------------------------------------------- */

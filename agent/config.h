@@ -41,6 +41,7 @@ struct config_limits {
 struct config_heap {
 	bool enabled;              /* true */
 	char *names;               /* an extended regex pages' names must match, or NULL: all */
+	bool snapshot_on_leak;     /* false: ask for a heap snapshot when a page's leak flag rises */
 };
 
 /* "alerts": rules evaluated on every snapshot and where their alerts go (docs/alerts.md). */

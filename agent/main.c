@@ -2,6 +2,7 @@
 /* memagent: command line, start-up, and the event loop (timer, signals). */
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <malloc.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -19,6 +20,7 @@
 #include "alerting.h"
 #include "bpf_support.h"
 #include "config.h"
+#include "heapdump.h"
 #include "httpd.h"
 #include "listen.h"
 #include "log.h"
@@ -43,6 +45,7 @@ struct options {
 	bool verbose;
 	const char *proc_root;
 	const char *cgroup_root;
+	int heap_snapshot_pid;   /* --heap-snapshot PID: ask, print the path, exit */
 };
 
 static void usage(FILE *f)
@@ -62,6 +65,7 @@ static void usage(FILE *f)
 	      "      --check-config FILE  validate FILE: exit 0 when valid, 78 when not\n"
 	      "      --print-default-config  print the embedded default configuration\n"
 	      "      --probe              say which BPF features work here, and why not\n"
+	      "      --heap-snapshot PID  ask an instrumented app for a heap snapshot, print its path\n"
 	      "      --proc-root DIR      read procfs from DIR (default /proc; for tests)\n"
 	      "      --cgroup-root DIR    read cgroupfs from DIR (default /sys/fs/cgroup)\n"
 	      "  -v, --verbose            log debug lines\n"
@@ -544,6 +548,20 @@ static int check_config(const char *path)
 	return EXIT_SUCCESS;
 }
 
+/* --heap-snapshot PID: the path on stdout, or why not on stderr. */
+static int heap_snapshot(const struct options *o)
+{
+	char path[HEAPDUMP_PATH_BYTES];
+	int r = heapdump_request(o->proc_root, o->heap_snapshot_pid, HEAPDUMP_TIMEOUT_MS, path, sizeof(path));
+
+	if (r < 0) {
+		fprintf(stderr, "memagent: --heap-snapshot %d: %s\n", o->heap_snapshot_pid, heapdump_strerror(r));
+		return EXIT_FAILURE;
+	}
+	printf("%s\n", path);
+	return EXIT_SUCCESS;
+}
+
 static int parse_interval(const char *s, unsigned *ret)
 {
 	char *end;
@@ -560,7 +578,7 @@ static int parse_interval(const char *s, unsigned *ret)
 int main(int argc, char **argv)
 {
 	enum { OPT_ONCE = 256, OPT_NO_BPF, OPT_CHECK, OPT_PRINT_DEFAULT, OPT_PROC_ROOT, OPT_CGROUP_ROOT,
-	       OPT_PROBE };
+	       OPT_PROBE, OPT_HEAP_SNAPSHOT };
 	static const struct option longopts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "listen", required_argument, NULL, 'l' },
@@ -570,6 +588,7 @@ int main(int argc, char **argv)
 		{ "check-config", required_argument, NULL, OPT_CHECK },
 		{ "print-default-config", no_argument, NULL, OPT_PRINT_DEFAULT },
 		{ "probe", no_argument, NULL, OPT_PROBE },
+		{ "heap-snapshot", required_argument, NULL, OPT_HEAP_SNAPSHOT },
 		{ "proc-root", required_argument, NULL, OPT_PROC_ROOT },
 		{ "cgroup-root", required_argument, NULL, OPT_CGROUP_ROOT },
 		{ "verbose", no_argument, NULL, 'v' },
@@ -624,6 +643,17 @@ int main(int argc, char **argv)
 			return EXIT_SUCCESS;
 		case OPT_PROBE:
 			return probe();
+		case OPT_HEAP_SNAPSHOT: {
+			char *end;
+			long v = strtol(optarg, &end, 10);
+
+			if (*end || end == optarg || v <= 0 || v > INT_MAX) {
+				fprintf(stderr, "memagent: --heap-snapshot: '%s' is not a pid\n", optarg);
+				return EX_USAGE;
+			}
+			o.heap_snapshot_pid = (int)v;
+			break;
+		}
 		case OPT_PROC_ROOT:
 			o.proc_root = optarg;
 			break;
@@ -650,6 +680,8 @@ int main(int argc, char **argv)
 		return EX_USAGE;
 	}
 	log_init(o.verbose);
+	if (o.heap_snapshot_pid)
+		return heap_snapshot(&o);
 	/* BPF sees the live kernel, not a fixture tree: a --proc-root other
 	 * than /proc means /proc readers only. */
 	if (strcmp(o.proc_root, "/proc") != 0 && !o.no_bpf) {

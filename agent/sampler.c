@@ -165,6 +165,7 @@ static void set_targets(struct sampler *s, const struct config *cfg)
 						   .max_groups = cfg->limits.max_groups,
 						   .max_instrumented = cfg->heap.enabled ? cfg->limits.max_instrumented : 0 };
 	s->ctx.heap_names = cfg->heap.names;
+	s->ctx.heap_snapshot_on_leak = cfg->heap.snapshot_on_leak;
 }
 
 int sampler_new(const struct config *cfg, const struct sampler_options *o, struct registry *reg,

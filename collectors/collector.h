@@ -64,6 +64,7 @@ struct collector_ctx {
 	const struct target_set *targets;
 	struct collector_limits limits;
 	const char *heap_names;  /* extended regex telemetry page names must match, or NULL */
+	bool heap_snapshot_on_leak; /* ask a page that allows it for a heap snapshot when its leak flag rises */
 	bool use_bpf;
 	/* Bumped by the agent when asked to look again (SIGUSR1): collectors
 	 * that discover slowly (the heap collector's fd-table rescan) compare

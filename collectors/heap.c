@@ -36,6 +36,7 @@
 #include <unistd.h>
 
 #include "heap.h"
+#include "heapdump.h"
 #include "heaptrend.h"
 #include "pidscan.h"
 #include "procfile.h"
@@ -73,6 +74,22 @@ static const struct metric_desc m_total = {
 static const struct metric_desc m_external = {
 	"memagent_heap_external_bytes", METRIC_GAUGE, "bytes",
 	"Off-heap memory an instrumented app's heap objects keep alive (external).",
+};
+static const struct metric_desc m_array_buffers = {
+	"memagent_heap_array_buffers_bytes", METRIC_GAUGE, "bytes",
+	"ArrayBuffer and SharedArrayBuffer memory of an instrumented app (arrayBuffers, part of external).",
+};
+static const struct metric_desc m_loop_delay = {
+	"memagent_event_loop_delay_seconds", METRIC_GAUGE, "seconds",
+	"Event-loop delay of an instrumented app over its last update interval, by quantile (0.5, 0.99).",
+};
+static const struct metric_desc m_snapshots = {
+	"memagent_heap_snapshots_total", METRIC_COUNTER, NULL,
+	"Heap snapshots an instrumented app wrote on request (memagent --heap-snapshot PID).",
+};
+static const struct metric_desc m_snapshot_requests = {
+	"memagent_heap_snapshot_requests_total", METRIC_COUNTER, NULL,
+	"Heap-snapshot requests sent to apps whose leak flag rose (heap.snapshot_on_leak), by result (sent, failed).",
 };
 static const struct metric_desc m_after_full = {
 	"memagent_heap_old_space_after_full_gc_bytes", METRIC_GAUGE, "bytes",
@@ -119,9 +136,9 @@ static const struct metric_desc m_rescans = {
 };
 static const struct metric_desc *const heap_metrics[] = {
 	&m_space_used, &m_space_size, &m_space_avail, &m_limit, &m_used, &m_total, &m_external,
-	&m_after_full, &m_collections, &m_pause, &m_promoted, &m_gc_seq, &m_records, &m_missed,
-	&m_queue, &m_tm_errors, &m_instrumented, &m_rescans,
-	&heaptrend_m_leak, &heaptrend_m_growth, &heaptrend_m_queue_growth, NULL,
+	&m_array_buffers, &m_loop_delay, &m_snapshots, &m_after_full, &m_collections, &m_pause, &m_promoted,
+	&m_gc_seq, &m_records, &m_missed, &m_queue, &m_tm_errors, &m_instrumented, &m_rescans,
+	&heaptrend_m_leak, &heaptrend_m_growth, &heaptrend_m_queue_growth, &m_snapshot_requests, NULL,
 };
 
 struct page_slot {
@@ -138,6 +155,7 @@ struct page_slot {
 	struct telemetry_counters prev;
 	uint64_t records, missed;
 	struct heaptrend *trend;        /* the leak and queue verdicts (docs/leaks.md); NULL: none yet */
+	bool leak_asked;                /* a snapshot was asked for in this leak episode */
 };
 
 struct state {
@@ -154,6 +172,7 @@ struct state {
 	struct pollfd *polls;           /* per slot, for the exit check */
 	int self;                       /* our pid as proc_root lists it, or 0 */
 	uint64_t errors[TELEMETRY_REASON_MAX];
+	uint64_t snapshot_sent, snapshot_failed;
 	char buf[4096];
 };
 
@@ -179,27 +198,6 @@ static void slot_drop(struct state *st, size_t i)
 }
 
 /* ---- discovery ------------------------------------------------------------------ */
-
-/* Is the link text that of a page file? memfd pages by their exact name,
- * tmpfs files by the reserved prefix of their basename, both unlinked. */
-static bool page_link(const char *l, size_t n, bool *ret_memfd)
-{
-	static const char memfd[] = "/memfd:" GENGC_TELEMETRY_MEMFD_NAME " (deleted)";
-	static const char deleted[] = " (deleted)";
-	const char *base;
-
-	if (n == sizeof(memfd) - 1 && memcmp(l, memfd, n) == 0) {
-		*ret_memfd = true;
-		return true;
-	}
-	if (n <= sizeof(deleted) - 1 || l[0] != '/' ||
-	    memcmp(l + n - (sizeof(deleted) - 1), deleted, sizeof(deleted) - 1) != 0)
-		return false;
-	base = memrchr(l, '/', n - (sizeof(deleted) - 1));
-	base = base ? base + 1 : l;
-	*ret_memfd = false;
-	return strncmp(base, GENGC_TELEMETRY_FILE_PREFIX, sizeof(GENGC_TELEMETRY_FILE_PREFIX) - 1) == 0;
-}
 
 /* The pid as the process itself sees it: the last NSpid of status (its own
  * namespace, what its getpid() says), or pid on kernels without NSpid. */
@@ -265,7 +263,7 @@ static void scan_pid(struct state *st, int pid)
 		if (de->d_name[0] < '0' || de->d_name[0] > '9')
 			continue;
 		n = readlinkat(dfd, de->d_name, link, sizeof(link));
-		if (n <= 0 || (size_t)n >= sizeof(link) || !page_link(link, (size_t)n, &memfd))
+		if (n <= 0 || (size_t)n >= sizeof(link) || !telemetry_page_link(link, (size_t)n, &memfd))
 			continue;
 		s.fd = openat(dfd, de->d_name, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 		if (s.fd < 0) {
@@ -423,6 +421,19 @@ static int export_page(struct state *st, struct snapshot *snap, struct page_slot
 	if (p->gc_seq)
 		r |= snapshot_add(snap, &m_after_full,
 				  (double)p->ring[p->gc_seq % GENGC_TELEMETRY_RING].old_used_after_bytes, lv);
+	if (p->flags & GENGC_TELEMETRY_HAS_ARRAY_BUFFERS)
+		r |= snapshot_add(snap, &m_array_buffers, (double)p->array_buffers_bytes, lv);
+	if (p->flags & GENGC_TELEMETRY_SNAPSHOT_ALLOWED)
+		r |= snapshot_add(snap, &m_snapshots, (double)p->snapshots, lv);
+	if (p->flags & GENGC_TELEMETRY_HAS_LOOP_DELAY) {
+		/* One event loop per process (the client reports it from the
+		 * main thread only): no heap label. */
+		const char *ql[] = { "target", p->name, "pid", pid_s, "quantile", "0.5", NULL };
+
+		r |= snapshot_add(snap, &m_loop_delay, (double)p->loop_delay_p50_ns / 1e9, ql);
+		ql[5] = "0.99";
+		r |= snapshot_add(snap, &m_loop_delay, (double)p->loop_delay_p99_ns / 1e9, ql);
+	}
 	if (!s->trend)
 		s->trend = heaptrend_new(s->start_ticks, p->heap_id);
 	if (s->trend) {
@@ -431,6 +442,18 @@ static int export_page(struct state *st, struct snapshot *snap, struct page_slot
 		/* A queue not judged for want of memory is left out, not faked. */
 		(void)heaptrend_feed(s->trend, s->start_ticks, p);
 		r |= heaptrend_export(s->trend, snap, p, lv, queue_taken, &seen);
+		/* heap.snapshot_on_leak: once per rise of the flag, without
+		 * waiting; the app rate-limits and reports on its page. */
+		if (!heaptrend_leak_suspected(s->trend)) {
+			s->leak_asked = false;
+		} else if (st->ctx->heap_snapshot_on_leak && !s->leak_asked &&
+			   (p->flags & GENGC_TELEMETRY_SNAPSHOT_ALLOWED)) {
+			s->leak_asked = true;
+			if (heapdump_send(p) == 0)
+				st->snapshot_sent++;
+			else
+				st->snapshot_failed++;
+		}
 	}
 	lv[6] = "space";
 	for (uint32_t i = 0; i < p->n_spaces; i++) {
@@ -549,6 +572,15 @@ static int collector_read(void *state, struct snapshot *snap, struct collector_e
 		const char *const lv[] = { "reason", telemetry_reason_name(k), NULL };
 
 		if (snapshot_add(snap, &m_tm_errors, (double)st->errors[k], lv) < 0)
+			return -ENOMEM;
+	}
+	if (st->ctx->heap_snapshot_on_leak) {
+		const char *sl[] = { "result", "sent", NULL };
+
+		if (snapshot_add(snap, &m_snapshot_requests, (double)st->snapshot_sent, sl) < 0)
+			return -ENOMEM;
+		sl[1] = "failed";
+		if (snapshot_add(snap, &m_snapshot_requests, (double)st->snapshot_failed, sl) < 0)
 			return -ENOMEM;
 	}
 	if (snapshot_add(snap, &m_instrumented, (double)exported, NULL) < 0 ||

@@ -127,6 +127,11 @@ int heaptrend_feed(struct heaptrend *t, uint64_t start_ticks, const struct gengc
 	return r;
 }
 
+bool heaptrend_leak_suspected(const struct heaptrend *t)
+{
+	return trend_leak_suspected(&t->leak);
+}
+
 bool heaptrend_has_queue(const struct heaptrend *t, const char *name)
 {
 	for (unsigned i = 0; i < GENGC_TELEMETRY_QUEUES; i++)

@@ -45,6 +45,9 @@ typedef int heaptrend_taken_fn(void *ctx, const char *queue);
 int heaptrend_export(const struct heaptrend *t, struct snapshot *snap, const struct gengc_telemetry_page *p,
 		     const char *const *lv, heaptrend_taken_fn *queue_taken, void *ctx);
 
+/* The leak verdict after the last feed (false during the warm-up). */
+bool heaptrend_leak_suspected(const struct heaptrend *t);
+
 /* Whether t judges a queue of that name (it exported it, if fed and exported
  * in this sample). */
 bool heaptrend_has_queue(const struct heaptrend *t, const char *name);

@@ -33,6 +33,25 @@ const char *telemetry_reason_name(enum telemetry_reason r)
 	return (unsigned)r < TELEMETRY_REASON_MAX ? names[r] : "unknown";
 }
 
+bool telemetry_page_link(const char *l, size_t n, bool *ret_memfd)
+{
+	static const char memfd[] = "/memfd:" GENGC_TELEMETRY_MEMFD_NAME " (deleted)";
+	static const char deleted[] = " (deleted)";
+	const char *base;
+
+	if (n == sizeof(memfd) - 1 && memcmp(l, memfd, n) == 0) {
+		*ret_memfd = true;
+		return true;
+	}
+	if (n <= sizeof(deleted) - 1 || l[0] != '/' ||
+	    memcmp(l + n - (sizeof(deleted) - 1), deleted, sizeof(deleted) - 1) != 0)
+		return false;
+	base = memrchr(l, '/', n - (sizeof(deleted) - 1));
+	base = base ? base + 1 : l;
+	*ret_memfd = false;
+	return strncmp(base, GENGC_TELEMETRY_FILE_PREFIX, sizeof(GENGC_TELEMETRY_FILE_PREFIX) - 1) == 0;
+}
+
 /* A name field: non-empty, NUL inside the field, and NUL-padded after the
  * first NUL (so two copies of one name compare equal byte for byte). */
 static bool name_ok(const char *f, size_t n)
@@ -85,19 +104,62 @@ static enum telemetry_reason check_names(const struct gengc_telemetry_page *p)
 	return TELEMETRY_OK;
 }
 
+/* A string field that may be empty: terminated inside it and NUL-padded. */
+static bool text_ok(const char *f, size_t n)
+{
+	size_t len = strnlen(f, n);
+
+	return len < n && zero(f + len, n - len);
+}
+
+#define SNAPSHOT_BLOCK_BYTES (offsetof(struct gengc_telemetry_page, reserved2) - \
+			      offsetof(struct gengc_telemetry_page, snapshot_socket))
+
+/* The fields of version 2 (version 1 keeps them reserved: zero). A field
+ * whose flag is clear must be zero, so "not reported" never reads as 0. */
+static enum telemetry_reason check_v2(const struct gengc_telemetry_page *p)
+{
+	if (p->version == 1)
+		return p->flags || p->array_buffers_bytes || p->loop_delay_p50_ns || p->loop_delay_p99_ns ||
+				       !zero(p->snapshot_socket, SNAPSHOT_BLOCK_BYTES)
+			       ? TELEMETRY_ABSURD
+			       : TELEMETRY_OK;
+	if (p->flags & ~(uint32_t)GENGC_TELEMETRY_FLAGS_ALL || p->reserved1 || p->reserved3 || p->reserved4)
+		return TELEMETRY_ABSURD;
+	if (p->flags & GENGC_TELEMETRY_HAS_LOOP_DELAY ? p->loop_delay_p50_ns > p->loop_delay_p99_ns
+						       : p->loop_delay_p50_ns || p->loop_delay_p99_ns)
+		return TELEMETRY_ABSURD;
+	/* Node counts arrayBuffers inside external (one memoryUsage() call). */
+	if (p->flags & GENGC_TELEMETRY_HAS_ARRAY_BUFFERS ? p->array_buffers_bytes > p->external_bytes
+							  : p->array_buffers_bytes != 0)
+		return TELEMETRY_ABSURD;
+	if (!(p->flags & GENGC_TELEMETRY_SNAPSHOT_ALLOWED))
+		return zero(p->snapshot_socket, SNAPSHOT_BLOCK_BYTES) ? TELEMETRY_OK : TELEMETRY_ABSURD;
+	if (!name_ok(p->snapshot_socket, sizeof(p->snapshot_socket)) ||
+	    !text_ok(p->snapshot_path, sizeof(p->snapshot_path)))
+		return TELEMETRY_NAME;
+	if (p->snapshot_status > GENGC_TELEMETRY_SNAPSHOT_STATUS_MAX ||
+	    (p->snapshot_status == GENGC_TELEMETRY_SNAPSHOT_WRITTEN && !p->snapshot_path[0]))
+		return TELEMETRY_ABSURD;
+	return TELEMETRY_OK;
+}
+
 static enum telemetry_reason check_values(const struct gengc_telemetry_page *p)
 {
-	if (p->reserved0 || !zero(p->reserved1, sizeof(p->reserved1)) ||
-	    !zero(p->reserved2, sizeof(p->reserved2)))
+	enum telemetry_reason why;
+
+	if (p->reserved0 || !zero(p->reserved2, sizeof(p->reserved2)))
 		return TELEMETRY_ABSURD;
+	why = check_v2(p);
+	if (why != TELEMETRY_OK)
+		return why;
 	if (p->heap_used_bytes > p->heap_total_bytes)
 		return TELEMETRY_ABSURD;
-	for (uint32_t i = 0; i < p->n_spaces; i++) {
-		const struct gengc_telemetry_space *s = &p->spaces[i];
-
-		if (s->used_bytes > s->size_bytes || s->available_bytes > s->size_bytes)
+	/* available may pass size: V8's new_large_object_space has size 0 and
+	 * the new space's free room as available. */
+	for (uint32_t i = 0; i < p->n_spaces; i++)
+		if (p->spaces[i].used_bytes > p->spaces[i].size_bytes)
 			return TELEMETRY_ABSURD;
-	}
 	for (uint32_t i = 0; i < p->n_kinds; i++) {
 		const struct gengc_telemetry_kind *k = &p->kinds[i];
 		uint64_t sum = 0;
@@ -146,7 +208,7 @@ enum telemetry_reason telemetry_parse(const void *buf, size_t len, struct gengc_
 	if (len != sizeof(p))
 		return TELEMETRY_SIZE;
 	memcpy(&p, buf, sizeof(p));     /* aligned, and out of the writer's reach */
-	if (p.version != GENGC_TELEMETRY_VERSION)
+	if (p.version < GENGC_TELEMETRY_VERSION_MIN || p.version > GENGC_TELEMETRY_VERSION)
 		return TELEMETRY_VERSION;
 	if (p.size != GENGC_TELEMETRY_SIZE || p.n_spaces > GENGC_TELEMETRY_SPACES ||
 	    p.n_kinds > GENGC_TELEMETRY_KINDS || p.n_queues > GENGC_TELEMETRY_QUEUES)
@@ -208,7 +270,7 @@ enum telemetry_reason telemetry_read(int fd, struct gengc_telemetry_page *ret)
 			r = TELEMETRY_TORN;     /* being made, or being closed: look again */
 			continue;
 		}
-		if (copy.version != GENGC_TELEMETRY_VERSION)
+		if (copy.version < GENGC_TELEMETRY_VERSION_MIN || copy.version > GENGC_TELEMETRY_VERSION)
 			return TELEMETRY_VERSION;
 		if (copy.size != GENGC_TELEMETRY_SIZE)
 			return TELEMETRY_SIZE;

@@ -31,6 +31,12 @@ enum telemetry_reason {
 /* "magic", "version", ...; "unknown" out of range. */
 const char *telemetry_reason_name(enum telemetry_reason r);
 
+/* Is the text of a /proc/PID/fd link (n bytes at l, not terminated) that of
+ * a page file? memfd pages by their exact name, tmpfs files by the reserved
+ * basename prefix, both unlinked; *ret_memfd says which. The caller still
+ * checks what the link opens (a regular file; for tmpfs, unlinked on tmpfs). */
+bool telemetry_page_link(const char *l, size_t n, bool *ret_memfd);
+
 /* Attempts a reader makes for one whole copy before it says "torn". */
 #define TELEMETRY_READ_ATTEMPTS 4
 

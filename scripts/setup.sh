@@ -30,6 +30,17 @@ for profile in "$@"; do
     esac
 done
 
+# Node.js (tests/it_node.sh, make bench-node): checked, never installed. A
+# node from another packaging (NodeSource, nvm) conflicts with Debian's npm,
+# and apt would fail or replace it; without node >= 18 and npm, it_node skips.
+case " $* " in *" test "*|*" bench "*)
+    if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+        echo "setup.sh: node and npm not found: the Node client's tests skip (install Node >= 18 with its npm)" >&2
+    elif [ "$(node -p 'process.versions.node.split(".")[0]')" -lt 18 ]; then
+        echo "setup.sh: node $(node --version) is older than 18: the Node client's tests skip" >&2
+    fi ;;
+esac
+
 missing=""
 for p in $want; do
     case " $missing " in *" $p "*) continue ;; esac

@@ -284,8 +284,9 @@ static inline size_t count_named(const struct graph *g, const char *name)
 
 /* Retained sizes: immediate dominators from node 0 (Cooper, Harvey,
  * Kennedy: "A Simple, Fast Dominance Algorithm"), then each node's self
- * size added to all its dominators. */
-static inline uint64_t *retained_sizes(const struct graph *g)
+ * size added to all its dominators. ret_idom, when not NULL, gets the
+ * immediate dominators (SIZE_MAX: unreachable; the caller frees them). */
+static inline uint64_t *retained_sizes_idom(const struct graph *g, size_t **ret_idom)
 {
 	size_t n = g->n_nodes, k = 0, sp = 0;
 	size_t *order = malloc(n * sizeof(*order)), *po = malloc(n * sizeof(*po));
@@ -370,8 +371,17 @@ static inline uint64_t *retained_sizes(const struct graph *g)
 	for (size_t i = 0; i < k; i++)
 		if (order[i] != 0)
 			ret[idom[order[i]]] += ret[order[i]];
-	free(order); free(po); free(idom); free(stack); free(next); free(pred_start); free(preds);
+	if (ret_idom)
+		*ret_idom = idom;
+	else
+		free(idom);
+	free(order); free(po); free(stack); free(next); free(pred_start); free(preds);
 	return ret;
+}
+
+static inline uint64_t *retained_sizes(const struct graph *g)
+{
+	return retained_sizes_idom(g, NULL);
 }
 
 #endif

@@ -62,6 +62,20 @@ static void test_good_page_taken_whole(void)
 	CHECK(memcmp(&p, &out, sizeof(p)) == 0);
 	p.protocol = GENGC_TELEMETRY_PWRITE;
 	CHECK_EQ(parse(&p), TELEMETRY_OK);
+	p.version = 1;                  /* libgengc builds before version 2 */
+	CHECK_EQ(parse(&p), TELEMETRY_OK);
+	p.version = 2;
+	p.flags = GENGC_TELEMETRY_FLAGS_ALL;
+	p.external_bytes = 100;
+	p.array_buffers_bytes = 100;
+	p.loop_delay_p50_ns = p.loop_delay_p99_ns = 10000000;
+	strcpy(p.snapshot_socket, "memagent-node.42.1");
+	p.snapshot_status = GENGC_TELEMETRY_SNAPSHOT_WRITTEN;
+	strcpy(p.snapshot_path, "/var/tmp/a.heapsnapshot");
+	p.snapshots = 1;
+	CHECK_EQ(parse(&p), TELEMETRY_OK);
+	p.spaces[0].available_bytes = 65;       /* V8: new_large_object_space */
+	CHECK_EQ(parse(&p), TELEMETRY_OK);
 }
 
 /* Each mutation of a good page and the reason it must give. */
@@ -72,7 +86,8 @@ static void test_each_reason(void)
 
 #define EXPECT(mutation, reason) do { p = good(); mutation; CHECK_EQ(parse(&p), reason); } while (0)
 	EXPECT(p.magic[0] = 'g', TELEMETRY_MAGIC);
-	EXPECT(p.version = 2, TELEMETRY_VERSION);
+	EXPECT(p.version = 3, TELEMETRY_VERSION);
+	EXPECT(p.version = 0, TELEMETRY_VERSION);
 	EXPECT(p.protocol = 3, TELEMETRY_VERSION);
 	EXPECT(p.size = 4096, TELEMETRY_SIZE);
 	EXPECT(p.n_spaces = 17, TELEMETRY_SIZE);
@@ -88,7 +103,6 @@ static void test_each_reason(void)
 	EXPECT(strcpy(p.kinds[1].name, "scavenge"), TELEMETRY_NAME);
 	EXPECT(p.queues[0].name[0] = 0, TELEMETRY_NAME);
 	EXPECT(p.spaces[0].used_bytes = 65, TELEMETRY_ABSURD);
-	EXPECT(p.spaces[0].available_bytes = 65, TELEMETRY_ABSURD);
 	EXPECT(p.heap_used_bytes = 101, TELEMETRY_ABSURD);
 	EXPECT(p.kinds[0].count = 6, TELEMETRY_ABSURD);     /* histogram sums to 5 */
 	EXPECT(p.kinds[0].pause_max_ns = 51, TELEMETRY_ABSURD);
@@ -100,8 +114,29 @@ static void test_each_reason(void)
 	EXPECT(p.ring[4].pause_ns = 1, TELEMETRY_ABSURD);    /* an unused slot with data */
 	EXPECT(p.gc_seq = 34; p.full_gcs = 40; p.ring[2].seq = 34, TELEMETRY_ABSURD); /* record 1 is too old */
 	EXPECT(p.gc_seq = 3; p.ring[3] = p.ring[2]; p.ring[3].seq = 3, TELEMETRY_ABSURD); /* gc_seq > full_gcs */
-	EXPECT(p.reserved1[0] = 1, TELEMETRY_ABSURD);
-	EXPECT(p.reserved2[759] = 1, TELEMETRY_ABSURD);
+	EXPECT(p.reserved1 = 1, TELEMETRY_ABSURD);
+	EXPECT(p.reserved3 = 1, TELEMETRY_ABSURD);
+	EXPECT(p.reserved4 = 1, TELEMETRY_ABSURD);
+	EXPECT(p.reserved2[383] = 1, TELEMETRY_ABSURD);
+	/* Version 2's fields: zero unless flagged, sane when flagged. */
+	EXPECT(p.flags = 8, TELEMETRY_ABSURD);
+	EXPECT(p.loop_delay_p99_ns = 5, TELEMETRY_ABSURD);  /* not flagged */
+	EXPECT(p.flags = GENGC_TELEMETRY_HAS_LOOP_DELAY; p.loop_delay_p50_ns = 6; p.loop_delay_p99_ns = 5,
+	       TELEMETRY_ABSURD);
+	EXPECT(p.array_buffers_bytes = 1, TELEMETRY_ABSURD);
+	EXPECT(p.flags = GENGC_TELEMETRY_HAS_ARRAY_BUFFERS; p.external_bytes = 9; p.array_buffers_bytes = 10,
+	       TELEMETRY_ABSURD);
+	EXPECT(p.snapshot_status = 2, TELEMETRY_ABSURD);     /* not allowed */
+	EXPECT(p.flags = GENGC_TELEMETRY_SNAPSHOT_ALLOWED, TELEMETRY_NAME);  /* no socket name */
+	EXPECT(p.flags = GENGC_TELEMETRY_SNAPSHOT_ALLOWED; strcpy(p.snapshot_socket, "s");
+	       memset(p.snapshot_path, 'x', sizeof(p.snapshot_path)), TELEMETRY_NAME);
+	EXPECT(p.flags = GENGC_TELEMETRY_SNAPSHOT_ALLOWED; strcpy(p.snapshot_socket, "s");
+	       p.snapshot_status = GENGC_TELEMETRY_SNAPSHOT_WRITTEN, TELEMETRY_ABSURD); /* no path */
+	EXPECT(p.flags = GENGC_TELEMETRY_SNAPSHOT_ALLOWED; strcpy(p.snapshot_socket, "s");
+	       p.snapshot_status = 5, TELEMETRY_ABSURD);
+	/* Version 1 keeps version 2's fields reserved. */
+	EXPECT(p.version = 1; p.flags = GENGC_TELEMETRY_HAS_LOOP_DELAY, TELEMETRY_ABSURD);
+	EXPECT(p.version = 1; p.snapshot_token[3] = 1, TELEMETRY_ABSURD);
 	EXPECT(p.queues[5].depth = 1, TELEMETRY_ABSURD);     /* past n_queues */
 #undef EXPECT
 	p = good();
@@ -214,6 +249,32 @@ static void test_corpus_pages_written_from_the_doc(void)
 	CHECK_U64(out.gc_seq, 40);          /* the last OK case: the wrapped ring */
 }
 
+/* A page clients/node/lib/page.js wrote (the JavaScript writer, not this
+ * struct): version 2, every flag (snapshots allowed), V8's spaces. */
+static void test_corpus_page_of_memagent_node(void)
+{
+	struct gengc_telemetry_page out;
+	size_t len = 0;
+	char *buf = test_slurp("tests/fuzz/corpus/page/memagent-node.page", &len);
+
+	REQUIRE(buf);
+	CHECK_EQ(telemetry_parse(buf, len, &out), TELEMETRY_OK);
+	free(buf);
+	CHECK_EQ(out.version, 2u);
+	CHECK_EQ(out.protocol, (uint32_t)GENGC_TELEMETRY_PWRITE);
+	CHECK_EQ(out.flags, (uint32_t)GENGC_TELEMETRY_FLAGS_ALL);
+	CHECK(strncmp(out.snapshot_socket, "memagent-node.", 14) == 0);
+	CHECK_EQ(out.snapshot_status, (uint32_t)GENGC_TELEMETRY_SNAPSHOT_NONE);
+	CHECK_STR(out.name, "corpus-app");
+	CHECK_STR(out.spaces[0].name, "read_only_space");
+	CHECK_STR(out.spaces[2].name, "old_space");
+	CHECK(out.spaces[2].used_bytes > 0);
+	CHECK_STR(out.kinds[0].name, "scavenge");
+	CHECK_STR(out.queues[0].name, "jobs");
+	CHECK_U64(out.queues[0].depth, 4);
+	CHECK(out.array_buffers_bytes <= out.external_bytes);
+}
+
 int main(void)
 {
 	RUN(test_good_page_taken_whole);
@@ -221,5 +282,6 @@ int main(void)
 	RUN(test_regressed);
 	RUN(test_read_from_a_file);
 	RUN(test_corpus_pages_written_from_the_doc);
+	RUN(test_corpus_page_of_memagent_node);
 	return test_done();
 }

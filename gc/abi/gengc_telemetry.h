@@ -21,8 +21,9 @@
 #include <stdint.h>
 
 #define GENGC_TELEMETRY_MAGIC "GENGCTLM"      /* 8 bytes, no NUL */
-#define GENGC_TELEMETRY_VERSION 1u
-#define GENGC_TELEMETRY_SIZE 8192u            /* bytes of a version-1 page */
+#define GENGC_TELEMETRY_VERSION 2u            /* what writers write; readers take 1 and 2 */
+#define GENGC_TELEMETRY_VERSION_MIN 1u        /* version 1: the fields of version 2 are reserved (zero) */
+#define GENGC_TELEMETRY_SIZE 8192u            /* bytes of a page, both versions */
 #define GENGC_TELEMETRY_MEMFD_NAME "gengc-stats"
 #define GENGC_TELEMETRY_FILE_PREFIX "gengc-stats-" /* tmpfs page files: basename prefix */
 
@@ -39,6 +40,28 @@ enum gengc_telemetry_protocol {
                                                  also holds everything longer */
 #define GENGC_TELEMETRY_RING 32               /* full-GC records kept */
 #define GENGC_TELEMETRY_QUEUES 32
+#define GENGC_TELEMETRY_SOCKET_BYTES 64       /* abstract socket name (no leading NUL) + NUL */
+#define GENGC_TELEMETRY_TOKEN_BYTES 32
+#define GENGC_TELEMETRY_PATH_BYTES 256
+
+/* flags (version 2): which optional fields the writer fills; a field whose
+ * flag is clear is zero and means "not reported", never "zero". */
+enum gengc_telemetry_flag {
+	GENGC_TELEMETRY_HAS_LOOP_DELAY = 1u << 0,     /* loop_delay_p50_ns, loop_delay_p99_ns */
+	GENGC_TELEMETRY_HAS_ARRAY_BUFFERS = 1u << 1,  /* array_buffers_bytes */
+	GENGC_TELEMETRY_SNAPSHOT_ALLOWED = 1u << 2,   /* the snapshot block: a request socket */
+	GENGC_TELEMETRY_FLAGS_ALL = (1u << 3) - 1,
+};
+
+/* snapshot_status: the newest heap-snapshot request's outcome. */
+enum gengc_telemetry_snapshot_status {
+	GENGC_TELEMETRY_SNAPSHOT_NONE = 0,    /* none requested yet */
+	GENGC_TELEMETRY_SNAPSHOT_WRITING = 1,
+	GENGC_TELEMETRY_SNAPSHOT_WRITTEN = 2, /* snapshot_path holds it */
+	GENGC_TELEMETRY_SNAPSHOT_FAILED = 3,  /* the write failed (disk full, directory gone) */
+	GENGC_TELEMETRY_SNAPSHOT_REFUSED = 4, /* sooner than the writer's interval allows */
+	GENGC_TELEMETRY_SNAPSHOT_STATUS_MAX = 4,
+};
 
 struct gengc_telemetry_space {                /* 64 bytes: v8.getHeapSpaceStatistics() */
 	char name[GENGC_TELEMETRY_KEY_BYTES];  /* "new_space", "old_space", "large_object_space"... */
@@ -96,12 +119,25 @@ struct gengc_telemetry_page {
 	uint64_t allocated_bytes;             /*  192: allocated, ever, as of the last update */
 	uint64_t full_gcs;                    /*  200: full GCs, ever */
 	uint64_t gc_seq;                      /*  208: seq of the newest record in ring[]; 0: none */
-	uint64_t reserved1[5];                /*  216: zero */
+	uint32_t flags;                       /*  216: enum gengc_telemetry_flag (version 2) */
+	uint32_t reserved1;                   /*  220: zero */
+	uint64_t array_buffers_bytes;         /*  224: memoryUsage().arrayBuffers (part of external) */
+	uint64_t loop_delay_p50_ns;           /*  232: event-loop delay median over the last interval */
+	uint64_t loop_delay_p99_ns;           /*  240: and its 99th percentile */
+	uint64_t reserved3;                   /*  248: zero */
 	struct gengc_telemetry_space spaces[GENGC_TELEMETRY_SPACES];  /*  256 */
 	struct gengc_telemetry_kind kinds[GENGC_TELEMETRY_KINDS];     /* 1280 */
 	struct gengc_telemetry_record ring[GENGC_TELEMETRY_RING];     /* 3840: record s in slot s % 32 */
 	struct gengc_telemetry_queue queues[GENGC_TELEMETRY_QUEUES];  /* 4864 */
-	uint8_t reserved2[760];               /* 7424: zero */
+	/* 7424: heap snapshots on request (version 2, SNAPSHOT_ALLOWED; else zero) */
+	char snapshot_socket[GENGC_TELEMETRY_SOCKET_BYTES]; /* 7424: abstract UNIX socket name */
+	uint8_t snapshot_token[GENGC_TELEMETRY_TOKEN_BYTES];/* 7488: a request must carry it */
+	uint32_t snapshot_status;             /* 7520: enum gengc_telemetry_snapshot_status */
+	uint32_t reserved4;                   /* 7524: zero */
+	uint64_t snapshots;                   /* 7528: snapshots written, ever */
+	uint64_t snapshot_time_ns;            /* 7536: CLOCK_MONOTONIC of the newest status */
+	char snapshot_path[GENGC_TELEMETRY_PATH_BYTES];     /* 7544: the newest snapshot written */
+	uint8_t reserved2[384];               /* 7800: zero */
 	uint64_t seq_end;                     /* 8184: seq again, written last */
 };
 
@@ -111,10 +147,15 @@ _Static_assert(__builtin_offsetof(struct gengc_telemetry_page, name) == 56, "nam
 _Static_assert(__builtin_offsetof(struct gengc_telemetry_page, n_spaces) == 120, "n_spaces offset");
 _Static_assert(__builtin_offsetof(struct gengc_telemetry_page, heap_total_bytes) == 136, "stats offset");
 _Static_assert(__builtin_offsetof(struct gengc_telemetry_page, gc_seq) == 208, "gc_seq offset");
+_Static_assert(__builtin_offsetof(struct gengc_telemetry_page, flags) == 216, "flags offset");
+_Static_assert(__builtin_offsetof(struct gengc_telemetry_page, loop_delay_p99_ns) == 240, "loop delay offset");
 _Static_assert(__builtin_offsetof(struct gengc_telemetry_page, spaces) == 256, "spaces offset");
 _Static_assert(__builtin_offsetof(struct gengc_telemetry_page, kinds) == 1280, "kinds offset");
 _Static_assert(__builtin_offsetof(struct gengc_telemetry_page, ring) == 3840, "ring offset");
 _Static_assert(__builtin_offsetof(struct gengc_telemetry_page, queues) == 4864, "queues offset");
+_Static_assert(__builtin_offsetof(struct gengc_telemetry_page, snapshot_socket) == 7424, "snapshot offset");
+_Static_assert(__builtin_offsetof(struct gengc_telemetry_page, snapshot_path) == 7544, "snapshot path offset");
+_Static_assert(__builtin_offsetof(struct gengc_telemetry_page, reserved2) == 7800, "reserved2 offset");
 _Static_assert(__builtin_offsetof(struct gengc_telemetry_page, seq_end) == 8184, "seq_end offset");
 
 #endif

@@ -35,6 +35,12 @@ static void check_taken(const struct gengc_telemetry_page *p)
 			abort();
 	if (p->seq % 2 || p->seq != p->seq_end)
 		abort();
+	if ((p->flags & GENGC_TELEMETRY_HAS_LOOP_DELAY) && p->loop_delay_p50_ns > p->loop_delay_p99_ns)
+		abort();
+	if ((p->flags & GENGC_TELEMETRY_SNAPSHOT_ALLOWED) &&
+	    (!memchr(p->snapshot_socket, 0, sizeof(p->snapshot_socket)) || !p->snapshot_socket[0] ||
+	     !memchr(p->snapshot_path, 0, sizeof(p->snapshot_path))))
+		abort();
 	if (p->gc_seq && p->ring[p->gc_seq % GENGC_TELEMETRY_RING].seq != p->gc_seq)
 		abort();
 }
