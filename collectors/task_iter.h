@@ -53,6 +53,8 @@ struct task_iter_stats {
 	uint64_t orphans;   /* thread records whose process vanished mid-pass */
 	uint64_t malformed; /* records that made no sense (never, unless ABI skew) */
 	unsigned programs;  /* programs loaded and attached: 1 */
+	uint64_t walks;     /* passes run by the task-list walk (6.7+), not iter/task */
+	uint64_t walk_fallbacks; /* passes too large for the walk's array: iter/task ran */
 };
 
 /* Loads the iterator program and attaches it (an iterator link; nothing
