@@ -1,15 +1,37 @@
 /* SPDX-License-Identifier: MIT */
-/* iter/task: every process's memory counters in one pass, the fast backend of the process collector.
+/* iter/task and the task-list walk: every process's memory counters in one pass, the fast backend of the process collector.
  *
- * One read() pass over the iterator's fd replaces an open/read/close of
- * /proc/PID/{stat,status} per process. The task iterator visits every task
- * (threads included) in pid order; a leader emits its process record, any
- * other thread only its fault counts, which the reader adds to its
- * process's: the leader's record carries signal->min_flt (threads already
- * released) plus its own, so the folded sum is what /proc/PID/stat reports.
+ * One pass replaces an open/read/close of /proc/PID/{stat,status} per
+ * process. Two programs make it, the same record either way:
+ *   - task_walk (6.7+, SEC("syscall"), bottom of the file): an open-coded
+ *     task iterator over the task list, records into an mmapped array;
+ *   - task_iter / task_iter_portable (iter/task, every kernel): the task
+ *     iterator visits every task (threads included) in pid order; a leader
+ *     emits its process record, any other thread only its fault counts,
+ *     which the reader adds to its process's.
+ * The leader's record carries signal->min_flt (threads already released)
+ * plus its own, so the folded sum is what /proc/PID/stat reports.
  *
  * The memory figures are those of /proc/PID/status: exact per-CPU sums of
  * the rss counters (task_mem.bpf.h), VmHWM as max(hiwater_rss, rss).
+ *
+ * Cost at N = 10000 idle processes (bench-agent; perf record -g), and what
+ * was tried. With iter/task a pass cost ~9.5 ms of the agent's 11 ms cycle:
+ * 40 % this program (first touches of each task's task_struct, mm_struct
+ * and per-CPU counters), 30 % the kernel's pid walk feeding it
+ * (task_seq_get_next(): an idr lookup, get_pid_task() with its reference
+ * taken and dropped on a cold task, pid_nr_ns()). The walk drops the second
+ * part: next_task() follows a list, takes no reference, and a thread
+ * follows its leader, so faults fold here and no thread record crosses to
+ * user space. Measured on the same population, interleaved, twice: a pass
+ * 9.5 -> 3.1-3.7 ms, the agent's cycle 15.5 -> 7.9-8.1 ms CPU on a loaded
+ * machine (bench/RESULTS.md). What lost: hoisting the per-CPU layout check
+ * out of the per-CPU loop (those lines are hot already: no difference).
+ * Not tried, since the walk met the target: reading fewer fields per task
+ * (the cost is one miss per distinct cache line, and most lines read hold
+ * several fields we need), fewer read()s of the iterator fd (the user
+ * buffer is 64 KiB already; the kernel's seq buffer bounds each read),
+ * caching per-pid label strings in user space (~15 % of the cycle).
  */
 #include "task_mem.bpf.h"
 #include "task_iter_abi.h"

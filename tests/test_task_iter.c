@@ -97,7 +97,9 @@ static void agrees_with_proc(bool walk)
 	 * that silently stopped loading fails here. */
 	{
 		struct task_iter_stats st;
-		bool can_walk = bpf_support_fast() && bpf_support_kernel_has_kfunc("bpf_iter_task_new");
+		struct stat ns;
+		bool can_walk = bpf_support_fast() && bpf_support_kernel_has_kfunc("bpf_iter_task_new") &&
+				stat("/proc/self/ns/pid", &ns) == 0 && ns.st_ino == 0xEFFFFFFCu;
 
 		task_iter_stats(t, &st);
 		CHECK_U64(st.walks, walk && can_walk ? 1 : 0);
