@@ -1,6 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /* taskiter: the user side of bpf/task_iter.bpf.c: runs a pass, parses records, folds threads.
  *
+ * Two passes give the same array. On 6.7+ (in the initial pid namespace,
+ * fast reads chosen) the task-list walk: one BPF_PROG_TEST_RUN of
+ * task_walk, whose process records (threads already folded) are read from
+ * the mmapped walk_recs array and sorted by pid if pids wrapped. Elsewhere,
+ * and for any pass with more processes than that array holds, iter/task,
+ * which stays loaded and attached beside it:
+ *
  * The stream is process records (one per thread-group leader) and thread
  * records (fault counts of other threads) in the kernel's pid order. A
  * thread usually follows its leader (its tid is larger), but after pid
