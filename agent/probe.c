@@ -74,13 +74,17 @@ int probe_run(struct bpf_feature_status ret[BPF_FEATURE_MAX])
 			const struct task_iter_proc *procs;
 			size_t np;
 
+			struct task_iter_stats st;
+
 			r = task_iter_read(m, &procs, &np);
+			task_iter_stats(m, &st);
 			if (r < 0)
 				bpf_feature_set(&ret[BPF_FEATURE_TASK_ITER], r,
 						"iter/task read failed: %s", strerror(-r));
 			else
 				bpf_feature_set(&ret[BPF_FEATURE_TASK_ITER], 0,
-						"iter/task read %zu processes%s", np,
+						"%s read %zu processes%s",
+						st.walks ? "task-list walk" : "iter/task", np,
 						reads(task_iter_portable(m)));
 		} else {
 			unavailable(&ret[BPF_FEATURE_TASK_ITER], r, &f);

@@ -484,10 +484,24 @@ static int percpu_init(struct bpf_object *obj, unsigned nr_cpus)
 	return 0;
 }
 
+bool bpf_support_fast(void)
+{
+	return !env_flag("MEMAGENT_BPF_PORTABLE") && kernel_has_fast_kfunc();
+}
+
+bool bpf_support_kernel_has_kfunc(const char *name)
+{
+	struct btf *btf = btf__load_vmlinux_btf();
+	bool have = btf && btf__find_by_name_kind(btf, name, BTF_KIND_FUNC) > 0;
+
+	btf__free(btf);
+	return have;
+}
+
 int bpf_support_load(struct bpf_object_skeleton *s, const char *program, unsigned nr_cpus,
 		     struct bpf_failure *f)
 {
-	bool portable = env_flag("MEMAGENT_BPF_PORTABLE") || !kernel_has_fast_kfunc();
+	bool portable = !bpf_support_fast();
 	int r;
 
 	quiet_libbpf();

@@ -137,6 +137,14 @@ int bpf_support_ring_consume(struct ring_buffer *rb, const uint64_t *delivered);
  * NAME_portable) after bpf_support_load(), or NULL. */
 struct bpf_link *bpf_support_link(const struct bpf_object_skeleton *s, const char *name);
 
+/* Whether bpf_support_load() will choose the fast variants: the kernel has
+ * TASK_MEM_FAST_KFUNC and MEMAGENT_BPF_PORTABLE is not set. */
+bool bpf_support_fast(void);
+
+/* Whether the running kernel's BTF has the kfunc name (for programs a module
+ * loads only where their kfuncs exist). Parses vmlinux BTF: call at load. */
+bool bpf_support_kernel_has_kfunc(const char *name);
+
 /* Whether the loaded variants are the portable ones. */
 bool bpf_support_portable(const struct bpf_object_skeleton *s);
 

@@ -1,6 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /* taskiter: the user side of bpf/task_iter.bpf.c: runs a pass, parses records, folds threads.
  *
+ * Two passes give the same array. On 6.7+ (in the initial pid namespace,
+ * fast reads chosen) the task-list walk: one BPF_PROG_TEST_RUN of
+ * task_walk, whose process records (threads already folded) are read from
+ * the mmapped walk_recs array and sorted by pid if pids wrapped. Elsewhere,
+ * and for any pass with more processes than that array holds, iter/task,
+ * which stays loaded and attached beside it:
+ *
  * The stream is process records (one per thread-group leader) and thread
  * records (fault counts of other threads) in the kernel's pid order. A
  * thread usually follows its leader (its tid is larger), but after pid
@@ -15,6 +22,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/sysinfo.h>
 #include <linux/types.h>
 
 #include <bpf/bpf.h>
@@ -40,13 +50,92 @@ struct task_iter {
 	unsigned char *buf; /* READ_CHUNK + room for one carried-over record */
 	struct task_iter_stats st;
 	bool portable;
+	/* The task-list walk (task_walk), when loaded: its records, mmapped. */
+	const struct task_iter_proc_rec *walk;
+	size_t walk_cap, walk_len;
+	struct pid_key *order; /* walk_cap entries, for sorting a pass by pid */
 };
+
+struct pid_key {
+	__u32 pid, idx;
+};
+
+static bool getenv_flag_no_walk(void)
+{
+	const char *v = getenv("MEMAGENT_TASK_ITER_NO_WALK");
+
+	return v && *v && strcmp(v, "0") != 0;
+}
+
+/* The walk follows the host's task list and reports global pids; iter/task
+ * visits only the reader's pid namespace. So the walk runs in the initial
+ * one only (PROC_PID_INIT_INO, include/linux/proc_ns.h). */
+static bool in_init_pid_ns(void)
+{
+	struct stat st;
+
+	return stat("/proc/self/ns/pid", &st) == 0 && st.st_ino == 0xEFFFFFFCu;
+}
+
+/* Records the walk's array holds: the tasks alive now (threads included,
+ * an upper bound on processes) with room to grow, at most max_procs. A
+ * pass with more processes than this falls back to iter/task. */
+static size_t walk_capacity(size_t max_procs)
+{
+	struct sysinfo si;
+	size_t cap = 4096;
+
+	if (sysinfo(&si) == 0)
+		cap += (size_t)si.procs + si.procs / 2;
+	return cap < max_procs ? cap : max_procs;
+}
+
+/* Opens and loads the skeleton, with the task-list walk or without it. */
+static int load(struct task_iter *t, unsigned ncpu, bool walk, struct bpf_failure *f)
+{
+	int err;
+
+	t->skel = task_iter_bpf__open();
+	if (!t->skel)
+		return bpf_support_libbpf_error(-errno, "task_iter", "open", f);
+	t->skel->rodata->nr_cpus = (__u32)ncpu;
+	t->skel->rodata->task_mem_test_reject = bpf_support_test_reject("task_iter");
+	bpf_program__set_autoload(t->skel->progs.task_walk, walk);
+	if (walk) {
+		t->walk_cap = walk_capacity(t->max_procs);
+		err = bpf_map__set_max_entries(t->skel->maps.walk_recs, (__u32)t->walk_cap);
+		if (err)
+			return bpf_support_libbpf_error(err, "task_iter", "open", f);
+	}
+	return bpf_support_load(t->skel->skeleton, "task_iter", ncpu, f);
+}
+
+static int walk_map(struct task_iter *t)
+{
+	size_t len = t->walk_cap * sizeof(struct task_iter_proc_rec);
+	long pg = sysconf(_SC_PAGESIZE);
+	void *m;
+
+	len = (len + (size_t)pg - 1) / (size_t)pg * (size_t)pg;
+	m = mmap(NULL, len, PROT_READ, MAP_SHARED, bpf_map__fd(t->skel->maps.walk_recs), 0);
+	if (m == MAP_FAILED)
+		return -errno;
+	t->order = malloc(t->walk_cap * sizeof(*t->order));
+	if (!t->order) {
+		munmap(m, len);
+		return -ENOMEM;
+	}
+	t->walk = m;
+	t->walk_len = len;
+	return 0;
+}
 
 int task_iter_new(size_t max_procs, struct task_iter **ret, struct bpf_failure *f)
 {
 	struct task_iter *t;
 	long tck;
 	int ncpu, err;
+	bool walk;
 
 	if (!ret)
 		return -EINVAL;
@@ -71,14 +160,18 @@ int task_iter_new(size_t max_procs, struct task_iter **ret, struct bpf_failure *
 		err = -ENOMEM;
 		goto fail;
 	}
-	t->skel = task_iter_bpf__open();
-	if (!t->skel) {
-		err = bpf_support_libbpf_error(-errno, "task_iter", "open", f);
-		goto fail;
+	/* The walk reads with the fast loads only; MEMAGENT_BPF_PORTABLE and
+	 * MEMAGENT_TASK_ITER_NO_WALK=1 keep iter/task alone (tests of both). */
+	walk = bpf_support_fast() && bpf_support_kernel_has_kfunc("bpf_iter_task_new") &&
+	       !getenv_flag_no_walk() && in_init_pid_ns();
+	err = load(t, (unsigned)ncpu, walk, f);
+	if (err && walk) {
+		/* A verifier that refuses the walk still runs iter/task. */
+		task_iter_bpf__destroy(t->skel);
+		t->skel = NULL;
+		walk = false;
+		err = load(t, (unsigned)ncpu, false, f);
 	}
-	t->skel->rodata->nr_cpus = (__u32)ncpu;
-	t->skel->rodata->task_mem_test_reject = bpf_support_test_reject("task_iter");
-	err = bpf_support_load(t->skel->skeleton, "task_iter", (unsigned)ncpu, f);
 	if (err)
 		goto fail;
 	/* The skeleton attached the iterator: each pass opens a new one. */
@@ -87,6 +180,8 @@ int task_iter_new(size_t max_procs, struct task_iter **ret, struct bpf_failure *
 		err = bpf_support_libbpf_error(-ENOENT, "task_iter", "attach", f);
 		goto fail;
 	}
+	if (walk && walk_map(t) < 0)
+		t->walk = NULL; /* iter/task alone */
 	t->st.programs = 1;
 	t->portable = bpf_support_portable(t->skel->skeleton);
 	*ret = t;
@@ -100,6 +195,9 @@ struct task_iter *task_iter_free(struct task_iter *t)
 {
 	if (!t)
 		return NULL;
+	if (t->walk)
+		munmap((void *)t->walk, t->walk_len);
+	free(t->order);
 	task_iter_bpf__destroy(t->skel);
 	free(t->procs);
 	free(t->pending);
@@ -251,11 +349,67 @@ static ssize_t parse(struct task_iter *t, const unsigned char *buf, size_t len)
 	return (ssize_t)off;
 }
 
+static int cmp_pid_key(const void *a, const void *b)
+{
+	const struct pid_key *x = a, *y = b;
+
+	return x->pid < y->pid ? -1 : x->pid > y->pid;
+}
+
+/* One pass of the task-list walk into t->procs. The task list is in fork
+ * order, which is pid order until pids wrap: then the records are sorted
+ * through an index (8 bytes a record) first. Returns 0, 1 when the
+ * processes did not fit the array (the caller runs iter/task instead), or
+ * a negative errno. */
+static int read_walk(struct task_iter *t)
+{
+	LIBBPF_OPTS(bpf_test_run_opts, opts);
+	size_t n;
+	bool sorted = true;
+	int err;
+
+	err = bpf_prog_test_run_opts(bpf_program__fd(t->skel->progs.task_walk), &opts);
+	if (err < 0)
+		return err;
+	if (t->skel->bss->walk_overflow)
+		return 1;
+	n = t->skel->bss->walk_n;
+	if (n > t->walk_cap)
+		return -EPROTO;
+	for (size_t i = 0; i < n; i++) {
+		t->order[i] = (struct pid_key){ t->walk[i].pid, (__u32)i };
+		sorted = sorted && (i == 0 || t->walk[i].pid > t->walk[i - 1].pid);
+	}
+	if (!sorted)
+		qsort(t->order, n, sizeof(*t->order), cmp_pid_key);
+	for (size_t i = 0; i < n; i++) {
+		err = add_proc(t, &t->walk[t->order[i].idx]);
+		if (err < 0)
+			return err;
+	}
+	return 0;
+}
+
 int task_iter_read(struct task_iter *t, const struct task_iter_proc **ret_procs, size_t *ret_n)
 {
 	size_t carry = 0;
 	int fd, err = 0;
 
+	if (t->walk) {
+		t->n = 0;
+		t->npending = 0;
+		err = read_walk(t);
+		if (err < 0) {
+			t->n = 0;
+			return err;
+		}
+		if (err == 0) {
+			t->st.walks++;
+			goto done;
+		}
+		t->st.walk_fallbacks++;
+		err = 0;
+	}
 	fd = bpf_iter_create(bpf_link__fd(t->link));
 	if (fd < 0)
 		return fd;
@@ -300,6 +454,7 @@ int task_iter_read(struct task_iter *t, const struct task_iter_proc **ret_procs,
 			t->st.orphans++;
 		}
 	}
+done:
 	t->st.reads++;
 	t->st.procs = t->n;
 	*ret_procs = t->procs;

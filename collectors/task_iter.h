@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* taskiter: every process's memory counters in one pass of a BPF task iterator (iter/task).
+/* taskiter: every process's memory counters in one pass of a BPF task iterator (iter/task, or the task-list walk on 6.7+).
  *
- * The fast backend of the process collector: one read() pass instead of
+ * The fast backend of the process collector: one pass instead of
  * opening /proc/PID/{stat,status} for each process. The figures are what
  * /proc reports (see each field); what the kernel structures do not hold
  * cheaply (cmdline, exe) still comes from /proc.
@@ -13,7 +13,8 @@
  *   task_iter_free(t);
  *
  * Only this module touches the task_iter skeleton. Not thread-safe: one
- * owner reads. Needs CAP_BPF + CAP_PERFMON to create; none to read.
+ * owner reads. Needs CAP_BPF + CAP_PERFMON to create; a pass is a bpf()
+ * call too (an iterator fd, or the walk's test run).
  */
 #ifndef MEMAGENT_TASKITER_H
 #define MEMAGENT_TASKITER_H
@@ -53,10 +54,15 @@ struct task_iter_stats {
 	uint64_t orphans;   /* thread records whose process vanished mid-pass */
 	uint64_t malformed; /* records that made no sense (never, unless ABI skew) */
 	unsigned programs;  /* programs loaded and attached: 1 */
+	uint64_t walks;     /* passes run by the task-list walk (6.7+), not iter/task */
+	uint64_t walk_fallbacks; /* passes too large for the walk's array: iter/task ran */
 };
 
 /* Loads the iterator program and attaches it (an iterator link; nothing
- * runs until a read). max_procs bounds a pass (0: 65536); processes beyond
+ * runs until a read), and on 6.7+ the task-list walk beside it (a record
+ * array of 120 bytes × (1.5 × tasks now + 4096), at most max_procs, in
+ * kernel memory; a walk the verifier refuses is left out, not an error).
+ * max_procs bounds a pass (0: 65536); processes beyond
  * it are dropped and counted. Returns 0 and *ret, or a negative errno with
  * the reason in f; *ret is then untouched and what the attempt allocated
  * freed. f may be NULL. */

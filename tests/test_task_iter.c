@@ -33,7 +33,7 @@ static const struct task_iter_proc *find(const struct task_iter_proc *p, size_t 
  * iterator and through /proc: rss by kind within a page, everything else
  * equal. Between them: anonymous, shared (memfd) and file memory, and
  * threads with faults of their own. */
-static void test_agrees_with_proc(void)
+static void agrees_with_proc(bool walk)
 {
 	static const char *const setup[NCHILD][2] = {
 		{ "t 10", NULL }, { "s 6", "t 1" }, { "r 5", NULL }, { "p 3", "t 2" },
@@ -45,8 +45,11 @@ static void test_agrees_with_proc(void)
 	size_t n = 0;
 	long page_kb = sysconf(_SC_PAGESIZE) / 1024;
 
+	if (!walk)
+		setenv("MEMAGENT_TASK_ITER_NO_WALK", "1", 1);
 	if (task_iter_new(0, &t, &fl) < 0)
 		TEST_SKIP_UNLESS_CI(fl.why);
+	unsetenv("MEMAGENT_TASK_ITER_NO_WALK");
 	for (int i = 0; i < NCHILD; i++) {
 		c[i].pid = c[i].to = c[i].from = -1;
 		REQUIRE(memchild_start(&c[i], NULL) == 0);
@@ -90,10 +93,33 @@ static void test_agrees_with_proc(void)
 	/* The fault counts above matched with threads in the process: the
 	 * threads' records were folded in. */
 	CHECK_EQ(find(procs, n, c[3].pid)->threads, 4);
+	/* Which backend ran: the walk wherever the kernel has it, so a walk
+	 * that silently stopped loading fails here. */
+	{
+		struct task_iter_stats st;
+		struct stat ns;
+		bool can_walk = bpf_support_fast() && bpf_support_kernel_has_kfunc("bpf_iter_task_new") &&
+				stat("/proc/self/ns/pid", &ns) == 0 && ns.st_ino == 0xEFFFFFFCu;
+
+		task_iter_stats(t, &st);
+		CHECK_U64(st.walks, walk && can_walk ? 1 : 0);
+		CHECK_U64(st.walk_fallbacks, 0);
+	}
 
 	for (int i = 0; i < NCHILD; i++)
 		memchild_stop(&c[i]);
 	task_iter_free(t);
+}
+
+/* The task-list walk (6.7+, the default there) and iter/task both. */
+static void test_agrees_with_proc(void)
+{
+	agrees_with_proc(true);
+}
+
+static void test_agrees_with_proc_iter_task(void)
+{
+	agrees_with_proc(false);
 }
 
 /* A pass is every process: sorted by pid, unique, kernel threads flagged,
@@ -161,12 +187,14 @@ static void test_overflow_counted(void)
 	CHECK_EQ(n, 4);
 	task_iter_stats(t, &st);
 	CHECK_CMP(st.overflow, >, 0);
+	CHECK_U64(st.walks, 0); /* 4 records: the walk's array overflowed, iter/task ran */
 	task_iter_free(t);
 }
 
 int main(void)
 {
 	RUN(test_agrees_with_proc);
+	RUN(test_agrees_with_proc_iter_task);
 	RUN(test_whole_system);
 	RUN(test_overflow_counted);
 	return test_done();

@@ -180,6 +180,13 @@ process_names:
 EOF
 PE_ARGS=(-config.path "$TMP/pe.yml" -gather-smaps=false)
 
+# The agent's config: the embedded default with discovery of instrumented
+# apps off (limits.max_instrumented 0: no heap or gc_events collector). Each
+# cycle is a SIGUSR1, and SIGUSR1 also asks those collectors for a full
+# rescan of every process's fd table and maps, which is not what a cycle at
+# the interval does; their cost is bench-telemetry's to measure.
+printf '{"limits": {"max_instrumented": 0}}\n' >"$TMP/agent.json"
+
 printf 'n_procs\tsystem\tcpu_ms_per_cycle\tscrape_ms_p50\tscrape_ms_p99\trss_anon_kib\trss_kib\tcgroup_kib\n' >"$TMP/rows.tsv"
 : >"$TMP/notes"
 
@@ -193,11 +200,11 @@ for n in $NS; do
 	[[ $word == ready && $count == "$n" ]] || die "idle spawner: '$word $count'"
 	total=$(procs_now)
 
-	# memagent, embedded default config, samples only on SIGUSR1: as shipped
+	# memagent, agent.json (above), samples only on SIGUSR1: as shipped
 	# (BPF task iterator when it loads) and with --no-bpf (the /proc backend,
 	# which is what the floor models).
 	for sys in memagent memagent-no-bpf; do
-		args=(--interval 3600000)
+		args=(--config "$TMP/agent.json" --interval 3600000)
 		[[ $sys == memagent-no-bpf ]] && args+=(--no-bpf)
 		port=$("$BIN/agent-driver" free-port)
 		start_in_cgroup "memagent-bench.$$.$sys.$n" "$TMP/$sys.$n.log" \
@@ -277,7 +284,8 @@ summary() {
 	echo "Command: \`$CMD\` (K = $K cycles of memagent and of the floor, interleaved; $K_PE scrapes of"
 	echo "process-exporter; idle processes named bench-idle). Started as:"
 	echo
-	echo "- memagent: \`build/memagent --interval 3600000 --listen 127.0.0.1:PORT\` (embedded default config;"
+	echo "- memagent: \`build/memagent --config agent.json --interval 3600000 --listen 127.0.0.1:PORT\` with"
+	echo "  agent.json = \`{\"limits\": {\"max_instrumented\": 0}}\` (the embedded default without heap discovery;"
 	echo "  memagent-no-bpf adds \`--no-bpf\`), one SIGUSR1 per cycle, then one GET /metrics"
 	echo "- process-exporter: \`$PE ${PE_ARGS[*]//$TMP\//} -web.listen-address 127.0.0.1:PORT\`"
 	echo "  with pe.yml = \`process_names: [{name: \"{{.Comm}}\", cmdline: ['.+']}]\`, one GET /metrics per cycle"
