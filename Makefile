@@ -7,7 +7,7 @@
 #   make bench-agent   sampling cost against prometheus-process-exporter (see bench/)
 #   make fuzz-config   the config loader under libFuzzer, FUZZ_SECONDS=60 by default
 #   make test-kernels  the BPF tests under qemu on Debian's 6.1 and 6.12 and on the host's kernel
-#   make install       PREFIX=/usr/local DESTDIR=
+#   make install       PREFIX=/usr/local DESTDIR= (make uninstall: the same variables)
 
 VERSION  := 0.1.0
 O        ?= build
@@ -227,10 +227,18 @@ install: $(O)/memagent $(GENGC_INSTALL_DEPS)
 		$(O)/memagent --print-default-config >$(DESTDIR)$(SYSCONFDIR)/memagent/memagent.json; }
 	$(GENGC_INSTALL)
 
+# Removes what install put there, the operators' /etc/memagent/memagent.json
+# and the state directory excepted (their data, not ours).
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/memagent $(DESTDIR)$(PREFIX)/lib/systemd/system/memagent.service \
+		$(DESTDIR)$(PREFIX)/lib/sysusers.d/memagent.conf $(DESTDIR)$(PREFIX)/lib/tmpfiles.d/memagent.conf
+	rm -rf $(DESTDIR)$(PREFIX)/share/memagent $(DESTDIR)$(PREFIX)/share/doc/memagent
+	$(GENGC_UNINSTALL)
+
 clean:
 	rm -rf build
 
-.PHONY: all test tests test-kernels install clean
+.PHONY: all test tests test-kernels install uninstall clean
 .DELETE_ON_ERROR:
 
 -include $(shell find $(O) -name '*.d' 2>/dev/null)

@@ -9,10 +9,11 @@ pkgs_build="gcc make pkg-config libc6-dev clang llvm bpftool libbpf-dev libelf-d
 # promtool and the server come with `prometheus`; curl and jq drive the
 # integration tests; procps and util-linux provide pgrep/setsid/flock;
 # qemu-system-x86, busybox-static, kmod and xz-utils boot the kernel matrix
-# (tests/kernels/); libclang-rt-14-dev is the libFuzzer runtime (not pulled
+# (tests/kernels/); strace records the syscalls the unit must allow
+# (tests/it_syscalls.sh); libclang-rt-14-dev is the libFuzzer runtime (not pulled
 # in without recommends).
 pkgs_test="prometheus curl jq procps util-linux iproute2 systemd qemu-system-x86 busybox-static
-    kmod xz-utils libclang-rt-14-dev"
+    kmod xz-utils libclang-rt-14-dev strace"
 pkgs_bench="libgc-dev prometheus-process-exporter prometheus-node-exporter hyperfine"
 
 want=""
