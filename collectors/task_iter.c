@@ -71,7 +71,7 @@ int task_iter_new(size_t max_procs, struct task_iter **ret, struct bpf_failure *
 		err = -ENOMEM;
 		goto fail;
 	}
-	t->skel = task_iter_bpf__open();
+	t->skel = task_iter_bpf__open_opts(bpf_support_open_opts());
 	if (!t->skel) {
 		err = bpf_support_libbpf_error(-errno, "task_iter", "open", f);
 		goto fail;

@@ -68,6 +68,21 @@ sed 's/\\|/|/g' docs/service.md >"$TMP/service.md"
 for item in $(grep '^✗' "$TMP/security" | awk '{print $2}'); do
     grep -qF -- "\`$item\`" "$TMP/service.md" || { fail "exposure_documented_$item" "not in docs/service.md"; }
 done
+# The unit's capabilities are enough for every BPF program: the agent as
+# another user with exactly those (ambient and bounding), no_new_privs set.
+caps=$(sed -n 's/^AmbientCapabilities=//p' "$unit" | tr ' ' '\n' | sed 's/^CAP_/+/' | tr 'A-Z' 'a-z' | paste -sd,)
+check bounding_equals_ambient test "$(sed -n 's/^AmbientCapabilities=//p' "$unit")" = "$(sed -n 's/^CapabilityBoundingSet=//p' "$unit")"
+if [ "$(id -u)" != 0 ] || ! command -v setpriv >/dev/null; then
+    skip bpf_with_unit_caps "needs root and setpriv"
+elif ! "$MEMAGENT" --probe >"$TMP/probe.root" 2>&1; then
+    if [ -n "${CI:-}" ]; then fail bpf_with_unit_caps "BPF unavailable even as root: $(grep unavailable "$TMP/probe.root" | head -3)"
+    else skip bpf_with_unit_caps "BPF unavailable here even as root"; fi
+else
+    setpriv --reuid=daemon --regid="$(id -g daemon)" --clear-groups --inh-caps="$caps" --ambient-caps="$caps" \
+        --bounding-set=-all,"$caps" --no-new-privs "$MEMAGENT" --probe >"$TMP/probe.unit" 2>&1
+    check bpf_with_unit_caps test $? -eq 0
+    grep unavailable "$TMP/probe.unit" | sed 's/^/    /'
+fi
 check no_sys_admin_no_net_admin bash -c "! grep -E '^(Ambient|CapabilityBounding).*CAP_(SYS|NET)_ADMIN' '$unit'"
 check address_families_netlink grep -qE '^RestrictAddressFamilies=.*AF_NETLINK' "$unit"
 check state_directory grep -qx 'StateDirectory=memagent' "$unit"
