@@ -220,6 +220,7 @@ install: $(O)/memagent $(GENGC_INSTALL_DEPS)
 	install -D -m 0644 systemd/memagent.sysusers.conf $(DESTDIR)$(PREFIX)/lib/sysusers.d/memagent.conf
 	install -D -m 0644 systemd/memagent.tmpfiles.conf $(DESTDIR)$(PREFIX)/lib/tmpfiles.d/memagent.conf
 	install -D -m 0644 systemd/memagent.json $(DESTDIR)$(PREFIX)/share/memagent/example.json
+	install -D -m 0644 systemd/memagent-usdt.conf $(DESTDIR)$(PREFIX)/share/memagent/usdt.conf
 	install -d $(DESTDIR)$(PREFIX)/share/doc/memagent
 	install -m 0644 README.md docs/*.md $(DESTDIR)$(PREFIX)/share/doc/memagent/
 	[ -e $(DESTDIR)$(SYSCONFDIR)/memagent/memagent.json ] || { \

@@ -30,8 +30,10 @@ periods_pass() {
     wait_until 20 awk -v a="$up0" -v n="$1" '{ exit !($1 - a >= n / 10) }' /proc/uptime
 }
 
-cat >"$TMP/live.json" <<'JSON'
-{ "targets": [ { "name": "first", "match": { "comm": "memagent" } } ] }
+# Targets match one process of the test's, whatever else runs on the host.
+start_memhog 1 || { fail memhog_start; finish; }
+cat >"$TMP/live.json" <<JSON
+{ "targets": [ { "name": "first", "match": { "pid": $HOG_PID } } ] }
 JSON
 stall=$TMP/stall
 # The first tick is held by the hook: READY=1 must wait for it.
@@ -52,8 +54,8 @@ check watchdog_pings_between_samples wait_until 20 count_at_least 5 'WATCHDOG=1'
 check watchdog_pings_not_samples test "$(samples)" = 1
 
 # --- reload: RELOADING=1 (with MONOTONIC_USEC) and then READY=1 ----------------
-cat >"$TMP/live.json" <<'JSON'
-{ "targets": [ { "name": "second", "match": { "comm": "memagent" } } ] }
+cat >"$TMP/live.json" <<JSON
+{ "targets": [ { "name": "second", "match": { "pid": $HOG_PID } } ] }
 JSON
 kill -HUP "$AGENT_PID"
 check reload_ready_again wait_until 20 count_at_least 2 'READY=1'
