@@ -10,10 +10,11 @@ pkgs_build="gcc make pkg-config libc6-dev clang llvm bpftool libbpf-dev libelf-d
 # integration tests; procps and util-linux provide pgrep/setsid/flock;
 # qemu-system-x86, busybox-static, kmod and xz-utils boot the kernel matrix
 # (tests/kernels/); strace records the syscalls the unit must allow
-# (tests/it_syscalls.sh); libclang-rt-14-dev is the libFuzzer runtime (not pulled
+# (tests/it_syscalls.sh); python3 is the nobody server of tests/it_service.sh;
+# libclang-rt-14-dev is the libFuzzer runtime (not pulled
 # in without recommends).
 pkgs_test="prometheus curl jq procps util-linux iproute2 systemd qemu-system-x86 busybox-static
-    kmod xz-utils libclang-rt-14-dev strace"
+    kmod xz-utils libclang-rt-14-dev strace python3"
 pkgs_bench="libgc-dev prometheus-process-exporter prometheus-node-exporter hyperfine"
 
 want=""

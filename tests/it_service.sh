@@ -24,7 +24,14 @@ if [ -z "${MEMAGENT_RELEASE:-}" ]; then
     skip service_guest "no release build beside $BUILD: the unit runs the release binary"
     finish
 fi
-tests/kernels/systemd_guest.sh "$BUILD" tests/kernels/service_checks.sh "${SERVICE_KERNEL:-debian-6.12}" \
+# make install here, into a DESTDIR the guest lays onto its root.
+stage=$TMP/stage
+if ! make -s O="$(dirname "$MEMAGENT_RELEASE")" install DESTDIR="$stage" PREFIX=/usr/local >"$TMP/install.log" 2>&1; then
+    fail make_install_stage "$(tail -5 "$TMP/install.log")"
+    finish
+fi
+chmod 0755 "$TMP"
+GUEST_STAGE=$stage tests/kernels/systemd_guest.sh "$BUILD" tests/kernels/service_checks.sh "${SERVICE_KERNEL:-debian-6.12}" \
     >"$TMP/guest.out" 2>"$TMP/guest.err"
 rc=$?
 cat "$TMP/guest.out"

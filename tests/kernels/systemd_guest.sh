@@ -10,7 +10,8 @@
 #
 #   tests/kernels/systemd_guest.sh BUILD_DIR CHECKS [KERNEL]
 #     KERNEL: debian-6.12 (default) | debian-6.1
-#   SYSTEMD_GUEST_TIMEOUT (default 300 s), MATRIX_ACCEL as for matrix.sh.
+#   SYSTEMD_GUEST_TIMEOUT (default 480 s), MATRIX_ACCEL as for matrix.sh;
+#   GUEST_STAGE, a folder the checks may use (passed on as is).
 # Exit status: 0 when the checks ran and printed no FAIL line.
 set -u
 build=${1:?usage: tests/kernels/systemd_guest.sh BUILD_DIR CHECKS [KERNEL]}
@@ -20,7 +21,10 @@ checks=$(cd "$(dirname "$checks")" && pwd)/$(basename "$checks")
 MATRIX_FUNCTIONS_ONLY=1
 # shellcheck source=tests/kernels/matrix.sh
 . "$(dirname "$0")/matrix.sh" "$build" "$kernel_name"
-limit=${SYSTEMD_GUEST_TIMEOUT:-300}
+# A hang guard, not a budget: unloaded, boot and checks take under two
+# minutes under plain emulation; a machine shared with other builds can
+# triple that.
+limit=${SYSTEMD_GUEST_TIMEOUT:-480}
 
 pkg=$(resolve "$kernel_name") || { echo "FAIL guest_kernel: no package matches $(pattern "$kernel_name")"; exit 1; }
 dir=$(fetch "$pkg") || { echo "FAIL guest_kernel: cannot download or unpack $pkg"; exit 1; }
@@ -33,7 +37,7 @@ cp tests/kernels/systemd_pid1.sh "$share/guest.sh"
 cp "$checks" "$share/checks.sh"
 {
     printf 'GUEST_SRC=%q\nGUEST_BUILD=%q\nGUEST_CI=%q\n' "$src" "$build" "${CI:-}"
-    printf 'GUEST_RELEASE=%q\n' "${MEMAGENT_RELEASE:-}"
+    printf 'GUEST_RELEASE=%q\nGUEST_STAGE=%q\n' "${MEMAGENT_RELEASE:-}" "${GUEST_STAGE:-}"
 } >"$share/env"
 cpu=max
 [ "$accel" = kvm ] && cpu=host

@@ -28,6 +28,7 @@ After=basic.target
 Type=oneshot
 WorkingDirectory=$GUEST_SRC
 Environment=GUEST_SRC=$GUEST_SRC GUEST_BUILD=$GUEST_BUILD GUEST_RELEASE=$GUEST_RELEASE CI=$GUEST_CI
+Environment=GUEST_STAGE=$GUEST_STAGE
 Environment=PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root
 ExecStart=/bin/bash -c '/bin/bash /.matrix/checks.sh >/.matrix/checks.out 2>/.matrix/checks.err; echo \$? >/.matrix/checks.rc'
 ExecStartPost=/bin/sh -c 'sync; echo o >/proc/sysrq-trigger'
