@@ -388,11 +388,12 @@ static int run(const struct options *o)
 
 	if (o->no_bpf && strcmp(o->proc_root, "/proc") == 0)
 		log_notice("bpf disabled by --no-bpf: running on /proc alone");
+	tick(s, h);
+	/* Serving, and ready, once the first sample is: /metrics answers 503
+	 * before it, so a scrape after this line (or after `systemctl start`
+	 * returns) sees numbers. */
 	log_notice("memagent %s: configuration %s, interval %u ms, serving http://%s/metrics",
 		   MEMAGENT_VERSION, cfg->source, cfg->interval_ms, httpd_address(h));
-	tick(s, h);
-	/* Ready once the first sample is served: a scrape from now on sees
-	 * numbers, and `systemctl start` returns only then. */
 	tell_status(&nt, cfg, h, "");
 
 	/* The watchdog is pinged from this wait, whatever the sample interval

@@ -36,15 +36,22 @@ cat >"$TMP/live.json" <<JSON
 { "targets": [ { "name": "first", "match": { "pid": $HOG_PID } } ] }
 JSON
 stall=$TMP/stall
-# The first tick is held by the hook: READY=1 must wait for it.
+# The first tick is held by the hook: READY=1 (and the "serving" line
+# start_agent waits for) must wait for it. An hour between samples: every
+# WATCHDOG=1 seen comes from the wait.
 touch "$stall"
-# An hour between samples: every WATCHDOG=1 seen comes from the wait.
+AGENT_LOG=$TMP/agent.log
 NOTIFY_SOCKET=$sock WATCHDOG_USEC=200000 MEMAGENT_TEST_STALL=$stall \
-    start_agent --interval 3600000 --config "$TMP/live.json" || { fail agent_start; finish; }
+    "$MEMAGENT" --listen 127.0.0.1:0 --interval 3600000 --config "$TMP/live.json" 2>"$AGENT_LOG" &
+AGENT_PID=$!
+PIDS+=("$AGENT_PID")
 check first_tick_held wait_until 20 grep -q 'sampling loop stalled' "$AGENT_LOG"
 check no_ready_before_first_sample test "$(count 'READY=1')" = 0
+check not_serving_before_first_sample bash -c "! grep -q 'serving http://' '$AGENT_LOG'"
 rm -f "$stall"
 check ready_after_first_sample wait_until 20 grep -q 'READY=1' "$msgs"
+wait_until 20 grep -q 'serving http://' "$AGENT_LOG" || { fail agent_serving "$(cat "$AGENT_LOG")"; finish; }
+AGENT_ADDR=$(grep -o 'serving http://[^/]*' "$AGENT_LOG" | head -1 | sed 's|serving http://||')
 check ready_sample_served samples_at_least 1
 check ready_has_status grep -qE 'READY=1\|STATUS=serving http://[^ ]+/metrics: 1 target every 3600000 ms' "$msgs"
 check ready_once test "$(count 'READY=1')" = 1
