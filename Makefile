@@ -9,7 +9,7 @@
 #   make fuzz-config   the config loader under libFuzzer, FUZZ_SECONDS=60 by default
 #   make test-leaks    the leak rules on every fixture and every example run (docs/leaks.md)
 #   make test-kernels  the BPF tests under qemu on Debian's 6.1 and 6.12 and on the host's kernel
-#   make install       PREFIX=/usr/local DESTDIR=
+#   make install       PREFIX=/usr/local DESTDIR= (make uninstall: the same variables)
 
 VERSION  := 0.1.0
 O        ?= build
@@ -257,6 +257,7 @@ install: $(O)/memagent $(GENGC_INSTALL_DEPS)
 	install -D -m 0644 systemd/memagent.json $(DESTDIR)$(PREFIX)/share/memagent/example.json
 	install -D -m 0644 systemd/memagent.rules.yml $(DESTDIR)$(PREFIX)/share/memagent/memagent.rules.yml
 	install -D -m 0644 examples/grafana/memagent.json $(DESTDIR)$(PREFIX)/share/memagent/grafana-dashboard.json
+	install -D -m 0644 systemd/memagent-usdt.conf $(DESTDIR)$(PREFIX)/share/memagent/usdt.conf
 	install -d $(DESTDIR)$(PREFIX)/share/doc/memagent
 	install -m 0644 README.md docs/*.md $(DESTDIR)$(PREFIX)/share/doc/memagent/
 	[ -e $(DESTDIR)$(SYSCONFDIR)/memagent/memagent.json ] || { \
@@ -264,10 +265,18 @@ install: $(O)/memagent $(GENGC_INSTALL_DEPS)
 		$(O)/memagent --print-default-config >$(DESTDIR)$(SYSCONFDIR)/memagent/memagent.json; }
 	$(GENGC_INSTALL)
 
+# Removes what install put there, the operators' /etc/memagent/memagent.json
+# and the state directory excepted (their data, not ours).
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/memagent $(DESTDIR)$(PREFIX)/lib/systemd/system/memagent.service \
+		$(DESTDIR)$(PREFIX)/lib/sysusers.d/memagent.conf $(DESTDIR)$(PREFIX)/lib/tmpfiles.d/memagent.conf
+	rm -rf $(DESTDIR)$(PREFIX)/share/memagent $(DESTDIR)$(PREFIX)/share/doc/memagent
+	$(GENGC_UNINSTALL)
+
 clean:
 	rm -rf build
 
-.PHONY: all examples test tests test-leaks test-kernels install clean
+.PHONY: all examples test tests test-leaks test-kernels install uninstall clean
 .DELETE_ON_ERROR:
 
 -include $(shell find $(O) -name '*.d' 2>/dev/null)

@@ -4,6 +4,7 @@
 #define MEMAGENT_LOG_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 /* syslog priorities, as the journal reads them from a "<N>" prefix. */
 enum log_level {
@@ -18,7 +19,13 @@ enum log_level {
  * priority prefixes instead of a level word. verbose enables debug lines. */
 void log_init(bool verbose);
 
+/* Writes one line to stderr. Errors and warnings are rate-limited per call
+ * site (format string): 10 lines per 30 s, the rest dropped and counted;
+ * the site's next line says how many. Thread-safe. */
 void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Lines dropped by the rate limit so far (memagent_log_suppressed_total). */
+uint64_t log_suppressed_total(void);
 
 #define log_error(...) log_msg(LOG_LEVEL_ERR, __VA_ARGS__)
 #define log_warning(...) log_msg(LOG_LEVEL_WARNING, __VA_ARGS__)

@@ -14,6 +14,7 @@
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/timerfd.h>
+#include <time.h>
 #include <sysexits.h>
 #include <unistd.h>
 
@@ -24,6 +25,7 @@
 #include "httpd.h"
 #include "listen.h"
 #include "log.h"
+#include "notify.h"
 #include "probe.h"
 #include "promtext.h"
 #include "registry.h"
@@ -163,9 +165,30 @@ static int arm_timer(int tfd, unsigned interval_ms)
  * sinks keep the rest on disk). */
 #define SINKS_FLUSH_DEADLINE_MS 5000
 
+/* A test hook, off unless $MEMAGENT_TEST_STALL names a file: while that
+ * file exists a tick does not return, as a sampling loop stuck in a read
+ * would not (tests/it_notify.sh, the watchdog test of tests/it_service.sh).
+ * The HTTP thread keeps serving meanwhile. */
+static const char *stall_path;
+
+static void stall_while_asked(void)
+{
+	const struct timespec step = { 0, 100 * 1000000L };
+
+	if (!stall_path || access(stall_path, F_OK) != 0)
+		return;
+	log_notice("test hook: sampling loop stalled while %s exists", stall_path);
+	while (access(stall_path, F_OK) == 0)
+		nanosleep(&step, NULL);
+	log_notice("test hook: sampling loop resumed");
+}
+
 static void tick(struct sampler *s, struct httpd *h, struct sinks *sk, struct alerting *al)
 {
-	struct snapshot *snap = sampler_tick(s);
+	struct snapshot *snap;
+
+	stall_while_asked();
+	snap = sampler_tick(s);
 
 	if (!snap) {
 		log_error("sample failed: out of memory");
@@ -275,10 +298,31 @@ static int reserve(const struct config *cur, const struct config *next, struct h
 	return r;
 }
 
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* The line `systemctl status` shows: what is served and from what. */
+static void tell_status(const struct notify *n, const struct config *cfg, const struct httpd *h,
+			const char *prefix)
+{
+	char st[384];
+
+	snprintf(st, sizeof(st), "%sserving %s://%s/metrics: %zu target%s every %u ms (%s)", prefix,
+		 httpd_scheme(h), httpd_address(h), cfg->targets.n, cfg->targets.n == 1 ? "" : "s", cfg->interval_ms,
+		 cfg->source);
+	notify_ready(n, st);
+}
+
 /* Reloads the configuration file. Everything that can fail (parsing,
  * binding a new address) happens before anything changes, so a failure
- * leaves the running configuration and server untouched. Returns 0, or
- * -EADDRNOTAVAIL when the agent no longer serves at all. */
+ * leaves the running configuration and server untouched. Returns 0 when
+ * reloaded, 1 when the running configuration was kept, or -EADDRNOTAVAIL
+ * when the agent no longer serves at all. */
 static int reload(const struct options *o, struct config **cfg, struct sampler *s,
 		  struct httpd **h, struct registry *reg, struct sinks *sk, struct push *push,
 		  struct extra *x, int tfd, int efd)
@@ -292,21 +336,21 @@ static int reload(const struct options *o, struct config **cfg, struct sampler *
 	if (load_config(o, &next) < 0) {
 		log_error("reload failed; keeping the running configuration");
 		sampler_note_reload(s, false);
-		return 0;
+		return 1;
 	}
 	/* Certificates and keys are read again on every reload. */
 	if (web_new(&next->web, &web, err, sizeof(err)) < 0) {
 		log_error("reload failed: web: %s; keeping the running configuration", err);
 		config_free(next);
 		sampler_note_reload(s, false);
-		return 0;
+		return 1;
 	}
 	if (alerting_new(next, push, &nal, err, sizeof(err)) < 0) {
 		log_error("reload failed: %s; keeping the running configuration", err);
 		web_unref(web);
 		config_free(next);
 		sampler_note_reload(s, false);
-		return 0;
+		return 1;
 	}
 	if ((http_changed(*cfg, next) || web_needs_restart(httpd_web(*h), web)) &&
 	    reserve(*cfg, next, h, reg, web, &nh, err, sizeof(err)) < 0) {
@@ -315,7 +359,7 @@ static int reload(const struct options *o, struct config **cfg, struct sampler *
 		alerting_free(nal);
 		config_free(next);
 		sampler_note_reload(s, false);
-		return *h ? 0 : -EADDRNOTAVAIL;
+		return *h ? 1 : -EADDRNOTAVAIL;
 	}
 	/* Sinks of the same name and type keep their queues. */
 	if (sinks_configure(sk, next->sinks, next->n_sinks, err, sizeof(err)) < 0) {
@@ -325,7 +369,7 @@ static int reload(const struct options *o, struct config **cfg, struct sampler *
 		alerting_free(nal);
 		config_free(next);
 		sampler_note_reload(s, false);
-		return 0;
+		return 1;
 	}
 	sampler_reconfigure(s, next);
 	/* Alert state starts afresh with the new rules (docs/alerts.md). */
@@ -372,13 +416,21 @@ static int run(const struct options *o)
 	struct push *push = NULL;
 	struct sinks *sk = NULL;
 	struct extra x = { NULL, NULL };
-	int sfd = -1, tfd = -1, efd = -1, ret = EXIT_FAILURE, r;
+	int sfd = -1, tfd = -1, efd = -1, ret = EXIT_FAILURE, ping_ms, r;
+	struct notify nt;
+	uint64_t next_ping;
 	sigset_t mask;
 	char err[256];
 
 	if (load_config(o, &cfg) < 0)
 		return EX_CONFIG;
 	raise_nofile();
+	/* Before libmicrohttpd's thread starts: notify_init reads environ. */
+	r = notify_init(&nt);
+	if (r < 0)
+		log_warning("NOTIFY_SOCKET unusable, the service manager will not hear from us: %s",
+			    strerror(-r));
+	stall_path = getenv("MEMAGENT_TEST_STALL");
 
 	/* Signals are read from a signalfd; block them before libmicrohttpd
 	 * starts its thread so that thread inherits the mask. */
@@ -446,14 +498,33 @@ static int run(const struct options *o)
 
 	if (o->no_bpf && strcmp(o->proc_root, "/proc") == 0)
 		log_notice("bpf disabled by --no-bpf: running on /proc alone");
+	tick(s, h, sk, x.al);
+	/* Serving, and ready, once the first sample is: /metrics answers 503
+	 * before it, so a scrape after this line (or after `systemctl start`
+	 * returns) sees numbers. */
 	log_notice("memagent %s: configuration %s, interval %u ms, serving %s://%s/metrics",
 		   MEMAGENT_VERSION, cfg->source, cfg->interval_ms, httpd_scheme(h), httpd_address(h));
-	tick(s, h, sk, x.al);
+	tell_status(&nt, cfg, h, "");
 
+	/* The watchdog is pinged from this wait, whatever the sample interval
+	 * (an hour is allowed): the wait never outlasts half the watchdog's
+	 * period, and a tick that does not return stops the pings. */
+	ping_ms = notify_watchdog_interval_ms(&nt);
+	next_ping = now_ms();
 	for (;;) {
 		struct epoll_event evs[8];
-		int n = epoll_wait(efd, evs, 8, -1);
+		int timeout = -1, n;
 
+		if (ping_ms > 0) {
+			uint64_t now = now_ms();
+
+			if (now >= next_ping) {
+				notify_watchdog(&nt);
+				next_ping = now + (uint64_t)ping_ms;
+			}
+			timeout = (int)(next_ping - now);
+		}
+		n = epoll_wait(efd, evs, 8, timeout);
 		if (n < 0 && errno != EINTR) {
 			log_error("epoll_wait: %s", strerror(errno));
 			goto out;
@@ -474,9 +545,14 @@ static int run(const struct options *o)
 						sampler_rescan(s);
 						tick(s, h, sk, x.al);
 					} else if (si.ssi_signo == SIGHUP) {
-						if (reload(o, &cfg, s, &h, reg, sk, push, &x, tfd, efd) < 0)
+						notify_reloading(&nt);
+						r = reload(o, &cfg, s, &h, reg, sk, push, &x, tfd, efd);
+						if (r < 0)
 							goto out;
+						tell_status(&nt, cfg, h,
+							    r ? "reload failed, kept the running configuration; " : "");
 					} else {
+						notify_stopping(&nt);
 						log_notice("stopping on signal %u", si.ssi_signo);
 						ret = EXIT_SUCCESS;
 						goto out;
@@ -488,6 +564,7 @@ static int run(const struct options *o)
 		}
 	}
 out:
+	notify_done(&nt);
 	if (efd >= 0)
 		close(efd);
 	if (tfd >= 0)

@@ -62,8 +62,13 @@ static const struct metric_desc m_build = {
 	"memagent_build_info", METRIC_GAUGE, NULL,
 	"Always 1; the version label names the build.",
 };
+static const struct metric_desc m_log_suppressed = {
+	"memagent_log_suppressed_total", METRIC_COUNTER, NULL,
+	"Error and warning lines the log's rate limit dropped (10 per call site per 30 s pass).",
+};
 static const struct metric_desc *const self_metrics[] = {
-	&m_samples, &m_sample_duration, &m_duration, &m_errors, &m_up, &m_reloads, &m_build, NULL,
+	&m_samples, &m_sample_duration, &m_duration, &m_errors, &m_up, &m_reloads, &m_build,
+	&m_log_suppressed, NULL,
 };
 
 struct slot {
@@ -250,6 +255,7 @@ static int add_self(struct sampler *s, struct snapshot *snap, double sample_s)
 	r |= snapshot_add(snap, &m_reloads, (double)s->reloads_ok, ok);
 	r |= snapshot_add(snap, &m_reloads, (double)s->reloads_failed, failed);
 	r |= snapshot_add(snap, &m_build, 1, build);
+	r |= snapshot_add(snap, &m_log_suppressed, (double)log_suppressed_total(), NULL);
 	if (s->extra)
 		r |= s->extra(s->extra_arg, snap);
 	return r < 0 ? -ENOMEM : 0;

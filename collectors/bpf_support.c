@@ -279,6 +279,17 @@ static int caps(bool *ret_bpf, bool *ret_perfmon, bool *ret_admin)
 	return 0;
 }
 
+const struct bpf_object_open_opts *bpf_support_open_opts(void)
+{
+	static struct bpf_object_open_opts opts = { .sz = sizeof(opts) };
+	bool bpf = false, perfmon = false, admin = false;
+
+	opts.btf_custom_path = NULL;
+	if (caps(&bpf, &perfmon, &admin) == 0 && !admin && access(VMLINUX_BTF, R_OK) == 0)
+		opts.btf_custom_path = VMLINUX_BTF;
+	return &opts;
+}
+
 static int check_privilege(char *why, size_t whylen)
 {
 	bool bpf, perfmon, admin;

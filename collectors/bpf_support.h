@@ -101,6 +101,15 @@ struct bpf_failure {
 int bpf_support_check(const char *program, const char *tracepoint, int *ret_nargs,
 		      struct bpf_failure *f);
 
+/* The options every module opens its skeleton with (X_bpf__open_opts()).
+ * Without CAP_SYS_ADMIN (the service: CAP_BPF and CAP_PERFMON only) they
+ * name the kernel's BTF as the CO-RE target explicitly: libbpf 1.1 (Debian
+ * 12) otherwise also walks the modules' BTF when a type is absent from
+ * vmlinux (every bpf_core_type_exists() probe of an old field), and the
+ * walk (BPF_BTF_GET_NEXT_ID) needs CAP_SYS_ADMIN, failing the whole load
+ * with EPERM. Our programs read no module's types. Borrowed, static. */
+const struct bpf_object_open_opts *bpf_support_open_opts(void);
+
 /* Loads an opened skeleton whose rodata the module has set, and attaches
  * it: picks for each program the variant this kernel runs (NAME, or
  * NAME_portable without the bpf_rdonly_cast kfunc: bpf/task_mem_abi.h; a

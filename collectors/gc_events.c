@@ -60,6 +60,7 @@ struct state {
 	size_t n_t, cap_t;
 	struct pidscan *scan;           /* which pids to look at, when */
 	struct pollfd *polls;           /* per tracked pid, cap_t of them */
+	uint64_t attach_failed;         /* refused attaches since the last read */
 	char buf[65536];
 };
 
@@ -83,7 +84,14 @@ static bool offer(struct state *st, const char *path)
 	char abs[PATH_MAX];
 
 	snprintf(abs, sizeof(abs), "%s/%s", st->ctx->proc_root, path);
-	return gc_usdt_attach(st->usdt, abs, sb.st_dev, sb.st_ino) >= 0;
+	int r = gc_usdt_attach(st->usdt, abs, sb.st_dev, sb.st_ino);
+
+	/* A file with the probe the kernel would not let us attach to (the
+	 * uprobe PMU wants CAP_SYS_ADMIN on current kernels: docs/service.md)
+	 * is counted, not silently missing. */
+	if (r < 0 && r != -ENOENT)
+		st->attach_failed++;
+	return r >= 0;
 }
 
 /* Does pid run a file with the probe (its executable, or a libgengc.so it maps)? */
@@ -197,6 +205,8 @@ static int collector_read(void *state, struct snapshot *snap, struct collector_e
 		return r;
 	if (r < 0)
 		err->n[COLLECTOR_UNREADABLE]++;
+	err->n[COLLECTOR_BPF] += st->attach_failed;
+	st->attach_failed = 0;
 	for (size_t i = 0; i < st->n_t; i++) {
 		char pid_s[16];
 		const char *lv[] = { "target", st->t[i].comm, "pid", pid_s, "kind", NULL, NULL };

@@ -45,7 +45,7 @@ int gc_usdt_new(struct gc_usdt **ret, struct bpf_failure *f)
 	o = calloc(1, sizeof(*o));
 	if (!o)
 		return -ENOMEM;
-	o->skel = gc_usdt_bpf__open();
+	o->skel = gc_usdt_bpf__open_opts(bpf_support_open_opts());
 	if (!o->skel) {
 		err = bpf_support_libbpf_error(-errno, "gc_usdt", "open", f);
 		goto fail;

@@ -87,7 +87,7 @@ int mark_victim_new(size_t ring_bytes, struct mark_victim **ret, struct bpf_fail
 	if (!o)
 		return -ENOMEM;
 	o->page_size = (size_t)sysconf(_SC_PAGESIZE);
-	o->skel = mark_victim_bpf__open();
+	o->skel = mark_victim_bpf__open_opts(bpf_support_open_opts());
 	if (!o->skel) {
 		err = bpf_support_libbpf_error(-errno, "mark_victim", "open", f);
 		goto fail;

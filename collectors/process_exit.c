@@ -99,7 +99,7 @@ int process_exit_new(size_t ring_bytes, struct process_exit **ret, struct bpf_fa
 	if (!x)
 		return -ENOMEM;
 	x->page_size = (size_t)sysconf(_SC_PAGESIZE);
-	x->skel = process_exit_bpf__open();
+	x->skel = process_exit_bpf__open_opts(bpf_support_open_opts());
 	if (!x->skel) {
 		err = bpf_support_libbpf_error(-errno, "sched_process_exit", "open", f);
 		goto fail;

@@ -98,7 +98,7 @@ int rss_stat_new(size_t max_watch, struct rss_stat **ret, struct bpf_failure *f)
 	r->cap = max_watch;
 	r->page_size = (size_t)sysconf(_SC_PAGESIZE);
 
-	r->skel = rss_stat_bpf__open();
+	r->skel = rss_stat_bpf__open_opts(bpf_support_open_opts());
 	if (!r->skel) {
 		err = bpf_support_libbpf_error(-errno, "rss_stat", "open", f);
 		goto fail;

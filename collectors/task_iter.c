@@ -95,7 +95,7 @@ static int load(struct task_iter *t, unsigned ncpu, bool walk, struct bpf_failur
 {
 	int err;
 
-	t->skel = task_iter_bpf__open();
+	t->skel = task_iter_bpf__open_opts(bpf_support_open_opts());
 	if (!t->skel)
 		return bpf_support_libbpf_error(-errno, "task_iter", "open", f);
 	t->skel->rodata->nr_cpus = (__u32)ncpu;

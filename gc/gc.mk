@@ -48,6 +48,9 @@ GENGC_INSTALL = install -D -m 0644 gc/gengc.h $(DESTDIR)$(PREFIX)/include/gengc.
 	install -D -m 0755 $(GENGC_SO) $(DESTDIR)$(PREFIX)/lib/libgengc.so.0 && \
 	ln -sf libgengc.so.0 $(DESTDIR)$(PREFIX)/lib/libgengc.so && \
 	install -D -m 0644 $(GENGC_PC) $(DESTDIR)$(PREFIX)/lib/pkgconfig/gengc.pc
+GENGC_UNINSTALL = rm -f $(DESTDIR)$(PREFIX)/include/gengc.h $(DESTDIR)$(PREFIX)/include/gengc_telemetry.h \
+	$(DESTDIR)$(PREFIX)/lib/libgengc.a $(DESTDIR)$(PREFIX)/lib/libgengc.so.0 $(DESTDIR)$(PREFIX)/lib/libgengc.so \
+	$(DESTDIR)$(PREFIX)/lib/pkgconfig/gengc.pc
 
 # A long randomized run for manual use (not part of make test):
 #   make soak-gc [GENGC_SOAK_ROUNDS=N] [GENGC_STRESS_SEED=S]

@@ -13,10 +13,12 @@ pkgs_build="gcc make pkg-config libc6-dev clang llvm bpftool libbpf-dev libelf-d
 # qemu-system-x86, busybox-static, kmod and xz-utils boot the kernel matrix
 # (tests/kernels/); libclang-rt-14-dev is the libFuzzer runtime (not pulled
 # in without recommends); the push sinks' receivers (tests/it_sinks.sh) are
-# victoria-metrics, influxdb and prometheus-pushgateway.
+# victoria-metrics, influxdb and prometheus-pushgateway; strace records the
+# syscalls the unit must allow (tests/it_syscalls.sh); python3 is the nobody
+# server of tests/it_service.sh.
 pkgs_test="prometheus curl jq openssl procps util-linux iproute2 systemd qemu-system-x86 busybox-static
     kmod xz-utils libclang-rt-14-dev victoria-metrics influxdb prometheus-pushgateway
-    prometheus-alertmanager"
+    prometheus-alertmanager strace python3"
 pkgs_bench="libgc-dev prometheus-process-exporter prometheus-node-exporter hyperfine"
 
 want=""

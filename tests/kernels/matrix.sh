@@ -170,6 +170,9 @@ report() {
     echo "kernel $name (cgroup $layout): ${last:-0 passed, 1 failed, 0 skipped (no verdict)}"
 }
 
+# Sourced for its functions (tests/kernels/systemd_guest.sh): stop here.
+[ -n "${MATRIX_FUNCTIONS_ONLY:-}" ] && return 0
+
 share=$cache/share.$$
 trap '[ -n "${MATRIX_KEEP:-}" ] || rm -rf "$share"' EXIT
 status=0

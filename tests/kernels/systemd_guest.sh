@@ -1,0 +1,61 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# Boots the host's own systemd as PID 1 of a qemu guest and runs a command
+# there as a service: the kernel matrix's guest (tests/kernels/matrix.sh:
+# Debian's kernel, downloaded once into build/kernels; the host's root over
+# 9p, read-only, under a tmpfs overlay), but with systemd_pid1.sh handed
+# over to instead of guest.sh. That script writes a unit running CHECKS
+# (a script, run as root by systemd, cwd the tree) and execs systemd; what
+# CHECKS prints comes back on stdout, then the guest powers off.
+#
+#   tests/kernels/systemd_guest.sh BUILD_DIR CHECKS [KERNEL]
+#     KERNEL: debian-6.12 (default) | debian-6.1
+#   SYSTEMD_GUEST_TIMEOUT (default 480 s), MATRIX_ACCEL as for matrix.sh;
+#   GUEST_STAGE, a folder the checks may use (passed on as is).
+# Exit status: 0 when the checks ran and printed no FAIL line.
+set -u
+build=${1:?usage: tests/kernels/systemd_guest.sh BUILD_DIR CHECKS [KERNEL]}
+checks=${2:?usage: tests/kernels/systemd_guest.sh BUILD_DIR CHECKS [KERNEL]}
+kernel_name=${3:-debian-6.12}
+checks=$(cd "$(dirname "$checks")" && pwd)/$(basename "$checks")
+MATRIX_FUNCTIONS_ONLY=1
+# shellcheck source=tests/kernels/matrix.sh
+. "$(dirname "$0")/matrix.sh" "$build" "$kernel_name"
+# A hang guard, not a budget: unloaded, boot and checks take under two
+# minutes under plain emulation; a machine shared with other builds can
+# triple that.
+limit=${SYSTEMD_GUEST_TIMEOUT:-480}
+
+pkg=$(resolve "$kernel_name") || { echo "FAIL guest_kernel: no package matches $(pattern "$kernel_name")"; exit 1; }
+dir=$(fetch "$pkg") || { echo "FAIL guest_kernel: cannot download or unpack $pkg"; exit 1; }
+accel=$(accel_for "$dir")
+share=$cache/systemd-share.$$
+trap '[ -n "${MATRIX_KEEP:-}" ] || rm -rf "$share"' EXIT
+rm -rf "$share"
+mkdir -p "$share"
+cp tests/kernels/systemd_pid1.sh "$share/guest.sh"
+cp "$checks" "$share/checks.sh"
+{
+    printf 'GUEST_SRC=%q\nGUEST_BUILD=%q\nGUEST_CI=%q\n' "$src" "$build" "${CI:-}"
+    printf 'GUEST_RELEASE=%q\nGUEST_STAGE=%q\n' "${MEMAGENT_RELEASE:-}" "${GUEST_STAGE:-}"
+} >"$share/env"
+cpu=max
+[ "$accel" = kvm ] && cpu=host
+t0=$SECONDS
+timeout --kill-after=5 "$limit" qemu-system-x86_64 -accel "$accel" -cpu "$cpu" -m 2G -smp 2 \
+    -nographic -no-reboot -monitor none -serial "file:$share/console" \
+    -kernel "$(ls "$dir"/boot/vmlinuz-* | head -1)" -initrd "$dir/initramfs.cpio.gz" \
+    -append "console=ttyS0 panic=-1 quiet loglevel=3 rw systemd.show_status=0" \
+    -virtfs "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap" \
+    -virtfs "local,path=$share,mount_tag=matrix,security_model=none,multidevs=remap" \
+    </dev/null >"$share/qemu.out" 2>&1
+log "systemd guest ($pkg, $accel): $((SECONDS - t0)) s"
+mkdir -p "$cache/logs/systemd"
+cp -r "$share/." "$cache/logs/systemd/" 2>/dev/null
+if [ ! -e "$share/checks.rc" ]; then
+    echo "FAIL guest_ran_checks: the checks did not finish within $limit s (logs in build/kernels/logs/systemd)"
+    tail -30 "$share/console" "$share/checks.out" 2>/dev/null | sed 's/^/    /'
+    exit 1
+fi
+cat "$share/checks.out"
+! grep -q '^FAIL ' "$share/checks.out"
