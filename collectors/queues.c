@@ -224,6 +224,13 @@ struct state {
 
 /* ---- small helpers ---------------------------------------------------------- */
 
+/* qsort() that takes an empty (NULL) array. */
+static void sort(void *v, size_t n, size_t sz, int (*cmp)(const void *, const void *))
+{
+	if (n > 1)
+		qsort(v, n, sz, cmp);
+}
+
 static uint64_t now_ns(void)
 {
 	struct timespec ts;
@@ -468,7 +475,7 @@ static struct owner *owner_find(struct state *st, uint64_t ino)
 
 static bool unowned_has(const struct state *st, uint64_t ino)
 {
-	return bsearch(&ino, st->unowned, st->nunowned, sizeof(ino), cmp_u64) != NULL;
+	return st->nunowned && bsearch(&ino, st->unowned, st->nunowned, sizeof(ino), cmp_u64) != NULL;
 }
 
 /* Whether the link text names a POSIX message queue: "/NAME" on mqueue. */
@@ -578,7 +585,7 @@ static int rebuild(struct state *st, struct collector_errors *err)
 			r = scan_fds(st, (int32_t)pid, err);
 	}
 	closedir(d);
-	qsort(st->owners, st->nowners, sizeof(*st->owners), cmp_owner);
+	sort(st->owners, st->nowners, sizeof(*st->owners), cmp_owner);
 	st->nunowned = 0;
 	st->rebuilt_ns = now_ns();
 	st->rebuilt_now = true;
@@ -726,7 +733,7 @@ static int hold_netlink(struct state *st, struct collector_errors *err)
 		st->capunknown ^= st->capunowned;
 		st->capunowned ^= st->capunknown;
 		st->nunknown = 0;
-		qsort(st->unowned, st->nunowned, sizeof(uint64_t), cmp_u64);
+		sort(st->unowned, st->nunowned, sizeof(uint64_t), cmp_u64);
 	}
 	return join(st, err);
 }
@@ -829,7 +836,7 @@ static int emit_sockets(struct state *st, struct snapshot *snap, uint64_t t_ns,
 	size_t nls = 0, capls = 0, i = 0, over = 0;
 	int r = 0;
 
-	qsort(st->holds, st->nholds, sizeof(*st->holds), cmp_hold);
+	sort(st->holds, st->nholds, sizeof(*st->holds), cmp_hold);
 	for (uint32_t t = 0; t < ts->n; t++) {
 		uint64_t rq = 0, wq = 0, unseen = 0;
 		const char *name = ts->v[t].name;
@@ -875,7 +882,7 @@ static int emit_sockets(struct state *st, struct snapshot *snap, uint64_t t_ns,
 	}
 	/* Listeners by label: a port held as IPv4 and IPv6 (or reuseport
 	 * sockets) is one listener, its queues summed. */
-	qsort(ls, nls, sizeof(*ls), cmp_listener);
+	sort(ls, nls, sizeof(*ls), cmp_listener);
 	{
 		size_t kept = 0;
 
@@ -999,7 +1006,7 @@ static int emit_msgqueues(struct state *st, struct snapshot *snap, uint64_t t_ns
 	int r;
 
 	/* POSIX: each queue once per target, read once per sample. */
-	qsort(st->mholds, st->nmholds, sizeof(*st->mholds), cmp_hold);
+	sort(st->mholds, st->nmholds, sizeof(*st->mholds), cmp_hold);
 	for (size_t i = 0; i < st->nmholds; i++) {
 		const struct hold *h = &st->mholds[i];
 		const struct sock_iter_mq *m = &st->mqv[h->idx];
@@ -1041,7 +1048,7 @@ static int emit_msgqueues(struct state *st, struct snapshot *snap, uint64_t t_ns
 	} else if (r != -ENOENT) {
 		count_err(err, r);
 	}
-	qsort(v, n, sizeof(*v), cmp_mq);
+	sort(v, n, sizeof(*v), cmp_mq);
 	{
 		size_t kept = 0;
 
