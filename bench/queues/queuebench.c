@@ -5,9 +5,8 @@
  *
  * Builds the population itself: N sockets (TCP connections over loopback,
  * a few listeners and UDP sockets, UNIX stream pairs, a little data queued
- * in each) made by this process, handed out in contiguous descriptor
- * ranges to `procs` children that hold them and sleep; raises
- * RLIMIT_NOFILE for that. Then, in one run on that population, measures
+ * in each) held by `procs` children that sleep; raises RLIMIT_NOFILE (the
+ * accept queue's other ends pass through this process). Then, in one run on that population, measures
  * CPU time (user + system of the reading process; for ss, of the child)
  * per cycle of:
  *   - the BPF pass alone (sock_iter_read);
@@ -19,10 +18,12 @@
  * queues" section of --md.
  */
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,6 +54,21 @@ static int nrows;
 static int nprocs = 3000, nsockets = 10000;
 static pid_t *kids;
 static long seen_sockets;
+static int host_procs; /* processes on the host during the run, ours included */
+
+static int count_procs(void)
+{
+	struct dirent *de;
+	DIR *d = opendir("/proc");
+	int n = 0;
+
+	if (!d)
+		return -1;
+	while ((de = readdir(d)))
+		n += de->d_name[0] >= '1' && de->d_name[0] <= '9';
+	closedir(d);
+	return n;
+}
 
 static void die(const char *what, int err)
 {
@@ -89,80 +105,83 @@ static void raise_nofile(rlim_t want)
 		die("setrlimit(RLIMIT_NOFILE) (root needed)", errno);
 }
 
-/* Makes nsockets sockets at consecutive descriptors from the lowest free;
- * returns the first. */
-static int make_sockets(void)
+static struct sockaddr_in conn_addr = { .sin_family = AF_INET };
+static int conn_lfd = -1, n_tcp, n_listen;
+
+/* Makes k sockets for one child (whole pairs where it can: TCP
+ * connections, both ends here, then UNIX pairs; an odd one is a listener
+ * or a UDP socket), a little data queued in each pair. */
+static void make_share(int k)
 {
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t alen = sizeof(a);
 	char data[100];
-	int base = -1, made = 0, lfd, nconn = nsockets / 10, nlisten = 10, nudp = 10;
 
 	memset(data, 'b', sizeof(data));
-	/* Listeners first, one kept for the connections. */
-	for (int i = 0; i < nlisten; i++, made++) {
-		int fd = socket(AF_INET, SOCK_STREAM, 0);
-		struct sockaddr_in b = a;
+	for (; k >= 2; k -= 2) {
+		if (n_tcp < nsockets / 10) {
+			int c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), srv;
 
-		if (fd < 0 || bind(fd, (struct sockaddr *)&b, sizeof(b)) < 0 || listen(fd, 4096) < 0)
-			die("listener", errno);
-		if (base < 0)
-			base = fd;
-	}
-	lfd = base;
-	if (getsockname(lfd, (struct sockaddr *)&a, &alen) < 0)
-		die("getsockname", errno);
-	for (int i = 0; i < nconn && made + 2 <= nsockets; i++, made += 2) {
-		int c = socket(AF_INET, SOCK_STREAM, 0), s;
+			if (c < 0 || connect(c, (struct sockaddr *)&conn_addr, sizeof(conn_addr)) < 0)
+				die("connect", errno);
+			srv = accept4(conn_lfd, NULL, NULL, SOCK_CLOEXEC);
+			if (srv < 0)
+				die("accept", errno);
+			if (write(c, data, sizeof(data)) != (ssize_t)sizeof(data))
+				die("write", errno);
+			n_tcp++;
+		} else {
+			int sp[2];
 
-		if (c < 0 || connect(c, (struct sockaddr *)&a, sizeof(a)) < 0)
-			die("connect", errno);
-		s = accept(lfd, NULL, NULL);
-		if (s < 0)
-			die("accept", errno);
-		if (write(c, data, sizeof(data)) != (ssize_t)sizeof(data))
-			die("write", errno);
+			if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0)
+				die("socketpair", errno);
+			if (write(sp[0], data, sizeof(data)) != (ssize_t)sizeof(data))
+				die("write", errno);
+		}
 	}
-	for (int i = 0; i < nudp && made < nsockets; i++, made++) {
-		int u = socket(AF_INET, SOCK_DGRAM, 0);
-		struct sockaddr_in b = a;
+	if (k == 1) {
+		struct sockaddr_in b = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+		bool listener = n_listen < 10;
+		int fd = socket(AF_INET, (listener ? SOCK_STREAM : SOCK_DGRAM) | SOCK_CLOEXEC, 0);
 
-		b.sin_port = 0;
-		if (u < 0 || bind(u, (struct sockaddr *)&b, sizeof(b)) < 0)
-			die("udp", errno);
+		if (fd < 0 || bind(fd, (struct sockaddr *)&b, sizeof(b)) < 0 ||
+		    (listener && listen(fd, 128) < 0))
+			die("listener/udp", errno);
+		n_listen += listener;
 	}
-	while (made + 2 <= nsockets) {
-		int sp[2];
-
-		if (socketpair(AF_UNIX, SOCK_STREAM, 0, sp) < 0)
-			die("socketpair", errno);
-		if (write(sp[0], data, sizeof(data)) != (ssize_t)sizeof(data))
-			die("write", errno);
-		made += 2;
-	}
-	return base;
 }
 
-/* Hands [base, base + nsockets) out to nprocs children, in contiguous
- * ranges; the parent then closes its copies. */
-static void spawn(int base, int ready_w, int ready_r)
+/* nprocs children holding nsockets in all. Each child's sockets are made
+ * just before its fork and closed in the parent after it, so every fd
+ * table stays small, as a real process's is (the iterator and a /proc fd
+ * listing walk a table up to its size, and a child of a parent holding
+ * 10,000 descriptors would inherit a table that large). */
+static void spawn(int ready_w, int ready_r)
 {
+	socklen_t alen = sizeof(conn_addr);
+	int first;
+
 	kids = calloc((size_t)nprocs, sizeof(*kids));
 	if (!kids)
 		die("calloc", ENOMEM);
+	conn_addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	conn_lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (conn_lfd < 0 || bind(conn_lfd, (struct sockaddr *)&conn_addr, sizeof(conn_addr)) < 0 ||
+	    listen(conn_lfd, 4096) < 0 || getsockname(conn_lfd, (struct sockaddr *)&conn_addr, &alen) < 0)
+		die("listener", errno);
+	first = conn_lfd + 1;
 	for (int i = 0; i < nprocs; i++) {
-		int lo = base + (int)((long)nsockets * i / nprocs);
-		int hi = base + (int)((long)nsockets * (i + 1) / nprocs);
-		pid_t p = fork();
+		/* The parent's listener is one of the sockets. */
+		int lo = (int)((long)(nsockets - 1) * i / nprocs);
+		int hi = (int)((long)(nsockets - 1) * (i + 1) / nprocs);
+		pid_t p;
 
+		make_share(hi - lo);
+		p = fork();
 		if (p < 0)
 			die("fork", errno);
 		if (p == 0) {
 			prctl(PR_SET_PDEATHSIG, SIGKILL);
 			close(ready_r);
-			if (lo > ready_w + 1)
-				syscall(SYS_close_range, ready_w + 1, lo - 1, 0);
-			syscall(SYS_close_range, hi, ~0u, 0);
+			close(conn_lfd);
 			if (write(ready_w, "x", 1) != 1)
 				_exit(1);
 			close(ready_w);
@@ -170,8 +189,8 @@ static void spawn(int base, int ready_w, int ready_r)
 				pause();
 		}
 		kids[i] = p;
+		syscall(SYS_close_range, first, ~0u, 0);
 	}
-	syscall(SYS_close_range, base, ~0u, 0);
 	for (int got = 0; got < nprocs;) {
 		char buf[512];
 		ssize_t n = read(ready_r, buf, sizeof(buf));
@@ -367,10 +386,11 @@ static char *markdown(const char *tsv)
 	PUT("## Kernel queues (make bench-queues)\n\n");
 	PUT("`sudo make bench-queues` (bench/queues/queuebench.c), %s, kernel %s, %ld CPUs; rows in `%s`. "
 	    "%d processes holding %d sockets made by the benchmark (TCP over loopback, listeners, UDP, "
-	    "UNIX pairs; a little data queued), the host's own processes besides. CPU time of the "
+	    "UNIX pairs; a little data queued); %d processes on the host in all during the run (the "
+	    "pass visits every one's files). CPU time of the "
 	    "reader per cycle (user + system; for ss the child's); `vs_ss` is how many times less "
 	    "than `ss -tuxanp`, measured in the same run.\n\n",
-	    day, u.release, sysconf(_SC_NPROCESSORS_ONLN), tsv, nprocs, nsockets);
+	    day, u.release, sysconf(_SC_NPROCESSORS_ONLN), tsv, nprocs, nsockets, host_procs);
 	PUT("| what | sockets seen | CPU ms/cycle | wall ms/cycle | vs ss |\n|---|---:|---:|---:|---:|\n");
 	for (int i = 0; i < nrows; i++)
 		PUT("| %s | %ld | %.3f | %.3f | %.1f× |\n", rows[i].what, rows[i].sockets, rows[i].cpu_ms,
@@ -383,7 +403,7 @@ static char *markdown(const char *tsv)
 int main(int argc, char **argv)
 {
 	const char *tsv = "bench/results/queues.tsv", *md = "bench/RESULTS.md";
-	int ready[2], base;
+	int ready[2];
 
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--tsv") == 0 && i + 1 < argc)
@@ -406,11 +426,12 @@ int main(int argc, char **argv)
 	raise_nofile((rlim_t)nsockets + 1024);
 	if (pipe2(ready, O_CLOEXEC) < 0)
 		die("pipe", errno);
-	base = make_sockets();
-	spawn(base, ready[1], ready[0]);
+	spawn(ready[1], ready[0]);
 	close(ready[1]);
 	close(ready[0]);
-	printf("population: %d processes, %d sockets\n", nprocs, nsockets);
+	host_procs = count_procs();
+	printf("population: %d processes, %d sockets; %d processes on the host\n", nprocs, nsockets,
+	       host_procs);
 	bench_pass();
 	bench_collector(false);
 	bench_collector(true);
