@@ -54,6 +54,10 @@ int sock_iter_new(size_t max_records, struct sock_iter **ret, struct bpf_failure
 /* Whether the portable variant is loaded. */
 bool sock_iter_portable(const struct sock_iter *it);
 
+/* Whether the program knows sockets and queues by their f_op (the fast
+ * check; bpf/sock_iter.bpf.c), after the pass sock_iter_new() runs. */
+bool sock_iter_learned(const struct sock_iter *it);
+
 /* Detaches and frees everything. NULL-safe; returns NULL. */
 struct sock_iter *sock_iter_free(struct sock_iter *it);
 

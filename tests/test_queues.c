@@ -13,6 +13,7 @@
 #include <mqueue.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -278,11 +279,146 @@ static void test_growth(void)
 	close(tx);
 }
 
+/* A full listener (backlog + 1 waiting, SYNs dropped) stays at its
+ * maximum: no longer rising, it is growth all the same. */
+static void test_listener_full(void)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t alen = sizeof(a);
+	char label[32];
+	int lfd, c[BACKLOG + 3];
+	struct run r;
+
+	REQUIRE((lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) >= 0);
+	REQUIRE(bind(lfd, (struct sockaddr *)&a, sizeof(a)) == 0 && listen(lfd, BACKLOG) == 0);
+	REQUIRE(getsockname(lfd, (struct sockaddr *)&a, &alen) == 0);
+	for (int i = 0; i < BACKLOG + 3; i++) {
+		REQUIRE((c[i] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0)) >= 0);
+		REQUIRE(connect(c[i], (struct sockaddr *)&a, sizeof(a)) == 0 || errno == EINPROGRESS);
+	}
+	snprintf(label, sizeof(label), "tcp:%u", ntohs(a.sin_port));
+	REQUIRE(run_start(&r, "{\"targets\": [{\"name\": \"t\", \"match\": {\"comm\": \"test_queues\"}}]}",
+			  false) == 0);
+	{
+		const char *const gk[] = { "target", "t", "pid", NULL, "queue", label, "kind", "listener", NULL };
+		char pid_s[16];
+		int n;
+
+		snprintf(pid_s, sizeof(pid_s), "%d", getpid());
+		((const char **)gk)[3] = pid_s;
+		for (n = 0; n < 500; n++) {
+			REQUIRE(run_tick(&r) == 0);
+			if (value(&r, "memagent_listen_backlog",
+				  (const char *const[]){ "target", "t", "listener", label, NULL }) == BACKLOG + 1)
+				break;
+			poll(NULL, 0, 10);
+		}
+		REQUIRE(n < 500);
+		CHECK(value(&r, "memagent_queue_growth_suspected", gk) == 0);
+		for (n = 0; n < 12; n++)
+			REQUIRE(run_tick(&r) == 0);
+		CHECK(value(&r, "memagent_queue_growth_suspected", gk) == 1);
+	}
+	run_stop(&r);
+	for (int i = 0; i < BACKLOG + 3; i++)
+		close(c[i]);
+	close(lfd);
+}
+
+/* A TCP server in a second network namespace (ip netns add, removed
+ * after), a member of the target: both backends report its listener, the
+ * netlink one through the server's /proc/PID/net/tcp (no maximum there),
+ * and its namespace's overflow counter. */
+static void check_netns(bool netlink)
+{
+	char name[64], cmd[256], path[128], label[32], ns_s[16];
+	int sync[2];
+	uint16_t port = 0;
+	pid_t child;
+	struct stat sb;
+	struct run r;
+
+	if (geteuid() != 0 || system("ip -V >/dev/null 2>&1") != 0)
+		TEST_SKIP_UNLESS_CI("needs root and ip (iproute2) for ip netns add");
+	snprintf(name, sizeof(name), "memq-q-%d-%d", getpid(), netlink);
+	snprintf(cmd, sizeof(cmd), "ip netns add %s && ip -n %s link set lo up", name, name);
+	REQUIRE(system(cmd) == 0);
+	snprintf(path, sizeof(path), "/run/netns/%s", name);
+	REQUIRE(stat(path, &sb) == 0);
+	snprintf(ns_s, sizeof(ns_s), "%lu", (unsigned long)sb.st_ino);
+	REQUIRE(pipe2(sync, O_CLOEXEC) == 0);
+	child = fork();
+	REQUIRE(child >= 0);
+	if (child == 0) {
+		struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+		socklen_t alen = sizeof(a);
+		int nsfd = open(path, O_RDONLY | O_CLOEXEC), lfd, c;
+
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (nsfd < 0 || setns(nsfd, CLONE_NEWNET) < 0)
+			_exit(2);
+		lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (lfd < 0 || bind(lfd, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(lfd, BACKLOG) < 0 ||
+		    getsockname(lfd, (struct sockaddr *)&a, &alen) < 0)
+			_exit(3);
+		for (int i = 0; i < 2; i++) {
+			c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+			if (c < 0 || connect(c, (struct sockaddr *)&a, sizeof(a)) < 0)
+				_exit(4);
+		}
+		port = ntohs(a.sin_port);
+		if (write(sync[1], &port, sizeof(port)) != sizeof(port))
+			_exit(5);
+		for (;;)
+			pause();
+	}
+	close(sync[1]);
+	CHECK_EQ(read(sync[0], &port, sizeof(port)), (ssize_t)sizeof(port));
+	close(sync[0]);
+	snprintf(label, sizeof(label), "tcp:%u", port);
+	if (port && run_start(&r, cfg_json, netlink) == 0) {
+		const char *const lv[] = { "target", "t", "listener", label, NULL };
+		int n;
+
+		for (n = 0; n < 500; n++) {
+			REQUIRE(run_tick(&r) == 0);
+			if (value(&r, "memagent_listen_backlog", lv) == 2)
+				break;
+			poll(NULL, 0, 10);
+		}
+		if (!netlink && !backend_is(&r, "bpf")) {
+			run_stop(&r);
+			kill(child, SIGKILL);
+			waitpid(child, NULL, 0);
+			snprintf(cmd, sizeof(cmd), "ip netns del %s", name);
+			CHECK(system(cmd) == 0);
+			TEST_SKIP_UNLESS_CI("sock_iter did not load");
+		}
+		CHECK(value(&r, "memagent_listen_backlog", lv) == 2);
+		if (netlink)
+			CHECK(isnan(value(&r, "memagent_listen_backlog_max", lv)));
+		else
+			CHECK(value(&r, "memagent_listen_backlog_max", lv) == BACKLOG);
+		CHECK(value(&r, "memagent_listen_overflows_total", (const char *const[]){ "netns", ns_s, NULL }) >= 0);
+		run_stop(&r);
+	}
+	kill(child, SIGKILL);
+	waitpid(child, NULL, 0);
+	snprintf(cmd, sizeof(cmd), "ip netns del %s", name);
+	CHECK(system(cmd) == 0);
+}
+
+static void test_netns_bpf(void) { check_netns(false); }
+static void test_netns_netlink(void) { check_netns(true); }
+
 int main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
 	RUN(test_bpf);
 	RUN(test_netlink);
 	RUN(test_growth);
+	RUN(test_listener_full);
+	RUN(test_netns_bpf);
+	RUN(test_netns_netlink);
 	return test_done();
 }
