@@ -38,6 +38,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "array.h"
 #include "bpf_support.h"
 #include "cgroupfs.h"
 #include "msgqueue.h"
@@ -239,28 +240,6 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-/* Grows *v (element size sz) to hold want elements, at most max. */
-static int grow(void **v, size_t *cap, size_t want, size_t sz, size_t max)
-{
-	size_t ncap = *cap ? *cap : 64;
-	void *nv;
-
-	if (want <= *cap)
-		return 0;
-	if (want > max)
-		return -ENOSPC;
-	while (ncap < want)
-		ncap *= 2;
-	if (ncap > max)
-		ncap = max;
-	nv = realloc(*v, ncap * sz);
-	if (!nv)
-		return -ENOMEM;
-	*v = nv;
-	*cap = ncap;
-	return 0;
-}
-
 /* Reads path below proc_fd whole into st->big, growing it. */
 static int read_big(struct state *st, const char *path)
 {
@@ -381,7 +360,7 @@ static int add_holds(struct state *st, struct hold **v, size_t *n, size_t *cap, 
 
 		if (!(mask & 1))
 			continue;
-		r = grow((void **)v, cap, *n + 1, sizeof(**v), SIZE_MAX / sizeof(**v));
+		r = array_grow((void **)v, cap, *n + 1, sizeof(**v), SIZE_MAX / sizeof(**v));
 		if (r < 0)
 			return r;
 		(*v)[(*n)++] = (struct hold){ .target = t, .idx = idx, .ino = ino, .pid = pid };
@@ -542,14 +521,14 @@ static int scan_fds(struct state *st, int32_t pid, struct collector_errors *err)
 			continue;
 		link[n] = '\0';
 		if (sscanf(link, "socket:[%llu]", &ino) == 1) {
-			r = grow((void **)&st->owners, &st->capowners, st->nowners + 1,
+			r = array_grow((void **)&st->owners, &st->capowners, st->nowners + 1,
 				 sizeof(*st->owners), SIZE_MAX / sizeof(*st->owners));
 			if (r == 0)
 				st->owners[st->nowners++] = (struct owner){ .ino = ino, .pid = pid };
 		} else if (is_mqueue(st, fddir, de->d_name, link)) {
 			struct stat sb;
 
-			r = grow((void **)&st->mapmq, &st->capmapmq, st->nmapmq + 1, sizeof(*st->mapmq),
+			r = array_grow((void **)&st->mapmq, &st->capmapmq, st->nmapmq + 1, sizeof(*st->mapmq),
 				 SIZE_MAX / sizeof(*st->mapmq));
 			if (r == 0 && fstatat(fddir, de->d_name, &sb, 0) == 0)
 				st->mapmq[st->nmapmq++] = (struct sock_iter_mq){
@@ -602,13 +581,13 @@ static int on_diag(void *arg, const struct sockq *s)
 	if (!o) {
 		if (s->ino == 0 || unowned_has(st, s->ino))
 			return 0;
-		r = grow((void **)&st->unknown, &st->capunknown, st->nunknown + 1, sizeof(uint64_t),
+		r = array_grow((void **)&st->unknown, &st->capunknown, st->nunknown + 1, sizeof(uint64_t),
 			 MAX_UNOWNED);
 		if (r == 0)
 			st->unknown[st->nunknown++] = s->ino;
 		return r == -ENOSPC ? 0 : r;
 	}
-	r = grow((void **)&st->socks, &st->capsocks, st->nsocks + 1, sizeof(*st->socks),
+	r = array_grow((void **)&st->socks, &st->capsocks, st->nsocks + 1, sizeof(*st->socks),
 		 SIZE_MAX / sizeof(*st->socks));
 	if (r < 0)
 		return r;
@@ -779,7 +758,7 @@ static struct growth *growth_get(struct state *st, uint32_t target, enum growth_
 		if (g->target == target && g->kind == kind && strcmp(g->key, key) == 0)
 			return g;
 	}
-	if (grow((void **)&st->growth, &st->capgrowth, st->ngrowth + 1, sizeof(*st->growth),
+	if (array_grow((void **)&st->growth, &st->capgrowth, st->ngrowth + 1, sizeof(*st->growth),
 		 SIZE_MAX / sizeof(*st->growth)) < 0)
 		return NULL;
 	g = calloc(1, sizeof(*g));
@@ -861,7 +840,7 @@ static int emit_sockets(struct state *st, struct snapshot *snap, uint64_t t_ns,
 				wq += s->wqueue;
 				continue;
 			}
-			if ((r = grow((void **)&ls, &capls, nls + 1, sizeof(*ls), SIZE_MAX / sizeof(*ls))) < 0)
+			if ((r = array_grow((void **)&ls, &capls, nls + 1, sizeof(*ls), SIZE_MAX / sizeof(*ls))) < 0)
 				goto out;
 			ls[nls] = (struct listener){ .target = t, .backlog = s->rqueue, .max = s->wqueue,
 						     .has_max = s->has_max, .pid = h->pid };
@@ -977,7 +956,7 @@ static int on_sysv(void *arg, const struct msgqueue_sysv *q)
 
 		if (!(mask & 1))
 			continue;
-		r = grow((void **)c->v, c->cap, *c->n + 1, sizeof(**c->v), SIZE_MAX / sizeof(**c->v));
+		r = array_grow((void **)c->v, c->cap, *c->n + 1, sizeof(**c->v), SIZE_MAX / sizeof(**c->v));
 		if (r < 0)
 			return r;
 		e = &(*c->v)[(*c->n)++];
@@ -1023,7 +1002,7 @@ static int emit_msgqueues(struct state *st, struct snapshot *snap, uint64_t t_ns
 		}
 		if (!last_ok)
 			continue;
-		if ((r = grow((void **)&v, &cap, n + 1, sizeof(*v), SIZE_MAX / sizeof(*v))) < 0)
+		if ((r = array_grow((void **)&v, &cap, n + 1, sizeof(*v), SIZE_MAX / sizeof(*v))) < 0)
 			goto out;
 		e = &v[n++];
 		memset(e, 0, sizeof(*e));

@@ -20,6 +20,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "array.h"
 #include "bpf_support.h"
 #include "sock_iter_abi.h"
 #include "sock_iter.skel.h"
@@ -127,35 +128,13 @@ struct sock_iter *sock_iter_free(struct sock_iter *it)
 	return NULL;
 }
 
-/* Grows *v (element size sz) to hold at least want elements, at most max. */
-static int grow(void **v, size_t *cap, size_t want, size_t sz, size_t max)
-{
-	size_t ncap = *cap ? *cap : 256;
-	void *nv;
-
-	if (want <= *cap)
-		return 0;
-	if (want > max)
-		return -ENOSPC;
-	while (ncap < want)
-		ncap *= 2;
-	if (ncap > max)
-		ncap = max;
-	nv = realloc(*v, ncap * sz);
-	if (!nv)
-		return -ENOMEM;
-	*v = nv;
-	*cap = ncap;
-	return 0;
-}
-
 static int add_sock(struct sock_iter *it, const struct sock_iter_rec *r)
 {
 	struct sockq *s;
 	int err;
 
 	it->last_kept = false;
-	err = grow((void **)&it->socks, &it->cap, it->n + 1, sizeof(*it->socks), it->max);
+	err = array_grow((void **)&it->socks, &it->cap, it->n + 1, sizeof(*it->socks), it->max);
 	if (err == -ENOSPC) {
 		it->st.overflow++;
 		return 0;
@@ -201,7 +180,7 @@ static int add_mq(struct sock_iter *it, const struct sock_iter_rec *r)
 	struct sock_iter_mq *m;
 	int err;
 
-	err = grow((void **)&it->mqs, &it->capmq, it->nmq + 1, sizeof(*it->mqs), it->max);
+	err = array_grow((void **)&it->mqs, &it->capmq, it->nmq + 1, sizeof(*it->mqs), it->max);
 	if (err == -ENOSPC) {
 		it->st.overflow++;
 		return 0;
