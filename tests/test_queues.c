@@ -279,41 +279,52 @@ static void test_growth(void)
 	close(tx);
 }
 
-/* A full listener (backlog + 1 waiting, SYNs dropped) stays at its
- * maximum: no longer rising, it is growth all the same. */
+/* A listener filled (backlog + 1 waiting): further SYNs are dropped and
+ * memagent_listen_overflows_total rises; the backlog stays at its
+ * maximum, no longer rising, and that is growth all the same. */
 static void test_listener_full(void)
 {
 	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 	socklen_t alen = sizeof(a);
-	char label[32];
+	char label[32], ns_s[24];
 	int lfd, c[BACKLOG + 3];
 	struct run r;
+	struct stat sb;
+	double over0;
 
+	REQUIRE(stat("/proc/self/ns/net", &sb) == 0);
+	snprintf(ns_s, sizeof(ns_s), "%lu", (unsigned long)sb.st_ino);
 	REQUIRE((lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) >= 0);
 	REQUIRE(bind(lfd, (struct sockaddr *)&a, sizeof(a)) == 0 && listen(lfd, BACKLOG) == 0);
 	REQUIRE(getsockname(lfd, (struct sockaddr *)&a, &alen) == 0);
+	snprintf(label, sizeof(label), "tcp:%u", ntohs(a.sin_port));
+	REQUIRE(run_start(&r, "{\"targets\": [{\"name\": \"t\", \"match\": {\"comm\": \"test_queues\"}}]}",
+			  false) == 0);
+	REQUIRE(run_tick(&r) == 0);
+	over0 = value(&r, "memagent_listen_overflows_total", (const char *const[]){ "netns", ns_s, NULL });
+	REQUIRE(!isnan(over0));
 	for (int i = 0; i < BACKLOG + 3; i++) {
 		REQUIRE((c[i] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0)) >= 0);
 		REQUIRE(connect(c[i], (struct sockaddr *)&a, sizeof(a)) == 0 || errno == EINPROGRESS);
 	}
-	snprintf(label, sizeof(label), "tcp:%u", ntohs(a.sin_port));
-	REQUIRE(run_start(&r, "{\"targets\": [{\"name\": \"t\", \"match\": {\"comm\": \"test_queues\"}}]}",
-			  false) == 0);
 	{
-		const char *const gk[] = { "target", "t", "pid", NULL, "queue", label, "kind", "listener", NULL };
+		const char *gk[] = { "target", "t", "pid", NULL, "queue", label, "kind", "listener", NULL };
 		char pid_s[16];
 		int n;
 
 		snprintf(pid_s, sizeof(pid_s), "%d", getpid());
-		((const char **)gk)[3] = pid_s;
+		gk[3] = pid_s;
 		for (n = 0; n < 500; n++) {
 			REQUIRE(run_tick(&r) == 0);
 			if (value(&r, "memagent_listen_backlog",
-				  (const char *const[]){ "target", "t", "listener", label, NULL }) == BACKLOG + 1)
+				  (const char *const[]){ "target", "t", "listener", label, NULL }) == BACKLOG + 1 &&
+			    value(&r, "memagent_listen_overflows_total",
+				  (const char *const[]){ "netns", ns_s, NULL }) > over0)
 				break;
 			poll(NULL, 0, 10);
 		}
 		REQUIRE(n < 500);
+		/* Full, and the namespace's overflow counter rose. */
 		CHECK(value(&r, "memagent_queue_growth_suspected", gk) == 0);
 		for (n = 0; n < 12; n++)
 			REQUIRE(run_tick(&r) == 0);
