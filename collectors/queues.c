@@ -56,6 +56,11 @@
 #define MAX_NETNS 64
 #define MAX_UNOWNED (1u << 20)
 #define REBUILD_NS (30ull * 1000000000ull)
+/* A rebuild lists at most this long per sample, then goes on in the next
+ * (a host of 13,000 processes takes seconds); the old map serves meanwhile. */
+#define REBUILD_BUDGET_NS (50ull * 1000000ull)
+/* An unknown socket starts a rebuild at most this often. */
+#define REBUILD_MIN_NS (2ull * 1000000000ull)
 #define MQUEUE_MAGIC 0x19800202
 #define ST_MEMBER_TTL 4 /* samples a membership entry outlives its last use */
 
@@ -214,10 +219,18 @@ struct state {
 	size_t nmapmq, capmapmq;
 	struct foreign foreign[MAX_NETNS];
 	size_t nforeign;
-	uint64_t rebuilt_ns;
+	/* the map being rebuilt, a slice of /proc per sample (REBUILD_BUDGET_NS) */
+	DIR *scan;
+	struct owner *b_owners;
+	size_t b_nowners, b_capowners;
+	struct sock_iter_mq *b_mapmq;
+	size_t b_nmapmq, b_capmapmq;
+	struct foreign b_foreign[MAX_NETNS];
+	size_t b_nforeign;
+	uint64_t rebuilt_ns;   /* when the last rebuild finished (started, for the pacing) */
 	uint64_t rescans_seen;
-	uint64_t rebuilds;
-	bool rebuilt_now;
+	uint64_t rebuilds;     /* finished */
+	bool rebuilt_now;      /* one finished in this sample */
 
 	struct growth **growth;
 	size_t ngrowth, capgrowth;
@@ -493,12 +506,12 @@ static int scan_fds(struct state *st, int32_t pid, struct collector_errors *err)
 		if (sscanf(link, "net:[%lu]", &ns) == 1 && (uint32_t)ns != st->own_netns) {
 			size_t i;
 
-			for (i = 0; i < st->nforeign && st->foreign[i].netns != (uint32_t)ns; i++)
+			for (i = 0; i < st->b_nforeign && st->b_foreign[i].netns != (uint32_t)ns; i++)
 				;
-			if (i == st->nforeign && st->nforeign < MAX_NETNS)
-				st->foreign[st->nforeign++] = (struct foreign){ .netns = (uint32_t)ns,
+			if (i == st->b_nforeign && st->b_nforeign < MAX_NETNS)
+				st->b_foreign[st->b_nforeign++] = (struct foreign){ .netns = (uint32_t)ns,
 										 .pid = pid };
-			else if (i == st->nforeign)
+			else if (i == st->b_nforeign)
 				err->n[COLLECTOR_OVERFLOW]++;
 		}
 	}
@@ -521,17 +534,17 @@ static int scan_fds(struct state *st, int32_t pid, struct collector_errors *err)
 			continue;
 		link[n] = '\0';
 		if (sscanf(link, "socket:[%llu]", &ino) == 1) {
-			r = array_grow((void **)&st->owners, &st->capowners, st->nowners + 1,
-				 sizeof(*st->owners), SIZE_MAX / sizeof(*st->owners));
+			r = array_grow((void **)&st->b_owners, &st->b_capowners, st->b_nowners + 1,
+				       sizeof(*st->b_owners), SIZE_MAX / sizeof(*st->b_owners));
 			if (r == 0)
-				st->owners[st->nowners++] = (struct owner){ .ino = ino, .pid = pid };
+				st->b_owners[st->b_nowners++] = (struct owner){ .ino = ino, .pid = pid };
 		} else if (is_mqueue(st, fddir, de->d_name, link)) {
 			struct stat sb;
 
-			r = array_grow((void **)&st->mapmq, &st->capmapmq, st->nmapmq + 1, sizeof(*st->mapmq),
-				 SIZE_MAX / sizeof(*st->mapmq));
+			r = array_grow((void **)&st->b_mapmq, &st->b_capmapmq, st->b_nmapmq + 1,
+				       sizeof(*st->b_mapmq), SIZE_MAX / sizeof(*st->b_mapmq));
 			if (r == 0 && fstatat(fddir, de->d_name, &sb, 0) == 0)
-				st->mapmq[st->nmapmq++] = (struct sock_iter_mq){
+				st->b_mapmq[st->b_nmapmq++] = (struct sock_iter_mq){
 					.pid = pid, .fd = atoi(de->d_name), .ino = sb.st_ino };
 		}
 	}
@@ -539,37 +552,65 @@ static int scan_fds(struct state *st, int32_t pid, struct collector_errors *err)
 	return r;
 }
 
-/* Lists /proc and every queue-enabled target member's fd table. */
-static int rebuild(struct state *st, struct collector_errors *err)
+#define SWAP(a, b) do { __typeof__(a) t_ = (a); (a) = (b); (b) = t_; } while (0)
+
+/* Goes on with the rebuild: lists /proc from where it stopped and reads
+ * every queue-enabled member's fd table, until the listing ends (then the
+ * new map replaces the old: returns 1) or the sample's budget is spent
+ * (returns 0; the old map stays). A negative errno stops it. */
+static int rebuild_step(struct state *st, struct collector_errors *err)
 {
+	uint64_t deadline = now_ns() + REBUILD_BUDGET_NS;
 	struct dirent *de;
-	DIR *d;
-	int dfd = dup(st->proc_fd), r = 0;
+	unsigned n = 0;
+	int r = 0;
 
-	if (dfd < 0)
-		return -errno;
-	d = fdopendir(dfd);
-	if (!d) {
-		close(dfd);
-		return -ENOMEM;
+	if (!st->scan) {
+		int dfd = openat(st->proc_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+		if (dfd < 0)
+			return -errno;
+		st->scan = fdopendir(dfd);
+		if (!st->scan) {
+			close(dfd);
+			return -ENOMEM;
+		}
+		st->b_nowners = st->b_nmapmq = st->b_nforeign = 0;
 	}
-	st->nowners = st->nmapmq = st->nforeign = 0;
-	while ((de = readdir(d)) && r == 0) {
+	while (r == 0) {
 		char *e;
-		long pid = strtol(de->d_name, &e, 10);
+		long pid;
 
+		/* The clock is read every 16 processes. */
+		if ((++n & 15) == 0 && now_ns() >= deadline)
+			return 0;
+		de = readdir(st->scan);
+		if (!de)
+			break;
+		pid = strtol(de->d_name, &e, 10);
 		if (*e || pid <= 0)
 			continue;
 		if (member_mask(st, (int32_t)pid, 0, true, err))
 			r = scan_fds(st, (int32_t)pid, err);
 	}
-	closedir(d);
-	sort(st->owners, st->nowners, sizeof(*st->owners), cmp_owner);
+	closedir(st->scan);
+	st->scan = NULL;
+	if (r < 0)
+		return r;
+	sort(st->b_owners, st->b_nowners, sizeof(*st->b_owners), cmp_owner);
+	SWAP(st->owners, st->b_owners);
+	SWAP(st->nowners, st->b_nowners);
+	SWAP(st->capowners, st->b_capowners);
+	SWAP(st->mapmq, st->b_mapmq);
+	SWAP(st->nmapmq, st->b_nmapmq);
+	SWAP(st->capmapmq, st->b_capmapmq);
+	memcpy(st->foreign, st->b_foreign, sizeof(st->foreign));
+	st->nforeign = st->b_nforeign;
 	st->nunowned = 0;
 	st->rebuilt_ns = now_ns();
 	st->rebuilt_now = true;
 	st->rebuilds++;
-	return r;
+	return 1;
 }
 
 static int on_diag(void *arg, const struct sockq *s)
@@ -680,39 +721,45 @@ static int dump_all(struct state *st, struct collector_errors *err)
 	return 0;
 }
 
+/* After a dump against a map just rebuilt: what is still unknown belongs
+ * to no member. Remembered, it asks for no rebuild until the next one. */
+static void take_unowned(struct state *st)
+{
+	SWAP(st->unowned, st->unknown);
+	SWAP(st->capunowned, st->capunknown);
+	st->nunowned = st->nunknown;
+	st->nunknown = 0;
+	sort(st->unowned, st->nunowned, sizeof(uint64_t), cmp_u64);
+}
+
 static int hold_netlink(struct state *st, struct collector_errors *err)
 {
 	uint64_t now = now_ns();
 	int r;
 
 	st->rebuilt_now = false;
-	if (st->ctx->rescan_requests != st->rescans_seen || now - st->rebuilt_ns >= REBUILD_NS ||
-	    st->rebuilds == 0) {
+	if (!st->scan && (st->ctx->rescan_requests != st->rescans_seen ||
+			  now - st->rebuilt_ns >= REBUILD_NS || st->rebuilds == 0)) {
 		st->rescans_seen = st->ctx->rescan_requests;
-		if ((r = rebuild(st, err)) < 0)
+		if ((r = rebuild_step(st, err)) < 0)
 			return r;
+	} else if (st->scan && (r = rebuild_step(st, err)) < 0) {
+		return r;
 	}
 	if ((r = dump_all(st, err)) < 0)
 		return r;
-	if (st->nunknown && !st->rebuilt_now) {
-		/* A socket no map entry knows: some member opened it since.
-		 * Rebuild once in this sample and dump again. */
-		if ((r = rebuild(st, err)) < 0 || (r = dump_all(st, err)) < 0)
-			return r;
-	}
 	if (st->rebuilt_now) {
-		/* What is still unknown belongs to no member: remember it so it
-		 * does not ask for another rebuild until the next one. */
-		uint64_t *t = st->unowned;
-
-		st->unowned = st->unknown;
-		st->nunowned = st->nunknown;
-		st->unknown = t;
-		st->capunowned ^= st->capunknown;
-		st->capunknown ^= st->capunowned;
-		st->capunowned ^= st->capunknown;
-		st->nunknown = 0;
-		sort(st->unowned, st->nunowned, sizeof(uint64_t), cmp_u64);
+		take_unowned(st);
+	} else if (st->nunknown && !st->scan && now - st->rebuilt_ns >= REBUILD_MIN_NS) {
+		/* A socket no entry knows: some member opened it since. The map
+		 * is rebuilt from the next sample on (bounded by the budget). */
+		if ((r = rebuild_step(st, err)) < 0)
+			return r;
+		if (st->rebuilt_now && (r = dump_all(st, err)) < 0)
+			return r;
+		if (st->rebuilt_now) {
+			take_unowned(st);
+		}
 	}
 	return join(st, err);
 }
@@ -1123,6 +1170,10 @@ static void queues_done(void *state)
 	free(st->unowned);
 	free(st->unknown);
 	free(st->mapmq);
+	if (st->scan)
+		closedir(st->scan);
+	free(st->b_owners);
+	free(st->b_mapmq);
 	free(st);
 }
 
