@@ -11,9 +11,9 @@
  * Two backends, chosen at init: the BPF pass (sock_iter: every process's
  * files in one read) when it loads, else sock_diag netlink joined to the
  * owners by socket inode through a map built from the targets'
- * /proc/PID/fd (rebuilt when an unknown inode appears, at most once a
- * sample, and every 30 s), with other network namespaces read from a
- * member's /proc/PID/net. MEMAGENT_QUEUES_BACKEND=netlink (read at init)
+ * /proc/PID/fd (rebuilt when an unknown inode appears, at most every 2 s,
+ * and every 30 s, in slices of at most 50 ms per sample), with other
+ * network namespaces read from a member's /proc/PID/net. MEMAGENT_QUEUES_BACKEND=netlink (read at init)
  * forces the second, for tests and the benchmark.
  */
 #ifndef MEMAGENT_QUEUES_H
