@@ -63,6 +63,9 @@
 #define REBUILD_MIN_NS (2ull * 1000000000ull)
 #define MQUEUE_MAGIC 0x19800202
 #define ST_MEMBER_TTL 4 /* samples a membership entry outlives its last use */
+/* A member's stat is read again every this many samples: an exec changes
+ * its comm (a process found between fork and exec has its parent's). */
+#define RECHECK_SAMPLES 8
 
 static const struct metric_desc m_sock_bytes = {
 	"memagent_socket_queue_bytes", METRIC_GAUGE, "bytes",
@@ -125,6 +128,8 @@ struct member {
 	uint64_t start_ticks;
 	uint64_t mask;         /* targets with queues on that select it */
 	uint64_t used;         /* sample it was last used in */
+	uint64_t checked;      /* sample its stat was last read in */
+	char comm[PROCFS_COMM_MAX];
 };
 
 /* One (target, socket) or (target, queue descriptor) pair of this sample. */
@@ -287,9 +292,13 @@ static int count_err(struct collector_errors *err, int r)
 
 /* ---- membership --------------------------------------------------------------- */
 
-/* The mask of queue-enabled targets selecting pid. start_ticks 0 trusts a
- * cached entry; else an entry of another start time is classified anew
- * (the pid was reused). 0 for kernel threads, zombies and the gone. */
+/* The mask of queue-enabled targets selecting pid, cached per process
+ * identity. start_ticks 0 trusts a cached entry; else an entry of another
+ * start time is classified anew (the pid was reused). fresh (a rebuild),
+ * or an entry not checked for RECHECK_SAMPLES, reads stat again: the same
+ * start time and comm keep the classification (exe, cmdline and cgroup
+ * are read once per identity: cmdline takes the process's mmap lock),
+ * another is classified anew. 0 for kernel threads, zombies and the gone. */
 static uint64_t member_mask(struct state *st, int32_t pid, uint64_t start_ticks, bool fresh,
 			    struct collector_errors *err)
 {
@@ -302,7 +311,8 @@ static uint64_t member_mask(struct state *st, int32_t pid, uint64_t start_ticks,
 
 	if (pid <= 0)
 		return 0;
-	if (m && !fresh && (start_ticks == 0 || m->start_ticks == start_ticks)) {
+	if (m && !fresh && (start_ticks == 0 || m->start_ticks == start_ticks) &&
+	    m->checked + RECHECK_SAMPLES > st->gen) {
 		m->used = st->gen;
 		return m->mask;
 	}
@@ -321,13 +331,18 @@ static uint64_t member_mask(struct state *st, int32_t pid, uint64_t start_ticks,
 		err->n[COLLECTOR_VANISHED]++;
 		return 0;
 	}
+	if (m && m->start_ticks == ps.start_ticks && strcmp(m->comm, ps.comm) == 0) {
+		m->used = m->checked = st->gen;
+		return m->mask;
+	}
 	if (!m) {
 		m = pidtab_insert(&st->members, pid);
 		if (!m)
 			return 0;
 	}
 	m->start_ticks = ps.start_ticks;
-	m->used = st->gen;
+	m->used = m->checked = st->gen;
+	memcpy(m->comm, ps.comm, sizeof(m->comm));
 	m->mask = 0;
 	if ((ps.flags & PROCFS_PF_KTHREAD) || ps.state == 'Z' || ps.state == 'X' || !st->on_mask)
 		return 0;
