@@ -58,6 +58,9 @@ char LICENSE[] SEC("license") = "Dual MIT/GPL";
 /* Learned f_op addresses (see the top); 0 until seen. */
 __u64 sock_fops = 0;
 __u64 mq_fops = 0;
+/* The process the last SOCK_ITER_PROC named; user space zeroes it before
+ * each pass. */
+__u32 last_tgid = 0;
 /* Set by user space when this kernel has no POSIX message queues. */
 const volatile bool mq_absent = false;
 
@@ -174,6 +177,17 @@ static __always_inline int visit(struct bpf_iter__task_file *ctx, const bool fas
 		}
 		if (file->f_mode & FMODE_PATH)
 			return 0;
+	}
+	if (task->tgid != last_tgid) {
+		struct sock_iter_proc_rec p;
+
+		__builtin_memset(&p, 0, sizeof(p));
+		p.kind = SOCK_ITER_PROC;
+		p.pid = task->tgid;
+		p.start_ns = task->start_boottime;
+		__builtin_memcpy(p.comm, task->comm, sizeof(p.comm));
+		if (bpf_seq_write(seq, &p, sizeof(p)) == 0)
+			last_tgid = p.pid;
 	}
 	__builtin_memset(&r, 0, sizeof(r));
 	r.pid = task->tgid;

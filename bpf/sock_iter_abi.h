@@ -7,6 +7,7 @@
  * fixes its size: one SOCK_ITER_SOCK per (process, descriptor) whose file is
  * a socket, one SOCK_ITER_MQ per descriptor of a POSIX message queue, and
  * after a listening UNIX socket's record one SOCK_ITER_NAME with its address.
+ * Before a process's first such record, one SOCK_ITER_PROC names it.
  * A socket held through several descriptors or processes appears once per
  * descriptor: the reader counts it once per target (by inode).
  */
@@ -23,7 +24,10 @@ enum {
 	SOCK_ITER_SOCK = 1,
 	SOCK_ITER_MQ = 2,
 	SOCK_ITER_NAME = 3,
+	SOCK_ITER_PROC = 4,
 };
+
+#define SOCK_ITER_COMM_LEN 16
 
 enum {
 	SOCK_ITER_F_TRUNCATED = 1u << 0, /* rqueue sums the first SOCK_ITER_WALK_MAX buffers only */
@@ -50,6 +54,16 @@ struct sock_iter_rec {
 	__u16 port;      /* local port, host order (AF_INET*) */
 	__u16 _pad;
 	__u32 _pad2;
+};
+
+/* Before the first record of a process: who it is (so the reader need not
+ * read /proc/PID/stat to know an exec happened). A hint: a record lost to
+ * a retried element leaves the reader to find out by itself. */
+struct sock_iter_proc_rec {
+	__u32 kind;      /* SOCK_ITER_PROC */
+	__u32 pid;
+	__u64 start_ns;
+	char comm[SOCK_ITER_COMM_LEN];
 };
 
 struct sock_iter_name_rec {

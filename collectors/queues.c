@@ -359,6 +359,16 @@ static uint64_t member_mask(struct state *st, int32_t pid, uint64_t start_ticks,
 	return m->mask;
 }
 
+/* What the BPF pass says of a process: the same start time and comm as
+ * cached stand for a stat read (the recheck of member_mask()). */
+static void member_seen(struct state *st, const struct sock_iter_proc *p)
+{
+	struct member *m = pidtab_find(&st->members, p->pid);
+
+	if (m && m->start_ticks == p->start_ns / st->ns_per_tick && strcmp(m->comm, p->comm) == 0)
+		m->checked = st->gen;
+}
+
 /* Drops entries unused for a few samples (their processes left). */
 static void members_sweep(struct state *st)
 {
@@ -423,6 +433,13 @@ static int hold_bpf(struct state *st, struct collector_errors *err)
 	}
 	st->sv = s;
 	st->nsv = n;
+	{
+		size_t np;
+		const struct sock_iter_proc *pv = sock_iter_procs(st->iter, &np);
+
+		for (size_t i = 0; i < np; i++)
+			member_seen(st, &pv[i]);
+	}
 	for (size_t i = 0; i < n; i++) {
 		uint64_t mask = member_mask(st, s[i].pid, s[i].start_ns / st->ns_per_tick, false, err);
 

@@ -37,6 +37,8 @@ struct sock_iter {
 	size_t n, cap;
 	struct sock_iter_mq *mqs;
 	size_t nmq, capmq;
+	struct sock_iter_proc *procs;
+	size_t nproc, capproc;
 	bool last_kept; /* the last socket record was stored (its name goes to it) */
 	unsigned char *buf; /* READ_CHUNK + room for one carried-over record */
 	struct sock_iter_stats st;
@@ -123,6 +125,7 @@ struct sock_iter *sock_iter_free(struct sock_iter *it)
 	sock_iter_bpf__destroy(it->skel);
 	free(it->socks);
 	free(it->mqs);
+	free(it->procs);
 	free(it->buf);
 	free(it);
 	return NULL;
@@ -195,6 +198,24 @@ static int add_mq(struct sock_iter *it, const struct sock_iter_rec *r)
 	return 0;
 }
 
+static int add_proc(struct sock_iter *it, const struct sock_iter_proc_rec *r)
+{
+	struct sock_iter_proc *p;
+	int err = array_grow((void **)&it->procs, &it->capproc, it->nproc + 1, sizeof(*it->procs),
+			     it->max);
+
+	if (err == -ENOSPC)
+		return 0; /* a hint only */
+	if (err < 0)
+		return err;
+	p = &it->procs[it->nproc++];
+	p->pid = (int32_t)r->pid;
+	p->start_ns = r->start_ns;
+	memcpy(p->comm, r->comm, sizeof(p->comm));
+	p->comm[sizeof(p->comm) - 1] = '\0';
+	return 0;
+}
+
 /* Parses whole records from buf[0..len); returns the bytes consumed. */
 static ssize_t parse(struct sock_iter *it, const unsigned char *buf, size_t len)
 {
@@ -212,6 +233,14 @@ static ssize_t parse(struct sock_iter *it, const unsigned char *buf, size_t len)
 				break;
 			memcpy(&r, buf + off, sizeof(r));
 			err = kind == SOCK_ITER_SOCK ? add_sock(it, &r) : add_mq(it, &r);
+			off += sizeof(r);
+		} else if (kind == SOCK_ITER_PROC) {
+			struct sock_iter_proc_rec r;
+
+			if (len - off < sizeof(r))
+				break;
+			memcpy(&r, buf + off, sizeof(r));
+			err = add_proc(it, &r);
 			off += sizeof(r);
 		} else if (kind == SOCK_ITER_NAME) {
 			struct sock_iter_name_rec r;
@@ -237,10 +266,11 @@ int sock_iter_read(struct sock_iter *it, const struct sockq **ret_socks, size_t 
 	size_t carry = 0;
 	int fd, err = 0;
 
+	it->skel->bss->last_tgid = 0;
 	fd = bpf_iter_create(bpf_link__fd(it->link));
 	if (fd < 0)
 		return fd;
-	it->n = it->nmq = 0;
+	it->n = it->nmq = it->nproc = 0;
 	it->last_kept = false;
 	for (;;) {
 		ssize_t got = read(fd, it->buf + carry, READ_CHUNK);
@@ -268,7 +298,7 @@ int sock_iter_read(struct sock_iter *it, const struct sockq **ret_socks, size_t 
 		err = -EPROTO;
 	}
 	if (err < 0) {
-		it->n = it->nmq = 0;
+		it->n = it->nmq = it->nproc = 0;
 		return err;
 	}
 	it->st.reads++;
@@ -276,6 +306,12 @@ int sock_iter_read(struct sock_iter *it, const struct sockq **ret_socks, size_t 
 	*ret_socks = it->socks;
 	*ret_n = it->n;
 	return (int)it->n;
+}
+
+const struct sock_iter_proc *sock_iter_procs(const struct sock_iter *it, size_t *ret_n)
+{
+	*ret_n = it->nproc;
+	return it->procs;
 }
 
 const struct sock_iter_mq *sock_iter_mqs(const struct sock_iter *it, size_t *ret_n)

@@ -35,6 +35,13 @@ struct sock_iter_mq {
 	uint64_t ino;
 };
 
+/* A process that holds a socket or queue, as the pass saw it. */
+struct sock_iter_proc {
+	int32_t pid;
+	uint64_t start_ns;
+	char comm[16];
+};
+
 struct sock_iter_stats {
 	uint64_t reads;      /* passes completed */
 	uint64_t sockets;    /* socket records in the last pass */
@@ -66,6 +73,10 @@ struct sock_iter *sock_iter_free(struct sock_iter *it);
  * *ret_n) or a negative errno (nothing written). Cost: proportional to the
  * open files of every process (docs/queues.md has the measurement). */
 int sock_iter_read(struct sock_iter *it, const struct sockq **ret_socks, size_t *ret_n);
+
+/* The processes of the last pass's records, in pass order; a hint: a
+ * process may be missing (a retried element), never wrong. */
+const struct sock_iter_proc *sock_iter_procs(const struct sock_iter *it, size_t *ret_n);
 
 /* The message-queue descriptors of the last pass. */
 const struct sock_iter_mq *sock_iter_mqs(const struct sock_iter *it, size_t *ret_n);
