@@ -380,11 +380,14 @@ static void check_netns(bool netlink)
 	if (child == 0) {
 		struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 		socklen_t alen = sizeof(a);
-		int nsfd = open(path, O_RDONLY | O_CLOEXEC), lfd, c;
+		int nsfd = open(path, O_RDONLY | O_CLOEXEC), lfd, c, up[2];
 
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		if (nsfd < 0 || setns(nsfd, CLONE_NEWNET) < 0)
 			_exit(2);
+		/* UNIX sockets there: read by BPF, unseen without it. */
+		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, up) < 0)
+			_exit(6);
 		lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 		if (lfd < 0 || bind(lfd, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(lfd, BACKLOG) < 0 ||
 		    getsockname(lfd, (struct sockaddr *)&a, &alen) < 0)
@@ -424,9 +427,10 @@ static void check_netns(bool netlink)
 			TEST_SKIP_UNLESS_CI("sock_iter did not load");
 		}
 		CHECK(value(&r, "memagent_listen_backlog", lv) == 2);
-		if (netlink)
+		if (netlink) {
 			CHECK(isnan(value(&r, "memagent_listen_backlog_max", lv)));
-		else
+			CHECK(value(&r, "memagent_socket_unseen", (const char *const[]){ "target", "t", NULL }) >= 2);
+		} else
 			CHECK(value(&r, "memagent_listen_backlog_max", lv) == BACKLOG);
 		CHECK(value(&r, "memagent_listen_overflows_total", (const char *const[]){ "netns", ns_s, NULL }) >= 0);
 		run_stop(&r);
