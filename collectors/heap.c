@@ -36,6 +36,7 @@
 #include <unistd.h>
 
 #include "heap.h"
+#include "heaptrend.h"
 #include "pidscan.h"
 #include "procfile.h"
 #include "procfs.h"
@@ -119,7 +120,8 @@ static const struct metric_desc m_rescans = {
 static const struct metric_desc *const heap_metrics[] = {
 	&m_space_used, &m_space_size, &m_space_avail, &m_limit, &m_used, &m_total, &m_external,
 	&m_after_full, &m_collections, &m_pause, &m_promoted, &m_gc_seq, &m_records, &m_missed,
-	&m_queue, &m_tm_errors, &m_instrumented, &m_rescans, NULL,
+	&m_queue, &m_tm_errors, &m_instrumented, &m_rescans,
+	&heaptrend_m_leak, &heaptrend_m_growth, &heaptrend_m_queue_growth, NULL,
 };
 
 struct page_slot {
@@ -135,6 +137,7 @@ struct page_slot {
 	bool have_prev;
 	struct telemetry_counters prev;
 	uint64_t records, missed;
+	struct heaptrend *trend;        /* the leak and queue verdicts (docs/leaks.md); NULL: none yet */
 };
 
 struct state {
@@ -163,6 +166,7 @@ static void slot_close(struct page_slot *s)
 	if (s->pidfd >= 0)
 		close(s->pidfd);
 	s->fd = s->fd_dir = s->pidfd = -1;
+	s->trend = heaptrend_free(s->trend);
 }
 
 /* Drops slot i (order is not kept; the last slot and its poll result
@@ -379,7 +383,28 @@ static int read_slot(const struct state *st, struct page_slot *s, bool rescanned
 /* Pause histogram bounds in seconds: bucket i holds [2^i, 2^(i+1)) us. */
 static double pause_bounds[GENGC_TELEMETRY_BUCKETS - 1];
 
-static int export_page(struct snapshot *snap, struct page_slot *s, const struct gengc_telemetry_page *p)
+/* Queues of one process are one series per name (the queue family has no
+ * heap label): the first page of the process that reports a name in this
+ * sample exports it. */
+struct queue_seen {
+	const struct state *st;
+	size_t upto;                    /* slots before this one */
+	int pid;
+};
+
+static int queue_taken(void *ctx, const char *queue)
+{
+	const struct queue_seen *q = ctx;
+
+	for (size_t j = 0; j < q->upto; j++)
+		if (q->st->slots[j].pid == q->pid && q->st->ids[j] && q->st->slots[j].trend &&
+		    heaptrend_has_queue(q->st->slots[j].trend, queue))
+			return 1;
+	return 0;
+}
+
+static int export_page(struct state *st, struct snapshot *snap, struct page_slot *s,
+		       const struct gengc_telemetry_page *p)
 {
 	char pid_s[16], heap_s[24];
 	const char *lv[12] = { "target", p->name, "pid", pid_s, "heap", heap_s, NULL };
@@ -398,6 +423,15 @@ static int export_page(struct snapshot *snap, struct page_slot *s, const struct 
 	if (p->gc_seq)
 		r |= snapshot_add(snap, &m_after_full,
 				  (double)p->ring[p->gc_seq % GENGC_TELEMETRY_RING].old_used_after_bytes, lv);
+	if (!s->trend)
+		s->trend = heaptrend_new(s->start_ticks, p->heap_id);
+	if (s->trend) {
+		struct queue_seen seen = { .st = st, .upto = (size_t)(s - st->slots), .pid = s->pid };
+
+		/* A queue not judged for want of memory is left out, not faked. */
+		(void)heaptrend_feed(s->trend, s->start_ticks, p);
+		r |= heaptrend_export(s->trend, snap, p, lv, queue_taken, &seen);
+	}
 	lv[6] = "space";
 	for (uint32_t i = 0; i < p->n_spaces; i++) {
 		lv[7] = p->spaces[i].name;
@@ -505,7 +539,7 @@ static int collector_read(void *state, struct snapshot *snap, struct collector_e
 		telemetry_counters_of(&page, &s->prev);
 		s->have_prev = true;
 		ids[i] = page.heap_id;
-		r = export_page(snap, s, &page);
+		r = export_page(st, snap, s, &page);
 		if (r < 0)
 			return r;
 		exported++;

@@ -41,6 +41,7 @@
 #include "array.h"
 #include "bpf_support.h"
 #include "cgroupfs.h"
+#include "heaptrend.h"
 #include "msgqueue.h"
 #include "pidtab.h"
 #include "procfile.h"
@@ -99,10 +100,9 @@ static const struct metric_desc m_mq_max = {
 	"memagent_message_queue_max_messages", METRIC_GAUGE, NULL,
 	"The most messages a POSIX message queue holds (mq_maxmsg).",
 };
-static const struct metric_desc m_growth = {
-	"memagent_queue_growth_suspected", METRIC_GAUGE, NULL,
-	"1 when a queue's depth keeps rising (or a listener stays full) over the detector's window, else 0.",
-};
+/* memagent_queue_growth_suspected is one family with the heaps' (kind
+ * "app"): heaptrend's descriptor, so a snapshot holds it once. */
+#define m_growth heaptrend_m_queue_growth
 static const struct metric_desc m_overflow = {
 	"memagent_queue_overflow_entries", METRIC_GAUGE, NULL,
 	"Listeners or message queues left without series this sample by limits.max_listeners / limits.max_message_queues.",

@@ -14,27 +14,56 @@
 
 /* ---------------------------------------------------------------- helpers */
 
-/* Sorts a few doubles in place: at most TREND_HISTORY_MAX or
- * SLOPE_POINTS^2/2 of them, where insertion sort is as good as any. */
-static void sort_doubles(double *v, unsigned n)
+/* The k-th smallest of v[0..n) (0-based), found in place by quickselect:
+ * afterwards v[0..k) are all <= it. Linear on average, where sorting the
+ * 120 slopes of a fit per full GC was most of an _add's cost. */
+static double select_kth(double *v, unsigned n, unsigned k)
 {
-	for (unsigned i = 1; i < n; i++) {
-		double x = v[i];
-		unsigned j = i;
+	unsigned lo = 0, hi = n - 1;
 
-		while (j > 0 && v[j - 1] > x) {
-			v[j] = v[j - 1];
-			j--;
+	while (lo < hi) {
+		double pivot = v[lo + (hi - lo) / 2];
+		unsigned i = lo, j = hi;
+
+		while (i <= j) {
+			while (v[i] < pivot)
+				i++;
+			while (v[j] > pivot)
+				j--;
+			if (i <= j) {
+				double t = v[i];
+
+				v[i] = v[j];
+				v[j] = t;
+				i++;
+				if (j == 0)
+					break;
+				j--;
+			}
 		}
-		v[j] = x;
+		if (k <= j)
+			hi = j;
+		else if (k >= i)
+			lo = i;
+		else
+			break;
 	}
+	return v[k];
 }
 
-static double median_sorted(const double *v, unsigned n)
+/* The median of v[0..n) (reordered); 0 for none. */
+static double median_of(double *v, unsigned n)
 {
 	if (n == 0)
 		return 0;
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+	double upper = select_kth(v, n, n / 2);
+	if (n % 2)
+		return upper;
+	double lower = v[0];
+	for (unsigned i = 1; i < n / 2; i++)
+		if (v[i] > lower)
+			lower = v[i];
+	return (lower + upper) / 2;
 }
 
 /* Newton's square root of a small positive x: the core room links no libm. */
@@ -67,12 +96,29 @@ static double series_noise(const struct trend_point *pts, uint32_t history, uint
 		d[n++] = (double)point_at(pts, history, i)->value - (double)point_at(pts, history, i - 1)->value;
 	if (n < 2)
 		return 0;
-	sort_doubles(d, n);
-	double med = median_sorted(d, n);
+	double med = median_of(d, n);
 	for (unsigned i = 0; i < n; i++)
 		d[i] = d[i] > med ? d[i] - med : med - d[i];
-	sort_doubles(d, n);
-	return median_sorted(d, n) * 1.4826 / 1.41421356;
+	return median_of(d, n) * 1.4826 / 1.41421356;
+}
+
+/* The robust spread (MAD, scaled to a standard deviation) of points
+ * [from, to] about the line of that slope through their median residual. */
+static double fit_spread(const struct trend_point *pts, uint32_t history, uint64_t from, uint64_t to, double slope)
+{
+	double r[TREND_HISTORY_MAX];
+	unsigned n = 0;
+	uint64_t t0 = point_at(pts, history, from)->t_ns;
+
+	for (uint64_t i = from; i <= to && n < TREND_HISTORY_MAX; i++) {
+		const struct trend_point *pt = point_at(pts, history, i);
+
+		r[n++] = (double)pt->value - slope * (double)(pt->t_ns - t0) / 1e9;
+	}
+	double med = median_of(r, n);
+	for (unsigned i = 0; i < n; i++)
+		r[i] = r[i] > med ? r[i] - med : med - r[i];
+	return median_of(r, n) * 1.4826;
 }
 
 /* Theil-Sen slope, per second, of the last m (at most SLOPE_POINTS) points
@@ -95,8 +141,7 @@ static double series_slope(const struct trend_point *pts, uint32_t history, uint
 			s[n++] = ((double)pb->value - (double)pa->value) / dt;
 		}
 	}
-	sort_doubles(s, n);
-	return median_sorted(s, n);
+	return median_of(s, n);
 }
 
 /* ------------------------------------------------------------- leak rule */
@@ -116,7 +161,7 @@ void trend_leak_params_default(struct trend_leak_params *ret)
 		.clear_after = 20,
 		.trend_points = 16,
 		.trend_min_points = 8,
-		.trend_k = 4.0,
+		.trend_k = 5.0,
 	};
 }
 
@@ -191,6 +236,10 @@ static void leak_judge(struct trend_leak *l, uint64_t k)
 	}
 
 	l->noise = series_noise(l->pts, p->history, oldest, k);
+	/* A median of 63 differences is itself noisy (~17%), and a fit judged
+	 * at every full GC meets its low tail: the slow path also takes the
+	 * noise's long-run average (the last ~64 estimates) as a floor. */
+	l->noise_avg = l->noise_avg == 0 ? l->noise : l->noise_avg + (l->noise - l->noise_avg) / 64;
 	l->excess = held - past;
 	bool rss_along = rss_known && held_rss - past_rss >= l->excess;
 	double margin = (rss_along ? p->noise_k_rss : p->noise_k) * l->noise;
@@ -223,14 +272,32 @@ static void leak_judge(struct trend_leak *l, uint64_t k)
 				    (double)point_at(l->pts, p->history, i - 1)->value;
 		double span_s = (double)(point_at(l->pts, p->history, k)->t_ns -
 					 point_at(l->pts, p->history, from)->t_ns) / 1e9;
-		l->trend_rise = series_slope(l->pts, p->history, n_fit, k) * span_s;
-		double need = p->trend_k * l->noise * square_root(12.0 / (double)n_fit);
+		double slope = series_slope(l->pts, p->history, n_fit, k);
+		l->trend_rise = slope * span_s;
+		/* The spread about the fit, not only the noise of successive
+		 * differences: a regular pattern (a full cache evicting in
+		 * batches) has steady differences but swings around its level,
+		 * and a fit over a few of its periods rises or falls by chance. */
+		double noise = fit_spread(l->pts, p->history, from, k, slope);
+		if (noise < l->noise)
+			noise = l->noise;
+		if (noise < l->noise_avg)
+			noise = l->noise_avg;
+		double need = p->trend_k * noise * square_root(12.0 / (double)n_fit);
 		double floor_need = held * p->min_growth_pct / 100;
 		if (need < floor_need)
 			need = floor_need;
 		if (need < (double)p->min_growth_bytes)
 			need = (double)p->min_growth_bytes;
-		if (!released && l->trend_rise > need)
+		/* And the held level above every point of the fit's first half:
+		 * a fit over a few points of noise rises by chance more often
+		 * than its standard error says (the noise is estimated too), a
+		 * chance rise seldom also lifts the floor above that half. */
+		double first_half = 0;
+		for (uint64_t i = from; i < from + n_fit / 2; i++)
+			if ((double)point_at(l->pts, p->history, i)->value > first_half)
+				first_half = (double)point_at(l->pts, p->history, i)->value;
+		if (!released && l->trend_rise > need && held > first_half)
 			l->over = true;
 	}
 

@@ -30,10 +30,12 @@
  * leaks; a slow leak under churn is caught by a second path: the Theil-Sen
  * fit of the points since the warm-up (the last trend_points of them, once
  * there are trend_min_points) rises by more than trend_k standard errors of
- * such a fit, noise x sqrt(12 / n), and the heap released nothing in its
- * history (no drop beyond twice the margin: a heap that gives memory back,
- * a sawtooth, is judged by new ground alone). Once suspected the flag stays
- * until clear_after consecutive points made neither.
+ * such a fit, s x sqrt(12 / n) with s the largest of the noise, its moving
+ * average over ~64 points and the points' robust spread about the fit; the held level is above every point
+ * of the fit's first half; and the heap released nothing in its history (no
+ * drop beyond twice the margin: a heap that gives memory back, a sawtooth,
+ * is judged by new ground alone). Once suspected the flag stays until
+ * clear_after consecutive points made neither.
  *
  * The queue rule, per queue. Points are (t_ns, depth), one per new report.
  * The last `window` points are cut into three equal thirds; growth is
@@ -50,7 +52,9 @@
  * -EINVAL when it is not later than the last one taken (a repeated or
  * reordered record: ignored, the state unchanged), so a caller may feed a
  * ring's records again without deduplicating them. Nothing allocates,
- * nothing fails otherwise; an _add costs O(history log history) at most.
+ * nothing fails otherwise. Cost of an _add: a few medians (quickselect) of at
+ * most 120 numbers: ~6 us of CPU per leak point, ~2 us per queue point
+ * (make bench-trend, bench/RESULTS.md).
  */
 #ifndef MEMAGENT_TREND_H
 #define MEMAGENT_TREND_H
@@ -73,7 +77,7 @@ struct trend_leak_params {
 	uint32_t clear_after;         /* 20: points without new ground that clear the flag */
 	uint32_t trend_points;        /* 16 (<= 16): points the slow path fits, all past the warm-up */
 	uint32_t trend_min_points;    /* 8: the slow path waits for this many */
-	double trend_k;               /* 4: the fitted rise must exceed this many standard errors */
+	double trend_k;               /* 5: the fitted rise must exceed this many standard errors */
 };
 
 struct trend_point {
@@ -92,6 +96,7 @@ struct trend_leak {
 	bool suspected;
 	bool over;                    /* the newest point made new ground */
 	double noise;                 /* bytes, the last estimate */
+	double noise_avg;             /* bytes, its moving average over ~64 points */
 	double margin;                /* bytes, the last margin */
 	double excess;                /* bytes the held level is above the past's maximum */
 	double trend_rise;            /* bytes the slow path's fit rose over its points */

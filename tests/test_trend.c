@@ -10,6 +10,8 @@
  *   test_trend              the checks
  *   test_trend --table      prints docs/leaks.md's evaluation table; a check
  *                           here fails when the document's table differs
+ *   test_trend --sweep DIR...   the synthetic shapes from many seeds (one
+ *                           folder each: tests/fixtures/leaks/sweep.sh)
  */
 #include <dirent.h>
 #include <errno.h>
@@ -86,30 +88,36 @@ static int by_name(const void *a, const void *b)
 	return strcmp(((const struct series *)a)->name, ((const struct series *)b)->name);
 }
 
-static void load_all(void)
+/* Loads every .tsv of dir into set[], sorted by name; returns how many. */
+static unsigned load_dir(const char *dir, struct series *set, unsigned cap)
 {
-	DIR *d = opendir(FIXTURES);
+	DIR *d = opendir(dir);
 	struct dirent *e;
+	unsigned n = 0;
 
-	if (n_all || !d) {
-		if (d)
-			closedir(d);
-		return;
-	}
-	while ((e = readdir(d)) && n_all < MAX_SERIES) {
+	if (!d)
+		return 0;
+	while ((e = readdir(d)) && n < cap) {
 		char path[512];
 		size_t len = strlen(e->d_name);
 
 		if (len < 5 || strcmp(e->d_name + len - 4, ".tsv") != 0)
 			continue;
-		snprintf(path, sizeof(path), FIXTURES "/%s", e->d_name);
-		if (load_series(path, &all[n_all]) == 0)
-			n_all++;
+		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		if (load_series(path, &set[n]) == 0)
+			n++;
 		else
 			printf("  unreadable fixture %s\n", path);
 	}
 	closedir(d);
-	qsort(all, n_all, sizeof(all[0]), by_name);
+	qsort(set, n, sizeof(set[0]), by_name);
+	return n;
+}
+
+static void load_all(void)
+{
+	if (!n_all)
+		n_all = load_dir(FIXTURES, all, MAX_SERIES);
 }
 
 /* The rule replayed: every point fed in order, as the heap collector feeds a
@@ -373,8 +381,74 @@ static void test_docs_table_current(void)
 	free(doc);
 }
 
+static int cmp_i64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* "right R/N, latency median M, max X" over the runs of one shape. */
+static void summary_cell(int64_t *lat, unsigned n_lat, unsigned right, unsigned runs, bool leak, char *buf, size_t len)
+{
+	if (!leak || n_lat == 0) {
+		snprintf(buf, len, "%u/%u right", right, runs);
+		return;
+	}
+	qsort(lat, n_lat, sizeof(lat[0]), cmp_i64);
+	snprintf(buf, len, "%u/%u right; latency median +%" PRId64 ", max +%" PRId64, right, runs, lat[n_lat / 2],
+		 lat[n_lat - 1]);
+}
+
+/* The same shapes from many seeds (one folder each, synth.py DIR SEED):
+ * per shape, how often each rule is right and its latency. */
+static void sweep(int n_dirs, char **dirs)
+{
+	static struct series set[MAX_SERIES];
+	static int64_t lat_r[MAX_SERIES][256], lat_m[MAX_SERIES][256];
+	static unsigned nl_r[MAX_SERIES], nl_m[MAX_SERIES], ok_r[MAX_SERIES], ok_m[MAX_SERIES];
+	static char names[MAX_SERIES][64];
+	static bool leak[MAX_SERIES];
+	unsigned n_names = 0, runs = 0;
+
+	for (int d = 0; d < n_dirs && runs < 256; d++, runs++) {
+		unsigned n = load_dir(dirs[d], set, MAX_SERIES);
+
+		for (unsigned i = 0; i < n; i++) {
+			unsigned j = 0;
+			while (j < n_names && strcmp(names[j], set[i].name) != 0)
+				j++;
+			if (j == n_names) {
+				if (n_names == MAX_SERIES)
+					continue;
+				snprintf(names[n_names], sizeof(names[0]), "%.63s", set[i].name);
+				leak[n_names++] = set[i].leak;
+			}
+			struct verdict r = replay_rule(&set[i]), m = replay_memwatch(&set[i]);
+			ok_r[j] += verdict_right(&set[i], &r);
+			ok_m[j] += verdict_right(&set[i], &m);
+			if (set[i].leak && r.first >= (int64_t)set[i].from)
+				lat_r[j][nl_r[j]++] = r.first - r.base;
+			if (set[i].leak && m.first >= (int64_t)set[i].from)
+				lat_m[j][nl_m[j]++] = m.first - m.base;
+		}
+	}
+	printf("| series (%u seeds) | this rule | memwatch |\n|---|---|---|\n", runs);
+	for (unsigned j = 0; j < n_names; j++) {
+		char rc[96], mc[96];
+
+		summary_cell(lat_r[j], nl_r[j], ok_r[j], runs, leak[j], rc, sizeof(rc));
+		summary_cell(lat_m[j], nl_m[j], ok_m[j], runs, leak[j], mc, sizeof(mc));
+		printf("| `%s` | %s | %s |\n", names[j], rc, mc);
+	}
+}
+
 int main(int argc, char **argv)
 {
+	if (argc > 2 && strcmp(argv[1], "--sweep") == 0) {
+		sweep(argc - 2, argv + 2);
+		return 0;
+	}
 	if (argc > 1 && strcmp(argv[1], "--table") == 0) {
 		static char table[16384];
 
