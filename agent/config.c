@@ -455,6 +455,10 @@ static const struct key_spec limits_keys[] = {
 	  .offset = offsetof(struct config_limits, max_groups) },
 	{ .key = "max_instrumented", .type = V_INT, .apply = apply_uint, .min = 0, .max = 100000,
 	  .offset = offsetof(struct config_limits, max_instrumented) },
+	{ .key = "max_listeners", .type = V_INT, .apply = apply_uint, .min = 0, .max = 100000,
+	  .offset = offsetof(struct config_limits, max_listeners) },
+	{ .key = "max_message_queues", .type = V_INT, .apply = apply_uint, .min = 0, .max = 100000,
+	  .offset = offsetof(struct config_limits, max_message_queues) },
 	{ .key = "http_connections", .type = V_INT, .apply = apply_uint, .min = 1, .max = 10000,
 	  .offset = offsetof(struct config_limits, http_connections) },
 	{ .key = "http_timeout_s", .type = V_INT, .apply = apply_uint, .min = 1, .max = 3600,
@@ -1106,6 +1110,15 @@ static int apply_group_by(struct ctx *x, const struct key_spec *k, json_t *v, vo
 	return 0;
 }
 
+/* "queues": on unless turned off, so the field is the opt-out. */
+static int apply_queues(struct ctx *x, const struct key_spec *k, json_t *v, void *obj)
+{
+	(void)x;
+	(void)k;
+	((struct target *)obj)->no_queues = !json_is_true(v);
+	return 0;
+}
+
 static const struct key_spec match_keys[] = {
 	{ .key = "pid", .type = V_INT, .apply = apply_pid, .min = 1, .max = PID_MAX },
 	{ .key = "comm", .type = V_STRING, .apply = apply_comm },
@@ -1124,6 +1137,7 @@ static const struct key_spec target_keys[] = {
 	{ .key = "group_by", .type = V_STRING, .apply = apply_group_by },
 	{ .key = "smaps", .type = V_BOOL, .apply = apply_bool,
 	  .offset = offsetof(struct target, smaps) },
+	{ .key = "queues", .type = V_BOOL, .apply = apply_queues },
 };
 
 /* Checks element i of "targets" into set->v[i]; the checks that involve
@@ -1543,6 +1557,7 @@ static struct config *config_new(const char *name)
 		return config_free(c);
 	c->interval_ms = CONFIG_INTERVAL_DEFAULT_MS;
 	c->limits = (struct config_limits){ .max_processes = 100, .max_groups = 500, .max_instrumented = 256,
+					    .max_listeners = 256, .max_message_queues = 64,
 					    .http_connections = 256, .http_timeout_s = 10,
 					    .http_connections_per_address = 32,
 					    .http_header_timeout_s = 5 };

@@ -31,6 +31,8 @@ struct config_limits {
 	unsigned max_processes;    /* pid series per per_process target (100) */
 	unsigned max_groups;       /* comm series per group_by target (500) */
 	unsigned max_instrumented; /* telemetry pages read (256); 0: heap discovery off */
+	unsigned max_listeners;    /* listen backlog series (256) */
+	unsigned max_message_queues; /* message queue series (64) */
 	unsigned http_connections; /* concurrent HTTP connections (256) */
 	unsigned http_timeout_s;   /* idle HTTP connection timeout (10) */
 	unsigned http_connections_per_address; /* per client address, not yet past headers (32) */

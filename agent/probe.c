@@ -8,6 +8,7 @@
 #include "process_exit.h"
 #include "gc_usdt.h"
 #include "mark_victim.h"
+#include "sock_iter.h"
 #include "task_iter.h"
 
 static const char *reads(bool portable)
@@ -101,6 +102,27 @@ int probe_run(struct bpf_feature_status ret[BPF_FEATURE_MAX])
 		else
 			unavailable(&ret[BPF_FEATURE_GC_USDT], r, &f);
 		gc_usdt_free(m);
+	}
+	{
+		struct sock_iter *m = NULL;
+
+		r = sock_iter_new(0, &m, &f);
+		if (r == 0) {
+			const struct sockq *socks;
+			size_t ns;
+
+			r = sock_iter_read(m, &socks, &ns);
+			if (r < 0)
+				bpf_feature_set(&ret[BPF_FEATURE_SOCK_ITER], r,
+						"iter/task_file read failed: %s", strerror(-r));
+			else
+				bpf_feature_set(&ret[BPF_FEATURE_SOCK_ITER], 0,
+						"iter/task_file read %zu sockets%s", ns,
+						reads(sock_iter_portable(m)));
+		} else {
+			unavailable(&ret[BPF_FEATURE_SOCK_ITER], r, &f);
+		}
+		sock_iter_free(m);
 	}
 	for (int i = 0; i < BPF_FEATURE_MAX; i++)
 		n += ret[i].available;

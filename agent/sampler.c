@@ -20,6 +20,7 @@
 #include "oomkill.h"
 #include "process.h"
 #include "psi.h"
+#include "queues.h"
 #include "sampler.h"
 #include "sinks.h"
 
@@ -31,6 +32,7 @@ static const struct collector *const collectors[] = {
 	&oomkill_collector,
 	&heap_collector,
 	&gc_events_collector,
+	&queues_collector,
 };
 #define N_COLLECTORS (sizeof(collectors) / sizeof(collectors[0]))
 
@@ -171,7 +173,9 @@ static void set_targets(struct sampler *s, const struct config *cfg)
 	s->ctx.targets = &cfg->targets;
 	s->ctx.limits = (struct collector_limits){ .max_processes = cfg->limits.max_processes,
 						   .max_groups = cfg->limits.max_groups,
-						   .max_instrumented = cfg->heap.enabled ? cfg->limits.max_instrumented : 0 };
+						   .max_instrumented = cfg->heap.enabled ? cfg->limits.max_instrumented : 0,
+						   .max_listeners = cfg->limits.max_listeners,
+						   .max_message_queues = cfg->limits.max_message_queues };
 	s->ctx.heap_names = cfg->heap.names;
 	s->ctx.heap_snapshot_on_leak = cfg->heap.snapshot_on_leak;
 }

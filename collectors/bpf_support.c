@@ -38,6 +38,7 @@ static const char *const feature_names[BPF_FEATURE_MAX] = {
 	[BPF_FEATURE_PROCESS_EXIT] = "sched_process_exit",
 	[BPF_FEATURE_TASK_ITER] = "task_iter",
 	[BPF_FEATURE_GC_USDT] = "gc_usdt",
+	[BPF_FEATURE_SOCK_ITER] = "sock_iter",
 };
 
 const char *bpf_feature_name(enum bpf_feature f)

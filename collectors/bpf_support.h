@@ -43,6 +43,7 @@ enum bpf_feature {
 	BPF_FEATURE_PROCESS_EXIT, /* exits: loads, attaches */
 	BPF_FEATURE_TASK_ITER,    /* taskiter: loads, attaches, reads a pass */
 	BPF_FEATURE_GC_USDT,      /* gc_events: loads (attached later, per file with the probe) */
+	BPF_FEATURE_SOCK_ITER,    /* sock_iter (queues): loads, attaches, reads a pass */
 	BPF_FEATURE_MAX
 };
 

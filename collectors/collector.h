@@ -56,6 +56,8 @@ struct collector_limits {
 	unsigned max_processes; /* pid series per per_process target */
 	unsigned max_groups;    /* comm series per group_by target */
 	unsigned max_instrumented; /* telemetry pages read (heap collector); 0: none */
+	unsigned max_listeners;    /* listen backlog series (queues collector) */
+	unsigned max_message_queues; /* message queue series (queues collector) */
 };
 
 struct collector_ctx {

@@ -30,6 +30,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "array.h"
 #include "bpf_support.h"
 #include "task_iter_abi.h"
 #include "task_iter.skel.h"
@@ -206,28 +207,6 @@ struct task_iter *task_iter_free(struct task_iter *t)
 	return NULL;
 }
 
-/* Grows *v (element size sz) to hold at least want elements, at most max. */
-static int grow(void **v, size_t *cap, size_t want, size_t sz, size_t max)
-{
-	size_t ncap = *cap ? *cap : 256;
-	void *nv;
-
-	if (want <= *cap)
-		return 0;
-	if (want > max)
-		return -ENOSPC;
-	while (ncap < want)
-		ncap *= 2;
-	if (ncap > max)
-		ncap = max;
-	nv = realloc(*v, ncap * sz);
-	if (!nv)
-		return -ENOMEM;
-	*v = nv;
-	*cap = ncap;
-	return 0;
-}
-
 /* The process pid in t->procs[0..n), which is sorted by pid, or NULL. */
 static struct task_iter_proc *find_proc(struct task_iter *t, pid_t pid)
 {
@@ -258,7 +237,7 @@ static int add_proc(struct task_iter *t, const struct task_iter_proc_rec *r)
 		t->st.malformed++;
 		return 0;
 	}
-	err = grow((void **)&t->procs, &t->cap, t->n + 1, sizeof(*t->procs), t->max_procs);
+	err = array_grow((void **)&t->procs, &t->cap, t->n + 1, sizeof(*t->procs), t->max_procs);
 	if (err == -ENOSPC) {
 		t->st.overflow++;
 		return 0;
@@ -300,7 +279,7 @@ static int add_thread(struct task_iter *t, const struct task_iter_thread_rec *r)
 	}
 	/* Bounded like the processes: threads waiting for a leader that comes
 	 * later in the pass are rare (pid wrap-around). */
-	err = grow((void **)&t->pending, &t->cappending, t->npending + 1, sizeof(*t->pending),
+	err = array_grow((void **)&t->pending, &t->cappending, t->npending + 1, sizeof(*t->pending),
 		   t->max_procs);
 	if (err == -ENOSPC) {
 		t->st.orphans++;

@@ -50,6 +50,7 @@ struct target {
 	bool per_process;          /* a series per process, label pid */
 	enum target_group group_by;
 	bool smaps;                /* PSS/USS from smaps_rollup (takes the mmap lock) */
+	bool no_queues;            /* "queues": false: no socket or message queue depths */
 };
 
 struct target_set {

@@ -420,6 +420,10 @@ static void test_out_of_range(void)
 		  "t.json:1:27: limits.max_groups: 100001 is out of range 1..100000");
 	CHECK_ERR("{\"limits\": {\"http_connections\": 10001}}",
 		  "t.json:1:33: limits.http_connections: 10001 is out of range 1..10000");
+	CHECK_ERR("{\"limits\": {\"max_listeners\": 100001}}",
+		  "t.json:1:30: limits.max_listeners: 100001 is out of range 0..100000");
+	CHECK_ERR("{\"limits\": {\"max_message_queues\": -1}}",
+		  "t.json:1:35: limits.max_message_queues: -1 is out of range 0..100000");
 	CHECK_ERR("{\"limits\": {\"http_timeout_s\": 0}}",
 		  "t.json:1:31: limits.http_timeout_s: 0 is out of range 1..3600");
 	CHECK_ERR("{\"targets\": [{\"name\": \"a\", \"match\": {\"pid\": 0}}]}",
@@ -566,12 +570,12 @@ static void test_values_stored(void)
 		"  \"interval_ms\": 1500,\n"
 		"  \"listen\": \"[::1]:0\",\n"
 		"  \"limits\": {\"max_processes\": 7, \"max_groups\": 8, \"http_connections\": 9,\n"
-		"             \"http_timeout_s\": 11},\n"
+		"             \"http_timeout_s\": 11, \"max_listeners\": 12, \"max_message_queues\": 0},\n"
 		"  \"targets\": [\n"
 		"    {\"name\": \"web\", \"match\": {\"comm\": \"nginx\", \"exe\": \"/usr/sbin/nginx\"},\n"
 		"     \"group_by\": \"none\"},\n"
 		"    {\"name\": \"java\", \"match\": {\"cmdline\": \"^java .*-jar\", \"pid\": 42},\n"
-		"     \"per_process\": true, \"smaps\": true},\n"
+		"     \"per_process\": true, \"smaps\": true, \"queues\": false},\n"
 		"    {\"name\": \"svc\", \"match\": {\"cgroup\": \"/system.slice//\",\n"
 		"     \"systemd_unit\": \"user@1000.service\"}, \"group_by\": \"comm\"}\n"
 		"  ]\n"
@@ -585,6 +589,10 @@ static void test_values_stored(void)
 	CHECK_STR(c->source, "t.json");
 	CHECK_EQ(c->interval_ms, 1500);
 	CHECK_STR(c->listen, "[::1]:0");
+	CHECK_EQ(c->limits.max_listeners, 12);
+	CHECK_EQ(c->limits.max_message_queues, 0);
+	CHECK(!c->targets.v[0].no_queues);
+	CHECK(c->targets.v[1].no_queues);
 	CHECK_EQ(c->limits.max_processes, 7);
 	CHECK_EQ(c->limits.max_groups, 8);
 	CHECK_EQ(c->limits.http_connections, 9);
@@ -628,10 +636,13 @@ static void test_defaults(void)
 	CHECK_EQ(d->limits.max_groups, 500);
 	CHECK_EQ(d->limits.http_connections, 256);
 	CHECK_EQ(d->limits.http_timeout_s, 10);
+	CHECK_EQ(d->limits.max_listeners, 256);
+	CHECK_EQ(d->limits.max_message_queues, 64);
 	REQUIRE(d->targets.n == 1);
 	CHECK_STR(d->targets.v[0].name, "all");
 	CHECK_EQ(d->targets.v[0].group_by, TARGET_GROUP_COMM);
 	CHECK(!d->targets.v[0].per_process && !d->targets.v[0].smaps);
+	CHECK(!d->targets.v[0].no_queues); /* queue depths on for the default target */
 	CHECK_EQ(d->targets.needs, 0);
 	CHECK(target_matches(&d->targets.v[0], &(struct target_proc){ .pid = 1 }));
 

@@ -34,6 +34,7 @@ static void test_probe_all(void)
 	}
 	CHECK_EQ(n, BPF_FEATURE_MAX);
 	CHECK_CONTAINS(st[BPF_FEATURE_TASK_ITER].why, "processes");
+	CHECK_CONTAINS(st[BPF_FEATURE_SOCK_ITER].why, "sockets");
 	CHECK_CONTAINS(st[BPF_FEATURE_MEMLOCK].why, "not needed");
 	CHECK_STR(bpf_feature_name(BPF_FEATURE_MAX), "?");
 }

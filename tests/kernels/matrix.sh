@@ -32,7 +32,7 @@ cache=$src/build/kernels
 mkdir -p "$cache"
 [ $# -eq 0 ] && set -- debian-6.1 debian-6.12 host
 
-tests=${MATRIX_TESTS:-test_bpf_support test_probe test_rss_stat test_mark_victim test_process_exit test_task_iter test_gc_usdt it_gc_events}
+tests=${MATRIX_TESTS:-test_bpf_support test_probe test_rss_stat test_mark_victim test_process_exit test_task_iter test_sockets test_queues test_gc_usdt it_gc_events}
 # A boot plus the tests takes 25-40 s under plain emulation; a hang must not
 # hold the suite.
 guest_timeout=${MATRIX_TIMEOUT:-480}
@@ -62,11 +62,15 @@ resolve() {
     [ -n "$pkg" ] && echo "$pkg"
 }
 
+# The modules the guest loads: its disk and root (virtio, 9p, overlay) and
+# the sock_diag modules test_sockets asks (Debian builds them as modules).
+guest_modules="virtio_pci 9pnet_virtio 9p overlay inet_diag tcp_diag udp_diag unix_diag"
+
 # fetch PKG: unpacks the kernel and the modules the guest needs into
-# $cache/PKG (once); prints that folder.
+# $cache/PKG (once per list of what is unpacked); prints that folder.
 fetch() {
     local pkg=$1 dir=$cache/$1 deb
-    if [ ! -e "$dir/.done" ]; then
+    if [ ! -e "$dir/.done-diag" ]; then
         rm -rf "$dir" "$cache/dl"
         mkdir -p "$dir" "$cache/dl"
         local t0=$SECONDS
@@ -77,16 +81,17 @@ fetch() {
             './lib/modules/*/kernel/fs/9p' './lib/modules/*/kernel/net/9p' \
             './lib/modules/*/kernel/fs/overlayfs' './lib/modules/*/kernel/fs/netfs' \
             './lib/modules/*/kernel/fs/fscache' './lib/modules/*/kernel/drivers/virtio' \
+            './lib/modules/*/kernel/net/ipv4' './lib/modules/*/kernel/net/unix' \
             2>/dev/null
         rm -rf "$cache/dl"
         ls "$dir"/boot/vmlinuz-* >/dev/null 2>&1 || { log "no kernel image in $pkg"; return 1; }
-        touch "$dir/.done"
+        touch "$dir/.done-diag"
         log "$pkg: downloaded and unpacked in $((SECONDS - t0)) s"
     fi
-    # The initramfs holds our init: made again when that changed.
-    if ! cmp -s tests/kernels/init "$dir/init.used"; then
+    # The initramfs holds our init and the modules: made again when either changed.
+    if ! { cat tests/kernels/init; echo "$guest_modules"; } | cmp -s - "$dir/init.used"; then
         initramfs "$dir" || return 1
-        cp tests/kernels/init "$dir/init.used"
+        { cat tests/kernels/init; echo "$guest_modules"; } >"$dir/init.used"
     fi
     echo "$dir"
 }
@@ -105,7 +110,7 @@ initramfs() {
     cp /bin/busybox "$root/bin/busybox"
     cp tests/kernels/init "$root/init"
     : >"$root/modules.order"
-    for m in virtio_pci 9pnet_virtio 9p overlay; do
+    for m in $guest_modules; do
         # Built in (no line) or a module with its dependencies first.
         modprobe -S "$ver" -d "$dir" --show-depends "$m" 2>/dev/null | awk '$1 == "insmod" {print $2}'
     done | awk '!seen[$0]++' | while read -r f; do
