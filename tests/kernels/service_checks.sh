@@ -122,7 +122,6 @@ if awk -F. '{ exit !($1 > 6 || ($1 == 6 && $2 >= 2)) }' <<<"$(uname -r)"; then
     check nobody_server_fds_counted wait_until 30 fds_seen
     metric memagent_process_open_fds "target=\"server\",pid=\"$server\"" | sed 's/^/  nobody-server fds: /'
 fi
-skip nobody_server_socket_queues "the kernel socket-queue collector (branch queues) has not landed here"
 
 # --- a Node app of nobody's, started after the agent ---------------------------------
 # memagent-node was packed and installed from its tarball into the stage on
@@ -146,6 +145,40 @@ else
     check node_app_discovered wait_until 60 node_seen
     check node_v8_spaces_exported grep -q "^memagent_heap_space_used_bytes{target=\"nobody-node\",pid=\"$node_pid\",heap=\"1\",space=\"old_space\"} " "$TMP/node.m"
     grep "^memagent_heap_used_bytes{target=\"nobody-node\"" "$TMP/node.m" | sed 's/^/  /'
+fi
+
+# --- a nobody server's socket queues (the queues collector, docs/queues.md) ------------
+# A second server of nobody's, in the "server" target: a TCP listener
+# (backlog 8) that never accepts, three connections from root waiting in its
+# accept queue, and a UNIX stream pair with 1000 unread bytes. Its other
+# listeners are the first server's, which have no waiting connections, and
+# pending connections are in no member's fd table: the target's receive
+# bytes are exactly the pair's.
+"${as_nobody[@]}" bash -c 'exec -a nobody-server python3 -c "
+import socket, time
+l = socket.socket(); l.bind((\"127.0.0.1\", 0)); l.listen(8)
+a, b = socket.socketpair(); a.send(b\"x\" * 1000)
+print(\"port\", l.getsockname()[1], flush=True)
+time.sleep(3600)"' >"$app/qserver" 2>&1 &
+PIDS+=($!)
+if check nobody_queue_server_started wait_until 30 grep -qs '^port ' "$app/qserver"; then
+    qport=$(awk '$1 == "port" { print $2 }' "$app/qserver")
+    python3 -c "
+import socket, sys, time
+c = [socket.create_connection(('127.0.0.1', $qport)) for _ in range(3)]
+print('connected', flush=True)
+time.sleep(3600)" >"$app/qclients" 2>&1 &
+    PIDS+=($!)
+    wait_until 30 grep -qs connected "$app/qclients"
+    systemctl kill -s SIGUSR1 --kill-who=main memagent
+    ql="target=\"server\",listener=\"tcp:$qport\""
+    backlog_seen() { [ "$(metric memagent_listen_backlog "$ql")" = 3 ]; }
+    check nobody_server_listen_backlog wait_until 30 backlog_seen
+    scrape >"$TMP/q.m"
+    grep -E "^memagent_(listen_backlog|listen_backlog_max|socket_queue_bytes|queue_backend)\{" "$TMP/q.m" | grep -E 'target="server"|backend' | sed 's/^/  /'
+    check nobody_server_listen_backlog_max grep -q "^memagent_listen_backlog_max{$ql} 8$" "$TMP/q.m"
+    check nobody_server_unread_bytes grep -q '^memagent_socket_queue_bytes{target="server",direction="receive"} 1000$' "$TMP/q.m"
+    check queues_on_bpf_under_the_unit grep -q '^memagent_queue_backend{backend="bpf"} 1$' "$TMP/q.m"
 fi
 
 scrape >"$TMP/m"
@@ -184,6 +217,9 @@ reloads_ok() { local n; n=$(metric memagent_config_reloads_total 'result="succes
 sent_values() { awk '$1 == "memagent_samples_total" { sub("value=", "", $2); print $2 }' "$rec_dir/bodies" 2>/dev/null; }
 sent_has() { sent_values | grep -qx "$1"; }
 reloads0=$(metric memagent_config_reloads_total 'result="success"')
+# The programs the agent holds (its descriptors' fdinfo): a reload keeps them.
+prog_ids() { cat /proc/"$pid"/fdinfo/* 2>/dev/null | awk '$1 == "prog_id:" { print $2 }' | sort -un | tr '\n' ' '; }
+progs_before=$(prog_ids)
 sink_set 500
 check sink_added_by_reload systemctl reload memagent
 check sink_reload_applied wait_until 30 reloads_ok $(( ${reloads0:-0} + 1 ))
@@ -196,6 +232,8 @@ sink_set 600
 check sink_second_reload systemctl reload memagent
 check sink_second_reload_applied wait_until 30 reloads_ok $(( ${reloads0:-0} + 2 ))
 check sink_reload_kept_queue test "$(sink_q)" -ge "$q_before"
+echo "  programs held: $progs_before"
+check reload_kept_bpf_programs test -n "$progs_before" -a "$(prog_ids)" = "$progs_before"
 mkdir -p "$rec_dir"
 "$HELPERS/http_recorder" "$rec_dir" "$rec_port" 2>"$rec_dir/stderr" &
 PIDS+=($!)
