@@ -247,6 +247,34 @@ check sink_every_sample_once_in_order awk 'NR == 1 { f = $1 } $1 != f + NR - 1 {
 check sink_no_drops test "$(metric memagent_sink_dropped_samples_total 'sink="rec"')" = 0
 
 echo "  [t=${SECONDS}s since the checks began]"
+# --- alerts reach an Alertmanager from under the unit ----------------------------------
+# Debian's Alertmanager (clustering off) on 127.0.0.1; a reload adds it and
+# an rss rule on the nobody server (target "server2" since the reload above).
+am_bin=$(command -v prometheus-alertmanager || command -v alertmanager || true)
+if [ -z "$am_bin" ]; then
+    skip alert_reaches_alertmanager "prometheus-alertmanager is not installed (scripts/setup.sh test installs it)"
+else
+    am_port=$(free_port)
+    mkdir -p "$TMP/am"
+    printf 'route:\n  receiver: "null"\nreceivers:\n  - name: "null"\n' >"$TMP/am.yml"
+    "$am_bin" --config.file="$TMP/am.yml" --storage.path="$TMP/am" --web.listen-address="127.0.0.1:$am_port" \
+        --cluster.listen-address= >"$TMP/am.log" 2>&1 &
+    PIDS+=($!)
+    check alertmanager_started wait_until 60 curl -sf "http://127.0.0.1:$am_port/-/ready" -o /dev/null
+    jq --arg am "http://127.0.0.1:$am_port" \
+        '.alerts = { alertmanagers: [$am], rules: [{ alert: "NobodyServerRss", kind: "rss", threshold: 1, match: { target: "server2" } }] }' \
+        "$conf" >"$TMP/conf.json" && cat "$TMP/conf.json" >"$conf"
+    reloads1=$(metric memagent_config_reloads_total 'result="success"')
+    check alerts_added_by_reload systemctl reload memagent
+    check alerts_reload_applied wait_until 30 reloads_ok $(( ${reloads1:-0} + 1 ))
+    am_has() {
+        curl -sf "http://127.0.0.1:$am_port/api/v2/alerts?active=true" |
+            jq -e --arg p "$server" 'any(.[]; .labels.alertname == "NobodyServerRss" and .labels.pid == $p)' >/dev/null
+    }
+    check alert_reaches_alertmanager wait_until 60 am_has
+fi
+
+echo "  [t=${SECONDS}s since the checks began]"
 # --- a stalled sampling loop: the watchdog restarts the service ------------------------
 # The restart also brings in the opt-in USDT drop-in (CAP_SYS_ADMIN) when the
 # shipped unit's attach was refused: one BPF load fewer under emulation.
