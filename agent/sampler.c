@@ -134,12 +134,15 @@ static void on_event(void *arg, const struct collector_event *ev)
 	}
 }
 
-static void start_collectors(struct sampler *s)
+/* Starts every collector not marked in skip (NULL: all). */
+static void start_collectors(struct sampler *s, const bool *skip)
 {
 	for (size_t i = 0; i < N_COLLECTORS; i++) {
 		struct slot *sl = &s->slots[i];
 		int r;
 
+		if (skip && skip[i])
+			continue;
 		sl->c = collectors[i];
 		sl->state = NULL;
 		r = sl->c->init(&s->ctx, &sl->state);
@@ -191,7 +194,7 @@ int sampler_new(const struct config *cfg, const struct sampler_options *o, struc
 	set_targets(s, cfg);
 	s->ctx.event = on_event;
 	s->ctx.event_arg = s;
-	start_collectors(s);
+	start_collectors(s, NULL);
 	*ret = s;
 	return 0;
 }
@@ -205,11 +208,26 @@ struct sampler *sampler_free(struct sampler *s)
 	return NULL;
 }
 
+/* Collectors with a reconfigure() hook keep their BPF programs (issue 16:
+ * a reload must not load again the programs that stay); the others, and
+ * any whose hook fails or which had not started, are stopped and started. */
 int sampler_reconfigure(struct sampler *s, const struct config *cfg)
 {
-	stop_collectors(s);
+	bool kept[N_COLLECTORS] = { false };
+
 	set_targets(s, cfg);
-	start_collectors(s);
+	for (size_t i = 0; i < N_COLLECTORS; i++) {
+		struct slot *sl = &s->slots[i];
+
+		if (sl->state && sl->c->reconfigure && sl->c->reconfigure(&sl->state) == 0) {
+			kept[i] = true;
+			continue;
+		}
+		if (sl->state)
+			sl->c->done(sl->state);
+		sl->state = NULL;
+	}
+	start_collectors(s, kept);
 	return 0;
 }
 

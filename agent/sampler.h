@@ -29,9 +29,10 @@ struct sampler *sampler_free(struct sampler *s);
  * published snapshot (borrowed: valid until the next tick) or NULL on OOM. */
 struct snapshot *sampler_tick(struct sampler *s);
 
-/* Switches to cfg: collectors restart with its targets; one that cannot
- * start is logged once and left out, as in sampler_new(). The caller frees
- * the old config afterwards. Returns 0. */
+/* Switches to cfg: collectors with a reconfigure() hook take its targets
+ * and keep their BPF programs loaded; the others restart with them; one
+ * that cannot start is logged once and left out, as in sampler_new(). The
+ * caller frees the old config afterwards (the hooks still read it). Returns 0. */
 int sampler_reconfigure(struct sampler *s, const struct config *cfg);
 
 /* Asks collectors that discover slowly to look at everything again at the

@@ -109,6 +109,13 @@ struct collector {
 	int (*poll)(void *state, struct collector_errors *err);
 	/* Frees state; NULL-safe. */
 	void (*done)(void *state);
+	/* Optional: ctx's configuration changed (targets, limits; ctx itself is
+	 * the same object, the previous configuration still alive during the
+	 * call). Updates or replaces *state, keeping what does not follow the
+	 * configuration: the BPF programs, whose loading is the costly part.
+	 * Returns 0, or a negative errno with *state untouched, and the agent
+	 * then calls done() and init() instead. */
+	int (*reconfigure)(void **state);
 };
 
 #endif

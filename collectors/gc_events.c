@@ -282,10 +282,24 @@ static int collector_init(const struct collector_ctx *ctx, void **ret_state)
 	return 0;
 }
 
+/* Nothing here follows the targets (series are named by comm and pid):
+ * the programs, their attachments and counts stay as they are unless the
+ * new bound on instrumented processes is below what is tracked, or heap
+ * discovery was turned off (then -ERANGE, and done() and init() apply it). */
+static int collector_reconfigure(void **state)
+{
+	struct state *st = *state;
+
+	if (!st->ctx->limits.max_instrumented || st->n_t > st->ctx->limits.max_instrumented)
+		return -ERANGE;
+	return 0;
+}
+
 const struct collector gc_events_collector = {
 	.name = "gc_events",
 	.metrics = gc_events_metrics,
 	.init = collector_init,
 	.read = collector_read,
 	.done = collector_done,
+	.reconfigure = collector_reconfigure,
 };

@@ -150,6 +150,20 @@ static int cinit(const struct collector_ctx *ctx, void **ret_state)
 	return 0;
 }
 
+/* The kill counts are per target: they start afresh with the new targets,
+ * as after init(); mark_victim stays loaded and attached. */
+static int creconfigure(void **state)
+{
+	struct cstate *cs = *state;
+	uint64_t *kills = calloc(cs->ctx->targets->n + 1, sizeof(*kills));
+
+	if (!kills)
+		return -ENOMEM;
+	free(cs->kills);
+	cs->kills = kills;
+	return 0;
+}
+
 const struct collector oomkill_collector = {
 	.name = "oomkill",
 	.metrics = oomkill_metrics,
@@ -158,5 +172,6 @@ const struct collector oomkill_collector = {
 	.fd = cfd,
 	.poll = cpoll,
 	.done = cdone,
+	.reconfigure = creconfigure,
 };
 

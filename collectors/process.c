@@ -965,7 +965,8 @@ static void collector_donep(struct state **st)
 	collector_done(*st);
 }
 
-static int collector_init(const struct collector_ctx *ctx, void **ret_state)
+/* A state for ctx; with bpf false the BPF parts are left to the caller. */
+static int state_new(const struct collector_ctx *ctx, bool bpf, struct state **ret_state)
 {
 	_cleanup_(collector_donep) struct state *st = calloc(1, sizeof(*st));
 	int dfd;
@@ -1007,9 +1008,50 @@ static int collector_init(const struct collector_ctx *ctx, void **ret_state)
 		st->boot_time = (double)btime;
 	st->loadavg_fd = procfile_open(st->proc_fd, "loadavg");
 	st->iter_why = st->rss_why = st->exits_why = BPF_REASON_DISABLED;
-	if (ctx->use_bpf)
+	if (bpf && ctx->use_bpf)
 		start_bpf(st);
 	*ret_state = TAKE_PTR(st);
+	return 0;
+}
+
+static int collector_init(const struct collector_ctx *ctx, void **ret_state)
+{
+	struct state *st;
+	int r = state_new(ctx, true, &st);
+
+	if (r < 0)
+		return r;
+	*ret_state = st;
+	return 0;
+}
+
+/* A new configuration: everything that follows the targets (the process
+ * table, the tally, the kept descriptors) starts afresh as init() would
+ * make it, but the three BPF programs stay loaded and attached, handed
+ * over once the old table has unwatched its pids (rss_stat's map follows
+ * only what the new targets ask for). Loading them again costs seconds of
+ * BTF parsing on a slow host. On failure *state is untouched. */
+static int collector_reconfigure(void **state)
+{
+	struct state *old = *state, *st;
+	int r = state_new(old->ctx, false, &st);
+
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < old->tab.cap; i++) {
+		struct proc *p = pidtab_slot(&old->tab, i);
+
+		if (p)
+			rss_unwatch(old, p);
+	}
+	st->iter = TAKE_PTR(old->iter);
+	st->rss = TAKE_PTR(old->rss);
+	st->exits = TAKE_PTR(old->exits);
+	st->iter_why = old->iter_why;
+	st->rss_why = old->rss_why;
+	st->exits_why = old->exits_why;
+	collector_done(old);
+	*state = st;
 	return 0;
 }
 
@@ -1021,4 +1063,5 @@ const struct collector process_collector = {
 	.fd = collector_fd,
 	.poll = collector_poll,
 	.done = collector_done,
+	.reconfigure = collector_reconfigure,
 };

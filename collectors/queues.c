@@ -41,6 +41,7 @@
 #include "array.h"
 #include "bpf_support.h"
 #include "cgroupfs.h"
+#include "cleanup.h"
 #include "heaptrend.h"
 #include "msgqueue.h"
 #include "pidtab.h"
@@ -1209,7 +1210,9 @@ static void queues_done(void *state)
 	free(st);
 }
 
-static int queues_init(const struct collector_ctx *ctx, void **ret_state)
+/* A state for ctx; sock_iter is taken over from old when it has one (a
+ * reload), else loaded. */
+static int state_new(const struct collector_ctx *ctx, struct state *old, void **ret_state)
 {
 	struct state *st = calloc(1, sizeof(*st));
 	const char *forced = getenv("MEMAGENT_QUEUES_BACKEND");
@@ -1238,7 +1241,10 @@ static int queues_init(const struct collector_ctx *ctx, void **ret_state)
 	if (fstatat(st->proc_fd, "self/ns/net", &sb, 0) == 0)
 		st->own_netns = (uint32_t)sb.st_ino;
 	st->iter_why = ctx->use_bpf ? BPF_REASON_NONE : BPF_REASON_DISABLED;
-	if (ctx->use_bpf && !(forced && strcmp(forced, "netlink") == 0)) {
+	if (old && old->iter) {
+		st->iter = TAKE_PTR(old->iter);
+		st->iter_why = old->iter_why;
+	} else if (ctx->use_bpf && !(forced && strcmp(forced, "netlink") == 0)) {
 		struct bpf_failure f;
 
 		if (sock_iter_new(0, &st->iter, &f) < 0) {
@@ -1258,10 +1264,33 @@ static int queues_init(const struct collector_ctx *ctx, void **ret_state)
 	return 0;
 }
 
+static int queues_init(const struct collector_ctx *ctx, void **ret_state)
+{
+	return state_new(ctx, NULL, ret_state);
+}
+
+/* Members, holdings and growth detectors follow the targets and start
+ * afresh; sock_iter, which reads every process's files whatever the
+ * targets, stays loaded. Without it (netlink) the state is simply made
+ * again, as init() would. On failure *state is untouched. */
+static int queues_reconfigure(void **state)
+{
+	struct state *old = *state;
+	void *st;
+	int r = state_new(old->ctx, old, &st);
+
+	if (r < 0)
+		return r;
+	queues_done(old);
+	*state = st;
+	return 0;
+}
+
 const struct collector queues_collector = {
 	.name = "queues",
 	.metrics = queues_metrics,
 	.init = queues_init,
 	.read = queues_read,
 	.done = queues_done,
+	.reconfigure = queues_reconfigure,
 };

@@ -223,11 +223,52 @@ rejected() {
         'BEGIN { exit !(a ~ /^[0-9]+$/ && b ~ /^[0-9]+$/ && b - a <= 1024) }'
 }
 
+# --- a reload keeps the programs ----------------------------------------------------
+# Issue 16: SIGHUP with other targets loads no program again (the program
+# ids the agent's descriptors hold stay the same), yet the new targets take
+# effect, rss_stat's peaks included: it follows the new target's process.
+reload_keeps() {
+    start_memhog 8 || { fail reload_keeps_hog_start; return; }
+    coproc MC { exec "$HELPERS/memchild"; }
+    local pid=$MC_PID before after peak
+    PIDS+=("$pid")
+    mc() { echo "$1" >&"${MC[1]}"; local ans; read -r ans <&"${MC[0]}"; [ "$ans" = ok ]; }
+    echo "{ \"targets\": [ { \"name\": \"one\", \"match\": { \"pid\": $HOG_PID }, \"per_process\": true } ] }" \
+        >"$TMP/keep.json"
+    start_agent --interval 3600000 --config "$TMP/keep.json" || { fail reload_keeps_agent_start; return; }
+    sample_now
+    # prog_ids: the ids of the programs the agent holds (its program and
+    # link descriptors' fdinfo; Debian's bpftool lists no owners), sorted.
+    prog_ids() { cat /proc/"$AGENT_PID"/fdinfo/* 2>/dev/null | awk '$1 == "prog_id:" { print $2 }' | sort -un | tr '\n' ' '; }
+    before=$(prog_ids)
+    echo "  programs before the reload: $before"
+    check reload_keeps_programs_listed test -n "$before"
+    check reload_keeps_first_target test -n "$(metric memagent_process_resident_bytes "target=\"one\",pid=\"$HOG_PID\"")"
+    echo "{ \"targets\": [ { \"name\": \"two\", \"match\": { \"pid\": $pid }, \"per_process\": true } ] }" \
+        >"$TMP/keep.json"
+    kill -HUP "$AGENT_PID"
+    check reload_keeps_reloaded wait_until 20 eval 'sample_now && [ "$(metric memagent_config_reloads_total result=\"success\")" = 1 ]'
+    after=$(prog_ids)
+    echo "  programs after the reload:  $after"
+    check reload_keeps_program_ids test "$after" = "$before"
+    check reload_keeps_old_target_gone test -z "$(metric memagent_process_resident_bytes "target=\"one\",pid=\"$HOG_PID\"")"
+    check reload_keeps_every_program_enabled bash -c "! curl -sf http://$AGENT_ADDR/metrics | grep '^memagent_bpf_enabled{' | grep -qv ' 1\$'"
+    # Between two samples 200 MiB touched and freed by the new target's process.
+    mc "t 200" && mc "f"
+    sample_now
+    peak=$(metric memagent_process_resident_peak_bytes "target=\"two\",pid=\"$pid\"")
+    echo "  new target's interval peak: $((${peak%.*} / MIB)) MiB"
+    check reload_keeps_rss_stat_follows_new_target between "$peak" $((200 * MIB)) $((400 * MIB))
+    check reload_keeps_clean_exit stop_agent
+    mc x
+}
+
 without
 if needs_bpf bpf_probes; then
     rejected
     peaks
     oom
     exits
+    reload_keeps
 fi
 finish

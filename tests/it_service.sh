@@ -31,6 +31,20 @@ if ! make -s O="$(dirname "$MEMAGENT_RELEASE")" install DESTDIR="$stage" PREFIX=
     finish
 fi
 chmod 0755 "$TMP"
+# The Node client, packed and installed from its tarball here as
+# tests/it_node.sh does (npm over 9p under emulation is slow): the guest's
+# node (the host's /usr/bin/node) runs an app of nobody's from the stage.
+if command -v node >/dev/null && command -v npm >/dev/null; then
+    napp=$stage/usr/local/share/memagent-it/node-app
+    mkdir -p "$napp"
+    src=$PWD
+    (cd "$TMP" && npm pack --silent "$src/clients/node" >"$TMP/pack.out" 2>"$TMP/pack.err")
+    echo '{"name":"memagent-it-service","private":true}' >"$napp/package.json"
+    (cd "$napp" && npm install --offline --no-audit --no-fund --silent "$TMP/$(tail -1 "$TMP/pack.out")" \
+        >"$TMP/npm.log" 2>&1)
+    check node_client_staged test -f "$napp/node_modules/memagent-node/register.js"
+    chmod -R a+rX "$stage/usr/local/share/memagent-it"
+fi
 GUEST_STAGE=$stage tests/kernels/systemd_guest.sh "$BUILD" tests/kernels/service_checks.sh "${SERVICE_KERNEL:-debian-6.12}" \
     >"$TMP/guest.out" 2>"$TMP/guest.err"
 rc=$?

@@ -28,8 +28,9 @@ limit=${SYSTEMD_GUEST_TIMEOUT:-480}
 
 pkg=$(resolve "$kernel_name") || { echo "FAIL guest_kernel: no package matches $(pattern "$kernel_name")"; exit 1; }
 dir=$(fetch "$pkg") || { echo "FAIL guest_kernel: cannot download or unpack $pkg"; exit 1; }
-accel=$(accel_for "$dir")
+# accel_for may boot a probe guest, in $share.
 share=$cache/systemd-share.$$
+accel=$(accel_for "$dir")
 trap '[ -n "${MATRIX_KEEP:-}" ] || rm -rf "$share"' EXIT
 rm -rf "$share"
 mkdir -p "$share"
