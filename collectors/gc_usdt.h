@@ -3,6 +3,7 @@
 #ifndef MEMAGENT_GC_USDT_H
 #define MEMAGENT_GC_USDT_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -19,7 +20,7 @@ struct gc_usdt *gc_usdt_free(struct gc_usdt *o);
 
 /* Attaches to gengc:gc__done in the ELF file at path (an executable or
  * libgengc.so), for every process that maps it (the uprobe follows the
- * file, not a pid). Each file is attached once (by device and inode, which
+ * file, not a pid); path is opened by the kernel too (uprobe_multi). Each file is attached once (by device and inode, which
  * the caller gives). Returns 1 when attached now, 0 when it already was,
  * -ENOENT when the file has no such probe (remembered: not tried again),
  * -ENOSPC past the attachment bound, or another negative errno. Cost: the
@@ -36,6 +37,9 @@ struct gc_usdt_counts {
 int gc_usdt_read(struct gc_usdt *o, pid_t tgid, uint32_t kind, struct gc_usdt_counts *ret);
 /* Forgets tgid (it exited): its entries leave the map. */
 void gc_usdt_forget(struct gc_usdt *o, pid_t tgid);
+/* Whether files are attached with uprobe_multi links (kernel 6.6+: no
+ * CAP_SYS_ADMIN, no perf_event_open) rather than perf uprobes. */
+bool gc_usdt_multi(const struct gc_usdt *o);
 /* Events that found the map full. */
 uint64_t gc_usdt_dropped(const struct gc_usdt *o);
 
