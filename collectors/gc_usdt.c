@@ -19,10 +19,14 @@
  * (docs/bpf.md, "Privileges").
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include <sys/stat.h>
 
 #include <linux/types.h>
 
@@ -152,31 +156,48 @@ static int spec_of(struct gc_usdt *o, const struct usdt_note *n)
 	return id;
 }
 
-/* Attaches with one uprobe_multi link for every site in the file. Returns
- * the link's fd, -ENOENT when there is no probe, or another negative errno. */
-static int attach_multi(struct gc_usdt *o, const char *path)
+/* Attaches with one uprobe_multi link for every site in the file (dev,
+ * ino). Returns the link's fd, -ENOENT when there is no probe, -ESTALE when
+ * path names another file by now, or another negative errno. */
+static int attach_multi(struct gc_usdt *o, const char *path, dev_t dev, ino_t ino)
 {
 	struct usdt_note notes[SITES_MAX];
 	uint64_t offsets[SITES_MAX], semas[SITES_MAX], cookies[SITES_MAX];
-	int n = usdt_note_find(path, "gengc", "gc__done", notes, SITES_MAX);
+	char pinned[32];
+	struct stat st;
+	int fd = open(path, O_RDONLY | O_CLOEXEC), n;
 
+	if (fd < 0)
+		return -errno;
+	/* The kernel raises a short at each semaphore offset read here, in every
+	 * process that maps the file: the notes and the link must be of one
+	 * file, not of whatever the path names by the time each opens it. */
+	if (fstat(fd, &st) < 0 || st.st_dev != dev || st.st_ino != ino) {
+		close(fd);
+		return -ESTALE;
+	}
+	snprintf(pinned, sizeof(pinned), "/proc/self/fd/%d", fd);
+	n = usdt_note_find(pinned, "gengc", "gc__done", notes, SITES_MAX);
 	if (n == -ENOEXEC)
-		return -ENOENT;         /* not a 64-bit x86 ELF file: no probe of ours */
-	if (n < 0)
-		return n;
-	if (n > SITES_MAX)
-		return -E2BIG;
+		n = -ENOENT;            /* not a 64-bit x86 ELF file: no probe of ours */
+	else if (n > SITES_MAX)
+		n = -E2BIG;
 	for (int i = 0; i < n; i++) {
 		int id = spec_of(o, &notes[i]);
 
-		if (id < 0)
-			return id;
+		if (id < 0) {
+			n = id;
+			break;
+		}
 		offsets[i] = notes[i].offset;
 		semas[i] = notes[i].sema_offset;
 		cookies[i] = (uint64_t)id;
 	}
-	return uprobe_multi_attach(bpf_program__fd(o->skel->progs.gc_done), path, offsets, semas, cookies,
-				   (size_t)n);
+	if (n > 0)
+		n = uprobe_multi_attach(bpf_program__fd(o->skel->progs.gc_done), pinned, offsets, semas, cookies,
+					(size_t)n);
+	close(fd);
+	return n;
 }
 
 int gc_usdt_attach(struct gc_usdt *o, const char *path, dev_t dev, ino_t ino)
@@ -190,7 +211,7 @@ int gc_usdt_attach(struct gc_usdt *o, const char *path, dev_t dev, ino_t ino)
 	if (o->n_files == FILES_MAX)
 		return -ENOSPC;
 	if (o->multi) {
-		fd = attach_multi(o, path);
+		fd = attach_multi(o, path, dev, ino);
 		if (fd < 0 && fd != -ENOENT)
 			return fd;      /* a failure worth trying again next time */
 	} else {

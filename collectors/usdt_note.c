@@ -256,7 +256,7 @@ static int walk_notes(const struct image *im, const Elf64_Shdr *sec, uint64_t sd
 int usdt_note_find(const char *path, const char *provider, const char *name, struct usdt_note *ret,
 		   size_t max)
 {
-	struct image im;
+	struct image im = { 0 };
 	uint64_t sdt_base = 0;
 	size_t found = 0;
 	int err = image_map(path, &im);
