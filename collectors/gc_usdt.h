@@ -12,19 +12,22 @@
 struct bpf_failure;
 struct gc_usdt;
 
-/* Loads the program (attached to nothing yet). Returns 0, or a negative
- * errno with f filled (no BTF, no privilege, a refusing kernel). */
+/* Loads the program (attached to nothing yet), for uprobe_multi links when
+ * the kernel has them. Returns 0, or a negative errno with f filled (no
+ * BTF, no privilege, a refusing kernel). */
 int gc_usdt_new(struct gc_usdt **ret, struct bpf_failure *f);
 /* Detaches everything and frees; NULL-safe; returns NULL. */
 struct gc_usdt *gc_usdt_free(struct gc_usdt *o);
 
 /* Attaches to gengc:gc__done in the ELF file at path (an executable or
  * libgengc.so), for every process that maps it (the uprobe follows the
- * file, not a pid); path is opened by the kernel too (uprobe_multi). Each file is attached once (by device and inode, which
+ * file, not a pid). Each file is attached once (by device and inode, which
  * the caller gives). Returns 1 when attached now, 0 when it already was,
  * -ENOENT when the file has no such probe (remembered: not tried again),
- * -ENOSPC past the attachment bound, or another negative errno. Cost: the
- * first call per file parses its ELF notes. */
+ * -ENOSPC past the attachment bound, -ESTALE when path no longer names
+ * (dev, ino), -EPERM when the kernel wants CAP_SYS_ADMIN (perf uprobes on
+ * patched kernels before 6.6), or another negative errno. Cost: the first
+ * call per file parses its ELF notes. */
 int gc_usdt_attach(struct gc_usdt *o, const char *path, dev_t dev, ino_t ino);
 
 struct gc_usdt_counts {

@@ -78,20 +78,6 @@ static int helper_path(char *buf, size_t len)
 	return access(buf, R_OK) == 0 ? 0 : -ENOENT;
 }
 
-static char *map_file(const char *path, size_t *ret_len)
-{
-	struct stat st;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	char *img;
-
-	if (fd < 0 || fstat(fd, &st) < 0)
-		return NULL;
-	img = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-	close(fd);
-	*ret_len = (size_t)st.st_size;
-	return img == MAP_FAILED ? NULL : img;
-}
-
 static void test_sites_in_libgengc(void)
 {
 	struct usdt_note n[4];
