@@ -98,7 +98,8 @@ int probe_run(struct bpf_feature_status ret[BPF_FEATURE_MAX])
 		r = gc_usdt_new(&m, &f);
 		if (r == 0)
 			bpf_feature_set(&ret[BPF_FEATURE_GC_USDT], 0,
-					"usdt gengc:gc__done loaded (attached per file that carries it)");
+					"usdt gengc:gc__done loaded (attached per file that carries it, with %s)",
+					gc_usdt_multi(m) ? "uprobe_multi links" : "perf uprobes");
 		else
 			unavailable(&ret[BPF_FEATURE_GC_USDT], r, &f);
 		gc_usdt_free(m);

@@ -86,9 +86,9 @@ static bool offer(struct state *st, const char *path)
 	snprintf(abs, sizeof(abs), "%s/%s", st->ctx->proc_root, path);
 	int r = gc_usdt_attach(st->usdt, abs, sb.st_dev, sb.st_ino);
 
-	/* A file with the probe the kernel would not let us attach to (the
-	 * uprobe PMU wants CAP_SYS_ADMIN on current kernels: docs/service.md)
-	 * is counted, not silently missing. */
+	/* A file with the probe the kernel would not let us attach to (before
+	 * 6.6 the uprobe PMU wants CAP_SYS_ADMIN on patched kernels:
+	 * docs/service.md) is counted, not silently missing. */
 	if (r < 0 && r != -ENOENT)
 		st->attach_failed++;
 	return r >= 0;

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* A program's own USDT probes: their addresses from its .note.stapsdt (tests/test_gc_usdt.c, tests/helpers/gc_usdt_app.c). */
+/* A program's own USDT probes: their addresses from its .note.stapsdt (tests/test_gc_usdt.c, tests/test_usdt_note.c, tests/helpers/gc_usdt_app.c). */
 #ifndef MEMAGENT_TEST_USDT_SELF_H
 #define MEMAGENT_TEST_USDT_SELF_H
 
@@ -78,18 +78,28 @@ static inline int find_probe(const char *img, const char *name, struct probe *re
 	return found;
 }
 
-static inline char *map_self(size_t *ret_len)
+/* The file at path mapped read-only (munmap it with *ret_len), or NULL. */
+static inline char *map_file(const char *path, size_t *ret_len)
 {
 	struct stat st;
-	int fd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	char *img;
 
-	if (fd < 0 || fstat(fd, &st) < 0)
+	if (fd < 0)
 		return NULL;
+	if (fstat(fd, &st) < 0) {
+		close(fd);
+		return NULL;
+	}
 	img = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
 	close(fd);
 	*ret_len = (size_t)st.st_size;
 	return img == MAP_FAILED ? NULL : img;
+}
+
+static inline char *map_self(size_t *ret_len)
+{
+	return map_file("/proc/self/exe", ret_len);
 }
 
 /* The address of gengc:name's semaphore in this process, or NULL. */
