@@ -29,8 +29,10 @@ BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(BPF_ARCH) -I$(BPF_O) -Ibpf \
 	$(CLANG_BPF_SYS_INCLUDES) -Wall -Werror -Wno-unused-function
 
 BPF_SRCS  := $(wildcard bpf/*.bpf.c)
-BPF_OBJS  := $(BPF_SRCS:bpf/%.bpf.c=$(BPF_O)/%.bpf.o)
-BPF_SKELS := $(BPF_SRCS:bpf/%.bpf.c=$(BPF_O)/%.skel.h)
+BPF_OBJS  := $(BPF_SRCS:bpf/%.bpf.c=$(BPF_O)/%.bpf.o) \
+	$(BPF_SRCS:bpf/%.bpf.c=$(BPF_O)/%.nokfunc.bpf.o)
+BPF_SKELS := $(BPF_SRCS:bpf/%.bpf.c=$(BPF_O)/%.skel.h) \
+	$(BPF_SRCS:bpf/%.bpf.c=$(BPF_O)/%.nokfunc.skel.h)
 BPF_HDRS  := $(wildcard bpf/*.h)
 
 $(BPF_O)/vmlinux.h: | $(BPF_O)/.dir
@@ -50,6 +52,29 @@ $(BPF_O)/%.bpf.o: bpf/%.bpf.c $(BPF_HDRS) $(BPF_O)/vmlinux.h
 
 $(BPF_O)/%.skel.h: $(BPF_O)/%.bpf.o
 	$(BPFTOOL) gen skeleton $< name $(subst -,_,$*)_bpf > $@.tmp
+	mv $@.tmp $@
+
+# The same object without kfunc externs (bpf/task_mem.bpf.h,
+# MEMAGENT_BPF_NO_KFUNC), for kernels that lack one: libbpf 1.1 looks an
+# absent kfunc up in the modules' BTF, which needs CAP_SYS_ADMIN, and fails
+# the whole load without it (the service has CAP_BPF and CAP_PERFMON only).
+# Only its ELF bytes are used (NAME_nokfunc_bpf__elf_bytes()), opened
+# through the first object's skeleton (bpf_support_open_skeleton()), so the
+# skeleton both objects generate under one name must be the same apart from
+# the bytes: checked here, the build fails otherwise.
+$(BPF_O)/%.nokfunc.bpf.o: bpf/%.bpf.c $(BPF_HDRS) $(BPF_O)/vmlinux.h
+	$(CLANG) $(BPF_CFLAGS) -DMEMAGENT_BPF_NO_KFUNC -c $< -o $@.tmp
+	$(LLVM_STRIP) -g $@.tmp
+	mv $@.tmp $@
+
+BPF_SKEL_SHAPE = sed -e '/__elf_bytes(size_t \*sz)$$/,/^}/d'
+
+$(BPF_O)/%.nokfunc.skel.h: $(BPF_O)/%.nokfunc.bpf.o $(BPF_O)/%.skel.h
+	$(BPFTOOL) gen skeleton $< name $(subst -,_,$*)_bpf | $(BPF_SKEL_SHAPE) > $@.shape
+	$(BPF_SKEL_SHAPE) $(BPF_O)/$*.skel.h | diff -u - $@.shape >&2 || \
+		{ echo "$<: its skeleton differs from $(BPF_O)/$*.skel.h" >&2; exit 1; }
+	rm -f $@.shape
+	$(BPFTOOL) gen skeleton $< name $(subst -,_,$*)_nokfunc_bpf > $@.tmp
 	mv $@.tmp $@
 
 bpf: $(BPF_SKELS)

@@ -107,7 +107,22 @@ struct mm_struct___pre62 {
 	struct mm_rss_stat___pre62 rss_stat;
 } __attribute__((preserve_access_index));
 
+#ifndef MEMAGENT_BPF_NO_KFUNC
 extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym __weak;
+#define TM_FAST(fast) (fast)
+#else
+/* The object built a second time for kernels without the kfunc (bpf/bpf.mk):
+ * it must not even declare it, as libbpf 1.1 resolves every extern of an
+ * object at load, weak or not, and looks one absent from vmlinux up in the
+ * modules' BTF, a walk that needs CAP_SYS_ADMIN; without it (the service)
+ * the whole object is refused. Same programs, maps and variables, so the
+ * first object's skeleton opens these bytes; here the helpers below read
+ * portably in both variants, and a direct use of the kfunc (sock_iter's RD())
+ * becomes a plain load the verifier would refuse: user space loads only the
+ * portable variants of this object (collectors/bpf_support.c). */
+#define bpf_rdonly_cast(obj, btf_id) ((void)(btf_id), (void *)(obj))
+#define TM_FAST(fast) ((void)(fast), false)
+#endif
 
 /* Fills cpu_off[]. Returns the number of CPUs filled (user space checks it
  * equals nr_cpus). Run once with BPF_PROG_TEST_RUN after load. */
@@ -146,7 +161,7 @@ static __always_inline __u64 tm_read_u64(__u64 addr, const bool fast)
 {
 	__u64 v = 0;
 
-	if (fast) {
+	if (TM_FAST(fast)) {
 		/* Any kernel struct that starts with a u64 will do. */
 		struct range *r = bpf_rdonly_cast((void *)addr, bpf_core_type_id_kernel(struct range));
 
@@ -159,7 +174,7 @@ static __always_inline __u64 tm_read_u64(__u64 addr, const bool fast)
 /* 16 bytes in one load. */
 static __always_inline void tm_read_u128(__u64 addr, __u64 *a, __u64 *b, const bool fast)
 {
-	if (fast) {
+	if (TM_FAST(fast)) {
 		struct range *r = bpf_rdonly_cast((void *)addr, bpf_core_type_id_kernel(struct range));
 
 		*a = r->start;
@@ -179,7 +194,7 @@ static __always_inline __s32 tm_read_s32(__u64 addr, const bool fast)
 {
 	__s32 v = 0;
 
-	if (fast) {
+	if (TM_FAST(fast)) {
 		/* A struct whose first member is an int: bpf_rdonly_cast()
 		 * wants a struct, not a typedef. */
 		struct pm_message *c =

@@ -2,6 +2,7 @@
 /* BPF support: feature detection with reasons, and the checks and helpers the BPF modules share. */
 #include "bpf_support.h"
 
+#include <elf.h>
 #include <errno.h>
 #include <linux/capability.h>
 #include <pthread.h>
@@ -510,10 +511,94 @@ bool bpf_support_kernel_has_kfunc(const char *name)
 	return have;
 }
 
+/* Whether the open object obj declares the kfunc name. By then libbpf has
+ * turned its extern functions into global ones, bodiless; the object built
+ * without kfunc externs does not mention them at all. */
+static bool object_declares_kfunc(const struct btf *obj, const char *name)
+{
+	return obj && btf__find_by_name_kind(obj, name, BTF_KIND_FUNC) > 0;
+}
+
+/* The raw BTF of the ELF object data (its .BTF section), before libbpf's
+ * open rewrites the externs; NULL when there is none. Our objects are
+ * clang's: ELF64, host byte order. */
+static struct btf *object_raw_btf(const void *data, size_t sz)
+{
+	const Elf64_Ehdr *eh = data;
+	const Elf64_Shdr *sh, *str;
+
+	if (sz < sizeof(*eh) || memcmp(eh->e_ident, ELFMAG, SELFMAG) != 0 ||
+	    eh->e_ident[EI_CLASS] != ELFCLASS64 || eh->e_shentsize != sizeof(*sh) ||
+	    eh->e_shoff > sz || (size_t)eh->e_shnum * sizeof(*sh) > sz - eh->e_shoff ||
+	    eh->e_shstrndx >= eh->e_shnum)
+		return NULL;
+	sh = (const Elf64_Shdr *)((const char *)data + eh->e_shoff);
+	str = &sh[eh->e_shstrndx];
+	if (str->sh_offset > sz || str->sh_size > sz - str->sh_offset)
+		return NULL;
+	for (unsigned i = 0; i < eh->e_shnum; i++) {
+		const char *name = (const char *)data + str->sh_offset + sh[i].sh_name;
+
+		if (sh[i].sh_name >= str->sh_size ||
+		    strnlen(name, str->sh_size - sh[i].sh_name) == str->sh_size - sh[i].sh_name ||
+		    strcmp(name, ".BTF") != 0)
+			continue;
+		if (sh[i].sh_offset > sz || sh[i].sh_size > sz - sh[i].sh_offset)
+			return NULL;
+		return btf__new((const char *)data + sh[i].sh_offset, (__u32)sh[i].sh_size);
+	}
+	return NULL;
+}
+
+/* Whether the ELF object data declares a kfunc (an extern function) that
+ * vmlinux lacks: what libbpf 1.1 cannot load without CAP_SYS_ADMIN. An
+ * object without BTF, or a vmlinux without, answers false: the open or the
+ * load that follows reports it. */
+static bool object_lacks_kfunc(const void *data, size_t sz)
+{
+	struct btf *obj = object_raw_btf(data, sz), *vm = NULL;
+	bool lacks = false;
+	__u32 n = libbpf_get_error(obj) ? 0 : btf__type_cnt(obj);
+
+	for (__u32 id = 1; id < n && !lacks; id++) {
+		const struct btf_type *t = btf__type_by_id(obj, id);
+
+		/* A function's linkage is its vlen (libbpf 1.1 has no
+		 * btf_func_linkage()). */
+		if (!btf_is_func(t) || btf_vlen(t) != BTF_FUNC_EXTERN)
+			continue;
+		if (!vm && libbpf_get_error(vm = btf__load_vmlinux_btf())) {
+			vm = NULL;
+			break;
+		}
+		lacks = btf__find_by_name_kind(vm, btf__name_by_offset(obj, t->name_off),
+					       BTF_KIND_FUNC) <= 0;
+	}
+	btf__free(vm);
+	if (!libbpf_get_error(obj))
+		btf__free(obj);
+	return lacks;
+}
+
+bool bpf_support_fast_object(const struct bpf_object_skeleton *s)
+{
+	return bpf_support_fast() &&
+	       object_declares_kfunc(bpf_object__btf(*s->obj), TASK_MEM_FAST_KFUNC);
+}
+
+int bpf_support_open_skeleton(struct bpf_object_skeleton *s,
+			      const void *(*nokfunc_bytes)(size_t *sz))
+{
+	quiet_libbpf();
+	if (env_flag("MEMAGENT_BPF_NO_KFUNC") || object_lacks_kfunc(s->data, s->data_sz))
+		s->data = (void *)nokfunc_bytes(&s->data_sz);
+	return bpf_object__open_skeleton(s, bpf_support_open_opts());
+}
+
 int bpf_support_load(struct bpf_object_skeleton *s, const char *program, unsigned nr_cpus,
 		     struct bpf_failure *f)
 {
-	bool portable = !bpf_support_fast();
+	bool portable = !bpf_support_fast_object(s);
 	int r;
 
 	quiet_libbpf();

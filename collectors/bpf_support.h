@@ -102,7 +102,7 @@ struct bpf_failure {
 int bpf_support_check(const char *program, const char *tracepoint, int *ret_nargs,
 		      struct bpf_failure *f);
 
-/* The options every module opens its skeleton with (X_bpf__open_opts()).
+/* The options every module opens its skeleton with (bpf_support_open_skeleton()).
  * Without CAP_SYS_ADMIN (the service: CAP_BPF and CAP_PERFMON only) they
  * name the kernel's BTF as the CO-RE target explicitly: libbpf 1.1 (Debian
  * 12) otherwise also walks the modules' BTF when a type is absent from
@@ -111,9 +111,43 @@ int bpf_support_check(const char *program, const char *tracepoint, int *ret_narg
  * with EPERM. Our programs read no module's types. Borrowed, static. */
 const struct bpf_object_open_opts *bpf_support_open_opts(void);
 
+/* Opens skeleton s (made by NAME_bpf__create_skeleton()) with
+ * bpf_support_open_opts(). When the kernel lacks a kfunc the object
+ * declares, opens instead the same object built without kfunc externs
+ * (nokfunc_bytes: NAME_nokfunc_bpf__elf_bytes from
+ * build/bpf/NAME.nokfunc.skel.h, bpf/bpf.mk): libbpf 1.1 resolves every
+ * extern at load, weak or not, and looks an absent kfunc up in the modules'
+ * BTF, which needs CAP_SYS_ADMIN; the service has CAP_BPF and CAP_PERFMON
+ * only, and the whole object would be refused. bpf_support_load() then
+ * picks the portable variants. Returns 0 or a negative errno.
+ *
+ * Test hook, read at each call: MEMAGENT_BPF_NO_KFUNC=1 opens the nokfunc
+ * object on any kernel. */
+int bpf_support_open_skeleton(struct bpf_object_skeleton *s,
+			      const void *(*nokfunc_bytes)(size_t *sz));
+
+/* The module's skeleton NAME_bpf opened by bpf_support_open_skeleton(), or
+ * NULL with errno set. Needs NAME.skel.h and NAME.nokfunc.skel.h. */
+#define BPF_SUPPORT_OPEN(NAME)                                                          \
+	({                                                                              \
+		struct NAME##_bpf *o_ = calloc(1, sizeof(*o_));                         \
+		int e_ = o_ ? NAME##_bpf__create_skeleton(o_) : -ENOMEM;               \
+		if (e_ == 0)                                                            \
+			e_ = bpf_support_open_skeleton(o_->skeleton,                     \
+						       NAME##_nokfunc_bpf__elf_bytes);   \
+		if (e_) {                                                               \
+			if (o_)                                                         \
+				NAME##_bpf__destroy(o_);                                \
+			o_ = NULL;                                                      \
+			errno = -e_;                                                    \
+		}                                                                       \
+		o_;                                                                     \
+	})
+
 /* Loads an opened skeleton whose rodata the module has set, and attaches
  * it: picks for each program the variant this kernel runs (NAME, or
- * NAME_portable without the bpf_rdonly_cast kfunc: bpf/task_mem_abi.h; a
+ * NAME_portable without the bpf_rdonly_cast kfunc, or from the object built
+ * without kfunc externs: bpf/task_mem_abi.h; a
  * program whose autoload the module turned off stays off in both
  * variants), loads, runs percpu_offsets_init when the object has it (for
  * nr_cpus CPUs), and attaches every loaded program the skeleton knows how
@@ -150,6 +184,11 @@ struct bpf_link *bpf_support_link(const struct bpf_object_skeleton *s, const cha
 /* Whether bpf_support_load() will choose the fast variants: the kernel has
  * TASK_MEM_FAST_KFUNC and MEMAGENT_BPF_PORTABLE is not set. */
 bool bpf_support_fast(void);
+
+/* Whether bpf_support_load() will choose the fast variants of the opened
+ * skeleton s: bpf_support_fast(), and s is not the object built without
+ * kfuncs (bpf_support_open_skeleton()). */
+bool bpf_support_fast_object(const struct bpf_object_skeleton *s);
 
 /* Whether the running kernel's BTF has the kfunc name (for programs a module
  * loads only where their kfuncs exist). Parses vmlinux BTF: call at load. */

@@ -34,6 +34,7 @@
 #include "gc_usdt.h"
 #include "gc_usdt_abi.h"
 #include "gc_usdt.skel.h"
+#include "gc_usdt.nokfunc.skel.h"
 #include "uprobe_multi.h"
 #include "usdt_note.h"
 
@@ -86,7 +87,7 @@ int gc_usdt_new(struct gc_usdt **ret, struct bpf_failure *f)
 	o = calloc(1, sizeof(*o));
 	if (!o)
 		return -ENOMEM;
-	o->skel = gc_usdt_bpf__open_opts(bpf_support_open_opts());
+	o->skel = BPF_SUPPORT_OPEN(gc_usdt);
 	if (!o->skel) {
 		err = bpf_support_libbpf_error(-errno, "gc_usdt", "open", f);
 		goto fail;

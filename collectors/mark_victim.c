@@ -18,6 +18,7 @@
 #include "procfs.h"
 #include "mark_victim_abi.h"
 #include "mark_victim.skel.h"
+#include "mark_victim.nokfunc.skel.h"
 
 struct mark_victim {
 	struct mark_victim_bpf *skel;
@@ -87,7 +88,7 @@ int mark_victim_new(size_t ring_bytes, struct mark_victim **ret, struct bpf_fail
 	if (!o)
 		return -ENOMEM;
 	o->page_size = (size_t)sysconf(_SC_PAGESIZE);
-	o->skel = mark_victim_bpf__open_opts(bpf_support_open_opts());
+	o->skel = BPF_SUPPORT_OPEN(mark_victim);
 	if (!o->skel) {
 		err = bpf_support_libbpf_error(-errno, "mark_victim", "open", f);
 		goto fail;

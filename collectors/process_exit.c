@@ -20,6 +20,7 @@
 #include "bpf_support.h"
 #include "process_exit_abi.h"
 #include "process_exit.skel.h"
+#include "process_exit.nokfunc.skel.h"
 
 struct process_exit {
 	struct process_exit_bpf *skel;
@@ -99,7 +100,7 @@ int process_exit_new(size_t ring_bytes, struct process_exit **ret, struct bpf_fa
 	if (!x)
 		return -ENOMEM;
 	x->page_size = (size_t)sysconf(_SC_PAGESIZE);
-	x->skel = process_exit_bpf__open_opts(bpf_support_open_opts());
+	x->skel = BPF_SUPPORT_OPEN(process_exit);
 	if (!x->skel) {
 		err = bpf_support_libbpf_error(-errno, "sched_process_exit", "open", f);
 		goto fail;

@@ -27,6 +27,7 @@
 #include "bpf_support.h"
 #include "rss_stat_abi.h"
 #include "rss_stat.skel.h"
+#include "rss_stat.nokfunc.skel.h"
 
 struct watch {
 	pid_t pid;
@@ -98,7 +99,7 @@ int rss_stat_new(size_t max_watch, struct rss_stat **ret, struct bpf_failure *f)
 	r->cap = max_watch;
 	r->page_size = (size_t)sysconf(_SC_PAGESIZE);
 
-	r->skel = rss_stat_bpf__open_opts(bpf_support_open_opts());
+	r->skel = BPF_SUPPORT_OPEN(rss_stat);
 	if (!r->skel) {
 		err = bpf_support_libbpf_error(-errno, "rss_stat", "open", f);
 		goto fail;

@@ -24,6 +24,7 @@
 #include "bpf_support.h"
 #include "sock_iter_abi.h"
 #include "sock_iter.skel.h"
+#include "sock_iter.nokfunc.skel.h"
 
 #define DEFAULT_MAX_RECORDS 262144
 #define READ_CHUNK (64 * 1024)
@@ -69,7 +70,7 @@ int sock_iter_new(size_t max_records, struct sock_iter **ret, struct bpf_failure
 		err = -ENOMEM;
 		goto fail;
 	}
-	it->skel = sock_iter_bpf__open();
+	it->skel = BPF_SUPPORT_OPEN(sock_iter);
 	if (!it->skel) {
 		err = bpf_support_libbpf_error(-errno, "sock_iter", "open", f);
 		goto fail;

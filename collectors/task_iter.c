@@ -34,6 +34,7 @@
 #include "bpf_support.h"
 #include "task_iter_abi.h"
 #include "task_iter.skel.h"
+#include "task_iter.nokfunc.skel.h"
 
 #define DEFAULT_MAX_PROCS 65536
 #define READ_CHUNK (64 * 1024)
@@ -91,18 +92,21 @@ static size_t walk_capacity(size_t max_procs)
 	return cap < max_procs ? cap : max_procs;
 }
 
-/* Opens and loads the skeleton, with the task-list walk or without it. */
-static int load(struct task_iter *t, unsigned ncpu, bool walk, struct bpf_failure *f)
+/* Opens and loads the skeleton, with the task-list walk or without it
+ * (*walk turns false when the object opened cannot walk: the one built
+ * without kfuncs). */
+static int load(struct task_iter *t, unsigned ncpu, bool *walk, struct bpf_failure *f)
 {
 	int err;
 
-	t->skel = task_iter_bpf__open_opts(bpf_support_open_opts());
+	t->skel = BPF_SUPPORT_OPEN(task_iter);
 	if (!t->skel)
 		return bpf_support_libbpf_error(-errno, "task_iter", "open", f);
 	t->skel->rodata->nr_cpus = (__u32)ncpu;
 	t->skel->rodata->task_mem_test_reject = bpf_support_test_reject("task_iter");
-	bpf_program__set_autoload(t->skel->progs.task_walk, walk);
-	if (walk) {
+	*walk = *walk && bpf_support_fast_object(t->skel->skeleton);
+	bpf_program__set_autoload(t->skel->progs.task_walk, *walk);
+	if (*walk) {
 		t->walk_cap = walk_capacity(t->max_procs);
 		err = bpf_map__set_max_entries(t->skel->maps.walk_recs, (__u32)t->walk_cap);
 		if (err)
@@ -165,13 +169,13 @@ int task_iter_new(size_t max_procs, struct task_iter **ret, struct bpf_failure *
 	 * MEMAGENT_TASK_ITER_NO_WALK=1 keep iter/task alone (tests of both). */
 	walk = bpf_support_fast() && bpf_support_kernel_has_kfunc("bpf_iter_task_new") &&
 	       !getenv_flag_no_walk() && in_init_pid_ns();
-	err = load(t, (unsigned)ncpu, walk, f);
+	err = load(t, (unsigned)ncpu, &walk, f);
 	if (err && walk) {
 		/* A verifier that refuses the walk still runs iter/task. */
 		task_iter_bpf__destroy(t->skel);
 		t->skel = NULL;
 		walk = false;
-		err = load(t, (unsigned)ncpu, false, f);
+		err = load(t, (unsigned)ncpu, &walk, f);
 	}
 	if (err)
 		goto fail;

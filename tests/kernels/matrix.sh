@@ -32,7 +32,7 @@ cache=$src/build/kernels
 mkdir -p "$cache"
 [ $# -eq 0 ] && set -- debian-6.1 debian-6.12 host
 
-tests=${MATRIX_TESTS:-test_bpf_support test_probe test_rss_stat test_mark_victim test_process_exit test_task_iter test_sockets test_queues test_gc_usdt it_gc_events}
+tests=${MATRIX_TESTS:-it_bpf_caps test_bpf_support test_probe test_rss_stat test_mark_victim test_process_exit test_task_iter test_sockets test_queues test_gc_usdt it_gc_events}
 # A boot plus the tests takes 25-40 s under plain emulation; a hang must not
 # hold the suite.
 guest_timeout=${MATRIX_TIMEOUT:-480}
