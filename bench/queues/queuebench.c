@@ -505,7 +505,7 @@ static char *markdown(const char *tsv)
 	    "UNIX pairs; a little data queued); %d processes on the host in all during the run (the "
 	    "pass visits every one's files). CPU time of the "
 	    "reader per cycle (user + system; for ss the child's), the mean and, for the BPF passes "
-	    "(%d cycles each, in %d interleaved rounds), the median of the per-pass times; `vs_ss` is "
+	    "(%d cycles each, in %d interleaved rounds), the median of the per-pass times (other rows repeat the mean); `vs_ss` is "
 	    "how many times less (by the mean) than `ss -tuxanp`, measured in the same run.\n\n",
 	    day, u.release, sysconf(_SC_NPROCESSORS_ONLN), tsv, nprocs, nsockets, host_procs,
 	    PASS_CYCLES, PASS_ROUNDS);
