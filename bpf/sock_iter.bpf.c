@@ -14,8 +14,8 @@
  * get_pid_task() + pid_nr_ns() 1.8 %, against walk_file + sock_walk 4.5 %
  * for as many passes). The walk drops the per-file invocation, the
  * seq_file copy, fget()/fput() and the per-pid task lookup: a pass
- * 9.9 -> 1.8 ms (median, quiet host), 21.7 -> 6.7 ms with another 3,000
- * processes on the host. ~85 % of what is left is walk_file, nearly all
+ * 4.0-9.9 -> 1.65-1.76 ms (medians of three runs, quiet host), 21.7 ->
+ * 6.7 ms with another 3,000 processes on the host. ~85 % of what is left is walk_file, nearly all
  * of it the per-socket reads (cache misses on idle sockets; with 100
  * sockets the walk costs 1.1 ms), which any reader of the same state pays. What was tried and lost: the per-file work
  * inlined into the walk's three loops (tasks, bitmap words, bits): the
