@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -499,6 +500,18 @@ static int percpu_init(struct bpf_object *obj, unsigned nr_cpus)
 bool bpf_support_fast(void)
 {
 	return !env_flag("MEMAGENT_BPF_PORTABLE") && kernel_has_fast_kfunc();
+}
+
+bool bpf_support_task_walk(const char *no_walk_env)
+{
+	struct stat st;
+
+	/* The walks follow the host's task list and report global pids, while
+	 * the iterators visit only the reader's pid namespace: the initial one
+	 * only (PROC_PID_INIT_INO, include/linux/proc_ns.h). */
+	return bpf_support_fast() && !env_flag(no_walk_env) &&
+	       stat("/proc/self/ns/pid", &st) == 0 && st.st_ino == 0xEFFFFFFCu &&
+	       bpf_support_kernel_has_kfunc("bpf_iter_task_new");
 }
 
 bool bpf_support_kernel_has_kfunc(const char *name)

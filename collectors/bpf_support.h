@@ -155,6 +155,13 @@ bool bpf_support_fast(void);
  * loads only where their kfuncs exist). Parses vmlinux BTF: call at load. */
 bool bpf_support_kernel_has_kfunc(const char *name);
 
+/* Whether a module may load its task-list walk (a SEC("syscall") program
+ * over bpf_iter_task_new, 6.7+; bpf/task_iter.bpf.c, bpf/sock_iter.bpf.c):
+ * fast reads chosen, the kfunc in the kernel's BTF, the reader in the
+ * initial pid namespace, and the test switch no_walk_env (an environment
+ * variable) not set to anything but 0. */
+bool bpf_support_task_walk(const char *no_walk_env);
+
 /* Whether the loaded variants are the portable ones. */
 bool bpf_support_portable(const struct bpf_object_skeleton *s);
 

@@ -117,9 +117,14 @@ static const struct metric_desc m_backend = {
 	"1 for the backend the queues collector reads sockets with (bpf or netlink).",
 };
 
+static const struct metric_desc m_passes = {
+	"memagent_queue_bpf_passes_total", METRIC_COUNTER, NULL,
+	"BPF socket passes run, by kind: the fd-table walk (6.7+) or iter/task_file.",
+};
+
 static const struct metric_desc *const queues_metrics[] = {
 	&m_sock_bytes, &m_unseen, &m_backlog, &m_backlog_max, &m_overflows, &m_mq_messages,
-	&m_mq_bytes, &m_mq_max, &m_growth, &m_overflow, &m_rebuilds, &m_backend, NULL,
+	&m_mq_bytes, &m_mq_max, &m_growth, &m_overflow, &m_rebuilds, &m_backend, &m_passes, NULL,
 };
 
 enum growth_kind { G_SOCKET, G_LISTENER, G_MSGQUEUE };
@@ -1173,6 +1178,15 @@ static int queues_read(void *state, struct snapshot *snap, struct collector_erro
 				     (const char *const[]){ "backend", st->iter ? "bpf" : "netlink", NULL });
 	if (r == 0 && !st->iter)
 		r = snapshot_add(snap, &m_rebuilds, (double)st->rebuilds, NULL);
+	if (r == 0 && st->iter) {
+		struct sock_iter_stats is;
+
+		sock_iter_stats(st->iter, &is);
+		r = snapshot_add(snap, &m_passes, (double)is.walks,
+				 (const char *const[]){ "pass", "walk", NULL });
+		r = r < 0 ? r : snapshot_add(snap, &m_passes, (double)(is.reads - is.walks),
+					     (const char *const[]){ "pass", "task_file", NULL });
+	}
 	if (r == 0 && st->ctx->use_bpf)
 		r = bpf_support_report(snap, "sock_iter", st->iter != NULL, st->iter_why, 0, 0, 0);
 	growth_sweep(st);

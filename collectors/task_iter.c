@@ -23,7 +23,6 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/mman.h>
-#include <sys/stat.h>
 #include <sys/sysinfo.h>
 #include <linux/types.h>
 
@@ -60,23 +59,6 @@ struct task_iter {
 struct pid_key {
 	__u32 pid, idx;
 };
-
-static bool getenv_flag_no_walk(void)
-{
-	const char *v = getenv("MEMAGENT_TASK_ITER_NO_WALK");
-
-	return v && *v && strcmp(v, "0") != 0;
-}
-
-/* The walk follows the host's task list and reports global pids; iter/task
- * visits only the reader's pid namespace. So the walk runs in the initial
- * one only (PROC_PID_INIT_INO, include/linux/proc_ns.h). */
-static bool in_init_pid_ns(void)
-{
-	struct stat st;
-
-	return stat("/proc/self/ns/pid", &st) == 0 && st.st_ino == 0xEFFFFFFCu;
-}
 
 /* Records the walk's array holds: the tasks alive now (threads included,
  * an upper bound on processes) with room to grow, at most max_procs. A
@@ -163,8 +145,7 @@ int task_iter_new(size_t max_procs, struct task_iter **ret, struct bpf_failure *
 	}
 	/* The walk reads with the fast loads only; MEMAGENT_BPF_PORTABLE and
 	 * MEMAGENT_TASK_ITER_NO_WALK=1 keep iter/task alone (tests of both). */
-	walk = bpf_support_fast() && bpf_support_kernel_has_kfunc("bpf_iter_task_new") &&
-	       !getenv_flag_no_walk() && in_init_pid_ns();
+	walk = bpf_support_task_walk("MEMAGENT_TASK_ITER_NO_WALK");
 	err = load(t, (unsigned)ncpu, walk, f);
 	if (err && walk) {
 		/* A verifier that refuses the walk still runs iter/task. */
