@@ -35,6 +35,11 @@
  * to a dead receiver costs nothing). */
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 2000
+/* A refused connection means nothing listens: a probe costs a SYN and a
+ * RST, and no receiver is there to be overloaded, so it is repeated within
+ * 250 ms; a receiver back from an outage is found that much sooner, while
+ * its backlog waits (answers, 5xx and 429, and timeouts keep the 2 s cap). */
+#define BACKOFF_REFUSED_MAX_MS 250
 #define TOKEN_MAX_BYTES 4096
 
 enum reason {
@@ -478,14 +483,14 @@ static void build_pending(struct sinks *s, struct sink *k)
 }
 
 /* Exponential backoff with equal jitter: half the step fixed, half random. */
-static uint64_t backoff_ns(struct sink *k)
+static uint64_t backoff_ns(struct sink *k, uint64_t max_ms)
 {
 	uint64_t step = BACKOFF_MIN_MS;
 
-	for (unsigned i = 1; i < k->failures && step < BACKOFF_MAX_MS; i++)
+	for (unsigned i = 1; i < k->failures && step < max_ms; i++)
 		step *= 2;
-	if (step > BACKOFF_MAX_MS)
-		step = BACKOFF_MAX_MS;
+	if (step > max_ms)
+		step = max_ms;
 	return (step / 2 + xorshift(&k->rng) % (step / 2 + 1)) * 1000000u;
 }
 
@@ -538,7 +543,7 @@ static void on_done(void *arg, const struct push_result *res)
 			uint64_t wait;
 
 			k->failures++;
-			wait = backoff_ns(k);
+			wait = backoff_ns(k, r == R_REFUSED ? BACKOFF_REFUSED_MAX_MS : BACKOFF_MAX_MS);
 			if (res->retry_after_s && (uint64_t)res->retry_after_s * 1000000000u > wait)
 				wait = (uint64_t)res->retry_after_s * 1000000000u;
 			k->next_try_ns = now_ns() + wait;
@@ -607,7 +612,7 @@ static void submit(struct sinks *s, struct sink *k, uint64_t now)
 		k->busy = false;
 		k->errors[R_IO]++;
 		k->failures++;
-		k->next_try_ns = now + backoff_ns(k);
+		k->next_try_ns = now + backoff_ns(k, BACKOFF_MAX_MS);
 	}
 }
 
