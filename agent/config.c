@@ -1383,6 +1383,8 @@ static const struct key_spec sink_keys[] = {
 	  .offset = offsetof(struct sink_options, queue_max_samples) },
 	{ .key = "batch_max_samples", .type = V_INT, .apply = apply_uint, .min = 1, .max = 1000000,
 	  .offset = offsetof(struct sink_options, batch_max_samples) },
+	{ .key = "concurrency", .type = V_INT, .apply = apply_uint, .min = 1, .max = SINK_CONCURRENCY_MAX,
+	  .offset = offsetof(struct sink_options, concurrency) },
 	{ .key = "headers", .type = V_OBJECT, .apply = apply_headers },
 	{ .key = "bearer_token_file", .type = V_STRING, .apply = apply_str,
 	  .offset = offsetof(struct sink_options, bearer_token_file) },
@@ -1426,6 +1428,7 @@ static int parse_sink(struct ctx *x, json_t *v, struct config *c, size_t i)
 	*o = (struct sink_options){ .interval_ms = SINK_INTERVAL_DEFAULT_MS, .timeout_ms = SINK_TIMEOUT_DEFAULT_MS,
 				    .queue_max_samples = SINK_QUEUE_DEFAULT_SAMPLES,
 				    .batch_max_samples = SINK_BATCH_DEFAULT_SAMPLES,
+				    .concurrency = SINK_CONCURRENCY_DEFAULT,
 				    .buffer_max_bytes = SINK_BUFFER_DEFAULT_BYTES };
 	c->n_sinks = i + 1; /* from here on config_free() frees it */
 	r = check_object(x, v, sink_keys, ARRAY_SIZE(sink_keys), o);

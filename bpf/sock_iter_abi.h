@@ -29,6 +29,14 @@ enum {
 
 #define SOCK_ITER_COMM_LEN 16
 
+/* The fd-table walk (6.7+) writes the same records into slots of this many
+ * bytes, one each, a name record (116 bytes) over two consecutive slots;
+ * the slots are contiguous in the mmapped array. */
+#define SOCK_ITER_WALK_SLOT 64
+struct sock_iter_walk_slot {
+	__u8 b[SOCK_ITER_WALK_SLOT];
+};
+
 enum {
 	SOCK_ITER_F_TRUNCATED = 1u << 0, /* rqueue sums the first SOCK_ITER_WALK_MAX buffers only */
 	SOCK_ITER_F_NO_UDP_DEFICIT = 1u << 1, /* kernel without udp_sock.forward_deficit */

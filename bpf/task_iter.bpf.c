@@ -124,36 +124,7 @@ int task_iter_portable(struct bpf_iter__task *ctx)
  * user side before load); elsewhere the iter/task programs above run.
  */
 
-#ifndef MEMAGENT_BPF_NO_KFUNC
-extern int bpf_iter_task_new(struct bpf_iter_task *it, struct task_struct *task,
-			     unsigned int flags) __ksym __weak;
-extern struct task_struct *bpf_iter_task_next(struct bpf_iter_task *it) __ksym __weak;
-extern void bpf_iter_task_destroy(struct bpf_iter_task *it) __ksym __weak;
-extern void bpf_rcu_read_lock(void) __ksym __weak;
-extern void bpf_rcu_read_unlock(void) __ksym __weak;
-#else
-/* The object for kernels lacking a kfunc declares none (bpf/task_mem.bpf.h);
- * user space never loads task_walk from it (it needs bpf_iter_task_new),
- * which keeps only its name, maps and variables: an empty walk. */
-static __always_inline int bpf_iter_task_new(struct bpf_iter_task *it, struct task_struct *task,
-					     unsigned int flags)
-{
-	return -1;
-}
-static __always_inline struct task_struct *bpf_iter_task_next(struct bpf_iter_task *it)
-{
-	return NULL;
-}
-static __always_inline void bpf_iter_task_destroy(struct bpf_iter_task *it)
-{
-}
-static __always_inline void bpf_rcu_read_lock(void)
-{
-}
-static __always_inline void bpf_rcu_read_unlock(void)
-{
-}
-#endif
+#include "kfunc.bpf.h"
 
 #define WALK_ALL_THREADS 1 /* BPF_TASK_ITER_ALL_THREADS */
 

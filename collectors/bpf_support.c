@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -499,7 +500,20 @@ static int percpu_init(struct bpf_object *obj, unsigned nr_cpus)
 
 bool bpf_support_fast(void)
 {
-	return !env_flag("MEMAGENT_BPF_PORTABLE") && kernel_has_fast_kfunc();
+	return !env_flag("MEMAGENT_BPF_PORTABLE") && !env_flag("MEMAGENT_BPF_NO_KFUNC") &&
+	       kernel_has_fast_kfunc();
+}
+
+bool bpf_support_task_walk(const char *no_walk_env)
+{
+	struct stat st;
+
+	/* The walks follow the host's task list and report global pids, while
+	 * the iterators visit only the reader's pid namespace: the initial one
+	 * only (PROC_PID_INIT_INO, include/linux/proc_ns.h). */
+	return bpf_support_fast() && !env_flag(no_walk_env) &&
+	       stat("/proc/self/ns/pid", &st) == 0 && st.st_ino == 0xEFFFFFFCu &&
+	       bpf_support_kernel_has_kfunc("bpf_iter_task_new");
 }
 
 bool bpf_support_kernel_has_kfunc(const char *name)
@@ -580,7 +594,9 @@ static bool object_lacks_kfunc(const void *data, size_t sz)
 	return lacks;
 }
 
-bool bpf_support_fast_object(const struct bpf_object_skeleton *s)
+/* Whether bpf_support_load() picks the fast variants of the opened s: not
+ * in the object built without kfuncs. */
+static bool fast_object(const struct bpf_object_skeleton *s)
 {
 	return bpf_support_fast() &&
 	       object_declares_kfunc(bpf_object__btf(*s->obj), TASK_MEM_FAST_KFUNC);
@@ -598,7 +614,7 @@ int bpf_support_open_skeleton(struct bpf_object_skeleton *s,
 int bpf_support_load(struct bpf_object_skeleton *s, const char *program, unsigned nr_cpus,
 		     struct bpf_failure *f)
 {
-	bool portable = !bpf_support_fast_object(s);
+	bool portable = !fast_object(s);
 	int r;
 
 	quiet_libbpf();

@@ -182,17 +182,20 @@ int bpf_support_ring_consume(struct ring_buffer *rb, const uint64_t *delivered);
 struct bpf_link *bpf_support_link(const struct bpf_object_skeleton *s, const char *name);
 
 /* Whether bpf_support_load() will choose the fast variants: the kernel has
- * TASK_MEM_FAST_KFUNC and MEMAGENT_BPF_PORTABLE is not set. */
+ * TASK_MEM_FAST_KFUNC and neither MEMAGENT_BPF_PORTABLE nor
+ * MEMAGENT_BPF_NO_KFUNC is set. */
 bool bpf_support_fast(void);
-
-/* Whether bpf_support_load() will choose the fast variants of the opened
- * skeleton s: bpf_support_fast(), and s is not the object built without
- * kfuncs (bpf_support_open_skeleton()). */
-bool bpf_support_fast_object(const struct bpf_object_skeleton *s);
 
 /* Whether the running kernel's BTF has the kfunc name (for programs a module
  * loads only where their kfuncs exist). Parses vmlinux BTF: call at load. */
 bool bpf_support_kernel_has_kfunc(const char *name);
+
+/* Whether a module may load its task-list walk (a SEC("syscall") program
+ * over bpf_iter_task_new, 6.7+; bpf/task_iter.bpf.c, bpf/sock_iter.bpf.c):
+ * fast reads chosen, the kfunc in the kernel's BTF, the reader in the
+ * initial pid namespace, and the test switch no_walk_env (an environment
+ * variable) not set to anything but 0. */
+bool bpf_support_task_walk(const char *no_walk_env);
 
 /* Whether the loaded variants are the portable ones. */
 bool bpf_support_portable(const struct bpf_object_skeleton *s);

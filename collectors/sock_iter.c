@@ -1,6 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /* sock_iter: the user side of bpf/sock_iter.bpf.c: runs a pass and parses its records.
  *
+ * Two passes give the same records. On 6.7+ (in the initial pid namespace,
+ * fast reads chosen, file operations learned) the fd-table walk: one
+ * BPF_PROG_TEST_RUN of sock_walk, whose records are read from the mmapped
+ * walk_recs slots. Elsewhere, and for any pass with more records than those
+ * slots hold, iter/task_file, which stays loaded and attached beside it
+ * (and runs the learning pass). MEMAGENT_SOCK_ITER_NO_WALK=1 keeps it alone.
+ *
  * bpf_seq_read() never splits a record across read() calls; the parser
  * carries a partial record over anyway rather than trust that. A name
  * record belongs to the socket record just before it.
@@ -11,6 +18,7 @@
 #include <fcntl.h>
 #include <mqueue.h>
 #include <stdio.h>
+#include <sys/mman.h>
 #include <stdlib.h>
 #include <sys/socket.h>
 #include <string.h>
@@ -29,6 +37,15 @@
 #define DEFAULT_MAX_RECORDS 262144
 #define READ_CHUNK (64 * 1024)
 #define ST_LISTEN 10
+/* The walk's slots: room for twice the files open on the host now (a
+ * descriptor is one record, a process one more) and some, at most
+ * WALK_MAX_SLOTS (8 MiB). A pass that does not fit runs iter/task_file. */
+#define WALK_MIN_SLOTS 8192
+#define WALK_MAX_SLOTS 131072
+
+_Static_assert(sizeof(struct sock_iter_rec) <= SOCK_ITER_WALK_SLOT, "one slot");
+_Static_assert(sizeof(struct sock_iter_proc_rec) <= SOCK_ITER_WALK_SLOT, "one slot");
+_Static_assert(sizeof(struct sock_iter_name_rec) <= 2 * SOCK_ITER_WALK_SLOT, "two slots");
 
 struct sock_iter {
 	struct sock_iter_bpf *skel;
@@ -44,7 +61,62 @@ struct sock_iter {
 	unsigned char *buf; /* READ_CHUNK + room for one carried-over record */
 	struct sock_iter_stats st;
 	bool portable;
+	/* The fd-table walk (sock_walk), when loaded: its slots, mmapped. */
+	const unsigned char *walk;
+	size_t walk_cap, walk_len;
 };
+
+static size_t walk_capacity(void)
+{
+	unsigned long long files = 0;
+	size_t cap;
+	FILE *f = fopen("/proc/sys/fs/file-nr", "re");
+
+	if (f) {
+		if (fscanf(f, "%llu", &files) != 1)
+			files = 0;
+		fclose(f);
+	}
+	cap = WALK_MIN_SLOTS + (size_t)files * 2;
+	return cap < WALK_MAX_SLOTS ? cap : WALK_MAX_SLOTS;
+}
+
+/* Opens and loads the skeleton, with the fd-table walk or without it. */
+static int load(struct sock_iter *it, unsigned ncpu, bool walk, bool mq_absent,
+		struct bpf_failure *f)
+{
+	int err;
+
+	it->skel = BPF_SUPPORT_OPEN(sock_iter);
+	if (!it->skel)
+		return bpf_support_libbpf_error(-errno, "sock_iter", "open", f);
+	it->skel->rodata->mq_absent = mq_absent;
+	it->skel->rodata->nr_cpus = (__u32)ncpu;
+	it->skel->rodata->task_mem_test_reject = bpf_support_test_reject("sock_iter");
+	bpf_program__set_autoload(it->skel->progs.sock_walk, walk);
+	if (walk) {
+		it->walk_cap = walk_capacity();
+		err = bpf_map__set_max_entries(it->skel->maps.walk_recs, (__u32)it->walk_cap);
+		if (err)
+			return bpf_support_libbpf_error(err, "sock_iter", "open", f);
+	}
+	return bpf_support_load(it->skel->skeleton, "sock_iter", ncpu, f);
+}
+
+static int walk_map(struct sock_iter *it)
+{
+	size_t len = it->walk_cap * SOCK_ITER_WALK_SLOT;
+	long pg = sysconf(_SC_PAGESIZE);
+	void *m;
+
+	len = (len + (size_t)pg - 1) / (size_t)pg * (size_t)pg;
+	m = mmap(NULL, len, PROT_READ, MAP_SHARED, bpf_map__fd(it->skel->maps.walk_recs), 0);
+	if (m == MAP_FAILED)
+		return -errno;
+	it->walk = m;
+	it->walk_len = len;
+	return 0;
+}
 
 int sock_iter_new(size_t max_records, struct sock_iter **ret, struct bpf_failure *f)
 {
@@ -52,6 +124,7 @@ int sock_iter_new(size_t max_records, struct sock_iter **ret, struct bpf_failure
 	char mqname[64];
 	mqd_t learn_mq = (mqd_t)-1;
 	int ncpu, err, learn_sock = -1;
+	bool walk, mq_absent;
 
 	if (!ret)
 		return -EINVAL;
@@ -70,21 +143,22 @@ int sock_iter_new(size_t max_records, struct sock_iter **ret, struct bpf_failure
 		err = -ENOMEM;
 		goto fail;
 	}
-	it->skel = BPF_SUPPORT_OPEN(sock_iter);
-	if (!it->skel) {
-		err = bpf_support_libbpf_error(-errno, "sock_iter", "open", f);
-		goto fail;
-	}
 	/* A queue of our own for the program to learn from (the top of
 	 * bpf/sock_iter.bpf.c); none on a kernel without POSIX queues. */
 	snprintf(mqname, sizeof(mqname), "/memagent-sock-iter-%d", (int)getpid());
 	learn_mq = mq_open(mqname, O_CREAT | O_EXCL | O_RDONLY | O_CLOEXEC, 0600, NULL);
 	if (learn_mq != (mqd_t)-1)
 		mq_unlink(mqname);
-	it->skel->rodata->mq_absent = learn_mq == (mqd_t)-1 && errno == ENOSYS;
-	it->skel->rodata->nr_cpus = (__u32)ncpu;
-	it->skel->rodata->task_mem_test_reject = bpf_support_test_reject("sock_iter");
-	err = bpf_support_load(it->skel->skeleton, "sock_iter", (unsigned)ncpu, f);
+	mq_absent = learn_mq == (mqd_t)-1 && errno == ENOSYS;
+	walk = bpf_support_task_walk("MEMAGENT_SOCK_ITER_NO_WALK");
+	err = load(it, (unsigned)ncpu, walk, mq_absent, f);
+	if (err && walk) {
+		/* A verifier that refuses the walk still runs iter/task_file. */
+		sock_iter_bpf__destroy(it->skel);
+		it->skel = NULL;
+		walk = false;
+		err = load(it, (unsigned)ncpu, false, mq_absent, f);
+	}
 	if (err)
 		goto fail;
 	it->link = bpf_support_link(it->skel->skeleton, "sock_iter");
@@ -92,9 +166,10 @@ int sock_iter_new(size_t max_records, struct sock_iter **ret, struct bpf_failure
 		err = bpf_support_libbpf_error(-ENOENT, "sock_iter", "attach", f);
 		goto fail;
 	}
-	/* The learning pass: our socket and queue are open now. A pass that
-	 * learned nothing leaves the program on its slower check, which is
-	 * as right. */
+	/* The learning pass (iter/task_file: the walk is mapped after it):
+	 * our socket and queue are open now. A pass that learned nothing
+	 * leaves the program on its slower check, which is as right, and the
+	 * walk unused. */
 	learn_sock = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	{
 		const struct sockq *s;
@@ -107,6 +182,8 @@ int sock_iter_new(size_t max_records, struct sock_iter **ret, struct bpf_failure
 	if (learn_mq != (mqd_t)-1)
 		mq_close(learn_mq);
 	learn_mq = (mqd_t)-1;
+	if (walk && walk_map(it) < 0)
+		it->walk = NULL; /* iter/task_file alone */
 	it->st.reads = 0;
 	it->st.programs = 1;
 	it->portable = bpf_support_portable(it->skel->skeleton);
@@ -123,6 +200,8 @@ struct sock_iter *sock_iter_free(struct sock_iter *it)
 {
 	if (!it)
 		return NULL;
+	if (it->walk)
+		munmap((void *)it->walk, it->walk_len);
 	sock_iter_bpf__destroy(it->skel);
 	free(it->socks);
 	free(it->mqs);
@@ -262,11 +341,78 @@ static ssize_t parse(struct sock_iter *it, const unsigned char *buf, size_t len)
 	return (ssize_t)off;
 }
 
+/* Size of the record of kind at p, or 0. */
+static size_t rec_size(const unsigned char *p)
+{
+	__u32 kind;
+
+	memcpy(&kind, p, sizeof(kind));
+	switch (kind) {
+	case SOCK_ITER_SOCK:
+	case SOCK_ITER_MQ:
+		return sizeof(struct sock_iter_rec);
+	case SOCK_ITER_PROC:
+		return sizeof(struct sock_iter_proc_rec);
+	case SOCK_ITER_NAME:
+		return sizeof(struct sock_iter_name_rec);
+	}
+	return 0;
+}
+
+/* One pass of the fd-table walk. Returns 0, 1 when the records did not fit
+ * the slots (the caller runs iter/task_file instead), or a negative errno. */
+static int read_walk(struct sock_iter *it)
+{
+	LIBBPF_OPTS(bpf_test_run_opts, opts);
+	size_t n, i = 0;
+	int err;
+
+	err = bpf_prog_test_run_opts(bpf_program__fd(it->skel->progs.sock_walk), &opts);
+	if (err < 0)
+		return err;
+	if (it->skel->bss->walk_overflow)
+		return 1;
+	n = it->skel->bss->walk_n;
+	if (n > it->walk_cap)
+		return -EPROTO;
+	while (i < n) {
+		const unsigned char *p = it->walk + i * SOCK_ITER_WALK_SLOT;
+		size_t size = rec_size(p);
+		size_t slots = (size + SOCK_ITER_WALK_SLOT - 1) / SOCK_ITER_WALK_SLOT;
+		ssize_t used;
+
+		if (size == 0 || i + slots > n) {
+			it->st.malformed++;
+			return -EPROTO;
+		}
+		used = parse(it, p, size);
+		if (used < 0)
+			return (int)used;
+		i += slots;
+	}
+	return 0;
+}
+
 int sock_iter_read(struct sock_iter *it, const struct sockq **ret_socks, size_t *ret_n)
 {
 	size_t carry = 0;
 	int fd, err = 0;
 
+	if (it->walk && sock_iter_learned(it)) {
+		it->n = it->nmq = it->nproc = 0;
+		it->last_kept = false;
+		err = read_walk(it);
+		if (err < 0) {
+			it->n = it->nmq = it->nproc = 0;
+			return err;
+		}
+		if (err == 0) {
+			it->st.walks++;
+			goto done;
+		}
+		it->st.walk_fallbacks++;
+		err = 0;
+	}
 	it->skel->bss->last_tgid = 0;
 	fd = bpf_iter_create(bpf_link__fd(it->link));
 	if (fd < 0)
@@ -302,6 +448,7 @@ int sock_iter_read(struct sock_iter *it, const struct sockq **ret_socks, size_t 
 		it->n = it->nmq = it->nproc = 0;
 		return err;
 	}
+done:
 	it->st.reads++;
 	it->st.sockets = it->n;
 	*ret_socks = it->socks;

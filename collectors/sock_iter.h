@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* sock_iter: every socket and POSIX message queue every process holds, with its queue state, in one pass of a BPF iter/task_file.
  *
- * The BPF backend of the queues collector: one read() pass instead of
- * listing every fd table and asking sock_diag. Sockets in every network
+ * The BPF backend of the queues collector: one pass instead of listing
+ * every fd table and asking sock_diag (on 6.7+ a walk of the fd tables
+ * run with BPF_PROG_TEST_RUN, elsewhere iter/task_file read()). Sockets in every network
  * namespace are included (the kernel's struct sock is read wherever it
  * lives). What is read per socket type: bpf/sock_iter.bpf.c, docs/queues.md.
  *
@@ -48,6 +49,8 @@ struct sock_iter_stats {
 	uint64_t overflow;   /* records dropped because max_records were read */
 	uint64_t truncated;  /* UNIX receive queues longer than the walk (bpf/sock_iter_abi.h) */
 	uint64_t malformed;  /* records that made no sense (never, unless ABI skew) */
+	uint64_t walks;      /* passes the fd-table walk ran (6.7+; bpf/sock_iter.bpf.c) */
+	uint64_t walk_fallbacks; /* walks whose records did not fit: iter/task_file ran */
 	unsigned programs;   /* programs loaded and attached: 1 */
 };
 

@@ -1,9 +1,19 @@
 /* SPDX-License-Identifier: MIT */
-/* sockdiag: sock_diag dumps and the /proc/PID/net text formats. */
+/* sockdiag: sock_diag dumps and the /proc/PID/net text formats.
+ *
+ * TCP is dumped with the old TCPDIAG_GETSOCK request: the kernel answers it
+ * with the address family unspecified (inet_diag_dump_compat()), so one
+ * walk of the established hash table (262,144 buckets here, most of them
+ * empty, each read) returns IPv4 and IPv6 sockets alike, where the
+ * SOCK_DIAG_BY_FAMILY requests walk it once per family. The replies carry
+ * the request's type and the same inet_diag_msg. A kernel that refuses the
+ * old request gets the two new ones from then on.
+ */
 #include "sockdiag.h"
 
 #include <errno.h>
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +35,7 @@ struct sockdiag {
 	uint32_t netns;
 	uint32_t seq;
 	char *buf;
+	bool no_compat; /* TCPDIAG_GETSOCK refused: TCP per family */
 };
 
 int sockdiag_new(uint32_t netns, struct sockdiag **ret)
@@ -119,6 +130,7 @@ static int parse_unix(struct sockdiag *d, const struct nlmsghdr *h, sockdiag_fn 
 static int dump_one(struct sockdiag *d, const void *req, size_t req_len, unsigned family,
 		    enum sockq_kind kind, sockdiag_fn fn, void *arg)
 {
+	uint16_t type = ((const struct nlmsghdr *)req)->nlmsg_type;
 	struct sockaddr_nl nl = { .nl_family = AF_NETLINK };
 	uint32_t seq = ++d->seq;
 	int count = 0;
@@ -154,7 +166,7 @@ static int dump_one(struct sockdiag *d, const void *req, size_t req_len, unsigne
 					return count;
 				return e->error < 0 ? e->error : -EPROTO;
 			}
-			if (h->nlmsg_type != SOCK_DIAG_BY_FAMILY)
+			if (h->nlmsg_type != type)
 				return -EPROTO;
 			r = family == AF_UNIX ? parse_unix(d, h, fn, arg) : parse_inet(d, h, kind, fn, arg);
 			if (r < 0)
@@ -181,9 +193,30 @@ int sockdiag_dump(struct sockdiag *d, sockdiag_fn fn, void *arg)
 		.r = { .sdiag_family = AF_UNIX, .udiag_states = ~0u,
 		       .udiag_show = UDIAG_SHOW_NAME | UDIAG_SHOW_RQLEN },
 	};
+	struct {
+		struct nlmsghdr nlh;
+		struct inet_diag_req r;
+	} treq = {
+		.nlh = { .nlmsg_len = sizeof(treq), .nlmsg_type = TCPDIAG_GETSOCK,
+			 .nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP },
+		.r = { .idiag_family = AF_INET, .idiag_states = ~0u },
+	};
 	int total = 0, r;
+	size_t first = 0;
 
-	for (size_t i = 0; i < sizeof(inet) / sizeof(inet[0]); i++) {
+	if (!d->no_compat) {
+		/* Refused before any reply: nothing reported twice. */
+		r = dump_one(d, &treq, sizeof(treq), AF_INET, SOCKQ_TCP, fn, arg);
+		if (r == -EINVAL || r == -EOPNOTSUPP) {
+			d->no_compat = true;
+		} else if (r < 0) {
+			return r;
+		} else {
+			total += r;
+			first = 2; /* both TCP rows done */
+		}
+	}
+	for (size_t i = first; i < sizeof(inet) / sizeof(inet[0]); i++) {
 		struct {
 			struct nlmsghdr nlh;
 			struct inet_diag_req_v2 r;

@@ -23,7 +23,6 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/mman.h>
-#include <sys/stat.h>
 #include <sys/sysinfo.h>
 #include <linux/types.h>
 
@@ -62,23 +61,6 @@ struct pid_key {
 	__u32 pid, idx;
 };
 
-static bool getenv_flag_no_walk(void)
-{
-	const char *v = getenv("MEMAGENT_TASK_ITER_NO_WALK");
-
-	return v && *v && strcmp(v, "0") != 0;
-}
-
-/* The walk follows the host's task list and reports global pids; iter/task
- * visits only the reader's pid namespace. So the walk runs in the initial
- * one only (PROC_PID_INIT_INO, include/linux/proc_ns.h). */
-static bool in_init_pid_ns(void)
-{
-	struct stat st;
-
-	return stat("/proc/self/ns/pid", &st) == 0 && st.st_ino == 0xEFFFFFFCu;
-}
-
 /* Records the walk's array holds: the tasks alive now (threads included,
  * an upper bound on processes) with room to grow, at most max_procs. A
  * pass with more processes than this falls back to iter/task. */
@@ -92,10 +74,8 @@ static size_t walk_capacity(size_t max_procs)
 	return cap < max_procs ? cap : max_procs;
 }
 
-/* Opens and loads the skeleton, with the task-list walk or without it
- * (*walk turns false when the object opened cannot walk: the one built
- * without kfuncs). */
-static int load(struct task_iter *t, unsigned ncpu, bool *walk, struct bpf_failure *f)
+/* Opens and loads the skeleton, with the task-list walk or without it. */
+static int load(struct task_iter *t, unsigned ncpu, bool walk, struct bpf_failure *f)
 {
 	int err;
 
@@ -104,9 +84,8 @@ static int load(struct task_iter *t, unsigned ncpu, bool *walk, struct bpf_failu
 		return bpf_support_libbpf_error(-errno, "task_iter", "open", f);
 	t->skel->rodata->nr_cpus = (__u32)ncpu;
 	t->skel->rodata->task_mem_test_reject = bpf_support_test_reject("task_iter");
-	*walk = *walk && bpf_support_fast_object(t->skel->skeleton);
-	bpf_program__set_autoload(t->skel->progs.task_walk, *walk);
-	if (*walk) {
+	bpf_program__set_autoload(t->skel->progs.task_walk, walk);
+	if (walk) {
 		t->walk_cap = walk_capacity(t->max_procs);
 		err = bpf_map__set_max_entries(t->skel->maps.walk_recs, (__u32)t->walk_cap);
 		if (err)
@@ -167,15 +146,14 @@ int task_iter_new(size_t max_procs, struct task_iter **ret, struct bpf_failure *
 	}
 	/* The walk reads with the fast loads only; MEMAGENT_BPF_PORTABLE and
 	 * MEMAGENT_TASK_ITER_NO_WALK=1 keep iter/task alone (tests of both). */
-	walk = bpf_support_fast() && bpf_support_kernel_has_kfunc("bpf_iter_task_new") &&
-	       !getenv_flag_no_walk() && in_init_pid_ns();
-	err = load(t, (unsigned)ncpu, &walk, f);
+	walk = bpf_support_task_walk("MEMAGENT_TASK_ITER_NO_WALK");
+	err = load(t, (unsigned)ncpu, walk, f);
 	if (err && walk) {
 		/* A verifier that refuses the walk still runs iter/task. */
 		task_iter_bpf__destroy(t->skel);
 		t->skel = NULL;
 		walk = false;
-		err = load(t, (unsigned)ncpu, &walk, f);
+		err = load(t, (unsigned)ncpu, false, f);
 	}
 	if (err)
 		goto fail;

@@ -63,6 +63,17 @@ void target_set_update_needs(struct target_set *set)
 	set->needs = needs;
 }
 
+bool target_set_exec_changes(const struct target_set *set)
+{
+	for (size_t i = 0; i < set->n; i++) {
+		const struct target_match *m = &set->v[i].match;
+
+		if (m->comm || m->exe || m->cmdline)
+			return true;
+	}
+	return false;
+}
+
 void target_set_done(struct target_set *set)
 {
 	for (size_t i = 0; i < set->n; i++)

@@ -82,6 +82,12 @@ void target_done(struct target *t);
 /* Computes set->needs from the targets. */
 void target_set_update_needs(struct target_set *set);
 
+/* True when an exec can change which targets a process is in: some target
+ * matches on comm, exe or cmdline. Otherwise a classification holds for the
+ * whole life of a process identity (pid and start time); a cgroup move is
+ * not an exec and is not caught by rereading stat either. */
+bool target_set_exec_changes(const struct target_set *set);
+
 /* Frees every target and the array; the set becomes empty (so twice is fine). */
 void target_set_done(struct target_set *set);
 

@@ -28,6 +28,7 @@ struct series {
 	size_t line_len;
 	uint64_t batch;      /* encoders' scratch: the batch it was last seen in */
 	size_t batch_index;
+	uint64_t mark;       /* sinks' scratch: in one of a sink's batches still out */
 	struct series *next; /* the table's chain */
 };
 

@@ -2,13 +2,17 @@
 /* Push sinks on the push thread (see sinks.h).
  *
  * Invariants, under the set's lock:
- *  - a queued sink's samples are, oldest first, its pending batch (encoded,
- *    being sent or waiting to be retried) then its ring; each sample is
- *    counted exactly once as sent, dropped (the bound), rejected (a 4xx
- *    answer), skipped (no form in the payload) or is still queued;
- *  - a sink has at most one request in flight (busy), so batches arrive in
- *    queue order;
- *  - every series a ring holds a sample of has refs > 0 (the sweep keeps it).
+ *  - a queued sink's samples are, oldest first, its batches still out
+ *    (encoded, being sent or waiting to be retried; ordered by seq) then its
+ *    ring; each sample is counted exactly once as sent, dropped (the bound),
+ *    rejected (a 4xx answer), skipped (no form in the payload) or is still
+ *    queued;
+ *  - a batch holds no series another batch of its sink still out holds: the
+ *    requests in flight may end in any order, each series still arrives in
+ *    queue order (a failed batch blocks the series in it until it is sent);
+ *  - while a sink's last request failed, it has at most one in flight;
+ *  - every series a ring or a batch out holds a sample of has refs > 0 (the
+ *    sweep keeps it).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -35,6 +39,11 @@
  * to a dead receiver costs nothing). */
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 2000
+/* A refused connection means nothing listens: a probe costs a SYN and a
+ * RST, and no receiver is there to be overloaded, so it is repeated within
+ * 250 ms; a receiver back from an outage is found that much sooner, while
+ * its backlog waits (answers, 5xx and 429, and timeouts keep the 2 s cap). */
+#define BACKOFF_REFUSED_MAX_MS 250
 #define TOKEN_MAX_BYTES 4096
 
 enum reason {
@@ -49,6 +58,20 @@ static const char *const reason_names[R_MAX] = {
 static const double send_bounds[] = { 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10 };
 #define N_SEND_BOUNDS (sizeof(send_bounds) / sizeof(send_bounds[0]))
 
+/* One request's payload, kept until it is answered (a failure keeps it for
+ * its retry). */
+struct batch {
+	struct sink *k;
+	bool used, busy;
+	uint64_t seq;           /* queue order among the sink's batches */
+	void *body;
+	size_t len;
+	size_t n;               /* samples it counts for */
+	struct series **series; /* queued sinks: its samples' series, refs held */
+	size_t n_series;
+	uint64_t disk_start;    /* disk buffer: its first sample's number */
+};
+
 struct sink {
 	struct sink *next;
 	struct sinks *set;
@@ -59,10 +82,11 @@ struct sink {
 	/* queued sinks */
 	struct series_sample *ring;
 	size_t cap, head, len;
-	/* the batch being sent or waiting for its retry */
-	void *pending;
-	size_t pending_len, pending_n;
-	bool busy, retired;
+	/* the batches being sent or waiting for their retry */
+	struct batch out[SINK_CONCURRENCY_MAX];
+	unsigned n_out, n_busy;
+	uint64_t out_seq;
+	bool retired;
 	uint64_t next_try_ns, last_send_ns;
 	unsigned failures;
 	uint64_t rng;
@@ -70,7 +94,7 @@ struct sink {
 	struct snapshot *latest;
 	/* disk buffer: samples from the file's start appended and settled */
 	struct diskbuf *disk;
-	uint64_t disk_appended, disk_settled, pending_disk_start;
+	uint64_t disk_appended, disk_settled;
 	/* counters (the lock guards them like everything else) */
 	uint64_t sent, dropped, rejected, skipped, superseded, pushes;
 	uint64_t errors[R_MAX];
@@ -91,7 +115,7 @@ struct sinks {
 	uint64_t inbox_dropped;
 	struct series_sample *scratch; /* one snapshot's samples, interned */
 	size_t n_scratch, cap_scratch;
-	uint64_t batch;
+	uint64_t batch, mark;
 	bool flushing;
 };
 
@@ -159,18 +183,54 @@ static uint64_t xorshift(uint64_t *s)
 
 static size_t queued(const struct sink *k)
 {
-	return k->len + k->pending_n;
+	size_t n = k->len;
+
+	for (unsigned i = 0; i < SINK_CONCURRENCY_MAX; i++)
+		if (k->out[i].used)
+			n += k->out[i].n;
+	return n;
+}
+
+static unsigned concurrency(const struct sink *k)
+{
+	unsigned c = k->o->concurrency;
+
+	if (!sink_type_queued(k->o->type) || c < 1)
+		return 1;
+	return c < SINK_CONCURRENCY_MAX ? c : SINK_CONCURRENCY_MAX;
 }
 
 /* Samples per request: never the whole bound, so a full queue always has
- * ring samples to drop while a batch is out. */
+ * ring samples to drop while its batches are out. */
 static size_t batch_max(const struct sink *k)
 {
-	size_t b = k->o->batch_max_samples, half = k->o->queue_max_samples / 2;
+	size_t b = k->o->batch_max_samples, part = k->o->queue_max_samples / (concurrency(k) + 1);
 
-	if (half < 1)
-		half = 1;
-	return b < half ? b : half;
+	if (part < 1)
+		part = 1;
+	return b < part ? b : part;
+}
+
+/* The oldest batch out, or NULL. */
+static struct batch *oldest_out(struct sink *k)
+{
+	struct batch *o = NULL;
+
+	for (unsigned i = 0; i < SINK_CONCURRENCY_MAX; i++)
+		if (k->out[i].used && (!o || k->out[i].seq < o->seq))
+			o = &k->out[i];
+	return o;
+}
+
+/* Ends a batch: its body and its hold on its series go. */
+static void batch_release(struct batch *b)
+{
+	for (size_t i = 0; i < b->n_series; i++)
+		b->series[i]->refs--;
+	free(b->series);
+	free(b->body);
+	b->k->n_out--;
+	*b = (struct batch){ .k = b->k };
 }
 
 static void ring_pop(struct sink *k, size_t n)
@@ -193,7 +253,7 @@ static int ring_push(struct sink *k, struct series *s, double v, int64_t ts)
 		}
 		ring_pop(k, 1);
 		k->dropped++;
-		if (k->disk && !k->pending)
+		if (k->disk && !k->n_out)
 			k->disk_settled++;
 	}
 	if (k->len == k->cap) {
@@ -409,8 +469,28 @@ static int encode_webhook(const struct sink *k, struct snapshot *snap, void **re
 	return 0;
 }
 
-/* Builds k's pending batch from its queue or its latest snapshot. */
-static void build_pending(struct sinks *s, struct sink *k)
+/* How many of the ring's first n samples may go in a new batch: up to the
+ * first whose series a batch still out holds (sent before it, that sample
+ * could overtake an older one of its series). */
+static size_t order_cut(struct sinks *s, struct sink *k, size_t n)
+{
+	uint64_t mark;
+
+	if (!k->n_out)
+		return n;
+	mark = ++s->mark;
+	for (unsigned i = 0; i < SINK_CONCURRENCY_MAX; i++)
+		for (size_t j = 0; k->out[i].used && j < k->out[i].n_series; j++)
+			k->out[i].series[j]->mark = mark;
+	for (size_t j = 0; j < n; j++)
+		if (k->ring[(k->head + j) % k->cap].s->mark == mark)
+			return j;
+	return n;
+}
+
+/* Builds a batch in b (a free slot) from k's queue or its latest snapshot;
+ * leaves b unused when there is nothing to send (yet). */
+static void build_batch(struct sinks *s, struct sink *k, struct batch *b)
 {
 	int r = 0;
 
@@ -418,74 +498,85 @@ static void build_pending(struct sinks *s, struct sink *k)
 		size_t n = k->len < batch_max(k) ? k->len : batch_max(k), nsp, skipped = 0;
 		struct series_span sp[2];
 
+		n = order_cut(s, k, n);
 		if (n == 0)
 			return;
 		nsp = ring_spans(k, n, sp);
 		if (k->o->type == SINK_REMOTE_WRITE) {
-			r = remote_write_encode(sp, nsp, ++s->batch, &k->pending, &k->pending_len);
+			r = remote_write_encode(sp, nsp, ++s->batch, &b->body, &b->len);
 		} else {
-			struct strbuf b = {0};
+			struct strbuf sb = {0};
 
-			influx_encode(sp, nsp, &b, &skipped);
-			if (strbuf_failed(&b)) {
-				strbuf_done(&b);
+			influx_encode(sp, nsp, &sb, &skipped);
+			if (strbuf_failed(&sb)) {
+				strbuf_done(&sb);
 				r = -ENOMEM;
 			} else {
-				k->pending = strbuf_take(&b, &k->pending_len);
-				if (!k->pending) {
+				b->body = strbuf_take(&sb, &b->len);
+				if (!b->body) {
 					/* Every sample had no line form. */
-					k->pending = strdup("");
-					k->pending_len = 0;
+					b->body = strdup("");
+					b->len = 0;
 				}
 			}
 		}
-		if (r < 0 || !k->pending) {
+		b->series = r < 0 || !b->body ? NULL : malloc(n * sizeof(*b->series));
+		if (!b->series) {
 			k->errors[R_ENCODE]++;
-			k->pending = NULL;
+			free(b->body);
+			b->body = NULL;
 			return; /* tried again at the next turn */
 		}
-		k->pending_disk_start = k->disk_appended - k->len;
+		/* The ring's references move to the batch: its series stay
+		 * until it ends (order_cut reads them). */
+		for (size_t i = 0; i < n; i++)
+			b->series[i] = k->ring[(k->head + i) % k->cap].s;
+		b->n_series = n;
+		b->disk_start = k->disk_appended - k->len;
+		k->head = (k->head + n) % k->cap;
+		k->len -= n;
 		k->rejected += skipped;
-		k->pending_n = n - skipped;
-		ring_pop(k, n);
-		if (k->pending_n == 0) {
-			free(k->pending);
-			k->pending = NULL;
-		}
-		return;
-	}
-	if (!k->latest)
-		return;
-	if (k->o->type == SINK_PUSHGATEWAY) {
-		const char *text;
-		size_t len;
-
-		r = snapshot_memo(k->latest, PROMTEXT_TEXT, render_text, &text, &len);
-		if (r == 0 && (k->pending = malloc(len ? len : 1))) {
-			memcpy(k->pending, text, len);
-			k->pending_len = len;
-		}
+		b->n = n - skipped;
 	} else {
-		r = encode_webhook(k, k->latest, &k->pending, &k->pending_len);
+		if (!k->latest)
+			return;
+		if (k->o->type == SINK_PUSHGATEWAY) {
+			const char *text;
+			size_t len;
+
+			r = snapshot_memo(k->latest, PROMTEXT_TEXT, render_text, &text, &len);
+			if (r == 0 && (b->body = malloc(len ? len : 1))) {
+				memcpy(b->body, text, len);
+				b->len = len;
+			}
+		} else {
+			r = encode_webhook(k, k->latest, &b->body, &b->len);
+		}
+		k->latest = snapshot_unref(k->latest);
+		if (r < 0 || !b->body) {
+			k->errors[R_ENCODE]++;
+			b->body = NULL;
+			return;
+		}
+		b->n = 1;
 	}
-	k->latest = snapshot_unref(k->latest);
-	if (r < 0 || !k->pending) {
-		k->errors[R_ENCODE]++;
-		k->pending = NULL;
-		return;
-	}
-	k->pending_n = 1;
+	b->k = k;
+	b->used = true;
+	b->seq = ++k->out_seq;
+	k->n_out++;
+	if (b->n == 0)
+		batch_release(b); /* nothing in it has a form: nothing to send */
 }
 
 /* Exponential backoff with equal jitter: half the step fixed, half random. */
-static uint64_t backoff_ns(struct sink *k)
+static uint64_t backoff_ns(struct sink *k, uint64_t max_ms)
 {
 	uint64_t step = BACKOFF_MIN_MS;
 
-	for (unsigned i = 1; i < k->failures && step < BACKOFF_MAX_MS; i++)
+	for (unsigned i = 1; i < k->failures && step < max_ms; i++)
 		step *= 2;
-	if (step > BACKOFF_MAX_MS)
-		step = BACKOFF_MAX_MS;
+	if (step > max_ms)
+		step = max_ms;
 	return (step / 2 + xorshift(&k->rng) % (step / 2 + 1)) * 1000000u;
 }
 
@@ -495,9 +586,12 @@ static void disk_ack(struct sink *k)
 {
 	uint64_t settled;
 
+	struct batch *o;
+
 	if (!k->disk)
 		return;
-	settled = k->pending ? k->pending_disk_start : k->disk_appended - k->len;
+	o = sink_type_queued(k->o ? k->o->type : SINK_REMOTE_WRITE) ? oldest_out(k) : NULL;
+	settled = o ? o->disk_start : k->disk_appended - k->len;
 	if (settled == k->disk_appended && diskbuf_size(k->disk) > DISKBUF_RESET_BYTES) {
 		if (diskbuf_reset(k->disk) == 0)
 			k->disk_appended = 0;
@@ -509,19 +603,21 @@ static void disk_ack(struct sink *k)
 
 static void on_done(void *arg, const struct push_result *res)
 {
-	struct sink *k = arg;
+	struct batch *bt = arg;
+	struct sink *k = bt->k;
 	struct sinks *s = k->set;
 	const char *reason = push_result_reason(res);
 	size_t b = 0;
 
 	pthread_mutex_lock(&s->lock);
-	k->busy = false;
+	bt->busy = false;
+	k->n_busy--;
 	while (b < N_SEND_BOUNDS && res->seconds > send_bounds[b])
 		b++;
 	k->send_counts[b]++;
 	k->send_sum += res->seconds;
 	if (!reason) {
-		k->sent += k->pending_n;
+		k->sent += bt->n;
 		k->failures = 0;
 	} else {
 		enum reason r = R_IO;
@@ -533,24 +629,22 @@ static void on_done(void *arg, const struct push_result *res)
 			r = R_TIMEOUT; /* stopped while in flight: the drain deadline passed */
 		k->errors[r]++;
 		if (r == R_HTTP_4XX) {
-			k->rejected += k->pending_n;
+			k->rejected += bt->n;
 		} else {
 			uint64_t wait;
 
 			k->failures++;
-			wait = backoff_ns(k);
+			wait = backoff_ns(k, r == R_REFUSED ? BACKOFF_REFUSED_MAX_MS : BACKOFF_MAX_MS);
 			if (res->retry_after_s && (uint64_t)res->retry_after_s * 1000000000u > wait)
 				wait = (uint64_t)res->retry_after_s * 1000000000u;
 			k->next_try_ns = now_ns() + wait;
 			goto out; /* keep the batch */
 		}
 	}
-	free(k->pending);
-	k->pending = NULL;
-	k->pending_n = 0;
+	batch_release(bt);
 	disk_ack(k);
 out:
-	if (k->retired && !k->busy) {
+	if (k->retired && !k->n_busy) {
 		/* Its configuration is gone: unlink from the retired list. */
 		for (struct sink **pp = &s->retired; *pp; pp = &(*pp)->next) {
 			if (*pp == k) {
@@ -564,7 +658,7 @@ out:
 	pthread_mutex_unlock(&s->lock);
 }
 
-static void submit(struct sinks *s, struct sink *k, uint64_t now)
+static void submit(struct sinks *s, struct sink *k, struct batch *b, uint64_t now)
 {
 	const struct sink_options *o = k->o;
 	struct push_request rq = {
@@ -576,7 +670,7 @@ static void submit(struct sinks *s, struct sink *k, uint64_t now)
 		.tls = { o->tls_ca_file, o->tls_cert_file, o->tls_key_file, o->tls_insecure_skip_verify },
 		.timeout_ms = o->timeout_ms,
 		.done = on_done,
-		.arg = k,
+		.arg = b,
 	};
 	const char *const pg_headers[] = { "Content-Type: text/plain; version=0.0.4", NULL };
 	const char *const wh_headers[] = { "Content-Type: application/json", NULL };
@@ -593,21 +687,95 @@ static void submit(struct sinks *s, struct sink *k, uint64_t now)
 		all[n++] = *h;
 	all[n] = NULL;
 	rq.headers = all;
-	rq.body = malloc(k->pending_len ? k->pending_len : 1);
+	rq.body = malloc(b->len ? b->len : 1);
 	if (!rq.body) {
 		k->errors[R_ENCODE]++;
 		return;
 	}
-	memcpy(rq.body, k->pending, k->pending_len);
-	rq.body_len = k->pending_len;
-	k->busy = true;
+	memcpy(rq.body, b->body, b->len);
+	rq.body_len = b->len;
+	b->busy = true;
+	k->n_busy++;
 	k->last_send_ns = now;
 	k->pushes++;
 	if (push_submit(s->push, &rq) < 0) {
-		k->busy = false;
+		b->busy = false;
+		k->n_busy--;
 		k->errors[R_IO]++;
 		k->failures++;
-		k->next_try_ns = now + backoff_ns(k);
+		k->next_try_ns = now + backoff_ns(k, BACKOFF_MAX_MS);
+	}
+}
+
+/* The oldest batch waiting for its retry, or NULL. */
+static struct batch *oldest_waiting(struct sink *k)
+{
+	struct batch *o = NULL;
+
+	for (unsigned i = 0; i < SINK_CONCURRENCY_MAX; i++)
+		if (k->out[i].used && !k->out[i].busy && (!o || k->out[i].seq < o->seq))
+			o = &k->out[i];
+	return o;
+}
+
+static struct batch *free_slot(struct sink *k)
+{
+	for (unsigned i = 0; i < SINK_CONCURRENCY_MAX; i++)
+		if (!k->out[i].used)
+			return &k->out[i];
+	return NULL;
+}
+
+/* One sink's turn; lowers *next to when it wants the next one. */
+static void run_sink(struct sinks *s, struct sink *k, uint64_t now, uint64_t *next)
+{
+	bool queued_type = sink_type_queued(k->o->type);
+	/* A failing receiver gets one request at a time: the retry. */
+	unsigned limit = k->failures ? 1 : concurrency(k);
+	struct batch *b;
+
+	if (!queued_type && k->latest && k->n_out && !k->out[0].busy) {
+		/* A failed push waits for its retry, a newer snapshot came. */
+		batch_release(&k->out[0]);
+		k->superseded++;
+	}
+	/* Retries first, oldest first; nothing new while one waits. */
+	while ((b = oldest_waiting(k)) && k->n_busy < limit) {
+		if (!(now >= k->next_try_ns || (s->flushing && !k->failures))) {
+			if (k->next_try_ns < *next)
+				*next = k->next_try_ns;
+			return;
+		}
+		submit(s, k, b, now);
+		if (!b->busy)
+			return; /* not handed over: its retry is scheduled */
+		limit = k->failures ? 1 : concurrency(k);
+	}
+	if (oldest_waiting(k))
+		return;
+	while (k->n_busy < limit && (b = free_slot(k))) {
+		uint64_t due = k->last_send_ns ? k->last_send_ns + (uint64_t)k->o->interval_ms * 1000000u : 0;
+		bool has = queued_type ? k->len > 0 : k->latest != NULL;
+		bool full = queued_type && k->len >= batch_max(k);
+
+		if (!has)
+			return;
+		if (!(now >= due || full || s->flushing)) {
+			if (due < *next)
+				*next = due;
+			return;
+		}
+		build_batch(s, k, b);
+		if (!b->used)
+			return; /* order, encoding, or nothing with a form: the next turn */
+		if (now < k->next_try_ns && !(s->flushing && !k->failures)) {
+			if (k->next_try_ns < *next)
+				*next = k->next_try_ns;
+			return;
+		}
+		submit(s, k, b, now);
+		if (!b->busy)
+			return;
 	}
 }
 
@@ -619,34 +787,8 @@ static uint64_t run(void *arg, uint64_t now)
 
 	pthread_mutex_lock(&s->lock);
 	take_inbox(s);
-	for (struct sink *k = s->list; k; k = k->next) {
-		uint64_t due = k->last_send_ns ? k->last_send_ns + (uint64_t)k->o->interval_ms * 1000000u : 0;
-		bool has = sink_type_queued(k->o->type) ? k->len > 0 : k->latest != NULL;
-
-		if (k->busy)
-			continue;
-		if (k->pending && !sink_type_queued(k->o->type) && k->latest) {
-			/* A failed push waits for its retry, a newer snapshot came. */
-			free(k->pending);
-			k->pending = NULL;
-			k->pending_n = 0;
-			k->superseded++;
-		}
-		if (!k->pending && has) {
-			bool full = sink_type_queued(k->o->type) && k->len >= batch_max(k);
-
-			if (now >= due || full || s->flushing)
-				build_pending(s, k);
-			else if (due < next)
-				next = due;
-		}
-		if (!k->pending)
-			continue;
-		if (now >= k->next_try_ns || (s->flushing && !k->failures))
-			submit(s, k, now);
-		else if (k->next_try_ns < next)
-			next = k->next_try_ns;
-	}
+	for (struct sink *k = s->list; k; k = k->next)
+		run_sink(s, k, now, &next);
 	pthread_cond_broadcast(&s->changed);
 	pthread_mutex_unlock(&s->lock);
 	return next;
@@ -664,8 +806,10 @@ static void sink_free(struct sink *k)
 		disk_ack(k);
 		diskbuf_free(k->disk);
 	}
+	for (unsigned i = 0; i < SINK_CONCURRENCY_MAX; i++)
+		if (k->out[i].used)
+			batch_release(&k->out[i]);
 	free(k->ring);
-	free(k->pending);
 	snapshot_unref(k->latest);
 	free(k->token);
 	free(k->push_url);
@@ -850,7 +994,7 @@ int sinks_configure(struct sinks *s, const struct sink_options *o, size_t n, cha
 
 		old = k->next;
 		k->dropped += queued(k);
-		if (k->busy) {
+		if (k->n_busy) {
 			k->retired = true;
 			k->o = NULL;
 			k->next = s->retired;
@@ -896,7 +1040,7 @@ static bool settled(const struct sinks *s)
 	if (s->n_inbox)
 		return false;
 	for (const struct sink *k = s->list; k; k = k->next)
-		if (k->busy || k->pending || k->len || k->latest)
+		if (k->n_busy || k->n_out || k->len || k->latest)
 			return false;
 	return true;
 }
@@ -961,7 +1105,7 @@ int sinks_add_metrics(struct sinks *s, struct snapshot *snap)
 	pthread_mutex_lock(&s->lock);
 	for (const struct sink *k = s->list; k; k = k->next) {
 		const char *const l[] = { "sink", k->o->name, NULL };
-		double q = sink_type_queued(k->o->type) ? (double)queued(k) : (k->latest || k->pending) ? 1 : 0;
+		double q = sink_type_queued(k->o->type) ? (double)queued(k) : (k->latest || k->n_out) ? 1 : 0;
 		uint64_t counts[N_SEND_BOUNDS + 1];
 
 		r |= snapshot_add(snap, &m_queue, q, l);

@@ -6,12 +6,15 @@
  * reference into a small inbox, then a wake-up); everything else happens on
  * the push thread, under the set's lock: queued sinks intern the snapshot's
  * series once (series.h) and append 24-byte samples to each queue;
- * latest-value sinks keep a reference to the newest snapshot. A sink sends
- * one request at a time: batches in queue order, the oldest first; a
+ * latest-value sinks keep a reference to the newest snapshot. A queued sink
+ * has up to `concurrency` requests in flight, batches cut from its queue in
+ * order, the oldest first, a batch holding no series an earlier batch still
+ * out holds (so each series arrives in order); a latest-value sink one. A
  * failure keeps the batch and retries it after an exponential backoff with
- * jitter (429: at least Retry-After); a 4xx other than 429 is not retried:
- * its samples are counted as rejected. Only when a queue is full are its
- * oldest samples dropped, each one counted.
+ * jitter (429: at least Retry-After), one request at a time until one
+ * succeeds; a 4xx other than 429 is not retried: its samples are counted as
+ * rejected. Only when a queue is full are its oldest samples dropped, each
+ * one counted.
  */
 #ifndef MEMAGENT_SINKS_H
 #define MEMAGENT_SINKS_H
@@ -39,6 +42,10 @@ enum sink_buffer {
 #define SINK_TIMEOUT_DEFAULT_MS 10000
 #define SINK_QUEUE_DEFAULT_SAMPLES 1000000
 #define SINK_BATCH_DEFAULT_SAMPLES 20000
+/* Two requests in flight: the receiver ingests one batch while the next is
+ * encoded and sent (bench-push's drain into VictoriaMetrics, bench/RESULTS.md). */
+#define SINK_CONCURRENCY_DEFAULT 2
+#define SINK_CONCURRENCY_MAX 8
 #define SINK_BUFFER_DEFAULT_BYTES (256ull << 20)
 #define SINK_NAME_MAX 64
 #define SINK_MAX 16
@@ -53,6 +60,7 @@ struct sink_options {
 	unsigned timeout_ms;        /* one request, connect included (10000) */
 	unsigned queue_max_samples; /* queued sinks: the bound (1000000) */
 	unsigned batch_max_samples; /* queued sinks: samples per request (20000) */
+	unsigned concurrency;       /* queued sinks: requests in flight at most (2) */
 	char **headers;             /* "Name: value", NULL-terminated, or NULL */
 	char *bearer_token_file;
 	char *basic_auth;           /* "user:password" or NULL */

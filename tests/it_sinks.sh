@@ -153,6 +153,41 @@ check bound_sent_is_received test "$S" -eq "$got"
 check agent_clean_exit_bound stop_agent
 stop_recorder
 
+# ---- concurrency: a snapshot in several batches in flight, each series in order --
+# Batches of a quarter snapshot hold disjoint series: up to 4 go out in one
+# turn, over 4 connections, answered in whatever order; a batch holding a
+# series an earlier one still out holds waits for it.
+start_recorder "$TMP/r7" || fail recorder_start_7
+write_config "$TMP/d.json" ", \"batch_max_samples\": $(( N / 4 )), \"concurrency\": 4"
+agent "$TMP/d.json" || { fail agent_start_concurrency; finish; }
+check concurrency_first_sent wait_until 20 sent_has 1
+port=$REC_PORT
+stop_recorder
+for _ in 1 2 3 4 5 6; do sample_now; done
+check concurrency_refused wait_until 20 eval 'sample_now && [ "$(sink_metric memagent_sink_errors_total reason=\"refused\")" -ge 1 ]'
+taken=$(samples)
+start_recorder "$TMP/r7" "$port" || fail recorder_restart_7
+check concurrency_drained wait_until 30 sent_has "$taken"
+# One batch hangs past its timeout while the rest of its snapshot is
+# answered: the next snapshot's batches (its series again) wait for its retry.
+rec_mode hang_once
+sample_now
+sample_now
+taken=$(samples)
+check concurrency_hang_drained wait_until 30 sent_has "$taken"
+check concurrency_hang_timed_out wait_until 20 eval 'sample_now && [ "$(sink_metric memagent_sink_errors_total reason=\"timeout\")" -ge 1 ]'
+taken=$(samples)
+check concurrency_last_drained wait_until 30 sent_has "$taken"
+sent_values >"$TMP/conc.values"
+check concurrency_every_snapshot_once_in_order contiguous "$TMP/conc.values"
+# Every series: its timestamps strictly increasing in arrival order.
+check concurrency_each_series_in_order awk 'NF == 3 { if (($1 in t) && $3 <= t[$1]) bad = 1; t[$1] = $3; n++ }
+    END { exit bad || n == 0 }' "$REC_DIR/bodies"
+check concurrency_batches_split_snapshots test "$(grep -c '^POST /write' "$REC_DIR/log")" -ge $(( 3 * taken ))
+check concurrency_no_drops test "$(sink_metric memagent_sink_dropped_samples_total)" = 0
+check agent_clean_exit_concurrency stop_agent
+stop_recorder
+
 # ---- disk buffer: SIGKILL in the outage, restart: nothing lost ---------------
 start_recorder "$TMP/r3" || fail recorder_start_3
 write_config "$TMP/c.json" ', "buffer": "disk"'

@@ -878,7 +878,7 @@ static void test_sinks(void)
 	const char *full = "{\"state_dir\": \"/tmp/s\", \"sinks\": ["
 		"{\"name\": \"prom\", \"type\": \"remote_write\", \"url\": \"https://h:9090/api/v1/write\","
 		" \"interval_ms\": 500, \"timeout_ms\": 2000, \"queue_max_samples\": 1000,"
-		" \"batch_max_samples\": 100, \"headers\": {\"X-Scope-OrgID\": \"t1\"},"
+		" \"batch_max_samples\": 100, \"concurrency\": 3, \"headers\": {\"X-Scope-OrgID\": \"t1\"},"
 		" \"bearer_token_file\": \"/etc/tok\", \"basic_auth\": {\"username\": \"u\", \"password\": \"p\"},"
 		" \"tls\": {\"ca_file\": \"/ca\", \"cert_file\": \"/c\", \"key_file\": \"/k\", \"insecure_skip_verify\": true},"
 		" \"buffer\": \"disk\", \"buffer_max_bytes\": 65536},"
@@ -894,6 +894,7 @@ static void test_sinks(void)
 	CHECK_EQ(c->sinks[0].timeout_ms, 2000);
 	CHECK_EQ(c->sinks[0].queue_max_samples, 1000);
 	CHECK_EQ(c->sinks[0].batch_max_samples, 100);
+	CHECK_EQ(c->sinks[0].concurrency, 3);
 	CHECK_STR(c->sinks[0].headers[0], "X-Scope-OrgID: t1");
 	CHECK(c->sinks[0].headers[1] == NULL);
 	CHECK_STR(c->sinks[0].basic_auth, "u:p");
@@ -904,8 +905,11 @@ static void test_sinks(void)
 	CHECK_STR(c->sinks[1].job, "j");
 	CHECK_EQ(c->sinks[1].interval_ms, SINK_INTERVAL_DEFAULT_MS);
 	CHECK_EQ(c->sinks[1].queue_max_samples, SINK_QUEUE_DEFAULT_SAMPLES);
+	CHECK_EQ(c->sinks[1].concurrency, SINK_CONCURRENCY_DEFAULT);
 	CHECK(!c->sinks[1].tls_insecure_skip_verify);
 	config_free(c);
+	CHECK_ERR("{\"sinks\": [{\"name\": \"a\", \"type\": \"influx\", \"url\": \"http://h/write\", \"concurrency\": 9}]}",
+		  "t.json:1:84: sinks[0].concurrency: 9 is out of range 1..8");
 
 	CHECK_OK("{}");
 	CHECK_ERR("{\"sinks\": [{\"name\": \"a\", \"type\": \"kafka\", \"url\": \"http://h\"}]}",

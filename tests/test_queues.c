@@ -4,7 +4,9 @@
  * The target is this program (comm "test_queues") and a child it forks,
  * which inherits every descriptor: each socket and queue is then held by
  * two members, and must count once. Each case runs on the BPF backend and
- * on sock_diag (MEMAGENT_QUEUES_BACKEND=netlink) and expects the same.
+ * on sock_diag (MEMAGENT_QUEUES_BACKEND=netlink) and expects the same; the
+ * BPF cases run twice, with the pass the kernel allows (the fd-table walk on
+ * 6.7+) and with iter/task_file forced (MEMAGENT_SOCK_ITER_NO_WALK=1).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -28,11 +30,15 @@
 #include <unistd.h>
 
 #include "test.h"
+#include "bpf_support.h"
 #include "config.h"
 #include "queues.h"
 #include "snapcheck.h"
 
 #define BACKLOG 4
+
+/* The BPF cases: iter/task_file forced instead of the fd-table walk. */
+static bool no_walk;
 
 struct run {
 	struct config *cfg;
@@ -60,6 +66,10 @@ static int run_start(struct run *r, const char *json, bool netlink)
 		setenv("MEMAGENT_QUEUES_BACKEND", "netlink", 1);
 	else
 		unsetenv("MEMAGENT_QUEUES_BACKEND");
+	if (no_walk)
+		setenv("MEMAGENT_SOCK_ITER_NO_WALK", "1", 1);
+	else
+		unsetenv("MEMAGENT_SOCK_ITER_NO_WALK");
 	return queues_collector.init(&r->ctx, &r->state);
 }
 
@@ -131,6 +141,25 @@ static bool backend_is(struct run *r, const char *want)
 	return value(r, "memagent_queue_backend", (const char *const[]){ "backend", want, NULL }) == 1;
 }
 
+/* Which BPF pass ran: the walk wherever the kernel has it (so a walk that
+ * silently stopped loading fails here), iter/task_file elsewhere. */
+static void check_pass(struct run *r)
+{
+	struct stat ns;
+	bool can_walk = !no_walk && bpf_support_fast() &&
+			bpf_support_kernel_has_kfunc("bpf_iter_task_new") &&
+			stat("/proc/self/ns/pid", &ns) == 0 && ns.st_ino == 0xEFFFFFFCu;
+	double walks = value(r, "memagent_queue_bpf_passes_total",
+			     (const char *const[]){ "pass", "walk", NULL });
+	double files = value(r, "memagent_queue_bpf_passes_total",
+			     (const char *const[]){ "pass", "task_file", NULL });
+
+	printf("# passes: walk %.0f, task_file %.0f (walk expected: %s)\n", walks, files,
+	       can_walk ? "yes" : "no");
+	CHECK(walks + files >= 1);
+	CHECK(can_walk ? walks >= 1 && files == 0 : walks == 0);
+}
+
 /* Listeners, socket sums and message queues of the target, both backends. */
 static void check_backend(bool netlink)
 {
@@ -188,6 +217,8 @@ static void check_backend(bool netlink)
 		TEST_SKIP_UNLESS_CI("sock_iter did not load");
 	}
 	CHECK(backend_is(&r, netlink ? "netlink" : "bpf"));
+	if (!netlink)
+		check_pass(&r);
 	{
 		int end = 500; /* loopback queues a connect at once, nearly: poll, bounded */
 
@@ -249,6 +280,12 @@ static void check_backend(bool netlink)
 }
 
 static void test_bpf(void) { check_backend(false); }
+static void test_bpf_task_file(void)
+{
+	no_walk = true;
+	check_backend(false);
+	no_walk = false;
+}
 static void test_netlink(void) { check_backend(true); }
 
 /* A receive queue that keeps rising is growth; one that rose and drained
@@ -427,6 +464,8 @@ static void check_netns(bool netlink)
 			TEST_SKIP_UNLESS_CI("sock_iter did not load");
 		}
 		CHECK(value(&r, "memagent_listen_backlog", lv) == 2);
+		if (!netlink)
+			check_pass(&r);
 		if (netlink) {
 			CHECK(isnan(value(&r, "memagent_listen_backlog_max", lv)));
 			CHECK(value(&r, "memagent_socket_unseen", (const char *const[]){ "target", "t", NULL }) >= 2);
@@ -442,16 +481,24 @@ static void check_netns(bool netlink)
 }
 
 static void test_netns_bpf(void) { check_netns(false); }
+static void test_netns_bpf_task_file(void)
+{
+	no_walk = true;
+	check_netns(false);
+	no_walk = false;
+}
 static void test_netns_netlink(void) { check_netns(true); }
 
 int main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
 	RUN(test_bpf);
+	RUN(test_bpf_task_file);
 	RUN(test_netlink);
 	RUN(test_growth);
 	RUN(test_listener_full);
 	RUN(test_netns_bpf);
+	RUN(test_netns_bpf_task_file);
 	RUN(test_netns_netlink);
 	return test_done();
 }

@@ -5,7 +5,10 @@
  * it makes with `ip netns add` and removes): listeners nobody accepts on,
  * a UDP socket nobody reads, a TCP connection whose receiver stopped
  * reading. ss (iproute2) is the reference: what it shows for a socket at
- * the same moment, and the two backends must agree with each other.
+ * the same moment, and the two backends must agree with each other. The BPF
+ * backend is loaded twice: as the kernel allows (the fd-table walk on 6.7+)
+ * and with iter/task_file forced (MEMAGENT_SOCK_ITER_NO_WALK=1); every
+ * record looked up in the first must be the same in the second.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -35,10 +38,19 @@
 #define MAX_SOCKS 16384
 
 static struct sock_iter *iter;
+static struct sock_iter *iter_tf; /* iter/task_file forced */
 static const char *iter_why = "not loaded";
 static struct bpf_failure fl;
 static struct sockdiag *diag;
 static uint32_t own_netns;
+
+static bool can_walk(void)
+{
+	struct stat ns;
+
+	return bpf_support_fast() && bpf_support_kernel_has_kfunc("bpf_iter_task_new") &&
+	       stat("/proc/self/ns/pid", &ns) == 0 && ns.st_ino == 0xEFFFFFFCu;
+}
 
 /* ---- helpers --------------------------------------------------------------- */
 
@@ -64,18 +76,44 @@ static int64_t now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* The BPF record of inode ino held by pid, or NULL. */
-static const struct sockq *iter_find(uint64_t ino, int32_t pid)
+static const struct sockq *find_in(struct sock_iter *it, uint64_t ino, int32_t pid)
 {
 	const struct sockq *s;
 	size_t n;
 
-	if (!iter || sock_iter_read(iter, &s, &n) < 0)
+	if (!it || sock_iter_read(it, &s, &n) < 0)
 		return NULL;
 	for (size_t i = 0; i < n; i++)
 		if (s[i].ino == ino && s[i].pid == pid)
 			return &s[i];
 	return NULL;
+}
+
+/* Whether two records of one socket say the same. */
+static bool same_sockq(const struct sockq *a, const struct sockq *b)
+{
+	return a->pid == b->pid && a->start_ns == b->start_ns && a->ino == b->ino &&
+	       a->netns == b->netns && a->kind == b->kind && a->family == b->family &&
+	       a->listener == b->listener && a->has_max == b->has_max &&
+	       a->rqueue == b->rqueue && a->wqueue == b->wqueue && a->port == b->port &&
+	       a->name_len == b->name_len && memcmp(a->name, b->name, a->name_len) == 0;
+}
+
+/* The BPF record of inode ino held by pid, or NULL; the same record from
+ * iter/task_file, checked. */
+static const struct sockq *iter_find(uint64_t ino, int32_t pid)
+{
+	static struct sockq copy;
+	const struct sockq *s = find_in(iter, ino, pid), *t;
+
+	if (!s)
+		return NULL;
+	copy = *s;
+	t = find_in(iter_tf, ino, pid);
+	CHECK(t != NULL);
+	if (t)
+		CHECK(same_sockq(&copy, t));
+	return &copy;
 }
 
 struct found {
@@ -538,6 +576,92 @@ static int collect_cb(void *arg, const struct sockq *s)
 	return 0;
 }
 
+/* Whole passes of both BPF programs at rest, for this process: the same
+ * sockets (a named UNIX listener, a TCP pair, a UDP socket, a socket pair,
+ * an O_PATH descriptor of a socket file, which is no socket) and the same
+ * queue descriptors; and the pass that ran is the one the kernel allows. */
+static void test_walk_agrees(void)
+{
+	struct sockaddr_un u = { .sun_family = AF_UNIX };
+	struct sock_iter_stats st, st_tf;
+	const struct sockq *s, *t;
+	const struct sock_iter_mq *ma, *mb;
+	const struct sock_iter_proc *pv;
+	size_t n, nt, nma, nmb, np, mine = 0, mine_tf = 0, qa = 0, qb = 0;
+	int lfd, cfd, ufd, sp[2], opath;
+	uint16_t port;
+	bool proc_seen = false;
+
+	if (!iter || !iter_tf)
+		TEST_SKIP_UNLESS_CI(iter_why);
+	snprintf(u.sun_path, sizeof(u.sun_path), "/tmp/memq-walk-%d.sock", getpid());
+	unlink(u.sun_path);
+	REQUIRE((ufd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) >= 0);
+	REQUIRE(bind(ufd, (struct sockaddr *)&u, sizeof(u)) == 0 && listen(ufd, BACKLOG) == 0);
+	REQUIRE((opath = open(u.sun_path, O_PATH | O_CLOEXEC)) >= 0);
+	REQUIRE((lfd = listen_inet(AF_INET, &port)) >= 0);
+	REQUIRE((cfd = connect_inet(AF_INET, port)) >= 0);
+	REQUIRE(wait_backlog(ino_of(lfd), 1));
+	REQUIRE(socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, sp) == 0);
+	REQUIRE(write(sp[0], "walk", 4) == 4);
+
+	REQUIRE(sock_iter_read(iter_tf, &t, &nt) >= 0);
+	REQUIRE(sock_iter_read(iter, &s, &n) >= 0);
+	/* Both pass results stay valid: each iterator owns its arrays. */
+	for (size_t i = 0; i < n; i++) {
+		const struct sockq *b = NULL;
+
+		if (s[i].pid != getpid())
+			continue;
+		mine++;
+		for (size_t j = 0; j < nt && !b; j++)
+			if (t[j].pid == s[i].pid && t[j].ino == s[i].ino)
+				b = &t[j];
+		CHECK(b != NULL);
+		if (b)
+			CHECK(same_sockq(&s[i], b));
+		if (s[i].ino == ino_of(ufd)) {
+			CHECK(s[i].listener);
+			/* A path's length as bound: sizeof(u) counts its NUL. */
+			CHECK_CMP(s[i].name_len, >=, strlen(u.sun_path));
+			CHECK(memcmp(s[i].name, u.sun_path, strlen(u.sun_path)) == 0);
+		}
+	}
+	for (size_t j = 0; j < nt; j++)
+		mine_tf += t[j].pid == getpid();
+	CHECK_CMP(mine, >=, 5);
+	CHECK_EQ(mine, mine_tf);
+	ma = sock_iter_mqs(iter, &nma);
+	mb = sock_iter_mqs(iter_tf, &nmb);
+	for (size_t i = 0; i < nma; i++)
+		qa += ma[i].pid == getpid();
+	for (size_t i = 0; i < nmb; i++)
+		qb += mb[i].pid == getpid();
+	CHECK_EQ(qa, qb);
+	pv = sock_iter_procs(iter, &np);
+	for (size_t i = 0; i < np; i++)
+		if (pv[i].pid == getpid())
+			proc_seen = proc_seen || strcmp(pv[i].comm, "test_sockets") == 0;
+	CHECK(proc_seen);
+
+	sock_iter_stats(iter, &st);
+	sock_iter_stats(iter_tf, &st_tf);
+	printf("# walk expected: %s; walks %llu of %llu passes\n", can_walk() ? "yes" : "no",
+	       (unsigned long long)st.walks, (unsigned long long)st.reads);
+	CHECK(sock_iter_learned(iter));
+	CHECK_U64(st.walks, can_walk() ? st.reads : 0);
+	CHECK_U64(st.walk_fallbacks, 0);
+	CHECK_U64(st_tf.walks, 0);
+	CHECK_CMP(st_tf.reads, >=, 1);
+	close(opath);
+	close(ufd);
+	unlink(u.sun_path);
+	close(lfd);
+	close(cfd);
+	close(sp[0]);
+	close(sp[1]);
+}
+
 /* Every socket this process holds, read both ways at rest: the same kind,
  * the same queues, the same listener state. */
 static void test_backends_agree(void)
@@ -760,6 +884,12 @@ int main(void)
 		}
 	} else {
 		printf("# sock_iter loaded (%s reads)\n", sock_iter_portable(iter) ? "portable" : "fast");
+		setenv("MEMAGENT_SOCK_ITER_NO_WALK", "1", 1);
+		if (sock_iter_new(0, &iter_tf, &fl) < 0) {
+			printf("FAIL sock_iter_new with iter/task_file forced: %s\n", fl.why);
+			return 1;
+		}
+		unsetenv("MEMAGENT_SOCK_ITER_NO_WALK");
 	}
 	RUN(test_parsers);
 	RUN(test_tcp4_listener);
@@ -768,8 +898,10 @@ int main(void)
 	RUN(test_udp_and_tcp_queues);
 	RUN(test_unix_pairs);
 	RUN(test_backends_agree);
+	RUN(test_walk_agrees);
 	RUN(test_other_netns);
 	sock_iter_free(iter);
+	sock_iter_free(iter_tf);
 	sockdiag_free(diag);
 	return test_done();
 }

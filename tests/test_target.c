@@ -416,8 +416,14 @@ static void test_needs(void)
 	set.v[0] = named("a");
 	set.v[1] = named("b");
 	set.v[2] = named("c");
-	set.v[0].match.comm = dup("x");
 	set.v[0].match.has_pid = true;
+	set.v[1].match.cgroup = dup("/x");
+	/* pid and cgroup stay what they were across an exec. */
+	CHECK(!target_set_exec_changes(&set));
+	free(set.v[1].match.cgroup);
+	set.v[1].match.cgroup = NULL;
+	set.v[0].match.comm = dup("x");
+	CHECK(target_set_exec_changes(&set));
 	target_set_update_needs(&set);
 	CHECK_EQ(set.needs, 0); /* pid and comm are always known */
 	set.v[1].match.systemd_unit = dup("x.service");

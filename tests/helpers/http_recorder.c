@@ -14,6 +14,7 @@
  *   400      400, body not stored
  *   429      429 with "Retry-After: 1", body not stored
  *   hang     no answer ever (the connection stays open)
+ *   hang_once  the next request hangs, then ok again
  * Refused connections are the test stopping this program.
  */
 #include <errno.h>
@@ -85,8 +86,10 @@ static void serve(struct conn *c)
 		if (strncmp(path, "/_mode/", 7) == 0) {
 			snprintf(mode, sizeof(mode), "%s", path + 7);
 			answer(c->fd, 200, "");
-		} else if (strcmp(mode, "hang") == 0) {
+		} else if (strcmp(mode, "hang") == 0 || strcmp(mode, "hang_once") == 0) {
 			c->hung = 1;
+			if (strcmp(mode, "hang_once") == 0)
+				snprintf(mode, sizeof(mode), "%s", "ok");
 			fprintf(reqlog, "%s %s %zu hang %lld\n", method, path, body_len, now_ms());
 			fflush(reqlog);
 			return;
