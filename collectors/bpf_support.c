@@ -679,6 +679,41 @@ struct bpf_link *bpf_support_link(const struct bpf_object_skeleton *s, const cha
 	return NULL;
 }
 
+int bpf_support_iter_drain(int fd, unsigned char *buf, size_t chunk,
+			   ssize_t (*parse)(void *arg, const unsigned char *buf, size_t len), void *arg,
+			   uint64_t *malformed)
+{
+	size_t carry = 0;
+	int err = 0;
+
+	for (;;) {
+		ssize_t got = read(fd, buf + carry, chunk);
+		ssize_t used;
+
+		if (got < 0) {
+			if (errno == EINTR)
+				continue;
+			err = -errno;
+			break;
+		}
+		if (got == 0)
+			break;
+		used = parse(arg, buf, carry + (size_t)got);
+		if (used < 0) {
+			err = (int)used;
+			break;
+		}
+		carry = carry + (size_t)got - (size_t)used;
+		memmove(buf, buf + used, carry);
+	}
+	close(fd);
+	if (err == 0 && carry != 0) {
+		(*malformed)++;
+		err = -EPROTO;
+	}
+	return err;
+}
+
 bool bpf_support_portable(const struct bpf_object_skeleton *s)
 {
 	for (int i = 0; i < s->prog_cnt; i++)

@@ -181,6 +181,17 @@ int bpf_support_ring_consume(struct ring_buffer *rb, const uint64_t *delivered);
  * NAME_portable) after bpf_support_load(), or NULL. */
 struct bpf_link *bpf_support_link(const struct bpf_object_skeleton *s, const char *name);
 
+/* Reads an iterator's fd (bpf_iter_create) to its end and closes it. Each
+ * read() lands chunk bytes in buf after what the last parse left unused (a
+ * record a read cut in two), so buf holds chunk plus one record; parse gets
+ * the whole run and returns how many bytes it took, or a negative errno.
+ * Returns 0; a negative errno of read() or of parse; or -EPROTO when the
+ * stream ends inside a record, which also counts one in *malformed (never,
+ * unless the ABI headers and the program disagree). */
+int bpf_support_iter_drain(int fd, unsigned char *buf, size_t chunk,
+			   ssize_t (*parse)(void *arg, const unsigned char *buf, size_t len), void *arg,
+			   uint64_t *malformed);
+
 /* Whether bpf_support_load() will choose the fast variants: the kernel has
  * TASK_MEM_FAST_KFUNC and neither MEMAGENT_BPF_PORTABLE nor
  * MEMAGENT_BPF_NO_KFUNC is set. */

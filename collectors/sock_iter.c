@@ -341,6 +341,11 @@ static ssize_t parse(struct sock_iter *it, const unsigned char *buf, size_t len)
 	return (ssize_t)off;
 }
 
+static ssize_t parse_cb(void *arg, const unsigned char *buf, size_t len)
+{
+	return parse(arg, buf, len);
+}
+
 /* Size of the record of kind at p, or 0. */
 static size_t rec_size(const unsigned char *p)
 {
@@ -395,7 +400,6 @@ static int read_walk(struct sock_iter *it)
 
 int sock_iter_read(struct sock_iter *it, const struct sockq **ret_socks, size_t *ret_n)
 {
-	size_t carry = 0;
 	int fd, err = 0;
 
 	if (it->walk && sock_iter_learned(it)) {
@@ -419,31 +423,7 @@ int sock_iter_read(struct sock_iter *it, const struct sockq **ret_socks, size_t 
 		return fd;
 	it->n = it->nmq = it->nproc = 0;
 	it->last_kept = false;
-	for (;;) {
-		ssize_t got = read(fd, it->buf + carry, READ_CHUNK);
-		ssize_t used;
-
-		if (got < 0) {
-			if (errno == EINTR)
-				continue;
-			err = -errno;
-			break;
-		}
-		if (got == 0)
-			break;
-		used = parse(it, it->buf, carry + (size_t)got);
-		if (used < 0) {
-			err = (int)used;
-			break;
-		}
-		carry = carry + (size_t)got - (size_t)used;
-		memmove(it->buf, it->buf + used, carry);
-	}
-	close(fd);
-	if (err == 0 && carry != 0) {
-		it->st.malformed++;
-		err = -EPROTO;
-	}
+	err = bpf_support_iter_drain(fd, it->buf, READ_CHUNK, parse_cb, it, &it->st.malformed);
 	if (err < 0) {
 		it->n = it->nmq = it->nproc = 0;
 		return err;

@@ -310,6 +310,11 @@ static ssize_t parse(struct task_iter *t, const unsigned char *buf, size_t len)
 	return (ssize_t)off;
 }
 
+static ssize_t parse_cb(void *arg, const unsigned char *buf, size_t len)
+{
+	return parse(arg, buf, len);
+}
+
 static int cmp_pid_key(const void *a, const void *b)
 {
 	const struct pid_key *x = a, *y = b;
@@ -353,7 +358,6 @@ static int read_walk(struct task_iter *t)
 
 int task_iter_read(struct task_iter *t, const struct task_iter_proc **ret_procs, size_t *ret_n)
 {
-	size_t carry = 0;
 	int fd, err = 0;
 
 	if (t->walk) {
@@ -376,31 +380,7 @@ int task_iter_read(struct task_iter *t, const struct task_iter_proc **ret_procs,
 		return fd;
 	t->n = 0;
 	t->npending = 0;
-	for (;;) {
-		ssize_t got = read(fd, t->buf + carry, READ_CHUNK);
-		ssize_t used;
-
-		if (got < 0) {
-			if (errno == EINTR)
-				continue;
-			err = -errno;
-			break;
-		}
-		if (got == 0)
-			break;
-		used = parse(t, t->buf, carry + (size_t)got);
-		if (used < 0) {
-			err = (int)used;
-			break;
-		}
-		carry = carry + (size_t)got - (size_t)used;
-		memmove(t->buf, t->buf + used, carry);
-	}
-	close(fd);
-	if (err == 0 && carry != 0) {
-		t->st.malformed++;
-		err = -EPROTO;
-	}
+	err = bpf_support_iter_drain(fd, t->buf, READ_CHUNK, parse_cb, t, &t->st.malformed);
 	if (err < 0) {
 		t->n = 0;
 		return err;
