@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "helpers/path.h"
 #include "test.h"
 #include "usdt_note.h"
 #include "usdt_self.h"
@@ -60,24 +61,6 @@ static void test_arg_shapes(void)
 	CHECK_EQ(a.val_off, 1234);                                      /* untouched on failure */
 }
 
-static int helper_path(char *buf, size_t len)
-{
-	char self[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	char *slash;
-
-	if (n < 0)
-		return -errno;
-	self[n] = '\0';
-	slash = strrchr(self, '/');
-	if (!slash)
-		return -ENOENT;
-	*slash = '\0';
-	if ((size_t)snprintf(buf, len, "%s/helpers/gc_usdt_app", self) >= len)
-		return -ENAMETOOLONG;
-	return access(buf, R_OK) == 0 ? 0 : -ENOENT;
-}
-
 static void test_sites_in_libgengc(void)
 {
 	struct usdt_note n[4];
@@ -87,7 +70,7 @@ static void test_sites_in_libgengc(void)
 	char *img;
 	int found;
 
-	REQUIRE(helper_path(path, sizeof(path)) == 0);
+	REQUIRE(test_helper_path("gc_usdt_app", path, sizeof(path)) == 0);
 	found = usdt_note_find(path, "gengc", "gc__done", n, 4);
 	REQUIRE(found >= 1);
 	img = map_file(path, &len);
@@ -135,7 +118,7 @@ static void test_bad_files_refused(void)
 	static const size_t cuts[] = { 0, 10, 64, 4096, 65536 };
 
 	REQUIRE(mkdtemp(dir));
-	REQUIRE(helper_path(path, sizeof(path)) == 0);
+	REQUIRE(test_helper_path("gc_usdt_app", path, sizeof(path)) == 0);
 	REQUIRE(stat(path, &st) == 0);
 	CHECK_EQ(usdt_note_find(dir, "gengc", "gc__done", n, 2), -ENOEXEC);     /* a directory */
 	CHECK_EQ(usdt_note_find("/nonexistent/x", "gengc", "gc__done", n, 2), -ENOENT);

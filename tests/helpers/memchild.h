@@ -18,6 +18,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "path.h"
+
 struct memchild {
 	pid_t pid;
 	int to;   /* its stdin */
@@ -28,20 +30,7 @@ struct memchild {
  * built (make <build>/tests/helpers/memchild). */
 static inline int memchild_path(char *buf, size_t len)
 {
-	char self[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	char *slash;
-
-	if (n < 0)
-		return -errno;
-	self[n] = '\0';
-	slash = strrchr(self, '/');
-	if (!slash)
-		return -ENOENT;
-	*slash = '\0';
-	if ((size_t)snprintf(buf, len, "%s/helpers/memchild", self) >= len)
-		return -ENAMETOOLONG;
-	return access(buf, X_OK) == 0 ? 0 : -ENOENT;
+	return test_helper_path("memchild", buf, len);
 }
 
 /* Starts the helper with argv[1..] = args (NULL-terminated, may be NULL).
