@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -677,6 +678,18 @@ struct bpf_link *bpf_support_link(const struct bpf_object_skeleton *s, const cha
 			return *s->progs[i].link;
 	}
 	return NULL;
+}
+
+const void *bpf_support_map_mmap(const struct bpf_map *map, size_t bytes, size_t *ret_len)
+{
+	size_t pg = (size_t)sysconf(_SC_PAGESIZE);
+	size_t len = (bytes + pg - 1) / pg * pg;
+	void *m = mmap(NULL, len, PROT_READ, MAP_SHARED, bpf_map__fd(map), 0);
+
+	if (m == MAP_FAILED)
+		return NULL;
+	*ret_len = len;
+	return m;
 }
 
 int bpf_support_iter_drain(int fd, unsigned char *buf, size_t chunk,

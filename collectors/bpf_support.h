@@ -181,6 +181,12 @@ int bpf_support_ring_consume(struct ring_buffer *rb, const uint64_t *delivered);
  * NAME_portable) after bpf_support_load(), or NULL. */
 struct bpf_link *bpf_support_link(const struct bpf_object_skeleton *s, const char *name);
 
+/* Maps the first bytes (rounded up to whole pages) of a BPF_F_MMAPABLE
+ * array read-only: the records a walk program writes, read in place.
+ * Returns the mapping and its length in *ret_len (for munmap), or NULL with
+ * errno set. */
+const void *bpf_support_map_mmap(const struct bpf_map *map, size_t bytes, size_t *ret_len);
+
 /* Reads an iterator's fd (bpf_iter_create) to its end and closes it. Each
  * read() lands chunk bytes in buf after what the last parse left unused (a
  * record a read cut in two), so buf holds chunk plus one record; parse gets

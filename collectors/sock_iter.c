@@ -105,17 +105,9 @@ static int load(struct sock_iter *it, unsigned ncpu, bool walk, bool mq_absent,
 
 static int walk_map(struct sock_iter *it)
 {
-	size_t len = it->walk_cap * SOCK_ITER_WALK_SLOT;
-	long pg = sysconf(_SC_PAGESIZE);
-	void *m;
-
-	len = (len + (size_t)pg - 1) / (size_t)pg * (size_t)pg;
-	m = mmap(NULL, len, PROT_READ, MAP_SHARED, bpf_map__fd(it->skel->maps.walk_recs), 0);
-	if (m == MAP_FAILED)
-		return -errno;
-	it->walk = m;
-	it->walk_len = len;
-	return 0;
+	it->walk = bpf_support_map_mmap(it->skel->maps.walk_recs, it->walk_cap * SOCK_ITER_WALK_SLOT,
+					&it->walk_len);
+	return it->walk ? 0 : -errno;
 }
 
 int sock_iter_new(size_t max_records, struct sock_iter **ret, struct bpf_failure *f)

@@ -96,17 +96,15 @@ static int load(struct task_iter *t, unsigned ncpu, bool walk, struct bpf_failur
 
 static int walk_map(struct task_iter *t)
 {
-	size_t len = t->walk_cap * sizeof(struct task_iter_proc_rec);
-	long pg = sysconf(_SC_PAGESIZE);
-	void *m;
+	size_t len;
+	const void *m = bpf_support_map_mmap(t->skel->maps.walk_recs,
+					     t->walk_cap * sizeof(struct task_iter_proc_rec), &len);
 
-	len = (len + (size_t)pg - 1) / (size_t)pg * (size_t)pg;
-	m = mmap(NULL, len, PROT_READ, MAP_SHARED, bpf_map__fd(t->skel->maps.walk_recs), 0);
-	if (m == MAP_FAILED)
+	if (!m)
 		return -errno;
 	t->order = malloc(t->walk_cap * sizeof(*t->order));
 	if (!t->order) {
-		munmap(m, len);
+		munmap((void *)m, len);
 		return -ENOMEM;
 	}
 	t->walk = m;
