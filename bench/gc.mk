@@ -47,4 +47,11 @@ $(BENCH_GC_O)/malloc: $(BENCH_GC_SRC)
 bench-gc: bench-gc-setup $(BENCH_GC_BINS)
 	bench/gc/run.sh $(BENCH_GC_O)
 
-.PHONY: bench-gc bench-gc-setup
+# The same with bench/gc/membw.c (a memory-bound job) running beside it.
+$(BENCH_GC_O)/membw: bench/gc/membw.c
+	@mkdir -p $(@D)
+	$(CC) $(BENCH_GC_CFLAGS) -o $@ $<
+bench-gc-busy: bench-gc-setup $(BENCH_GC_BINS) $(BENCH_GC_O)/membw
+	BENCH_GC_NEIGHBOUR=$(BENCH_GC_O)/membw bench/gc/run.sh $(BENCH_GC_O)
+
+.PHONY: bench-gc bench-gc-busy bench-gc-setup
