@@ -38,11 +38,21 @@ static inline bool in_from(const struct gengc_heap *heap, const void *p)
 
 /* Promotes obj (header h, cell bytes with it): copies it into an old cell
  * and queues it to be scanned. Out of line: the copy within to-space is
- * the common case, inlined into the scan loops. */
+ * the common case, inlined into the scan loops.
+ * The LAB's cells are old memory nobody touched for a while (a pooled
+ * page, or one swept free): the cell LAB_PREFETCH_AHEAD bytes on is
+ * fetched for writing now, so a promotion rarely waits for its line.
+ * Measured on binary-trees 20, three interleaved runs each: scavenges
+ * 752-791 -> 678-685 ms, wall 2.95 -> 2.79 s (a later A/B: 2.71 ->
+ * 2.66 s); 256 and 512 bytes ahead gave less, 2048 the same. The same prefetch ahead of the to-space copy
+ * pointer changed nothing measurable (that memory was the last semispace
+ * but one, still in cache). */
+#define LAB_PREFETCH_AHEAD 1024
 static __attribute__((noinline)) void *promote(struct gengc_heap *heap, void *obj, uint64_t h, size_t cell)
 {
 	char *dst = lab_alloc(heap, hdr_size(h));
 
+	__builtin_prefetch(dst + LAB_PREFETCH_AHEAD, 1);   /* harmless past the LAB's end */
 	copy_words(dst - 8, (char *)obj - 8, cell);
 	if (vec_push(&heap->work, dst) < 0)
 		gc_fatal("scavenge: promotion queue out of memory");
