@@ -145,10 +145,7 @@ static bool backend_is(struct run *r, const char *want)
  * silently stopped loading fails here), iter/task_file elsewhere. */
 static void check_pass(struct run *r)
 {
-	struct stat ns;
-	bool can_walk = !no_walk && bpf_support_fast() &&
-			bpf_support_kernel_has_kfunc("bpf_iter_task_new") &&
-			stat("/proc/self/ns/pid", &ns) == 0 && ns.st_ino == 0xEFFFFFFCu;
+	bool can_walk = bpf_support_task_walk("MEMAGENT_SOCK_ITER_NO_WALK"); /* set when no_walk */
 	double walks = value(r, "memagent_queue_bpf_passes_total",
 			     (const char *const[]){ "pass", "walk", NULL });
 	double files = value(r, "memagent_queue_bpf_passes_total",

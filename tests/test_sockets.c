@@ -44,12 +44,11 @@ static struct bpf_failure fl;
 static struct sockdiag *diag;
 static uint32_t own_netns;
 
+/* The loader's own rule for when the walk can run (the forcing variable
+ * is unset wherever this is asked). */
 static bool can_walk(void)
 {
-	struct stat ns;
-
-	return bpf_support_fast() && bpf_support_kernel_has_kfunc("bpf_iter_task_new") &&
-	       stat("/proc/self/ns/pid", &ns) == 0 && ns.st_ino == 0xEFFFFFFCu;
+	return bpf_support_task_walk("MEMAGENT_SOCK_ITER_NO_WALK");
 }
 
 /* ---- helpers --------------------------------------------------------------- */

@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -97,9 +96,7 @@ static void agrees_with_proc(bool walk)
 	 * that silently stopped loading fails here. */
 	{
 		struct task_iter_stats st;
-		struct stat ns;
-		bool can_walk = bpf_support_fast() && bpf_support_kernel_has_kfunc("bpf_iter_task_new") &&
-				stat("/proc/self/ns/pid", &ns) == 0 && ns.st_ino == 0xEFFFFFFCu;
+		bool can_walk = bpf_support_task_walk("MEMAGENT_TASK_ITER_NO_WALK");
 
 		task_iter_stats(t, &st);
 		CHECK_U64(st.walks, walk && can_walk ? 1 : 0);
