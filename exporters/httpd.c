@@ -84,29 +84,6 @@ struct scrape {
 	char *tail;
 };
 
-static int render_text(const struct snapshot *s, char **ret_buf, size_t *ret_len)
-{
-	struct strbuf b = {0};
-
-	promtext_render(s, PROMTEXT_TEXT, &b);
-	*ret_buf = strbuf_take(&b, ret_len);
-	return *ret_buf ? 0 : -ENOMEM;
-}
-
-static int render_openmetrics(const struct snapshot *s, char **ret_buf, size_t *ret_len)
-{
-	struct strbuf b = {0};
-
-	promtext_render(s, PROMTEXT_OPENMETRICS, &b);
-	*ret_buf = strbuf_take(&b, ret_len);
-	return *ret_buf ? 0 : -ENOMEM;
-}
-
-static const snapshot_render_fn renderers[] = {
-	[PROMTEXT_TEXT] = render_text,
-	[PROMTEXT_OPENMETRICS] = render_openmetrics,
-};
-
 static uint64_t monotonic_ns(void)
 {
 	struct timespec ts;
@@ -188,7 +165,7 @@ static enum MHD_Result serve_metrics(struct httpd *h, struct MHD_Connection *c)
 
 	if (!s)
 		return reply(c, MHD_HTTP_SERVICE_UNAVAILABLE, "text/plain", "no sample yet\n");
-	if (snapshot_memo(s, f, renderers[f], &body, &body_len) < 0) {
+	if (promtext_memo(s, f, &body, &body_len) < 0) {
 		snapshot_unref(s);
 		return reply(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "text/plain", "out of memory\n");
 	}
@@ -598,5 +575,5 @@ void httpd_warm(struct httpd *h, struct snapshot *s)
 	size_t len;
 
 	(void)h;
-	snapshot_memo(s, PROMTEXT_TEXT, render_text, &buf, &len);
+	promtext_memo(s, PROMTEXT_TEXT, &buf, &len);
 }

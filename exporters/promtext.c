@@ -8,6 +8,7 @@
  * same, so one renderer serves both.
  */
 #include <ctype.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -194,6 +195,39 @@ static void put_sample(struct strbuf *out, const struct metric_desc *d,
 	strbuf_putc(out, ' ');
 	strbuf_double(out, smp->value);
 	strbuf_putc(out, '\n');
+}
+
+static int render(const struct snapshot *s, enum promtext_format f, char **ret_buf, size_t *ret_len)
+{
+	struct strbuf b = {0};
+
+	promtext_render(s, f, &b);
+	if (strbuf_failed(&b)) {
+		strbuf_done(&b);
+		return -ENOMEM;
+	}
+	*ret_buf = strbuf_take(&b, ret_len);
+	return *ret_buf ? 0 : -ENOMEM;
+}
+
+static int render_text(const struct snapshot *s, char **ret_buf, size_t *ret_len)
+{
+	return render(s, PROMTEXT_TEXT, ret_buf, ret_len);
+}
+
+static int render_openmetrics(const struct snapshot *s, char **ret_buf, size_t *ret_len)
+{
+	return render(s, PROMTEXT_OPENMETRICS, ret_buf, ret_len);
+}
+
+int promtext_memo(struct snapshot *s, enum promtext_format f, const char **ret_buf, size_t *ret_len)
+{
+	static const snapshot_render_fn renderers[] = {
+		[PROMTEXT_TEXT] = render_text,
+		[PROMTEXT_OPENMETRICS] = render_openmetrics,
+	};
+
+	return snapshot_memo(s, f, renderers[f], ret_buf, ret_len);
 }
 
 void promtext_render(const struct snapshot *s, enum promtext_format f, struct strbuf *out)

@@ -22,6 +22,11 @@ const char *promtext_content_type(enum promtext_format f);
  * Allocation failure shows in strbuf_failed(out). */
 void promtext_render(const struct snapshot *s, enum promtext_format f, struct strbuf *out);
 
+/* promtext_render() of s in format f, rendered once per snapshot and kept in
+ * its memo slot f (snapshot_memo()): every reader of the same sample (the
+ * scrapes, the Pushgateway sinks) shares one text. 0 or -ENOMEM. */
+int promtext_memo(struct snapshot *s, enum promtext_format f, const char **ret_buf, size_t *ret_len);
+
 /* Appends a family with one sample (for values that change per scrape). */
 void promtext_family(struct strbuf *out, enum promtext_format f, const struct metric_desc *d,
 		     const struct snapshot_label *labels, size_t n_labels, double value);

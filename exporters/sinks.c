@@ -397,21 +397,6 @@ void sinks_offer(struct sinks *s, struct snapshot *snap)
 
 /* ---- sending --------------------------------------------------------------- */
 
-/* The text exposition, memoised in the snapshot's slot for text 0.0.4 (the
- * same text /metrics serves, rendered once for both). */
-static int render_text(const struct snapshot *snap, char **ret, size_t *ret_len)
-{
-	struct strbuf b = {0};
-
-	promtext_render(snap, PROMTEXT_TEXT, &b);
-	if (strbuf_failed(&b)) {
-		strbuf_done(&b);
-		return -ENOMEM;
-	}
-	*ret = strbuf_take(&b, ret_len);
-	return *ret ? 0 : -ENOMEM;
-}
-
 struct webhook_ctx {
 	json_t *samples;
 };
@@ -544,7 +529,7 @@ static void build_batch(struct sinks *s, struct sink *k, struct batch *b)
 			const char *text;
 			size_t len;
 
-			r = snapshot_memo(k->latest, PROMTEXT_TEXT, render_text, &text, &len);
+			r = promtext_memo(k->latest, PROMTEXT_TEXT, &text, &len);
 			if (r == 0 && (b->body = malloc(len ? len : 1))) {
 				memcpy(b->body, text, len);
 				b->len = len;
