@@ -179,7 +179,6 @@ static void finish(struct push *p, struct req *q, int error)
 static int req_build(struct req *q, const struct push_request *rq)
 {
 	CURLcode rc = CURLE_OK;
-	char auth[1024];
 
 	q->easy = curl_easy_init();
 	if (!q->easy)
@@ -192,11 +191,15 @@ static int req_build(struct req *q, const struct push_request *rq)
 		q->headers = l;
 	}
 	if (rq->bearer_token) {
+		/* As long as the token is (sinks' TOKEN_MAX_BYTES: service
+		 * account tokens run past 1 KiB). */
 		struct curl_slist *l;
+		char *auth;
 
-		if ((size_t)snprintf(auth, sizeof(auth), "Authorization: Bearer %s", rq->bearer_token) >= sizeof(auth))
-			return -E2BIG;
+		if (asprintf(&auth, "Authorization: Bearer %s", rq->bearer_token) < 0)
+			return -ENOMEM;
 		l = curl_slist_append(q->headers, auth);
+		free(auth);
 		if (!l)
 			return -ENOMEM;
 		q->headers = l;

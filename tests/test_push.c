@@ -138,6 +138,27 @@ static void test_requests(void)
 	CHECK(__atomic_load_n(&runs, __ATOMIC_RELAXED) > 0);
 	push_client_remove(p, count_runs, NULL);
 
+	/* A bearer token as long as the sinks allow (service account tokens
+	 * run past 1 KiB) is sent whole. */
+	{
+		static char token[4000], want[4100];
+		char url[64], *hdrs;
+		struct push_request rq = { .method = "POST", .url = url, .body = strdup("t"), .body_len = 1,
+					   .bearer_token = token, .done = on_done };
+
+		memset(token, 'k', sizeof(token) - 1);
+		snprintf(url, sizeof(url), "http://127.0.0.1:%u/t", port);
+		CHECK_EQ(push_submit(p, &rq), 0);
+		REQUIRE(wait_done(4));
+		CHECK_EQ(out.r[3].status, 204);
+		snprintf(path, sizeof(path), "%s/headers", dir);
+		hdrs = test_slurp(path, NULL);
+		REQUIRE(hdrs);
+		snprintf(want, sizeof(want), "Authorization: Bearer %s\r\n", token);
+		CHECK(strstr(hdrs, want) != NULL);
+		free(hdrs);
+	}
+
 	out.n = 0;
 	set_mode(p, "500");
 	CHECK_EQ(submit(p, "/a", "x", 0), 0);
