@@ -13,7 +13,6 @@
 #define MAGIC 0x4642414du /* "MABF" little-endian */
 #define HEADER_BYTES 16
 #define RECORD_MAX (64u << 20)
-#define LABELS_MAX 30
 enum { T_DATA = 1, T_ACK = 2 };
 
 struct diskbuf {
@@ -158,49 +157,58 @@ static int get(struct cur *c, void *dst, size_t n)
 	return 0;
 }
 
-static int get_str(struct cur *c, char *dst, size_t cap)
+/* Appends the next string and its NUL to strs; *ret_off is where it starts. */
+static int get_str(struct cur *c, struct strbuf *strs, size_t *ret_off)
 {
 	uint16_t l;
 
-	if (get(c, &l, 2) < 0 || l >= cap || (size_t)(c->end - c->p) < l)
+	if (get(c, &l, 2) < 0 || (size_t)(c->end - c->p) < l)
 		return -EBADMSG;
-	memcpy(dst, c->p, l);
-	dst[l] = '\0';
+	*ret_off = strs->len;
+	strbuf_append(strs, (const char *)c->p, l);
+	strbuf_putc(strs, '\0');
 	c->p += l;
 	return 0;
 }
 
-/* Calls fn for the samples of a data payload from index skip on. */
+/* Calls fn for the samples of a data payload from index skip on. It reads
+ * back whatever diskbuf_append() writes: strings of any length it stores,
+ * and as many labels as a series has (SERIES_LABELS_MAX). */
 static int replay_data(struct cur *c, uint64_t *index, uint64_t skip, diskbuf_replay_fn fn, void *arg)
 {
-	static char strs[1 + 2 * LABELS_MAX][256];
-	struct snapshot_label labels[LABELS_MAX];
+	struct snapshot_label labels[SERIES_LABELS_MAX];
+	size_t off[1 + 2 * SERIES_LABELS_MAX];
+	struct strbuf strs = {0};
 	int64_t ts;
 	uint32_t n;
+	int r = 0;
 
 	if (get(c, &ts, 8) < 0 || get(c, &n, 4) < 0)
 		return -EBADMSG;
-	for (uint32_t i = 0; i < n; i++) {
+	for (uint32_t i = 0; i < n && r == 0; i++) {
 		double v;
 		uint8_t nl;
-		int r;
 
-		if (get(c, &v, 8) < 0 || get_str(c, strs[0], sizeof(strs[0])) < 0 || get(c, &nl, 1) < 0 ||
-		    nl > LABELS_MAX)
-			return -EBADMSG;
-		for (unsigned l = 0; l < nl; l++) {
-			if (get_str(c, strs[1 + 2 * l], 256) < 0 || get_str(c, strs[2 + 2 * l], 256) < 0)
-				return -EBADMSG;
-			labels[l] = (struct snapshot_label){ strs[1 + 2 * l], strs[2 + 2 * l] };
+		strs.len = 0;
+		if (get(c, &v, 8) < 0 || get_str(c, &strs, &off[0]) < 0 || get(c, &nl, 1) < 0 ||
+		    nl > SERIES_LABELS_MAX) {
+			r = -EBADMSG;
+			break;
 		}
-		if (*index >= skip && fn) {
-			r = fn(arg, strs[0], labels, nl, v, ts);
-			if (r < 0)
-				return r;
+		for (unsigned l = 0; l < nl && r == 0; l++)
+			if (get_str(c, &strs, &off[1 + 2 * l]) < 0 || get_str(c, &strs, &off[2 + 2 * l]) < 0)
+				r = -EBADMSG;
+		if (r == 0 && strbuf_failed(&strs))
+			r = -ENOMEM;
+		if (r == 0 && *index >= skip && fn) {
+			for (unsigned l = 0; l < nl; l++)
+				labels[l] = (struct snapshot_label){ strs.buf + off[1 + 2 * l], strs.buf + off[2 + 2 * l] };
+			r = fn(arg, strs.buf + off[0], labels, nl, v, ts);
 		}
 		(*index)++;
 	}
-	return 0;
+	strbuf_done(&strs);
+	return r;
 }
 
 /* Walks fd's records: pass 1 (fn NULL) finds the valid end, the sample

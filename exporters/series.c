@@ -10,7 +10,6 @@
 
 /* Labels beyond this many on one sample are not expected from the agent's
  * collectors (they use at most four); such a sample is skipped with -E2BIG. */
-#define LABELS_MAX 30
 #define NAME_MAX_BYTES 256
 
 struct series_table {
@@ -77,7 +76,7 @@ static int by_key(const void *a, const void *b)
 /* One sample's series in the making: name and sorted labels on the stack. */
 struct key {
 	char name[NAME_MAX_BYTES];
-	struct snapshot_label labels[LABELS_MAX + 1];
+	struct snapshot_label labels[SERIES_LABELS_MAX];
 	size_t n;
 	char le[48];
 };
@@ -86,7 +85,7 @@ static int key_init(struct key *k, const char *name, const char *suffix, const s
 {
 	size_t n = strlen(name), m = strlen(suffix);
 
-	if (n + m >= sizeof(k->name) || smp->n_labels > LABELS_MAX)
+	if (n + m >= sizeof(k->name) || smp->n_labels > SERIES_SAMPLE_LABELS_MAX)
 		return -E2BIG;
 	memcpy(k->name, name, n);
 	memcpy(k->name + n, suffix, m + 1);
@@ -289,7 +288,7 @@ struct series *series_intern(struct series_table *t, const char *name, const str
 	struct key k;
 	size_t n = strlen(name);
 
-	if (n >= sizeof(k.name) || n_labels > LABELS_MAX)
+	if (n >= sizeof(k.name) || n_labels > SERIES_LABELS_MAX)   /* a replayed bucket has its le */
 		return NULL;
 	memcpy(k.name, name, n + 1);
 	if (n_labels)

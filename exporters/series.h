@@ -17,6 +17,11 @@
 
 #include "snapshot.h"
 
+/* The most labels a series has: those of its snapshot sample, and a
+ * histogram bucket's le. The disk buffer reads back as many. */
+#define SERIES_SAMPLE_LABELS_MAX 30
+#define SERIES_LABELS_MAX (SERIES_SAMPLE_LABELS_MAX + 1)
+
 struct series {
 	const char *name;
 	const struct snapshot_label *labels; /* sorted by key */

@@ -225,6 +225,53 @@ static void test_bound(void)
 	series_table_free(t);
 }
 
+/* What a series can hold is read back whole: as many labels as a
+ * histogram bucket has (its sample's and le) and a label value far past
+ * 255 bytes (a cgroup path, a command line). The reader once took neither
+ * and cut the file there, losing every later record. */
+static struct snapshot_label big_labels[SERIES_LABELS_MAX];
+static char big_value[3000];
+static int on_big(void *arg, const char *name, const struct snapshot_label *labels, size_t n, double value,
+		  int64_t ts)
+{
+	int *ok = arg;
+
+	(void)ts;
+	*ok = *ok == 0 && !strcmp(name, "big_bucket") && n == SERIES_LABELS_MAX && value == 7;
+	for (size_t i = 0; *ok && i < n; i++)
+		*ok = !strcmp(labels[i].key, big_labels[i].key) && !strcmp(labels[i].value, big_labels[i].value);
+	return 0;
+}
+
+static void test_long_labels(void)
+{
+	static char keys[SERIES_LABELS_MAX][16];
+	char path[256];
+	struct series_table *t = series_table_new();
+	struct series *s;
+	struct diskbuf_info info;
+	struct diskbuf *b;
+	int ok = 0;
+
+	memset(big_value, 'v', sizeof(big_value) - 1);
+	for (int i = 0; i < SERIES_LABELS_MAX; i++) {
+		snprintf(keys[i], sizeof(keys[i]), "k%02d", i);
+		big_labels[i] = (struct snapshot_label){ keys[i], i == 3 ? big_value : "x" };
+	}
+	s = series_intern(t, "big_bucket", big_labels, SERIES_LABELS_MAX);
+	REQUIRE(s);
+	snprintf(path, sizeof(path), "%s/big.buf", dir);
+	REQUIRE(diskbuf_open(path, 1 << 20, NULL, NULL, &b, &info) == 0);
+	REQUIRE(diskbuf_append(b, &(struct series_sample){ s, 7, 1000 }, 1) == 0);
+	diskbuf_free(b);
+	REQUIRE(diskbuf_open(path, 1 << 20, on_big, &ok, &b, &info) == 0);
+	CHECK_U64(info.torn_bytes, 0);
+	CHECK_U64(info.samples, 1);
+	CHECK(ok);
+	diskbuf_free(b);
+	series_table_free(t);
+}
+
 int main(void)
 {
 	if (!mkdtemp(dir))
@@ -233,6 +280,7 @@ int main(void)
 	RUN(test_cut_offsets);
 	RUN(test_flipped_byte);
 	RUN(test_bound);
+	RUN(test_long_labels);
 	test_rm_rf(dir);
 	return test_done();
 }
