@@ -1183,17 +1183,21 @@ static int queues_read(void *state, struct snapshot *snap, struct collector_erro
 				     (const char *const[]){ "backend", st->iter ? "bpf" : "netlink", NULL });
 	if (r == 0 && !st->iter)
 		r = snapshot_add(snap, &m_rebuilds, (double)st->rebuilds, NULL);
-	if (r == 0 && st->iter) {
-		struct sock_iter_stats is;
+	struct sock_iter_stats is = {0};
 
+	if (st->iter)
 		sock_iter_stats(st->iter, &is);
+	if (r == 0 && st->iter) {
 		r = snapshot_add(snap, &m_passes, (double)is.walks,
 				 (const char *const[]){ "pass", "walk", NULL });
 		r = r < 0 ? r : snapshot_add(snap, &m_passes, (double)(is.reads - is.walks),
 					     (const char *const[]){ "pass", "task_file", NULL });
 	}
+	/* Records past max_records are dropped in the kernel: counted as the
+	 * map-full drops of memagent_bpf_events_lost_total, as task_iter's are. */
 	if (r == 0 && st->ctx->use_bpf)
-		r = bpf_support_report(snap, "sock_iter", st->iter != NULL, st->iter_why, 0, 0, 0);
+		r = bpf_support_report(snap, "sock_iter", st->iter != NULL, st->iter_why, BPF_REPORT_MAP_FULL, 0,
+				       is.overflow);
 	growth_sweep(st);
 	members_sweep(st);
 	return r;
