@@ -32,7 +32,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
-#include <sys/vfs.h>
 #include <unistd.h>
 
 #include "heap.h"
@@ -42,10 +41,6 @@
 #include "procfile.h"
 #include "procfs.h"
 #include "telemetry.h"
-
-#ifndef TMPFS_MAGIC
-#define TMPFS_MAGIC 0x01021994
-#endif
 
 #define PATH_BUF 64
 
@@ -237,7 +232,7 @@ static bool slot_known(const struct state *st, int pid, dev_t dev, ino_t ino)
 /* Adds a slot for every page file in pid's fd table not read yet. */
 static void scan_pid(struct state *st, int pid)
 {
-	char path[PATH_BUF], link[PATH_MAX];
+	char path[PATH_BUF];
 	struct procfs_stat ps;
 	bool identity = false;
 	struct dirent *de;
@@ -256,26 +251,17 @@ static void scan_pid(struct state *st, int pid)
 	while ((de = readdir(d))) {
 		struct page_slot s = { .pid = pid, .fd = -1, .fd_dir = -1, .pidfd = -1 };
 		struct stat sb;
-		struct statfs sf;
-		ssize_t n;
-		bool memfd;
 
 		if (de->d_name[0] < '0' || de->d_name[0] > '9')
 			continue;
-		n = readlinkat(dfd, de->d_name, link, sizeof(link));
-		if (n <= 0 || (size_t)n >= sizeof(link) || !telemetry_page_link(link, (size_t)n, &memfd))
+		s.fd = telemetry_page_open(dfd, de->d_name, &sb);
+		if (s.fd == -ENOENT)
 			continue;
-		s.fd = openat(dfd, de->d_name, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 		if (s.fd < 0) {
 			st->errors[TELEMETRY_UNREADABLE]++;
 			continue;
 		}
-		if (fstat(s.fd, &sb) < 0 || !S_ISREG(sb.st_mode) || slot_known(st, pid, sb.st_dev, sb.st_ino)) {
-			close(s.fd);
-			continue;
-		}
-		/* A tmpfs page must really be an unlinked file on a tmpfs. */
-		if (!memfd && (fstatfs(s.fd, &sf) < 0 || sf.f_type != TMPFS_MAGIC || sb.st_nlink != 0)) {
+		if (slot_known(st, pid, sb.st_dev, sb.st_ino)) {
 			close(s.fd);
 			continue;
 		}

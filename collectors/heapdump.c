@@ -38,7 +38,7 @@ _Static_assert(HEAPDUMP_PATH_BYTES == GENGC_TELEMETRY_PATH_BYTES, "the page's pa
  * thread's is the one with the socket). */
 static int find_page(const char *proc_root, int pid, struct gengc_telemetry_page *ret)
 {
-	char path[PATH_MAX], link[PATH_MAX];
+	char path[PATH_MAX];
 	bool found = false, any = false;
 	struct dirent *de;
 	DIR *d;
@@ -56,19 +56,14 @@ static int find_page(const char *proc_root, int pid, struct gengc_telemetry_page
 	while (!found && (de = readdir(d))) {
 		struct gengc_telemetry_page p;
 		struct stat sb;
-		ssize_t n;
-		bool memfd;
 		int fd;
 
 		if (de->d_name[0] < '0' || de->d_name[0] > '9')
 			continue;
-		n = readlinkat(dfd, de->d_name, link, sizeof(link));
-		if (n <= 0 || (size_t)n >= sizeof(link) || !telemetry_page_link(link, (size_t)n, &memfd))
-			continue;
-		fd = openat(dfd, de->d_name, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+		fd = telemetry_page_open(dfd, de->d_name, &sb);
 		if (fd < 0)
 			continue;
-		if (fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) && telemetry_read(fd, &p) == TELEMETRY_OK) {
+		if (telemetry_read(fd, &p) == TELEMETRY_OK) {
 			any = true;
 			if (p.flags & GENGC_TELEMETRY_SNAPSHOT_ALLOWED) {
 				*ret = p;

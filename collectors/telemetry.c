@@ -8,8 +8,11 @@
  * first reason found, never taken in part.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include "telemetry.h"
@@ -50,6 +53,31 @@ bool telemetry_page_link(const char *l, size_t n, bool *ret_memfd)
 	base = base ? base + 1 : l;
 	*ret_memfd = false;
 	return strncmp(base, GENGC_TELEMETRY_FILE_PREFIX, sizeof(GENGC_TELEMETRY_FILE_PREFIX) - 1) == 0;
+}
+
+#ifndef TMPFS_MAGIC
+#define TMPFS_MAGIC 0x01021994
+#endif
+
+int telemetry_page_open(int fd_dir, const char *name, struct stat *ret_sb)
+{
+	char link[PATH_MAX];
+	struct statfs sf;
+	ssize_t n = readlinkat(fd_dir, name, link, sizeof(link));
+	bool memfd;
+	int fd;
+
+	if (n <= 0 || (size_t)n >= sizeof(link) || !telemetry_page_link(link, (size_t)n, &memfd))
+		return -ENOENT;
+	fd = openat(fd_dir, name, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, ret_sb) < 0 || !S_ISREG(ret_sb->st_mode) ||
+	    (!memfd && (fstatfs(fd, &sf) < 0 || sf.f_type != TMPFS_MAGIC || ret_sb->st_nlink != 0))) {
+		close(fd);
+		return -ENOENT;
+	}
+	return fd;
 }
 
 /* A name field: non-empty, NUL inside the field, and NUL-padded after the

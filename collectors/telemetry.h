@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/stat.h>
 
 #include "gengc_telemetry.h"
 
@@ -36,6 +37,14 @@ const char *telemetry_reason_name(enum telemetry_reason r);
  * basename prefix, both unlinked; *ret_memfd says which. The caller still
  * checks what the link opens (a regular file; for tmpfs, unlinked on tmpfs). */
 bool telemetry_page_link(const char *l, size_t n, bool *ret_memfd);
+
+/* Opens entry `name` of a /proc/PID/fd directory (fd_dir) if it is a page:
+ * its link passes telemetry_page_link() and what it opens is a regular
+ * file, and for a tmpfs page an unlinked file on a tmpfs. Returns the
+ * descriptor (O_RDONLY, close-on-exec, non-blocking) with its fstat in
+ * *ret_sb; -ENOENT when the entry is no page; another -errno when a page's
+ * link could not be opened. */
+int telemetry_page_open(int fd_dir, const char *name, struct stat *ret_sb);
 
 /* Attempts a reader makes for one whole copy before it says "torn". */
 #define TELEMETRY_READ_ATTEMPTS 4

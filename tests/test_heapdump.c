@@ -4,7 +4,11 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -192,6 +196,38 @@ static void test_page_link(void)
 	CHECK(!telemetry_page_link(d, strlen(d), &memfd));
 }
 
+/* What a page link opens is checked too: a linked /dev/shm file whose
+ * name merely ends in " (deleted)" is no page; unlinked, it is. */
+static void test_page_open(void)
+{
+	char path[] = "/dev/shm/gengc-stats-open-XXXXXX (deleted)", name[16];
+	struct stat sb;
+	int dir = open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC), fd, got;
+
+	REQUIRE(dir >= 0);
+	fd = mkstemps(path, (int)strlen(" (deleted)"));
+	REQUIRE(fd >= 0);
+	snprintf(name, sizeof(name), "%d", fd);
+	CHECK_EQ(telemetry_page_open(dir, name, &sb), -ENOENT);
+	REQUIRE(unlink(path) == 0);
+	got = telemetry_page_open(dir, name, &sb);
+	CHECK(got >= 0);
+	CHECK(got >= 0 && sb.st_nlink == 0);
+	if (got >= 0)
+		close(got);
+	close(fd);
+	fd = memfd_create("gengc-stats", MFD_CLOEXEC);
+	REQUIRE(fd >= 0);
+	snprintf(name, sizeof(name), "%d", fd);
+	got = telemetry_page_open(dir, name, &sb);
+	CHECK(got >= 0);
+	if (got >= 0)
+		close(got);
+	close(fd);
+	CHECK_EQ(telemetry_page_open(dir, "0", &sb), -ENOENT);   /* stdin: no page */
+	close(dir);
+}
+
 int main(void)
 {
 	if (access("/dev/shm", W_OK) != 0) {
@@ -202,5 +238,6 @@ int main(void)
 	RUN(test_send);
 	RUN(test_no_page);
 	RUN(test_page_link);
+	RUN(test_page_open);
 	return test_done();
 }
