@@ -179,7 +179,7 @@ class Client {
       u64(b, OFF.loopP50, Math.min(this.loopP50, this.loopP99));
       u64(b, OFF.loopP99, this.loopP99);
     }
-    if (this.snapshots) flags |= FLAGS.snapshotAllowed;
+    if (this.snapshots && this.snapshots.allowed()) flags |= FLAGS.snapshotAllowed;
     u32(b, OFF.flags, flags);
     let n = 0;
     for (const s of spaces) {

@@ -92,6 +92,9 @@ function listen(client, dir, intervalMs) {
       u64(b, OFF.snapTime, st.timeNs);
       text(b, OFF.snapPath, LIMITS.pathBytes, st.path);
     },
+    // False once the socket failed (no listener): the page stops offering
+    // snapshots rather than name a socket nobody answers.
+    allowed() { return !st.broken; },
     close() { server.close(); },
   };
 }
