@@ -144,11 +144,6 @@ int notify_stopping(const struct notify *n)
 	return send_with_status(n, "STOPPING=1", "stopping");
 }
 
-int notify_status(const struct notify *n, const char *status)
-{
-	return send_with_status(n, "", status);
-}
-
 int notify_watchdog(const struct notify *n)
 {
 	return n->watchdog_usec ? notify_send(n, "WATCHDOG=1") : 0;

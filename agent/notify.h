@@ -36,7 +36,6 @@ int notify_ready(const struct notify *n, const char *status);
 /* RELOADING=1 with MONOTONIC_USEC= (CLOCK_MONOTONIC, as systemd wants). */
 int notify_reloading(const struct notify *n);
 int notify_stopping(const struct notify *n);
-int notify_status(const struct notify *n, const char *status);
 int notify_watchdog(const struct notify *n);
 
 /* How often to ping: half of WATCHDOG_USEC in milliseconds (at least 1),

@@ -330,7 +330,7 @@ void scavenge(struct gengc_heap *heap)
 	 * capacity for what survives and gave 3-10% in interleaved runs (5 each),
 	 * GCBench 10%; bench/RESULTS.md. */
 	{
-		size_t room = (size_t)(heap->to_space + heap->semi_cap - heap->copy_top), window = room;
+		size_t room = (size_t)(heap->to_space + heap->semi_cap - heap->copy_top), window;
 
 		if (used && heap->survived_this_gc * 2 > SCAVENGE_SURVIVAL_BUDGET) {
 			window = (size_t)((double)SCAVENGE_SURVIVAL_BUDGET * (double)used / (double)heap->survived_this_gc);
