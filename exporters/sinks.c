@@ -5,8 +5,8 @@
  *  - a queued sink's samples are, oldest first, its batches still out
  *    (encoded, being sent or waiting to be retried; ordered by seq) then its
  *    ring; each sample is counted exactly once as sent, dropped (the bound),
- *    rejected (a 4xx answer), skipped (no form in the payload) or is still
- *    queued;
+ *    rejected (a 4xx answer, or no form in the payload: influx skips NaN
+ *    and infinities) or is still queued;
  *  - a batch holds no series another batch of its sink still out holds: the
  *    requests in flight may end in any order, each series still arrives in
  *    queue order (a failed batch blocks the series in it until it is sent);
@@ -94,9 +94,9 @@ struct sink {
 	struct snapshot *latest;
 	/* disk buffer: samples from the file's start appended and settled */
 	struct diskbuf *disk;
-	uint64_t disk_appended, disk_settled;
+	uint64_t disk_appended;
 	/* counters (the lock guards them like everything else) */
-	uint64_t sent, dropped, rejected, skipped, superseded, pushes;
+	uint64_t sent, dropped, rejected, superseded;
 	uint64_t errors[R_MAX];
 	uint64_t send_counts[N_SEND_BOUNDS + 1];
 	double send_sum;
@@ -112,7 +112,6 @@ struct sinks {
 	struct series_table *series;
 	struct snapshot *inbox[INBOX_MAX];
 	size_t n_inbox;
-	uint64_t inbox_dropped;
 	struct series_sample *scratch; /* one snapshot's samples, interned */
 	size_t n_scratch, cap_scratch;
 	uint64_t batch, mark;
@@ -253,8 +252,6 @@ static int ring_push(struct sink *k, struct series *s, double v, int64_t ts)
 		}
 		ring_pop(k, 1);
 		k->dropped++;
-		if (k->disk && !k->n_out)
-			k->disk_settled++;
 	}
 	if (k->len == k->cap) {
 		size_t ncap = k->cap ? k->cap * 2 : 1024;
@@ -682,7 +679,6 @@ static void submit(struct sinks *s, struct sink *k, struct batch *b, uint64_t no
 	b->busy = true;
 	k->n_busy++;
 	k->last_send_ns = now;
-	k->pushes++;
 	if (push_submit(s->push, &rq) < 0) {
 		b->busy = false;
 		k->n_busy--;
