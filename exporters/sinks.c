@@ -857,70 +857,104 @@ static int open_disk(struct sinks *s, struct sink *k, char *err, size_t errlen)
 	return 0;
 }
 
-static int sink_make(struct sinks *s, const struct sink_options *o, struct sink **ret, char *err, size_t errlen)
+/* What a sink takes from its options, new or kept across a reload: the
+ * token file's contents, the instance, the Pushgateway URL. */
+struct derived {
+	char *token, *push_url;
+	char instance[sizeof(((struct sink *)0)->instance)];
+};
+
+static int derive(const struct sink_options *o, struct derived *d, char *err, size_t errlen)
+{
+	int r;
+
+	*d = (struct derived){ 0 };
+	if (o->bearer_token_file) {
+		r = read_token(o->bearer_token_file, &d->token);
+		if (r < 0) {
+			snprintf(err, errlen, "sink %s: bearer_token_file %s: %s", o->name, o->bearer_token_file,
+				 strerror(-r));
+			return r;
+		}
+	}
+	snprintf(d->instance, sizeof(d->instance), "%s", o->instance ? o->instance : "localhost");
+	if (!o->instance)
+		gethostname(d->instance, sizeof(d->instance) - 1);
+	if (o->type == SINK_PUSHGATEWAY) {
+		size_t ul = strlen(o->url);
+
+		while (ul > 0 && o->url[ul - 1] == '/')
+			ul--;
+		if (asprintf(&d->push_url, "%.*s/metrics/job/%s/instance/%s", (int)ul, o->url,
+			     o->job ? o->job : "memagent", d->instance) < 0) {
+			free(d->token);
+			snprintf(err, errlen, "sink %s: out of memory", o->name);
+			return -ENOMEM;
+		}
+	}
+	return 0;
+}
+
+/* Moves d into k, freeing what k had. */
+static void take_derived(struct sink *k, struct derived *d)
+{
+	free(k->token);
+	free(k->push_url);
+	k->token = d->token;
+	k->push_url = d->push_url;
+	memcpy(k->instance, d->instance, sizeof(k->instance));
+	*d = (struct derived){ 0 };
+}
+
+static int sink_make(struct sinks *s, const struct sink_options *o, struct derived *d, struct sink **ret)
 {
 	struct sink *k = calloc(1, sizeof(*k));
-	int r;
 
 	if (!k)
 		return -ENOMEM;
 	k->set = s;
 	k->o = o;
 	k->rng = (uint64_t)now_ns() ^ (uintptr_t)k ^ 0x9e3779b97f4a7c15ull;
-	if (o->bearer_token_file) {
-		r = read_token(o->bearer_token_file, &k->token);
-		if (r < 0) {
-			snprintf(err, errlen, "sink %s: bearer_token_file %s: %s", o->name, o->bearer_token_file,
-				 strerror(-r));
-			free(k);
-			return r;
-		}
-	}
-	snprintf(k->instance, sizeof(k->instance), "%s", o->instance ? o->instance : "localhost");
-	if (!o->instance)
-		gethostname(k->instance, sizeof(k->instance) - 1);
-	if (o->type == SINK_PUSHGATEWAY) {
-		const char *inst = k->instance;
-		size_t ul = strlen(o->url);
-
-		while (ul > 0 && o->url[ul - 1] == '/')
-			ul--;
-		if (asprintf(&k->push_url, "%.*s/metrics/job/%s/instance/%s", (int)ul, o->url,
-			     o->job ? o->job : "memagent", inst) < 0) {
-			k->push_url = NULL;
-			sink_free(k);
-			return -ENOMEM;
-		}
-	}
+	take_derived(k, d);
 	*ret = k;
 	return 0;
 }
 
 int sinks_configure(struct sinks *s, const struct sink_options *o, size_t n, char *err, size_t errlen)
 {
-	struct sink *made[SINK_MAX] = { 0 }, *old, *list = NULL, **tail = &list;
+	struct sink *made[SINK_MAX] = { 0 }, *kept[SINK_MAX] = { 0 }, *old, *list = NULL, **tail = &list;
+	struct derived d[SINK_MAX] = { 0 };
 	int r = 0;
 
 	if (n > SINK_MAX)
 		return -E2BIG;
 	snprintf(err, errlen, "%s", "");
 	pthread_mutex_lock(&s->lock);
-	/* First everything that can fail, the running set untouched. */
+	/* First everything that can fail, the running set untouched: a kept
+	 * sink (same name, type and buffer) rereads its token file too. */
 	for (size_t i = 0; i < n && r == 0; i++) {
-		struct sink *k = NULL;
+		struct sink *k;
 
 		for (k = s->list; k; k = k->next)
-			if (strcmp(k->o->name, o[i].name) == 0 && k->o->type == o[i].type && !k->retired)
+			if (strcmp(k->o->name, o[i].name) == 0 && k->o->type == o[i].type)
 				break;
-		if (k && (!k->disk) == (o[i].buffer != SINK_BUFFER_DISK))
-			continue; /* kept: below */
-		r = sink_make(s, &o[i], &made[i], err, errlen);
+		r = derive(&o[i], &d[i], err, errlen);
+		if (r < 0)
+			break;
+		if (k && (!k->disk) == (o[i].buffer != SINK_BUFFER_DISK)) {
+			kept[i] = k;
+			continue;
+		}
+		r = sink_make(s, &o[i], &d[i], &made[i]);
 		if (r == 0 && o[i].buffer == SINK_BUFFER_DISK && sink_type_queued(o[i].type))
 			r = open_disk(s, made[i], err, errlen);
 	}
 	if (r < 0) {
-		for (size_t i = 0; i < n; i++)
+		for (size_t i = 0; i < n; i++) {
 			sink_free(made[i]);
+			free(d[i].token);       /* what no sink took */
+			free(d[i].push_url);
+		}
 		pthread_mutex_unlock(&s->lock);
 		return r;
 	}
@@ -931,37 +965,12 @@ int sinks_configure(struct sinks *s, const struct sink_options *o, size_t n, cha
 		if (!k) {
 			struct sink **pp;
 
-			for (pp = &old; *pp; pp = &(*pp)->next)
-				if (strcmp((*pp)->o->name, o[i].name) == 0 && (*pp)->o->type == o[i].type)
-					break;
-			k = *pp;
+			k = kept[i];
+			for (pp = &old; *pp != k; pp = &(*pp)->next)
+				;
 			*pp = k->next;
 			k->o = &o[i];
-			free(k->push_url);
-			k->push_url = NULL;
-			if (o[i].type == SINK_PUSHGATEWAY) {
-				/* Rebuilt from the new options; a failure keeps the base URL. */
-				struct sink *tmp = NULL;
-
-				if (sink_make(s, &o[i], &tmp, err, errlen) == 0) {
-					k->push_url = tmp->push_url;
-					free(k->token);
-					k->token = tmp->token;
-					tmp->push_url = NULL;
-					tmp->token = NULL;
-					sink_free(tmp);
-				}
-			} else if (o[i].bearer_token_file) {
-				char *t = NULL;
-
-				if (read_token(o[i].bearer_token_file, &t) == 0) {
-					free(k->token);
-					k->token = t;
-				}
-			} else {
-				free(k->token);
-				k->token = NULL;
-			}
+			take_derived(k, &d[i]);
 		}
 		k->next = NULL;
 		*tail = k;

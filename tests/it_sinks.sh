@@ -266,6 +266,19 @@ check bearer_token_sent hdr 'Authorization: Bearer sekrit-token'
 check custom_header_sent hdr 'X-Scope-OrgID: tenant-1'
 check remote_write_headers eval 'hdr "Content-Encoding: snappy" && hdr "Content-Type: application/x-protobuf" && hdr "X-Prometheus-Remote-Write-Version: 0.1.0"'
 check basic_auth_sent hdr "Authorization: Basic $(printf 'u:p w' | base64)"
+# A reload rereads a kept sink's token file: gone, the reload fails whole
+# and the old token is still sent; replaced, the new one is.
+mv "$TMP/token" "$TMP/token.gone"
+kill -HUP "$AGENT_PID"
+check reload_bad_token_refused wait_until 20 eval 'sample_now && [ "$(metric memagent_config_reloads_total result=\"failure\")" = 1 ]'
+: >"$REC_DIR/headers"
+sample_now
+check old_token_kept wait_until 20 hdr 'Authorization: Bearer sekrit-token'
+printf 'new-token\n' >"$TMP/token"
+kill -HUP "$AGENT_PID"
+check reload_new_token wait_until 20 eval 'sample_now && [ "$(metric memagent_config_reloads_total result=\"success\")" = 1 ]'
+sample_now
+check new_token_sent wait_until 20 hdr 'Authorization: Bearer new-token'
 check agent_clean_exit_auth stop_agent
 stop_recorder
 
