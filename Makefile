@@ -193,7 +193,7 @@ FUZZ_CFLAGS   := -std=gnu11 -O1 -g $(WARN) -D_GNU_SOURCE -fno-strict-aliasing \
                  -DMEMAGENT_VERSION='"$(VERSION)"' $(ROOM_INC_agent) $(shell pkg-config --cflags jansson)
 FUZZ_CONFIG   := $(O)/fuzz/fuzz_config
 FUZZ_CONFIG_SRCS := tests/fuzz/fuzz_config.c agent/config.c agent/jsonpos.c agent/listen.c core/target.c \
-                    core/alert.c core/strbuf.c core/snapshot.c
+                    core/alert.c core/strbuf.c core/snapshot.c core/utf8.c
 FUZZ_SECONDS  ?= 60
 
 $(FUZZ_CONFIG): $(FUZZ_CONFIG_SRCS) $(wildcard agent/*.h core/*.h)

@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "jsonpos.h"
+#include "utf8.h"
 
 #define NONE UINT32_MAX
 /* Shown characters of one key in a path. */
@@ -74,36 +75,6 @@ struct scan {
 };
 
 /* ---- characters and strings ------------------------------------------------ */
-
-/* Returns the length of the well-formed UTF-8 sequence at s (n bytes
- * available), or 0 when it is not one: no overlongs, no surrogates. */
-static size_t utf8_len(const unsigned char *s, size_t n)
-{
-	uint32_t cp, min;
-	size_t k;
-
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf) {
-		k = 2, cp = s[0] & 0x1f, min = 0x80;
-	} else if ((s[0] & 0xf0) == 0xe0) {
-		k = 3, cp = s[0] & 0x0f, min = 0x800;
-	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
-		k = 4, cp = s[0] & 0x07, min = 0x10000;
-	} else {
-		return 0;
-	}
-	if (n < k)
-		return 0;
-	for (size_t i = 1; i < k; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = cp << 6 | (s[i] & 0x3f);
-	}
-	if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return k;
-}
 
 static size_t utf8_put(uint32_t cp, char out[4])
 {
@@ -276,7 +247,7 @@ void jsonpos_escape_append(char *buf, size_t size, const char *s, size_t len, bo
 
 	for (size_t i = 0; i < len; chars++) {
 		unsigned char c = (unsigned char)s[i];
-		size_t n = utf8_len((const unsigned char *)s + i, len - i);
+		size_t n = utf8_char_len(s + i, len - i);
 		char tmp[8];
 		size_t tn;
 
@@ -601,7 +572,7 @@ void jsonpos_locate(const char *text, size_t len, size_t offset, struct jsonpos_
 		}
 	}
 	for (size_t i = line_start; i < offset; column++) {
-		size_t n = utf8_len((const unsigned char *)text + i, len - i);
+		size_t n = utf8_char_len(text + i, len - i);
 
 		i += n ? n : 1;
 	}

@@ -28,6 +28,7 @@
 #include "alertmanager.h"
 #include "push.h"
 #include "strbuf.h"
+#include "utf8.h"
 
 #define BACKOFF_MIN_MS 250
 #define BACKOFF_MAX_MS 8000
@@ -82,34 +83,6 @@ static uint64_t now_ns(void)
 
 /* ---- encoding ------------------------------------------------------------------- */
 
-/* The length of the well-formed UTF-8 character at s[0..n), or 0. */
-static size_t utf8_len(const unsigned char *s, size_t n)
-{
-	size_t len;
-	uint32_t c;
-
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf)
-		len = 2, c = s[0] & 0x1f;
-	else if (s[0] >= 0xe0 && s[0] <= 0xef)
-		len = 3, c = s[0] & 0x0f;
-	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-		len = 4, c = s[0] & 0x07;
-	else
-		return 0;
-	if (len > n)
-		return 0;
-	for (size_t i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		c = c << 6 | (s[i] & 0x3f);
-	}
-	if ((len == 3 && (c < 0x800 || (c >= 0xd800 && c <= 0xdfff))) || (len == 4 && (c < 0x10000 || c > 0x10ffff)))
-		return 0;
-	return len;
-}
-
 /* A JSON string of s; bytes that are not UTF-8 become U+FFFD (label values
  * come from processes, and Alertmanager refuses a batch over one of them). */
 static void json_string(struct strbuf *b, const char *s)
@@ -128,7 +101,7 @@ static void json_string(struct strbuf *b, const char *s)
 		} else if (c < 0x20) {
 			strbuf_printf(b, "\\u%04x", c);
 			i++;
-		} else if ((k = utf8_len((const unsigned char *)s + i, n - i)) == 0) {
+		} else if ((k = utf8_char_len(s + i, n - i)) == 0) {
 			strbuf_puts(b, "\xef\xbf\xbd");
 			i++;
 		} else {

@@ -14,6 +14,7 @@
 #include <strings.h>
 
 #include "promtext.h"
+#include "utf8.h"
 
 static const char *type_name(enum metric_type t, enum promtext_format f)
 {
@@ -41,35 +42,6 @@ static size_t family_name_len(const struct metric_desc *d, enum promtext_format 
 	return n;
 }
 
-/* Returns the length of the well-formed UTF-8 character at s (NUL-terminated),
- * or 0 when the byte there starts none: a stray continuation byte, a cut
- * sequence, an overlong form, a surrogate, or a code point past U+10FFFF. */
-static size_t utf8_char_len(const unsigned char *s)
-{
-	unsigned cp, min;
-	size_t n;
-
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf)
-		n = 2, cp = s[0] & 0x1f, min = 0x80;
-	else if ((s[0] & 0xf0) == 0xe0)
-		n = 3, cp = s[0] & 0x0f, min = 0x800;
-	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-		n = 4, cp = s[0] & 0x07, min = 0x10000;
-	else
-		return 0;
-	/* A NUL ends the loop too: it is no continuation byte. */
-	for (size_t i = 1; i < n; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = cp << 6 | (s[i] & 0x3f);
-	}
-	if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return n;
-}
-
 /* Escapes \ and newline (and " when quote is set), and replaces each byte
  * that is not part of a UTF-8 character with U+FFFD: label values come from
  * processes (a comm set by prctl(), or a UTF-8 name the kernel cut at 15
@@ -88,7 +60,7 @@ static void put_escaped(struct strbuf *out, const char *s, bool quote)
 			esc = "\\n";
 		else if (*s == '"' && quote)
 			esc = "\\\"";
-		else if ((n = utf8_char_len((const unsigned char *)s)) == 0)
+		else if ((n = utf8_char_len(s, SIZE_MAX)) == 0)
 			esc = "\xef\xbf\xbd", n = 1;
 		if (!esc) {
 			s += n;

@@ -32,6 +32,7 @@
 #include "series.h"
 #include "sinks.h"
 #include "strbuf.h"
+#include "utf8.h"
 
 #define INBOX_MAX 16
 /* Prometheus' remote write starts at 30 ms and stops at 5 s; the cap here is
@@ -398,6 +399,22 @@ struct webhook_ctx {
 	json_t *samples;
 };
 
+/* A JSON string of s. jansson refuses one that is not UTF-8 (NULL, and the
+ * label would silently go): label values come from processes, so bytes
+ * that start no character become U+FFFD, as on /metrics. */
+static json_t *json_label(const char *s)
+{
+	json_t *j = json_string(s);
+	struct strbuf b = {0};
+
+	if (j)
+		return j;
+	utf8_append_valid(&b, s);
+	j = strbuf_failed(&b) ? NULL : json_string(b.buf ? b.buf : "");
+	strbuf_done(&b);
+	return j;
+}
+
 static int webhook_sample(void *arg, const char *name, const struct snapshot_label *labels, size_t n,
 			  double value)
 {
@@ -410,7 +427,7 @@ static int webhook_sample(void *arg, const char *name, const struct snapshot_lab
 		return -ENOMEM;
 	}
 	for (size_t i = 0; i < n; i++)
-		json_object_set_new(l, labels[i].key, json_string(labels[i].value));
+		json_object_set_new(l, labels[i].key, json_label(labels[i].value));
 	json_object_set_new(o, "name", json_string(name));
 	json_object_set_new(o, "labels", l);
 	/* JSON has no NaN or infinities: those values are sent as strings, as

@@ -232,9 +232,9 @@ JSON
 agent "$TMP/e.json" || { fail agent_start_latest; finish; }
 sample_now
 v=$(samples)
-hook_has() { grep '^{' "$REC_DIR/bodies" | jq -e --argjson v "$1" 'select(.sink == "hook" and .sample == $v)' >/dev/null 2>&1; }
+hook_has() { grep -a '^{' "$REC_DIR/bodies" | jq -e --argjson v "$1" 'select(.sink == "hook" and .sample == $v)' >/dev/null 2>&1; }
 check webhook_latest_pushed wait_until 20 hook_has "$v"
-grep '^{' "$REC_DIR/bodies" | jq -c --argjson v "$v" 'select(.sink == "hook" and .sample == $v)' | head -1 >"$TMP/hook.json"
+grep -a '^{' "$REC_DIR/bodies" | jq -c --argjson v "$v" 'select(.sink == "hook" and .sample == $v)' | head -1 >"$TMP/hook.json"
 check webhook_schema jq -e --argjson v "$v" '.version == 1 and (.timestamp_ms | type) == "number"
     and (.instance | type) == "string" and (.samples | length) > 20
     and ([.samples[] | select(.name == "memagent_samples_total")][0].value == $v)
@@ -247,6 +247,25 @@ check superseded_counted test "$(metric memagent_sink_superseded_pushes_total 's
 check superseded_not_pushed test "$(grep -c '^POST /slow ' "$REC_DIR/log")" = 1
 check superseded_not_dropped test "$(metric memagent_sink_dropped_samples_total 'sink="slow"')" = 0
 check agent_clean_exit_latest stop_agent
+stop_recorder
+
+# ---- a label that is not UTF-8 ------------------------------------------------
+# A process whose comm is not UTF-8 (/proc/PID/comm takes any bytes), read
+# from the real /proc: the webhook sends its label with U+FFFD for the bad
+# byte, as /metrics shows it (jansson refuses invalid UTF-8, and the label
+# was silently left out).
+start_recorder "$TMP/r7" || fail recorder_start_7
+bash -c 'printf "bad\377comm" >/proc/self/comm; while :; do sleep 1; done' &
+odd_pid=$!
+cat >"$TMP/u.json" <<JSON
+{ "targets": [ { "name": "odd", "match": { "pid": $odd_pid }, "group_by": "comm" } ], "heap": { "enabled": false },
+  "sinks": [ { "name": "hook", "type": "webhook", "url": "http://127.0.0.1:$REC_PORT/hook", "interval_ms": 0 } ] }
+JSON
+start_agent --interval 3600000 --no-bpf --config "$TMP/u.json" || { fail agent_start_utf8; finish; }
+odd_label() { grep -a '^{' "$REC_DIR/bodies" | jq -e 'select(.sink == "hook") | .samples[] | select(.labels.target == "odd" and .labels.comm == "bad\ufffdcomm")' >/dev/null 2>&1; }
+check webhook_label_not_utf8 wait_until 20 odd_label
+check agent_clean_exit_utf8 stop_agent
+kill "$odd_pid" 2>/dev/null; wait "$odd_pid" 2>/dev/null
 stop_recorder
 
 # ---- headers, bearer token, basic auth ---------------------------------------
