@@ -249,6 +249,7 @@ struct state {
 
 	struct growth **growth;
 	size_t ngrowth, capgrowth;
+	size_t gnext;           /* growth_get: where the last found one's successor is */
 };
 
 /* ---- small helpers ---------------------------------------------------------- */
@@ -842,10 +843,16 @@ static struct growth *growth_get(struct state *st, uint32_t target, enum growth_
 {
 	struct growth *g;
 
-	for (size_t i = 0; i < st->ngrowth; i++) {
+	/* The feeds come in the same order every sample and the sweep keeps
+	 * that order: the one after the last found is nearly always next. */
+	for (size_t k = 0; k < st->ngrowth; k++) {
+		size_t i = (st->gnext + k) % st->ngrowth;
+
 		g = st->growth[i];
-		if (g->target == target && g->kind == kind && strcmp(g->key, key) == 0)
+		if (g->target == target && g->kind == kind && strcmp(g->key, key) == 0) {
+			st->gnext = i + 1;
 			return g;
+		}
 	}
 	if (array_grow((void **)&st->growth, &st->capgrowth, st->ngrowth + 1, sizeof(*st->growth),
 		 SIZE_MAX / sizeof(*st->growth)) < 0)
