@@ -257,11 +257,6 @@ static bool http_changed(const struct config *a, const struct config *b)
 }
 
 /* TLS on or off, or another min_version: a daemon's flags, not a swap. */
-static bool web_needs_restart(const struct web *cur, const struct web *next)
-{
-	return web_tls(cur) != web_tls(next) || web_priorities(cur) != web_priorities(next);
-}
-
 /* Starts the server next asks for, in *nh. The new one is bound while the
  * old one still serves, so a failure changes nothing; only an address that
  * overlaps the old one (same port, 127.0.0.1 -> 0.0.0.0) cannot be bound
@@ -352,7 +347,7 @@ static int reload(const struct options *o, struct config **cfg, struct sampler *
 		sampler_note_reload(s, false);
 		return 1;
 	}
-	if ((http_changed(*cfg, next) || web_needs_restart(httpd_web(*h), web)) &&
+	if ((http_changed(*cfg, next) || !httpd_takes_web(*h, web)) &&
 	    reserve(*cfg, next, h, reg, web, &nh, err, sizeof(err)) < 0) {
 		log_error("reload failed: %s; keeping the running configuration", err);
 		web_unref(web);

@@ -550,11 +550,16 @@ const char *httpd_scheme(const struct httpd *h)
 	return web_tls(h->web) ? "https" : "http";
 }
 
+bool httpd_takes_web(const struct httpd *h, const struct web *w)
+{
+	return web_tls(w) == web_tls(h->web) && web_priorities(w) == web_priorities(h->web);
+}
+
 int httpd_set_web(struct httpd *h, struct web *w)
 {
 	struct web *old;
 
-	if (web_tls(w) != web_tls(h->web) || web_priorities(w) != web_priorities(h->web))
+	if (!httpd_takes_web(h, w))
 		return -EINVAL;
 	pthread_mutex_lock(&h->lock);
 	old = h->web;

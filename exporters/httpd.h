@@ -3,6 +3,7 @@
 #ifndef MEMAGENT_HTTPD_H
 #define MEMAGENT_HTTPD_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
@@ -43,6 +44,8 @@ const char *httpd_scheme(const struct httpd *h);
  * when w turns TLS on or off or changes min_version: that takes a new
  * server. */
 int httpd_set_web(struct httpd *h, struct web *w);
+/* Whether httpd_set_web() takes w (else the reload needs a new server). */
+bool httpd_takes_web(const struct httpd *h, const struct web *w);
 /* The web in force (borrowed: valid until the next httpd_set_web()). */
 struct web *httpd_web(const struct httpd *h);
 
