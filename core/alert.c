@@ -279,17 +279,6 @@ uint64_t alert_engine_dropped(const struct alert_engine *e)
 
 /* ---- lookup ----------------------------------------------------------------- */
 
-static uint64_t fnv(uint64_t h, const char *s)
-{
-	for (; *s; s++) {
-		h ^= (unsigned char)*s;
-		h *= 0x100000001b3ULL;
-	}
-	/* A separator no label contains, so "a","bc" differs from "ab","c". */
-	h ^= 0xff;
-	return h * 0x100000001b3ULL;
-}
-
 /* The label old_space_near_limit reads from its family but leaves out of
  * the alert (the alert is about the heap, not one space). */
 static bool skipped(const struct alert_rule *r, const char *key)
@@ -299,15 +288,15 @@ static bool skipped(const struct alert_rule *r, const char *key)
 
 static uint64_t fingerprint(const struct alert_rule *r, size_t rule, const struct snapshot_sample *sm)
 {
-	uint64_t h = 0xcbf29ce484222325ULL;
+	uint64_t h = SNAPSHOT_HASH_SEED;
 
 	h ^= rule;
 	h *= 0x100000001b3ULL;
 	for (size_t i = 0; i < sm->n_labels; i++) {
 		if (skipped(r, sm->labels[i].key))
 			continue;
-		h = fnv(h, sm->labels[i].key);
-		h = fnv(h, sm->labels[i].value);
+		h = snapshot_hash_str(h, sm->labels[i].key);
+		h = snapshot_hash_str(h, sm->labels[i].value);
 	}
 	return h;
 }

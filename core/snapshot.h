@@ -75,6 +75,18 @@ struct snapshot_label {
 	const char *key;
 	const char *value;
 };
+
+/* FNV-1a of label strings, for the tables that key on a label set (the
+ * sinks' series, the alert engine's series): start from
+ * SNAPSHOT_HASH_SEED and fold each string in turn. Each ends with a
+ * separator no label contains, so "a","bc" differs from "ab","c". */
+#define SNAPSHOT_HASH_SEED 0xcbf29ce484222325ull
+static inline uint64_t snapshot_hash_str(uint64_t h, const char *s)
+{
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 0x100000001b3ull;
+	return (h ^ 0xff) * 0x100000001b3ull;
+}
 struct snapshot_sample {
 	const struct snapshot_sample *next;
 	const struct snapshot_label *labels;

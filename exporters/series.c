@@ -61,13 +61,6 @@ size_t series_table_size(const struct series_table *t)
 	return t->n;
 }
 
-static uint64_t fnv(uint64_t h, const char *s)
-{
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 0x100000001b3ull;
-	return (h ^ 0xff) * 0x100000001b3ull; /* a separator: "ab","c" differs from "a","bc" */
-}
-
 static int by_key(const void *a, const void *b)
 {
 	return strcmp(((const struct snapshot_label *)a)->key, ((const struct snapshot_label *)b)->key);
@@ -243,11 +236,11 @@ static int intern_key(void *arg, struct key *k, double value)
 {
 	struct intern *in = arg;
 	struct series_table *t = in->t;
-	uint64_t h = fnv(0xcbf29ce484222325ull, k->name);
+	uint64_t h = snapshot_hash_str(SNAPSHOT_HASH_SEED, k->name);
 	struct series *s;
 
 	for (size_t i = 0; i < k->n; i++)
-		h = fnv(fnv(h, k->labels[i].key), k->labels[i].value);
+		h = snapshot_hash_str(snapshot_hash_str(h, k->labels[i].key), k->labels[i].value);
 	for (s = t->buckets[h & (t->n_buckets - 1)]; s; s = s->next)
 		if (s->hash == h && same(s, k))
 			break;
