@@ -159,6 +159,7 @@ struct state {
 	unsigned cap;                   /* limits.max_instrumented */
 	bool narrowed;                  /* names holds ctx->heap_names compiled */
 	regex_t names;
+	char *names_src;                /* a copy of the pattern compiled, for reconfigure */
 	struct page_slot *slots;
 	uint64_t *ids;                  /* per slot: the heap id exported this sample, 0: none */
 	size_t n;
@@ -585,6 +586,7 @@ static void collector_done(void *state)
 		slot_close(&st->slots[i]);
 	if (st->narrowed)
 		regfree(&st->names);
+	free(st->names_src);
 	pidscan_free(st->scan);
 	if (st->proc_fd >= 0)
 		close(st->proc_fd);
@@ -611,6 +613,10 @@ static int collector_init(const struct collector_ctx *ctx, void **ret_state)
 			return -EINVAL;         /* the configuration checked it: memory */
 		}
 		st->narrowed = true;
+		if (!(st->names_src = strdup(ctx->heap_names))) {
+			collector_done(st);
+			return -ENOMEM;
+		}
 	}
 	st->proc_fd = open(ctx->proc_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (st->proc_fd < 0) {
@@ -640,10 +646,28 @@ static int collector_init(const struct collector_ctx *ctx, void **ret_state)
 	return 0;
 }
 
+/* A page's state does not follow the targets: the pages, their leak trends,
+ * the snapshots already asked and the counters stay across a reload (no
+ * second snapshot request for a leak already reported, no counter that
+ * goes back to 0), unless the bound on instrumented processes or the
+ * page-name filter changed (or heap discovery was turned off): -ERANGE,
+ * and done() and init() apply it. */
+static int collector_reconfigure(void **state)
+{
+	struct state *st = *state;
+	const char *names = st->ctx->heap_names;
+
+	if (st->ctx->limits.max_instrumented != st->cap || !names != !st->names_src ||
+	    (names && strcmp(names, st->names_src) != 0))
+		return -ERANGE;
+	return 0;
+}
+
 const struct collector heap_collector = {
 	.name = "heap",
 	.metrics = heap_metrics,
 	.init = collector_init,
 	.read = collector_read,
 	.done = collector_done,
+	.reconfigure = collector_reconfigure,
 };

@@ -82,6 +82,16 @@ for _ in $(seq 1 2000); do
 done
 kill -CONT "$LEAKY" 2>/dev/null
 b_missed=$(value "$TMP/m" memagent_heap_gc_records_missed_total "$B")
+# A reload keeps the heap collector's state: the leak stays flagged and its
+# counters go on (a restarted collector took them back to 0).
+if [ -n "$flag_at" ]; then
+    rescans=$(metric memagent_heap_rescans_total)
+    kill -HUP "$AGENT_PID"
+    check reload_done wait_until 20 eval 'sample_now && [ "$(metric memagent_config_reloads_total result=\"success\")" = 1 ]'
+    scrape >"$TMP/m2"
+    check leak_flag_kept_across_reload test "$(value "$TMP/m2" memagent_heap_leak_suspected "$L")" = 1
+    check heap_counters_kept_across_reload test "$(metric memagent_heap_rescans_total)" -ge "${rescans:-999999}"
+fi
 
 # The agent takes up to 32 past records on finding a page: the warm-up is
 # the first 20 of what it took.
