@@ -650,6 +650,27 @@ static const struct key_spec heap_keys[] = {
 /* ---- alerts ----------------------------------------------------------------- */
 
 /* A Prometheus label name: [a-zA-Z_][a-zA-Z0-9_]*, "__" names reserved. */
+static int apply_u64(struct ctx *x, const struct key_spec *k, json_t *v, void *obj)
+{
+	json_int_t i = json_integer_value(v);
+	int r = check_range(x, k, i);
+
+	if (r == 0)
+		*(uint64_t *)field(obj, k) = (uint64_t)i;
+	return r;
+}
+
+/* What is wrong with s (len bytes) as an http:// or https:// URL, or NULL:
+ * the one rule of sinks[].url and alerts.alertmanagers[]. */
+static const char *url_problem(const char *s, size_t len)
+{
+	if (strncmp(s, "http://", 7) != 0 && strncmp(s, "https://", 8) != 0)
+		return "not an http:// or https:// URL";
+	if (strlen(s) != len || has_control(s, len) || strchr(s, ' ') || len == 7 + (s[4] == 's'))
+		return "not a URL: no host, or a space or control character in it";
+	return NULL;
+}
+
 static bool is_label_name(const char *s)
 {
 	if (!*s || (s[0] == '_' && s[1] == '_'))
@@ -727,15 +748,6 @@ static int apply_number(struct ctx *x, const struct key_spec *k, json_t *v, void
 }
 
 /* A duration in milliseconds (uint64_t). */
-static int apply_ms(struct ctx *x, const struct key_spec *k, json_t *v, void *obj)
-{
-	json_int_t i = json_integer_value(v);
-	int r = check_range(x, k, i);
-
-	if (r == 0)
-		*(uint64_t *)field(obj, k) = (uint64_t)i;
-	return r;
-}
 
 /* An object of string values: "match" (label equality), "labels", or
  * "annotations" (templates), each key checked as its use requires. */
@@ -794,9 +806,9 @@ static const struct key_spec rule_keys[] = {
 	  .offset = offsetof(struct alert_rule, threshold) },
 	{ .key = "quantile", .type = V_NUMBER, .apply = apply_number, .min = 0, .max = 1,
 	  .offset = offsetof(struct alert_rule, quantile) },
-	{ .key = "for_ms", .type = V_INT, .apply = apply_ms, .min = 0, .max = 30LL * 24 * 3600 * 1000,
+	{ .key = "for_ms", .type = V_INT, .apply = apply_u64, .min = 0, .max = 30LL * 24 * 3600 * 1000,
 	  .offset = offsetof(struct alert_rule, for_ms) },
-	{ .key = "window_ms", .type = V_INT, .apply = apply_ms, .min = 1000, .max = 30LL * 24 * 3600 * 1000,
+	{ .key = "window_ms", .type = V_INT, .apply = apply_u64, .min = 1000, .max = 30LL * 24 * 3600 * 1000,
 	  .offset = offsetof(struct alert_rule, window_ms) },
 	{ .key = "match", .type = V_OBJECT, .apply = apply_pairs },
 	{ .key = "labels", .type = V_OBJECT, .apply = apply_pairs },
@@ -927,16 +939,14 @@ static int apply_alertmanagers(struct ctx *x, const struct key_spec *k, json_t *
 		return nomem(x);
 	for (size_t i = 0; i < n && r == 0; i++) {
 		json_t *e = json_array_get(v, i);
-		const char *s = json_string_value(e);
+		const char *s = json_string_value(e), *why;
 		char q[QUOTE_BUF];
 
 		push_index(x, i);
 		if (!json_is_string(e))
 			r = fail(x, AT_VALUE, "expected a string, got %s", json_kind(e));
-		else if ((strncmp(s, "http://", 7) != 0 && strncmp(s, "https://", 8) != 0) ||
-			 strlen(s) != json_string_length(e) || has_control(s, strlen(s)) || strchr(s, ' '))
-			r = fail(x, AT_VALUE, "%s is not an http:// or https:// URL",
-				 quote(q, s, json_string_length(e)));
+		else if ((why = url_problem(s, json_string_length(e))))
+			r = fail(x, AT_VALUE, "%s: %s", quote(q, s, json_string_length(e)), why);
 		else if (json_string_length(e) > 1024)
 			r = fail(x, AT_VALUE, "too long: at most 1024 bytes");
 		for (size_t j = 0; r == 0 && j < i; j++)
@@ -1238,15 +1248,6 @@ static int apply_ident(struct ctx *x, const struct key_spec *k, json_t *v, void 
 	return set_string(x, v, (char **)field(obj, k));
 }
 
-static int apply_u64(struct ctx *x, const struct key_spec *k, json_t *v, void *obj)
-{
-	json_int_t i = json_integer_value(v);
-	int r = check_range(x, k, i);
-
-	if (r == 0)
-		*(uint64_t *)field(obj, k) = (uint64_t)i;
-	return r;
-}
 
 static int apply_sink_type(struct ctx *x, const struct key_spec *k, json_t *v, void *obj)
 {
@@ -1268,12 +1269,10 @@ static int apply_sink_type(struct ctx *x, const struct key_spec *k, json_t *v, v
 
 static int apply_url(struct ctx *x, const struct key_spec *k, json_t *v, void *obj)
 {
-	const char *s = json_string_value(v);
+	const char *why = url_problem(json_string_value(v), json_string_length(v));
 
-	if (strncmp(s, "http://", 7) != 0 && strncmp(s, "https://", 8) != 0)
-		return fail(x, AT_VALUE, "must be an http:// or https:// URL");
-	if (strchr(s, ' ') || strlen(s) == 7 + (s[4] == 's'))
-		return fail(x, AT_VALUE, "not a URL: no host, or a space in it");
+	if (why)
+		return fail(x, AT_VALUE, "%s", why);
 	return apply_str(x, k, v, obj);
 }
 

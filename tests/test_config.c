@@ -865,7 +865,12 @@ static void test_alerts(void)
 	CHECK_ERR("{\"alerts\": {\"rules\": [{\"alert\": \"A\", \"kind\": \"psi\", \"threshold\": \"1\"}]}}",
 		  "t.json:1:66: alerts.rules[0].threshold: expected a number, got a string");
 	CHECK_ERR("{\"alerts\": {\"alertmanagers\": [\"localhost:9093\"]}}",
-		  "t.json:1:31: alerts.alertmanagers[0]: \"localhost:9093\" is not an http:// or https:// URL");
+		  "t.json:1:31: alerts.alertmanagers[0]: \"localhost:9093\": not an http:// or https:// URL");
+	/* One URL rule for both: an alertmanager with no host is refused as a sink's is. */
+	CHECK_ERR("{\"alerts\": {\"alertmanagers\": [\"http://\"]}}",
+		  "t.json:1:31: alerts.alertmanagers[0]: \"http://\": not a URL: no host, or a space or control character in it");
+	CHECK_ERR("{\"sinks\": [{\"name\": \"a\", \"type\": \"influx\", \"url\": \"https://\"}]}",
+		  "t.json:1:51: sinks[0].url: not a URL: no host, or a space or control character in it");
 	CHECK_ERR("{\"alerts\": {\"alertmanagers\": [\"http://a\", \"http://a\"]}}",
 		  "t.json:1:43: alerts.alertmanagers[1]: duplicate: already alertmanagers[0]");
 	CHECK_ERR("{\"alerts\": {\"resend_interval_ms\": 10}}",
@@ -916,7 +921,7 @@ static void test_sinks(void)
 		  "t.json:1:34: sinks[0].type: unknown sink type \"kafka\"; expected \"remote_write\", "
 		  "\"influx\", \"pushgateway\" or \"webhook\"");
 	CHECK_ERR("{\"sinks\": [{\"name\": \"a\", \"type\": \"influx\", \"url\": \"ftp://h\"}]}",
-		  "t.json:1:51: sinks[0].url: must be an http:// or https:// URL");
+		  "t.json:1:51: sinks[0].url: not an http:// or https:// URL");
 	CHECK_ERR("{\"sinks\": [{\"name\": \"a\", \"type\": \"influx\"}]}",
 		  "t.json:1:12: sinks[0]: missing required key \"url\"");
 	CHECK_ERR("{\"sinks\": [{\"name\": \"a/b\", \"type\": \"influx\", \"url\": \"http://h\"}]}",
