@@ -49,6 +49,7 @@
 #include "process_exit.h"
 #include "mark_victim.h"
 #include "task_iter.h"
+#include "../results.h"
 
 #define FAULT_MIB 64
 #define FAULT_REPS 32
@@ -695,58 +696,6 @@ static void write_tsv(const char *path)
 	fclose(f);
 }
 
-/* Replaces the "## eBPF" section of path (up to the next "## " heading)
- * with section, or appends it; creates the file with its heading. */
-static void write_md(const char *path, const char *section)
-{
-	char *old = NULL, *start, *end;
-	size_t len = 0;
-	FILE *f = fopen(path, "re");
-
-	if (f) {
-		char buf[4096];
-		size_t n;
-
-		while ((n = fread(buf, 1, sizeof(buf), f)) > 0) {
-			char *o = realloc(old, len + n + 1);
-
-			if (!o)
-				die("realloc", ENOMEM);
-			old = o;
-			memcpy(old + len, buf, n);
-			len += n;
-		}
-		fclose(f);
-	}
-	if (!old) {
-		old = strdup("# Benchmark results\n");
-		if (!old)
-			die("strdup", ENOMEM);
-		len = strlen(old);
-	}
-	old[len] = '\0';
-	f = fopen(path, "we");
-	if (!f)
-		die(path, errno);
-	start = strncmp(old, "## eBPF\n", 8) == 0 ? old : strstr(old, "\n## eBPF\n");
-	if (start) {
-		if (start != old)
-			start++;
-		end = strstr(start + 8, "\n## ");
-		fwrite(old, 1, (size_t)(start - old), f);
-		fputs(section, f);
-		if (end)
-			fputs(end + 1, f);
-	} else {
-		fputs(old, f);
-		if (len && old[len - 1] != '\n')
-			fputc('\n', f);
-		fputc('\n', f);
-		fputs(section, f);
-	}
-	fclose(f);
-	free(old);
-}
 
 static char *markdown(const char *tsv_path)
 {
@@ -828,7 +777,12 @@ int main(int argc, char **argv)
 	close(stats_fd);
 
 	write_tsv(tsv);
-	write_md(md, markdown(tsv));
+	{
+		int wr = results_md_put(md, "## eBPF", markdown(tsv));
+
+		if (wr < 0)
+			die(md, wr);
+	}
 	fputs(markdown(tsv), stdout);
 	return 0;
 }

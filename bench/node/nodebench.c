@@ -32,6 +32,7 @@
 #include "collector.h"
 #include "heap.h"
 #include "snapshot.h"
+#include "../results.h"
 
 extern char **environ;
 
@@ -151,37 +152,6 @@ static double read_cpu_s(void *st, size_t *ret_samples)
 	return t0;
 }
 
-/* The Markdown section replaces its old self (from its heading to the next). */
-static int write_md(const char *md, const char *section)
-{
-	static const char heading[] = "\n## Node.js client (make bench-node)";
-	char *old = NULL, *sec = NULL, *rest = NULL;
-	long len = 0;
-	FILE *r = fopen(md, "re"), *m;
-
-	if (r) {
-		fseek(r, 0, SEEK_END);
-		len = ftell(r);
-		rewind(r);
-		old = calloc(1, (size_t)len + 1);
-		if (!old || fread(old, 1, (size_t)len, r) != (size_t)len)
-			return -1;
-		fclose(r);
-		sec = strstr(old, heading);
-		rest = sec ? strstr(sec + 1, "\n## ") : NULL;
-	}
-	m = fopen(md, "we");
-	if (!m)
-		return -1;
-	if (old)
-		fwrite(old, 1, sec ? (size_t)(sec - old) : (size_t)len, m);
-	fputs(section, m);
-	if (rest)
-		fputs(rest, m);
-	fclose(m);
-	free(old);
-	return 0;
-}
 
 int main(int argc, char **argv)
 {
@@ -350,7 +320,7 @@ int main(int argc, char **argv)
 		getenv("NODEBENCH_NODE_VERSION") ? getenv("NODEBENCH_NODE_VERSION") : "", update_ns, batch_ns, depth,
 		est_pct, updates, batches, off_med, depth, on_med, on_lo, on_hi, pairs, depth, off_med, off_lo, off_hi,
 		pairs, wall_pct, cpu_on, cpu_off, (cpu_on / cpu_off - 1) * 100, start_on * 1e3, start_off * 1e3, n_pages, cyc_med * 1e3, load);
-	if (n < 0 || (size_t)n >= sizeof(sec) || write_md(md, sec) < 0)
+	if (n < 0 || (size_t)n >= sizeof(sec) || results_md_put(md, "## Node.js client (make bench-node)", sec + 1) < 0)
 		return 1;
 	fputs(sec, stdout);
 	return 0;

@@ -45,6 +45,7 @@
 #include "config.h"
 #include "queues.h"
 #include "sock_iter.h"
+#include "../results.h"
 
 struct row {
 	const char *what;
@@ -439,54 +440,6 @@ static void write_tsv(const char *path)
 	fclose(f);
 }
 
-/* Replaces the "## Kernel queues" section of path (up to the next "## ")
- * with section, or appends it. */
-static void write_md(const char *path, const char *section)
-{
-	static const char head[] = "## Kernel queues";
-	char *old = NULL, *start, *end;
-	size_t len = 0, n;
-	char buf[4096];
-	FILE *f = fopen(path, "re");
-
-	if (f) {
-		while ((n = fread(buf, 1, sizeof(buf), f)) > 0) {
-			char *o = realloc(old, len + n + 1);
-
-			if (!o)
-				die("realloc", ENOMEM);
-			old = o;
-			memcpy(old + len, buf, n);
-			len += n;
-		}
-		fclose(f);
-	}
-	if (!old && !(old = strdup("# Benchmark results\n")))
-		die("strdup", ENOMEM);
-	if (!len)
-		len = strlen(old);
-	old[len] = '\0';
-	f = fopen(path, "we");
-	if (!f)
-		die(path, errno);
-	start = strstr(old, "\n## Kernel queues");
-	if (start) {
-		start++;
-		end = strstr(start + sizeof(head), "\n## ");
-		fwrite(old, 1, (size_t)(start - old), f);
-		fputs(section, f);
-		if (end)
-			fputs(end + 1, f);
-	} else {
-		fputs(old, f);
-		if (len && old[len - 1] != '\n')
-			fputc('\n', f);
-		fputc('\n', f);
-		fputs(section, f);
-	}
-	fclose(f);
-	free(old);
-}
 
 static char *markdown(const char *tsv)
 {
@@ -562,7 +515,12 @@ int main(int argc, char **argv)
 	for (int i = 0; i < nprocs; i++)
 		waitpid(kids[i], NULL, 0);
 	write_tsv(tsv);
-	write_md(md, markdown(tsv));
+	{
+		int wr = results_md_put(md, "## Kernel queues", markdown(tsv));
+
+		if (wr < 0)
+			die(md, -wr);
+	}
 	free(kids);
 	return 0;
 }

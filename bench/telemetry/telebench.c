@@ -31,6 +31,7 @@
 #include "gengc.h"
 #include "heap.h"
 #include "snapshot.h"
+#include "../results.h"
 
 extern char **environ;
 
@@ -354,33 +355,13 @@ int main(int argc, char **argv)
 	fclose(t);
 
 	/* The Markdown section replaces its old self. */
-	char *old = NULL;
-	size_t len = 0;
-	FILE *r = fopen(md, "re");
+	char *sec = NULL;
+	size_t sec_len = 0;
 
-	if (r) {
-		fseek(r, 0, SEEK_END);
-		len = (size_t)ftell(r);
-		rewind(r);
-		old = calloc(1, len + 1);
-		if (!old || fread(old, 1, len, r) != len)
-			return 1;
-		fclose(r);
-	}
-	m = fopen(md, "w");
+	m = open_memstream(&sec, &sec_len);
 	if (!m)
 		return 1;
-	char *sec = old ? strstr(old, "\n## Telemetry (make bench-telemetry)") : NULL, *rest = NULL;
-
-	if (old) {
-		if (sec) {
-			rest = strstr(sec + 1, "\n## ");
-			fwrite(old, 1, (size_t)(sec - old), m);
-		} else {
-			fputs(old, m);
-		}
-	}
-	fprintf(m, "\n## Telemetry (make bench-telemetry)\n\n"
+	fprintf(m, "## Telemetry (make bench-telemetry)\n\n"
 		"The telemetry page (docs/telemetry.md) against no page, one run, this machine (2 shared vCPUs: "
 		"wall-clock pairs are informative, not a gate). Rows: `bench/results/telemetry.tsv`.\n\n");
 	fprintf(m, "| what | result | target |\n|---|---|---|\n");
@@ -397,11 +378,8 @@ int main(int argc, char **argv)
 	fprintf(m, "| agent: the same, %d processes on the host (quiet: no fork, so no listing; exits through pidfds) | %.3f ms CPU | |\n",
 		host1, big_med * 1e3);
 	fprintf(m, "| agent: full discovery rescan, %d processes | %.3f ms CPU | ≤ 50 ms |\n", host1, resc_med * 1e3);
-	if (rest)
-		fputs(rest, m);
-	else
-		fputs("", m);
-	fclose(m);
-	free(old);
+	if (fclose(m) != 0 || results_md_put(md, "## Telemetry (make bench-telemetry)", sec) < 0)
+		return 1;
+	free(sec);
 	return 0;
 }
