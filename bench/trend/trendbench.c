@@ -33,13 +33,35 @@ static uint64_t next(uint64_t *x)
 	return *x >> 44;              /* 0 .. 1 M: a 2% band on 50 MB */
 }
 
+/* memwatch's whole state per heap: the last value and the run of rises. */
+struct memwatch {
+	uint64_t prev;
+	unsigned run;
+};
+
+struct results {
+	double leak_ns, queue_ns, mw_ns;
+	uint64_t fl_leak, fl_queue, fl_mw;
+};
+
+static void rows(FILE *f, const struct results *r)
+{
+	fprintf(f, "rule\tns_cpu_per_point\tratio_to_memwatch\tfalse_flags_per_1M\tbytes_per_detector\n");
+	fprintf(f, "trend_leak_add\t%.0f\t%.0f\t%llu\t%zu\n", r->leak_ns, r->leak_ns / r->mw_ns,
+		(unsigned long long)r->fl_leak, sizeof(struct trend_leak));
+	fprintf(f, "trend_queue_add\t%.0f\t%.0f\t%llu\t%zu\n", r->queue_ns, r->queue_ns / r->mw_ns,
+		(unsigned long long)r->fl_queue, sizeof(struct trend_queue));
+	fprintf(f, "memwatch\t%.1f\t1\t%llu\t%zu\n", r->mw_ns, (unsigned long long)r->fl_mw,
+		sizeof(struct memwatch));
+}
+
 int main(int argc, char **argv)
 {
 	struct trend_leak l;
 	struct trend_queue q;
+	struct memwatch mw = { 0 };
+	struct results res;
 	uint64_t x = 1, fl_leak = 0, fl_queue = 0, fl_mw = 0;
-	unsigned run = 0;
-	uint64_t prev = 0;
 	double t0, leak_ns, queue_ns, mw_ns;
 	FILE *tsv;
 
@@ -61,24 +83,16 @@ int main(int argc, char **argv)
 	for (uint64_t i = 1; i <= POINTS; i++) {
 		uint64_t v = 50000000 + next(&x);
 
-		run = v > prev ? run + 1 : 0;
-		fl_mw += run >= 5;
-		prev = v;
+		mw.run = v > mw.prev ? mw.run + 1 : 0;
+		fl_mw += mw.run >= 5;
+		mw.prev = v;
 	}
 	mw_ns = (cpu_ns() - t0) / POINTS;
 
-	printf("rule\tns_cpu_per_point\tratio_to_memwatch\tfalse_flags_per_1M\tbytes_per_detector\n");
-	printf("trend_leak_add\t%.0f\t%.0f\t%llu\t%zu\n", leak_ns, leak_ns / mw_ns, (unsigned long long)fl_leak, sizeof(l));
-	printf("trend_queue_add\t%.0f\t%.0f\t%llu\t%zu\n", queue_ns, queue_ns / mw_ns, (unsigned long long)fl_queue,
-	       sizeof(q));
-	printf("memwatch\t%.1f\t1\t%llu\t8\n", mw_ns, (unsigned long long)fl_mw);
-	if (argc > 1 && (tsv = fopen(argv[1], "w"))) {
-		fprintf(tsv, "rule\tns_cpu_per_point\tratio_to_memwatch\tfalse_flags_per_1M\tbytes_per_detector\n");
-		fprintf(tsv, "trend_leak_add\t%.0f\t%.0f\t%llu\t%zu\n", leak_ns, leak_ns / mw_ns,
-			(unsigned long long)fl_leak, sizeof(l));
-		fprintf(tsv, "trend_queue_add\t%.0f\t%.0f\t%llu\t%zu\n", queue_ns, queue_ns / mw_ns,
-			(unsigned long long)fl_queue, sizeof(q));
-		fprintf(tsv, "memwatch\t%.1f\t1\t%llu\t8\n", mw_ns, (unsigned long long)fl_mw);
+	res = (struct results){ leak_ns, queue_ns, mw_ns, fl_leak, fl_queue, fl_mw };
+	rows(stdout, &res);
+	if (argc > 1 && (tsv = fopen(argv[1], "we"))) {
+		rows(tsv, &res);
 		fclose(tsv);
 	}
 	return 0;
