@@ -198,7 +198,7 @@ bool trend_leak_warming(const struct trend_leak *l)
 
 double trend_leak_growth_bytes_per_second(const struct trend_leak *l)
 {
-	return l->growth_bps;
+	return l->n >= 2 ? series_slope(l->pts, l->p.history, l->n, l->n - 1) : 0;
 }
 
 /* Judges the newest point k (the held window is [k-hold+1, k]); the past it
@@ -235,20 +235,19 @@ static void leak_judge(struct trend_leak *l, uint64_t k)
 		rss_known &= pt->rss != 0;
 	}
 
-	l->noise = series_noise(l->pts, p->history, oldest, k);
+	double noise = series_noise(l->pts, p->history, oldest, k);
 	/* A median of 63 differences is itself noisy (~17%), and a fit judged
 	 * at every full GC meets its low tail: the slow path also takes the
 	 * noise's long-run average (the last ~64 estimates) as a floor. */
-	l->noise_avg = l->noise_avg == 0 ? l->noise : l->noise_avg + (l->noise - l->noise_avg) / 64;
-	l->excess = held - past;
-	bool rss_along = rss_known && held_rss - past_rss >= l->excess;
-	double margin = (rss_along ? p->noise_k_rss : p->noise_k) * l->noise;
+	l->noise_avg = l->noise_avg == 0 ? noise : l->noise_avg + (noise - l->noise_avg) / 64;
+	double excess = held - past;
+	bool rss_along = rss_known && held_rss - past_rss >= excess;
+	double margin = (rss_along ? p->noise_k_rss : p->noise_k) * noise;
 	if (margin < past * p->min_growth_pct / 100)
 		margin = past * p->min_growth_pct / 100;
 	if (margin < (double)p->min_growth_bytes)
 		margin = (double)p->min_growth_bytes;
-	l->margin = margin;
-	l->over = l->excess > margin;
+	bool over = excess > margin;   /* the newest point made new ground */
 
 	/* The slow path: old space rising steadily since the warm-up, by more
 	 * than its noise allows over that many points (the standard error of a
@@ -261,11 +260,10 @@ static void leak_judge(struct trend_leak *l, uint64_t k)
 	uint64_t n_fit = k + 1 - l->warmup_end;
 	if (n_fit > p->trend_points)
 		n_fit = p->trend_points;
-	l->trend_rise = 0;
 	if (n_fit >= p->trend_min_points) {
 		uint64_t from = k + 1 - n_fit;
 		bool released = false;
-		double drop = 2 * p->noise_k * l->noise + (double)p->min_growth_bytes;
+		double drop = 2 * p->noise_k * noise + (double)p->min_growth_bytes;
 
 		for (uint64_t i = oldest + 1; i <= k; i++)
 			released |= (double)point_at(l->pts, p->history, i)->value + drop <
@@ -273,17 +271,17 @@ static void leak_judge(struct trend_leak *l, uint64_t k)
 		double span_s = (double)(point_at(l->pts, p->history, k)->t_ns -
 					 point_at(l->pts, p->history, from)->t_ns) / 1e9;
 		double slope = series_slope(l->pts, p->history, n_fit, k);
-		l->trend_rise = slope * span_s;
+		double rise = slope * span_s;
 		/* The spread about the fit, not only the noise of successive
 		 * differences: a regular pattern (a full cache evicting in
 		 * batches) has steady differences but swings around its level,
 		 * and a fit over a few of its periods rises or falls by chance. */
-		double noise = fit_spread(l->pts, p->history, from, k, slope);
-		if (noise < l->noise)
-			noise = l->noise;
-		if (noise < l->noise_avg)
-			noise = l->noise_avg;
-		double need = p->trend_k * noise * square_root(12.0 / (double)n_fit);
+		double spread = fit_spread(l->pts, p->history, from, k, slope);
+		if (spread < noise)
+			spread = noise;
+		if (spread < l->noise_avg)
+			spread = l->noise_avg;
+		double need = p->trend_k * spread * square_root(12.0 / (double)n_fit);
 		double floor_need = held * p->min_growth_pct / 100;
 		if (need < floor_need)
 			need = floor_need;
@@ -297,11 +295,11 @@ static void leak_judge(struct trend_leak *l, uint64_t k)
 		for (uint64_t i = from; i < from + n_fit / 2; i++)
 			if ((double)point_at(l->pts, p->history, i)->value > first_half)
 				first_half = (double)point_at(l->pts, p->history, i)->value;
-		if (!released && l->trend_rise > need && held > first_half)
-			l->over = true;
+		if (!released && rise > need && held > first_half)
+			over = true;
 	}
 
-	if (l->over) {
+	if (over) {
 		l->suspected = true;
 		l->quiet = 0;
 	} else if (l->suspected && ++l->quiet >= p->clear_after) {
@@ -323,7 +321,6 @@ int trend_leak_add(struct trend_leak *l, uint64_t t_ns, uint64_t old_bytes, uint
 
 	if (l->warmup_end == 0 && (k >= p->warmup_gcs || t_ns - l->first_ns >= p->warmup_ns))
 		l->warmup_end = k;
-	l->growth_bps = l->n >= 2 ? series_slope(l->pts, p->history, l->n, k) : 0;
 	/* Judged once every held point is past the warm-up (a level reached in
 	 * the warm-up is its baseline) and the warm-up's points are still in the
 	 * ring, or the lag's. */
@@ -395,12 +392,11 @@ int trend_queue_add(struct trend_queue *q, uint64_t t_ns, uint64_t depth)
 	double m1 = third_min(q, from, third), m2 = third_min(q, from + third, third),
 	       m3 = third_min(q, from + 2 * third, third);
 
-	q->noise = series_noise(q->pts, p->history, oldest, k);
-	double margin = p->noise_k * q->noise;
+	double margin = p->noise_k * series_noise(q->pts, p->history, oldest, k);
 	if (margin < (double)p->min_growth_items)
 		margin = (double)p->min_growth_items;
-	q->growing = m2 - m1 > margin && m3 - m2 > margin;
-	if (q->growing) {
+	/* The newest window rose through its three thirds. */
+	if (m2 - m1 > margin && m3 - m2 > margin) {
 		q->suspected = true;
 		q->quiet = 0;
 	} else if (q->suspected && ++q->quiet >= p->clear_after) {

@@ -94,13 +94,7 @@ struct trend_leak {
 	uint64_t warmup_end;          /* index of the first point after the warm-up; 0: still in it */
 	uint32_t quiet;               /* consecutive points without new ground while suspected */
 	bool suspected;
-	bool over;                    /* the newest point made new ground */
-	double noise;                 /* bytes, the last estimate */
-	double noise_avg;             /* bytes, its moving average over ~64 points */
-	double margin;                /* bytes, the last margin */
-	double excess;                /* bytes the held level is above the past's maximum */
-	double trend_rise;            /* bytes the slow path's fit rose over its points */
-	double growth_bps;            /* bytes per second, Theil-Sen slope of the last 16 points */
+	double noise_avg;             /* bytes, the noise's moving average over ~64 points */
 };
 
 void trend_leak_params_default(struct trend_leak_params *ret);
@@ -115,7 +109,8 @@ bool trend_leak_suspected(const struct trend_leak *l);
 bool trend_leak_warming(const struct trend_leak *l);
 /* Robust growth of old space over the last 16 points (median of pairwise
  * slopes), bytes per second; 0 with fewer than 2 points. Negative when it
- * shrinks. Informative only: the verdict does not use it. */
+ * shrinks. Informative only: the verdict does not use it. Computed when
+ * asked (120 slopes and their median), not per point taken. */
 double trend_leak_growth_bytes_per_second(const struct trend_leak *l);
 
 struct trend_queue_params {
@@ -132,8 +127,6 @@ struct trend_queue {
 	uint64_t n;
 	uint32_t quiet;
 	bool suspected;
-	bool growing;                 /* the newest window rose through its three thirds */
-	double noise;
 };
 
 void trend_queue_params_default(struct trend_queue_params *ret);
