@@ -16,7 +16,6 @@ cat >"$TMP/agent.json" <<JSON
 JSON
 start_agent --config "$TMP/agent.json" || { fail agent_start; finish; }
 
-port=$(free_port)
 cat >"$TMP/prometheus.yml" <<YML
 global:
   scrape_interval: 1s
@@ -26,20 +25,9 @@ scrape_configs:
     static_configs:
       - targets: ['$AGENT_ADDR']
 YML
-prometheus --config.file="$TMP/prometheus.yml" --storage.tsdb.path="$TMP/tsdb" \
-    --web.listen-address="127.0.0.1:$port" --log.level=warn >"$TMP/prometheus.log" 2>&1 &
-prom=$!
-PIDS+=("$prom")
-api="http://127.0.0.1:$port/api/v1"
-
-check prometheus_ready wait_until 60 curl -sf "http://127.0.0.1:$port/-/ready" -o /dev/null
-
-# query EXPR: the first result's value, empty until Prometheus has one.
-query() {
-    curl -sf "$api/query" --data-urlencode "query=$1" | jq -r '.data.result[0].value[1] // empty'
-}
+check prometheus_ready start_prometheus "$TMP/prometheus.yml"
+query() { prom_query "$1"; }
 has_value() { [ -n "$(query "$1")" ]; }
-target_up() { [ "$(query 'up{job="memagent"}')" = 1 ]; }
 
 check scrape_target_up wait_until 60 target_up
 
@@ -63,7 +51,7 @@ fi
 # Prometheus 2.x asks for OpenMetrics first: it got it, and it parsed.
 check scrape_openmetrics test -n "$(query 'memagent_scrapes_total{job="memagent",format="openmetrics"} > 0')"
 
-kill -TERM "$prom"; wait "$prom"
+kill -TERM "$PROM_PID"; wait "$PROM_PID"
 check prometheus_stopped test $? -eq 0
 check agent_clean_exit stop_agent
 finish

@@ -135,7 +135,6 @@ scrape_configs:
     static_configs:
       - targets: ['$AGENT_ADDR']
 YML
-target_up() { [ "$(prom_query 'up{job="memagent"}')" = 1 ]; }
 check prometheus_ready start_prometheus "$TMP/prometheus.yml"
 check prometheus_https_basic_auth_up wait_until 60 target_up
 

@@ -124,6 +124,9 @@ prom_query() {
         jq -r '.data.result[0].value[1] // empty'
 }
 
+# target_up: Prometheus (start_prometheus) has the agent's job up.
+target_up() { [ "$(prom_query 'up{job="memagent"}')" = 1 ]; }
+
 # free_port: a TCP port nothing listens on (for servers that need one named).
 free_port() {
     local p
