@@ -680,6 +680,33 @@ struct bpf_link *bpf_support_link(const struct bpf_object_skeleton *s, const cha
 	return NULL;
 }
 
+int bpf_support_walk_size(struct bpf_program *prog, struct bpf_map *recs, bool on, size_t cap,
+			  const char *program, struct bpf_failure *f)
+{
+	int err;
+
+	bpf_program__set_autoload(prog, on);
+	if (!on)
+		return 0;
+	err = bpf_map__set_max_entries(recs, (__u32)cap);
+	return err ? bpf_support_libbpf_error(err, program, "open", f) : 0;
+}
+
+ssize_t bpf_support_walk_run(const struct bpf_program *prog, const __u32 *walk_n, const __u32 *walk_overflow,
+			     size_t cap)
+{
+	LIBBPF_OPTS(bpf_test_run_opts, opts);
+	int err = bpf_prog_test_run_opts(bpf_program__fd(prog), &opts);
+
+	if (err < 0)
+		return err;
+	if (*walk_overflow)
+		return -ENOSPC;
+	if (*walk_n > cap)
+		return -EPROTO;
+	return (ssize_t)*walk_n;
+}
+
 const void *bpf_support_map_mmap(const struct bpf_map *map, size_t bytes, size_t *ret_len)
 {
 	size_t pg = (size_t)sysconf(_SC_PAGESIZE);

@@ -181,6 +181,18 @@ int bpf_support_ring_consume(struct ring_buffer *rb, const uint64_t *delivered);
  * NAME_portable) after bpf_support_load(), or NULL. */
 struct bpf_link *bpf_support_link(const struct bpf_object_skeleton *s, const char *name);
 
+/* The task-list walks (SEC("syscall") programs writing records into an
+ * mmapped array, with .bss counters walk_n and walk_overflow: task_iter,
+ * sock_iter). bpf_support_walk_size() before the load turns prog on or off
+ * and, on, sizes its record array recs to cap entries (-errno with f set).
+ * bpf_support_walk_run() runs it once and returns the records written;
+ * -ENOSPC when they did not fit (the caller runs its iterator instead),
+ * -EPROTO when walk_n passes cap, or the run's -errno. */
+int bpf_support_walk_size(struct bpf_program *prog, struct bpf_map *recs, bool on, size_t cap,
+			  const char *program, struct bpf_failure *f);
+ssize_t bpf_support_walk_run(const struct bpf_program *prog, const __u32 *walk_n, const __u32 *walk_overflow,
+			     size_t cap);
+
 /* Maps the first bytes (rounded up to whole pages) of a BPF_F_MMAPABLE
  * array read-only: the records a walk program writes, read in place.
  * Returns the mapping and its length in *ret_len (for munmap), or NULL with

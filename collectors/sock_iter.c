@@ -93,13 +93,11 @@ static int load(struct sock_iter *it, unsigned ncpu, bool walk, bool mq_absent,
 	it->skel->rodata->mq_absent = mq_absent;
 	it->skel->rodata->nr_cpus = (__u32)ncpu;
 	it->skel->rodata->task_mem_test_reject = bpf_support_test_reject("sock_iter");
-	bpf_program__set_autoload(it->skel->progs.sock_walk, walk);
-	if (walk) {
-		it->walk_cap = walk_capacity();
-		err = bpf_map__set_max_entries(it->skel->maps.walk_recs, (__u32)it->walk_cap);
-		if (err)
-			return bpf_support_libbpf_error(err, "sock_iter", "open", f);
-	}
+	it->walk_cap = walk ? walk_capacity() : 0;
+	err = bpf_support_walk_size(it->skel->progs.sock_walk, it->skel->maps.walk_recs, walk, it->walk_cap,
+				    "sock_iter", f);
+	if (err)
+		return err;
 	return bpf_support_load(it->skel->skeleton, "sock_iter", ncpu, f);
 }
 
@@ -360,18 +358,15 @@ static size_t rec_size(const unsigned char *p)
  * the slots (the caller runs iter/task_file instead), or a negative errno. */
 static int read_walk(struct sock_iter *it)
 {
-	LIBBPF_OPTS(bpf_test_run_opts, opts);
+	ssize_t got = bpf_support_walk_run(it->skel->progs.sock_walk, &it->skel->bss->walk_n,
+					   &it->skel->bss->walk_overflow, it->walk_cap);
 	size_t n, i = 0;
-	int err;
 
-	err = bpf_prog_test_run_opts(bpf_program__fd(it->skel->progs.sock_walk), &opts);
-	if (err < 0)
-		return err;
-	if (it->skel->bss->walk_overflow)
+	if (got == -ENOSPC)
 		return 1;
-	n = it->skel->bss->walk_n;
-	if (n > it->walk_cap)
-		return -EPROTO;
+	if (got < 0)
+		return (int)got;
+	n = (size_t)got;
 	while (i < n) {
 		const unsigned char *p = it->walk + i * SOCK_ITER_WALK_SLOT;
 		size_t size = rec_size(p);

@@ -84,13 +84,11 @@ static int load(struct task_iter *t, unsigned ncpu, bool walk, struct bpf_failur
 		return bpf_support_libbpf_error(-errno, "task_iter", "open", f);
 	t->skel->rodata->nr_cpus = (__u32)ncpu;
 	t->skel->rodata->task_mem_test_reject = bpf_support_test_reject("task_iter");
-	bpf_program__set_autoload(t->skel->progs.task_walk, walk);
-	if (walk) {
-		t->walk_cap = walk_capacity(t->max_procs);
-		err = bpf_map__set_max_entries(t->skel->maps.walk_recs, (__u32)t->walk_cap);
-		if (err)
-			return bpf_support_libbpf_error(err, "task_iter", "open", f);
-	}
+	t->walk_cap = walk ? walk_capacity(t->max_procs) : 0;
+	err = bpf_support_walk_size(t->skel->progs.task_walk, t->skel->maps.walk_recs, walk, t->walk_cap,
+				    "task_iter", f);
+	if (err)
+		return err;
 	return bpf_support_load(t->skel->skeleton, "task_iter", ncpu, f);
 }
 
@@ -327,19 +325,16 @@ static int cmp_pid_key(const void *a, const void *b)
  * a negative errno. */
 static int read_walk(struct task_iter *t)
 {
-	LIBBPF_OPTS(bpf_test_run_opts, opts);
+	ssize_t got = bpf_support_walk_run(t->skel->progs.task_walk, &t->skel->bss->walk_n,
+					   &t->skel->bss->walk_overflow, t->walk_cap);
 	size_t n;
 	bool sorted = true;
-	int err;
 
-	err = bpf_prog_test_run_opts(bpf_program__fd(t->skel->progs.task_walk), &opts);
-	if (err < 0)
-		return err;
-	if (t->skel->bss->walk_overflow)
+	if (got == -ENOSPC)
 		return 1;
-	n = t->skel->bss->walk_n;
-	if (n > t->walk_cap)
-		return -EPROTO;
+	if (got < 0)
+		return (int)got;
+	n = (size_t)got;
 	for (size_t i = 0; i < n; i++) {
 		t->order[i] = (struct pid_key){ t->walk[i].pid, (__u32)i };
 		sorted = sorted && (i == 0 || t->walk[i].pid > t->walk[i - 1].pid);
@@ -347,7 +342,8 @@ static int read_walk(struct task_iter *t)
 	if (!sorted)
 		qsort(t->order, n, sizeof(*t->order), cmp_pid_key);
 	for (size_t i = 0; i < n; i++) {
-		err = add_proc(t, &t->walk[t->order[i].idx]);
+		int err = add_proc(t, &t->walk[t->order[i].idx]);
+
 		if (err < 0)
 			return err;
 	}
