@@ -8,7 +8,7 @@
 BENCH_BPF      := $(O)/bench/bpf/bpfbench
 BENCH_BPF_ARGS ?=
 
-$(O)/obj/bench/bpf/%.o: CFLAGS += $(ROOM_INC_agent) $(PKG_CFLAGS)
+$(O)/obj/bench/bpf/%.o: CFLAGS += $(ROOM_INC_agent) $(PKG_CFLAGS) -Ibench
 
 $(BENCH_BPF): $(O)/obj/bench/bpf/bpfbench.o $(AGENT_LIBS)
 	@mkdir -p $(@D)

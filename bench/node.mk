@@ -20,7 +20,7 @@ bench-node:
 		echo '{"name":"memagent-node-bench","private":true}' >package.json && \
 		npm install --offline --no-audit --no-fund --silent ./$$(tail -1 pack.out)
 	cp bench/node/*.js $(BENCH_NODE_APP)/
-	$(CC) -std=gnu11 -O2 -g $(WARN) -D_GNU_SOURCE $(ROOM_INC_collectors) \
+	$(CC) -std=gnu11 -O2 -g $(WARN) -D_GNU_SOURCE $(ROOM_INC_collectors) -Ibench \
 		-o $(BENCH_NODE) bench/node/nodebench.c build/libcollectors.a build/libcore.a $(PKG_LIBS) -lpthread -lm
 	NODEBENCH_NODE_VERSION=$$(node --version) $(BENCH_NODE) --app $(CURDIR)/$(BENCH_NODE_APP) \
 		--tsv $(CURDIR)/bench/results/node.tsv --md $(CURDIR)/bench/RESULTS.md $(BENCH_NODE_ARGS)

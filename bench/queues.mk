@@ -8,7 +8,7 @@
 BENCH_QUEUES      := $(O)/bench/queues/queuebench
 BENCH_QUEUES_ARGS ?=
 
-$(O)/obj/bench/queues/%.o: CFLAGS += $(ROOM_INC_agent) $(PKG_CFLAGS)
+$(O)/obj/bench/queues/%.o: CFLAGS += $(ROOM_INC_agent) $(PKG_CFLAGS) -Ibench
 
 $(BENCH_QUEUES): $(O)/obj/bench/queues/queuebench.o $(AGENT_LIBS)
 	@mkdir -p $(@D)

@@ -14,7 +14,7 @@ bench-telemetry:
 	$(MAKE) O=build SANITIZE= OPT="-O2 -g" build/libgengc.a build/libcollectors.a build/libcore.a \
 		$(BENCH_GC_O)/gengc
 	@mkdir -p $(dir $(BENCH_TELEMETRY)) bench/results
-	$(CC) -std=gnu11 -O2 -g $(WARN) -D_GNU_SOURCE $(ROOM_INC_collectors) -Igc \
+	$(CC) -std=gnu11 -O2 -g $(WARN) -D_GNU_SOURCE $(ROOM_INC_collectors) -Igc -Ibench \
 		-o $(BENCH_TELEMETRY) bench/telemetry/telebench.c \
 		build/libcollectors.a build/libcore.a build/libgengc.a $(PKG_LIBS) -lpthread -lm
 	$(BENCH_TELEMETRY) --gc $(BENCH_GC_O)/gengc --tsv bench/results/telemetry.tsv --md bench/RESULTS.md \

@@ -49,7 +49,7 @@
 #include "process_exit.h"
 #include "mark_victim.h"
 #include "task_iter.h"
-#include "../results.h"
+#include "results.h"
 
 #define FAULT_MIB 64
 #define FAULT_REPS 32

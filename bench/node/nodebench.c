@@ -32,7 +32,7 @@
 #include "collector.h"
 #include "heap.h"
 #include "snapshot.h"
-#include "../results.h"
+#include "results.h"
 
 extern char **environ;
 

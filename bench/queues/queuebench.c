@@ -45,7 +45,7 @@
 #include "config.h"
 #include "queues.h"
 #include "sock_iter.h"
-#include "../results.h"
+#include "results.h"
 
 struct row {
 	const char *what;

@@ -31,7 +31,7 @@
 #include "gengc.h"
 #include "heap.h"
 #include "snapshot.h"
-#include "../results.h"
+#include "results.h"
 
 extern char **environ;
 
