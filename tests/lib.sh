@@ -128,11 +128,17 @@ prom_query() {
 target_up() { [ "$(prom_query 'up{job="memagent"}')" = 1 ]; }
 
 # free_port: a TCP port nothing listens on (for servers that need one named).
+# It is below the kernel's ephemeral range, whose ports outgoing connections
+# take (a listener there can meet one a connection holds: the suspected cause
+# of a Prometheus that died at start in one full run), and no TCP socket of
+# any state uses it.
 free_port() {
-    local p
+    local p low
+    read -r low _ </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || low=32768
+    [ "$low" -gt 21000 ] || low=50000
     while :; do
-        p=$(( 20000 + RANDOM % 30000 ))
-        ss -Hltn "sport = :$p" 2>/dev/null | grep -q . || { echo "$p"; return; }
+        p=$(( 20000 + RANDOM % (low - 20000) ))
+        ss -Htan "sport = :$p" 2>/dev/null | grep -q . || { echo "$p"; return; }
     done
 }
 
