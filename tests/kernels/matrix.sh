@@ -211,7 +211,7 @@ for k in "$@"; do
         name=$(cat "$share/uname" 2>/dev/null || echo "$pkg")
         if [ ! -s "$share/uname" ]; then
             echo "FAIL $k/$layout/boot: the guest did not reach user space (accel $accel)"
-            tail -20 "$share/console" "$share/qemu.out" 2>/dev/null | sed 's/^/    /'
+            tail -n 20 "$share/console" "$share/qemu.out" 2>/dev/null | sed 's/^/    /'
             status=1
             continue
         fi

@@ -50,12 +50,17 @@ timeout --kill-after=5 "$limit" qemu-system-x86_64 -accel "$accel" -cpu "$cpu" -
     -virtfs "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap" \
     -virtfs "local,path=$share,mount_tag=matrix,security_model=none,multidevs=remap" \
     </dev/null >"$share/qemu.out" 2>&1
-log "systemd guest ($pkg, $accel): $((SECONDS - t0)) s"
+took=$((SECONDS - t0))
+log "systemd guest ($pkg, $accel): $took s"
 mkdir -p "$cache/logs/systemd"
 cp -r "$share/." "$cache/logs/systemd/" 2>/dev/null
 if [ ! -e "$share/checks.rc" ]; then
-    echo "FAIL guest_ran_checks: the checks did not finish within $limit s (logs in build/kernels/logs/systemd)"
-    tail -30 "$share/console" "$share/checks.out" 2>/dev/null | sed 's/^/    /'
+    if [ "$took" -ge "$limit" ]; then
+        echo "FAIL guest_ran_checks: the checks did not finish within $limit s (logs in build/kernels/logs/systemd)"
+    else
+        echo "FAIL guest_ran_checks: the guest stopped after $took s, before the checks finished (logs in build/kernels/logs/systemd)"
+    fi
+    tail -n 10 "$share/console" "$share/qemu.out" "$share/checks.out" "$share/checks.err" 2>/dev/null | sed 's/^/    /'
     exit 1
 fi
 cat "$share/checks.out"
