@@ -1,8 +1,9 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
 # Runs every test program of a build and every integration script, counts the
-# PASS/FAIL/SKIP lines they print (protocol: tests/test.h), and ends with the
-# line "N passed, N failed, N skipped". Exits non-zero on any failure.
+# PASS/FAIL/SKIP lines they print (protocol: tests/test.h), shows their NOTE
+# lines, and ends with the line "N passed, N failed, N skipped". Exits
+# non-zero on any failure.
 #
 #   tests/run.sh BUILD_DIR [NAME...]      NAME: test_meminfo, it_prometheus, ...
 set -u
@@ -64,6 +65,9 @@ for p in "${progs[@]}"; do
     pass=$((pass + np)); fail=$((fail + nf)); skip=$((skip + ns))
     printf '%-28s %3d passed %3d failed %3d skipped %7d ms%s\n' "$name" "$np" "$nf" "$ns" "$ms" "$extra"
     grep '^SKIP ' "$log" | sed 's/^/    /'
+    # NOTE: something a passing test wants seen (a rerun guest, say), with
+    # the lines it printed after it.
+    grep -A30 '^NOTE ' "$log" | head -40 | sed 's/^/    /'
     if [ "$nf" -gt 0 ]; then
         echo "    --- $log (failures and their context) ---"
         grep -B3 -A30 -E '^FAIL |ERROR: AddressSanitizer|runtime error:|LeakSanitizer' "$log" | head -80 | sed 's/^/    /'
