@@ -326,6 +326,7 @@ static int reload(const struct options *o, struct config **cfg, struct sampler *
 	struct httpd *nh = NULL;
 	struct web *web;
 	struct alerting *nal = NULL;
+	struct sinks_change *sc;
 	char err[256];
 
 	if (load_config(o, &next) < 0) {
@@ -347,25 +348,28 @@ static int reload(const struct options *o, struct config **cfg, struct sampler *
 		sampler_note_reload(s, false);
 		return 1;
 	}
-	if ((http_changed(*cfg, next) || !httpd_takes_web(*h, web)) &&
-	    reserve(*cfg, next, h, reg, web, &nh, err, sizeof(err)) < 0) {
+	/* Sinks of the same name and type keep their queues. Prepared before
+	 * the server is reserved: reserve() may have stopped the old server
+	 * when it returns, and nothing after it may fail. */
+	if (sinks_prepare(sk, next->sinks, next->n_sinks, &sc, err, sizeof(err)) < 0) {
 		log_error("reload failed: %s; keeping the running configuration", err);
-		web_unref(web);
-		alerting_free(nal);
-		config_free(next);
-		sampler_note_reload(s, false);
-		return *h ? 1 : -EADDRNOTAVAIL;
-	}
-	/* Sinks of the same name and type keep their queues. */
-	if (sinks_configure(sk, next->sinks, next->n_sinks, err, sizeof(err)) < 0) {
-		log_error("reload failed: %s; keeping the running configuration", err);
-		httpd_free(nh);
 		web_unref(web);
 		alerting_free(nal);
 		config_free(next);
 		sampler_note_reload(s, false);
 		return 1;
 	}
+	if ((http_changed(*cfg, next) || !httpd_takes_web(*h, web)) &&
+	    reserve(*cfg, next, h, reg, web, &nh, err, sizeof(err)) < 0) {
+		log_error("reload failed: %s; keeping the running configuration", err);
+		sinks_change_free(sk, sc);
+		web_unref(web);
+		alerting_free(nal);
+		config_free(next);
+		sampler_note_reload(s, false);
+		return *h ? 1 : -EADDRNOTAVAIL;
+	}
+	sinks_commit(sk, sc);
 	sampler_reconfigure(s, next);
 	/* Alert state starts afresh with the new rules (docs/alerts.md). */
 	alerting_free(x->al);

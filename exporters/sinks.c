@@ -937,58 +937,99 @@ static int sink_make(struct sinks *s, const struct sink_options *o, struct deriv
 	return 0;
 }
 
-int sinks_configure(struct sinks *s, const struct sink_options *o, size_t n, char *err, size_t errlen)
+/* A reload's sinks, made and checked but not yet running. kept[i] is a
+ * running sink o[i] takes over; it stays in the running list until the
+ * commit, the only place that changes that list. */
+struct sinks_change {
+	const struct sink_options *o;
+	size_t n;
+	struct sink *made[SINK_MAX], *kept[SINK_MAX];
+	struct derived d[SINK_MAX];
+};
+
+/* Under s->lock: a made sink's queue holds series of the shared table. */
+static void change_drop(struct sinks_change *c)
 {
-	struct sink *made[SINK_MAX] = { 0 }, *kept[SINK_MAX] = { 0 }, *old, *list = NULL, **tail = &list;
-	struct derived d[SINK_MAX] = { 0 };
+	for (size_t i = 0; i < c->n; i++) {
+		sink_free(c->made[i]);
+		free(c->d[i].token);    /* what no sink took */
+		free(c->d[i].push_url);
+	}
+	free(c);
+}
+
+void sinks_change_free(struct sinks *s, struct sinks_change *c)
+{
+	if (!c)
+		return;
+	pthread_mutex_lock(&s->lock);
+	change_drop(c);
+	pthread_mutex_unlock(&s->lock);
+}
+
+int sinks_prepare(struct sinks *s, const struct sink_options *o, size_t n, struct sinks_change **ret, char *err,
+		  size_t errlen)
+{
+	struct sinks_change *c;
 	int r = 0;
 
+	*ret = NULL;
 	if (n > SINK_MAX)
 		return -E2BIG;
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	c->o = o;
+	c->n = n;
 	snprintf(err, errlen, "%s", "");
+	/* Token files and the host name, outside the lock the push thread
+	 * takes: a kept sink (same name, type and buffer) rereads its token
+	 * file too. */
+	for (size_t i = 0; i < n && r == 0; i++)
+		r = derive(&o[i], &c->d[i], err, errlen);
 	pthread_mutex_lock(&s->lock);
-	/* First everything that can fail, the running set untouched: a kept
-	 * sink (same name, type and buffer) rereads its token file too. */
 	for (size_t i = 0; i < n && r == 0; i++) {
 		struct sink *k;
 
 		for (k = s->list; k; k = k->next)
 			if (strcmp(k->o->name, o[i].name) == 0 && k->o->type == o[i].type)
 				break;
-		r = derive(&o[i], &d[i], err, errlen);
-		if (r < 0)
-			break;
 		if (k && (!k->disk) == (o[i].buffer != SINK_BUFFER_DISK)) {
-			kept[i] = k;
+			c->kept[i] = k;
 			continue;
 		}
-		r = sink_make(s, &o[i], &d[i], &made[i]);
+		r = sink_make(s, &o[i], &c->d[i], &c->made[i]);
 		if (r == 0 && o[i].buffer == SINK_BUFFER_DISK && sink_type_queued(o[i].type))
-			r = open_disk(s, made[i], err, errlen);
+			r = open_disk(s, c->made[i], err, errlen);
 	}
-	if (r < 0) {
-		for (size_t i = 0; i < n; i++) {
-			sink_free(made[i]);
-			free(d[i].token);       /* what no sink took */
-			free(d[i].push_url);
-		}
-		pthread_mutex_unlock(&s->lock);
-		return r;
-	}
+	if (r < 0)
+		change_drop(c);
+	else
+		*ret = c;
+	pthread_mutex_unlock(&s->lock);
+	return r;
+}
+
+void sinks_commit(struct sinks *s, struct sinks_change *c)
+{
+	struct sink *old, *list = NULL, **tail = &list;
+
+	pthread_mutex_lock(&s->lock);
 	old = s->list;
-	for (size_t i = 0; i < n; i++) {
-		struct sink *k = made[i];
+	for (size_t i = 0; i < c->n; i++) {
+		struct sink *k = c->made[i];
 
 		if (!k) {
 			struct sink **pp;
 
-			k = kept[i];
+			k = c->kept[i];
 			for (pp = &old; *pp != k; pp = &(*pp)->next)
 				;
 			*pp = k->next;
-			k->o = &o[i];
-			take_derived(k, &d[i]);
+			k->o = &c->o[i];
+			take_derived(k, &c->d[i]);
 		}
+		c->made[i] = NULL;
 		k->next = NULL;
 		*tail = k;
 		tail = &k->next;
@@ -1011,10 +1052,20 @@ int sinks_configure(struct sinks *s, const struct sink_options *o, size_t n, cha
 		}
 	}
 	s->list = list;
+	change_drop(c);         /* nothing left in it: every sink was taken */
 	series_sweep(s->series);
 	pthread_mutex_unlock(&s->lock);
 	push_wake(s->push);
-	return 0;
+}
+
+int sinks_configure(struct sinks *s, const struct sink_options *o, size_t n, char *err, size_t errlen)
+{
+	struct sinks_change *c;
+	int r = sinks_prepare(s, o, n, &c, err, errlen);
+
+	if (r == 0)
+		sinks_commit(s, c);
+	return r;
 }
 
 int sinks_new(struct push *p, const char *state_dir, struct sinks **ret)

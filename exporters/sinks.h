@@ -98,6 +98,20 @@ int sinks_new(struct push *p, const char *state_dir, struct sinks **ret);
  * says which sink and why. Returns 0 or a negative errno. */
 int sinks_configure(struct sinks *s, const struct sink_options *o, size_t n, char *err, size_t errlen);
 
+/* sinks_configure in two halves, for a reload that has other steps which
+ * may fail: sinks_prepare does everything that can fail (token files, new
+ * sinks, their disk buffers) and changes nothing running; sinks_commit
+ * then cannot fail, sinks_change_free drops the change instead. No other
+ * sinks_prepare or sinks_configure may come between, and o must stay valid
+ * as for sinks_configure. */
+struct sinks_change;
+int sinks_prepare(struct sinks *s, const struct sink_options *o, size_t n, struct sinks_change **ret, char *err,
+		  size_t errlen);
+/* Frees c. */
+void sinks_commit(struct sinks *s, struct sinks_change *c);
+/* NULL is fine. */
+void sinks_change_free(struct sinks *s, struct sinks_change *c);
+
 /* Hands the push thread a sealed snapshot (a reference is taken). Never
  * blocks on the network. */
 void sinks_offer(struct sinks *s, struct snapshot *snap);

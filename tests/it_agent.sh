@@ -134,5 +134,18 @@ check reload_http_limits_done wait_until 20 reloads_at_least 2
 check reload_http_limits_restart test "$(grep -c "serving http://0.0.0.0:$port/metrics" "$AGENT_LOG")" = 2
 sample_now
 check reload_http_counted test "$(metric memagent_config_reloads_total 'result="success"')" = 2
+# An overlapping address again (the old server stops before the new one is
+# bound), with a sink whose token file is missing: the reload fails whole,
+# before the server is touched, and the old one still serves.
+cat >"$TMP/http.json" <<JSON
+{ "listen": "127.0.0.1:$port",
+  "sinks": [ { "name": "tok", "type": "remote_write", "url": "http://127.0.0.1:9/rw", "bearer_token_file": "$TMP/no-token" } ] }
+JSON
+kill -HUP "$AGENT_PID"
+check reload_overlap_bad_sink_refused wait_until 20 grep -q 'reload failed: sink tok: bearer_token_file' "$AGENT_LOG"
+sample_now
+check reload_overlap_bad_sink_serves test -n "$(metric memagent_samples_total)"
+check reload_overlap_bad_sink_same_server test "$(grep -c "serving http://" "$AGENT_LOG")" = 3
+check reload_overlap_bad_sink_counted test "$(metric memagent_config_reloads_total 'result="failure"')" = 1
 check agent_clean_exit_http stop_agent
 finish
