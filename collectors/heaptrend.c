@@ -31,6 +31,10 @@ struct heaptrend {
 	uint64_t start_ticks, heap_id;
 	uint64_t last_seq;                      /* newest record taken; 0: none */
 	struct trend_leak leak;
+	/* trend_leak_growth_bytes_per_second() after the last record taken:
+	 * 120 slopes, worked out once per feed that added records rather than
+	 * at every sample's export (most samples bring no full GC). */
+	double growth;
 	char name[GENGC_TELEMETRY_QUEUES][GENGC_TELEMETRY_NAME_BYTES];
 	uint64_t queue_ns[GENGC_TELEMETRY_QUEUES];
 	struct trend_queue *queue[GENGC_TELEMETRY_QUEUES];
@@ -94,6 +98,7 @@ static struct trend_queue *queue_of(struct heaptrend *t, const char *name, unsig
 
 int heaptrend_feed(struct heaptrend *t, uint64_t start_ticks, const struct gengc_telemetry_page *p)
 {
+	bool added = false;
 	int r = 0;
 
 	if (t->start_ticks != start_ticks || t->heap_id != p->heap_id || p->gc_seq < t->last_seq)
@@ -105,10 +110,14 @@ int heaptrend_feed(struct heaptrend *t, uint64_t start_ticks, const struct gengc
 	for (uint64_t s = from; s <= p->gc_seq; s++) {
 		const struct gengc_telemetry_record *rec = &p->ring[s % GENGC_TELEMETRY_RING];
 
-		if (rec->seq == s)
+		if (rec->seq == s) {
 			trend_leak_add(&t->leak, rec->time_ns, rec->old_used_after_bytes, 0);
+			added = true;
+		}
 	}
 	t->last_seq = p->gc_seq;
+	if (added)
+		t->growth = trend_leak_growth_bytes_per_second(&t->leak);
 
 	for (uint32_t i = 0; i < p->n_queues && i < GENGC_TELEMETRY_QUEUES; i++) {
 		const struct gengc_telemetry_queue *gq = &p->queues[i];
@@ -155,7 +164,7 @@ int heaptrend_export(const struct heaptrend *t, struct snapshot *snap, const str
 
 	r |= snapshot_add(snap, &heaptrend_m_leak, trend_leak_suspected(&t->leak) ? 1 : 0, lv);
 	if (t->leak.n >= 2)
-		r |= snapshot_add(snap, &heaptrend_m_growth, trend_leak_growth_bytes_per_second(&t->leak), lv);
+		r |= snapshot_add(snap, &heaptrend_m_growth, t->growth, lv);
 	/* lv is target, pid, heap: the queue family has target, pid, queue, kind. */
 	const char *qlv[] = { lv[0], lv[1], lv[2], lv[3], "queue", NULL, "kind", "app", NULL };
 	for (uint32_t i = 0; i < p->n_queues && i < GENGC_TELEMETRY_QUEUES; i++) {

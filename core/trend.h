@@ -110,7 +110,8 @@ bool trend_leak_warming(const struct trend_leak *l);
 /* Robust growth of old space over the last 16 points (median of pairwise
  * slopes), bytes per second; 0 with fewer than 2 points. Negative when it
  * shrinks. Informative only: the verdict does not use it. Computed when
- * asked (120 slopes and their median), not per point taken. */
+ * asked (120 slopes and their median), not per point taken: a caller that
+ * exports it every sample keeps it (collectors/heaptrend.c). */
 double trend_leak_growth_bytes_per_second(const struct trend_leak *l);
 
 struct trend_queue_params {
