@@ -60,7 +60,8 @@ static void put_escaped(struct strbuf *out, const char *s, bool quote)
 			esc = "\\n";
 		else if (*s == '"' && quote)
 			esc = "\\\"";
-		else if ((n = utf8_char_len(s, SIZE_MAX)) == 0)
+		/* ASCII needs no call into core/utf8 (every byte of every label). */
+		else if ((unsigned char)*s >= 0x80 && (n = utf8_char_len(s, SIZE_MAX)) == 0)
 			esc = "\xef\xbf\xbd", n = 1;
 		if (!esc) {
 			s += n;
@@ -174,10 +175,6 @@ static int render(const struct snapshot *s, enum promtext_format f, char **ret_b
 	struct strbuf b = {0};
 
 	promtext_render(s, f, &b);
-	if (strbuf_failed(&b)) {
-		strbuf_done(&b);
-		return -ENOMEM;
-	}
 	*ret_buf = strbuf_take(&b, ret_len);
 	return *ret_buf ? 0 : -ENOMEM;
 }
