@@ -649,7 +649,6 @@ static const struct key_spec heap_keys[] = {
 
 /* ---- alerts ----------------------------------------------------------------- */
 
-/* A Prometheus label name: [a-zA-Z_][a-zA-Z0-9_]*, "__" names reserved. */
 static int apply_u64(struct ctx *x, const struct key_spec *k, json_t *v, void *obj)
 {
 	json_int_t i = json_integer_value(v);
@@ -671,6 +670,7 @@ static const char *url_problem(const char *s, size_t len)
 	return NULL;
 }
 
+/* A Prometheus label name: [a-zA-Z_][a-zA-Z0-9_]*, "__" names reserved. */
 static bool is_label_name(const char *s)
 {
 	if (!*s || (s[0] == '_' && s[1] == '_'))
@@ -746,8 +746,6 @@ static int apply_number(struct ctx *x, const struct key_spec *k, json_t *v, void
 	*(double *)field(obj, k) = d;
 	return 0;
 }
-
-/* A duration in milliseconds (uint64_t). */
 
 /* An object of string values: "match" (label equality), "labels", or
  * "annotations" (templates), each key checked as its use requires. */
@@ -1247,7 +1245,6 @@ static int apply_ident(struct ctx *x, const struct key_spec *k, json_t *v, void 
 			return fail(x, AT_VALUE, "may only contain letters, digits, '_', '-' and '.' (not first)");
 	return set_string(x, v, (char **)field(obj, k));
 }
-
 
 static int apply_sink_type(struct ctx *x, const struct key_spec *k, json_t *v, void *obj)
 {

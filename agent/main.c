@@ -256,7 +256,6 @@ static bool http_changed(const struct config *a, const struct config *b)
 	       a->limits.http_header_timeout_s != b->limits.http_header_timeout_s;
 }
 
-/* TLS on or off, or another min_version: a daemon's flags, not a swap. */
 /* Starts the server next asks for, in *nh. The new one is bound while the
  * old one still serves, so a failure changes nothing; only an address that
  * overlaps the old one (same port, 127.0.0.1 -> 0.0.0.0) cannot be bound

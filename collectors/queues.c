@@ -1200,8 +1200,8 @@ static int queues_read(void *state, struct snapshot *snap, struct collector_erro
 		r = r < 0 ? r : snapshot_add(snap, &m_passes, (double)(is.reads - is.walks),
 					     (const char *const[]){ "pass", "task_file", NULL });
 	}
-	/* Records past max_records are dropped in the kernel: counted as the
-	 * map-full drops of memagent_bpf_events_lost_total, as task_iter's are. */
+	/* Records past max_records are dropped by the reader: counted in
+	 * memagent_bpf_map_full_total, as task_iter's are. */
 	if (r == 0 && st->ctx->use_bpf)
 		r = bpf_support_report(snap, "sock_iter", st->iter != NULL, st->iter_why, BPF_REPORT_MAP_FULL, 0,
 				       is.overflow);

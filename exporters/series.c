@@ -8,8 +8,6 @@
 #include "series.h"
 #include "strbuf.h"
 
-/* Labels beyond this many on one sample are not expected from the agent's
- * collectors (they use at most four); such a sample is skipped with -E2BIG. */
 #define NAME_MAX_BYTES 256
 
 struct series_table {

@@ -18,7 +18,8 @@
 #include "snapshot.h"
 
 /* The most labels a series has: those of its snapshot sample, and a
- * histogram bucket's le. The disk buffer reads back as many. */
+ * histogram bucket's le. The disk buffer reads back as many; a sample with
+ * more (the agent's collectors use at most four) is skipped with -E2BIG. */
 #define SERIES_SAMPLE_LABELS_MAX 30
 #define SERIES_LABELS_MAX (SERIES_SAMPLE_LABELS_MAX + 1)
 
