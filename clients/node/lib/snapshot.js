@@ -78,7 +78,9 @@ function listen(client, dir, intervalMs) {
     return `ok ${file}\n`;
   }
 
-  server.on('error', () => { st.broken = true; });
+  // Only a failed listen leaves no listener: a failed accept (EMFILE, say)
+  // is reported here too, and the socket still answers afterwards.
+  server.on('error', () => { if (!server.listening) st.broken = true; });
   server.listen('\0' + name);                        // abstract: nothing in the file system
   server.unref();
 
