@@ -157,9 +157,8 @@ struct state {
 	const struct collector_ctx *ctx;
 	int proc_fd;
 	unsigned cap;                   /* limits.max_instrumented */
-	bool narrowed;                  /* names holds ctx->heap_names compiled */
 	regex_t names;
-	char *names_src;                /* a copy of the pattern compiled, for reconfigure */
+	char *names_src;                /* the pattern names holds compiled (NULL: none), for reconfigure */
 	struct page_slot *slots;
 	uint64_t *ids;                  /* per slot: the heap id exported this sample, 0: none */
 	size_t n;
@@ -525,7 +524,7 @@ static int collector_read(void *state, struct snapshot *snap, struct collector_e
 			continue;
 		}
 		/* Outside heap.names: not ours to report; a rescan looks again. */
-		if (why == TELEMETRY_OK && st->narrowed && regexec(&st->names, page.name, 0, NULL, 0) != 0) {
+		if (why == TELEMETRY_OK && st->names_src && regexec(&st->names, page.name, 0, NULL, 0) != 0) {
 			slot_drop(st, i);
 			continue;
 		}
@@ -584,7 +583,7 @@ static void collector_done(void *state)
 		return;
 	for (size_t i = 0; i < st->n; i++)
 		slot_close(&st->slots[i]);
-	if (st->narrowed)
+	if (st->names_src)
 		regfree(&st->names);
 	free(st->names_src);
 	pidscan_free(st->scan);
@@ -608,14 +607,14 @@ static int collector_init(const struct collector_ctx *ctx, void **ret_state)
 	st->ctx = ctx;
 	st->cap = ctx->limits.max_instrumented;
 	if (ctx->heap_names) {
+		if (!(st->names_src = strdup(ctx->heap_names))) {
+			free(st);
+			return -ENOMEM;
+		}
 		if (regcomp(&st->names, ctx->heap_names, REG_EXTENDED | REG_NOSUB) != 0) {
+			free(st->names_src);
 			free(st);
 			return -EINVAL;         /* the configuration checked it: memory */
-		}
-		st->narrowed = true;
-		if (!(st->names_src = strdup(ctx->heap_names))) {
-			collector_done(st);
-			return -ENOMEM;
 		}
 	}
 	st->proc_fd = open(ctx->proc_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
