@@ -485,6 +485,71 @@ static void test_incremental_marking_barrier(void)
 	gengc_heap_free(h);
 }
 
+/* A store into a young object does no marking (gengc_write's one compare):
+ * an old X moved during marking into a young Y, and out of the chain that
+ * reached it, must still survive the final pause, which traverses the young
+ * generation. Y reached from black B, from B after Y's promotion in the
+ * middle of the cycle (mark_promoted), or from a handle only. */
+enum young_holder { HELD_BY_BLACK, HELD_BY_BLACK_PROMOTED, HELD_BY_HANDLE };
+
+static void young_holder_case(enum young_holder how)
+{
+	struct gengc_options o;
+	gengc_options_init(&o);
+	o.promotion_age = 0;
+	o.initial_old_space_size = 1;           /* marking starts at 0.5 MiB */
+	o.incremental_marking = 1;
+	o.marking_step = 1;                     /* one object per step */
+	o.verify = 1;
+	struct gengc_heap *h = gengc_heap_new(&o);
+	uint32_t t = node_type(h), at = ptrs_type(h), ft;
+	struct gengc_type fin = { .name = "fin", .size = 8, .finalize = nop_fin };
+
+	REQUIRE(gengc_type_register(h, &fin, &ft) == 0);
+	void **weight = gengc_handle(h, gengc_alloc_size(h, at, 80000 * 8));
+	void **chain = gengc_handle(h, new_node(h, t, 1));                     /* C -> D -> X */
+	struct node *d = new_node(h, t, 2);
+	gengc_write(h, *chain, &((struct node *)*chain)->a, d);
+	struct node *x = new_node(h, t, 42);
+	d = ((struct node *)*chain)->a;
+	gengc_write(h, d, &d->a, x);
+	void **b = gengc_handle(h, new_node(h, t, 3));
+	REQUIRE(*weight);
+
+	gengc_collect(h, GENGC_GC_SCAVENGE);    /* promotes all; marking starts */
+	REQUIRE(stats(h).incremental_marking_cycles == 1);
+	REQUIRE(gengc_alloc(h, ft));            /* one step: scans B, black */
+	REQUIRE(stats(h).marking_steps == 1);
+	void **y = gengc_handle(h, new_node(h, t, 7));   /* young Y */
+	if (how != HELD_BY_HANDLE)
+		gengc_write(h, *b, &((struct node *)*b)->b, *y);
+	d = ((struct node *)*chain)->a;
+	x = d->a;
+	gengc_write(h, *y, &((struct node *)*y)->a, x);  /* X into young Y ... */
+	gengc_write(h, d, &d->a, NULL);                  /* ... and out of the chain */
+	if (how != HELD_BY_HANDLE)
+		*y = NULL;                      /* Y only through B */
+	if (how == HELD_BY_BLACK_PROMOTED) {
+		gengc_collect(h, GENGC_GC_SCAVENGE);
+		REQUIRE(stats(h).incremental_marking_cycles == 1);
+	}
+	gengc_collect(h, GENGC_GC_MARK_SWEEP);  /* the final pause */
+	CHECK_EQ(stats(h).incremental_marking_cycles, 1);
+	struct node *held = how == HELD_BY_HANDLE ? *y : ((struct node *)*b)->b;
+	REQUIRE(held && held->a);
+	CHECK_EQ(held->val, 7);
+	CHECK_EQ(held->a->val, 42);
+	check_verify(h);
+	gengc_heap_free(h);
+}
+
+static void test_incremental_marking_young_holder(void)
+{
+	young_holder_case(HELD_BY_BLACK);
+	young_holder_case(HELD_BY_BLACK_PROMOTED);
+	young_holder_case(HELD_BY_HANDLE);
+}
+
 static uint32_t first_full_reason = 99;
 static void note_full(struct gengc_heap *h, const struct gengc_gc_event *ev, void *ctx)
 {
@@ -1358,6 +1423,7 @@ int main(void)
 	RUN(test_sweep_reuses_cells);
 	RUN(test_compaction_moves_and_releases_pages);
 	RUN(test_incremental_marking_barrier);
+	RUN(test_incremental_marking_young_holder);
 	RUN(test_incremental_marking_finishes_with_a_pause);
 	RUN(test_handles_updated_after_moves);
 	RUN(test_weak_refs_cleared);
