@@ -247,7 +247,7 @@ reload_keeps() {
     echo "{ \"targets\": [ { \"name\": \"two\", \"match\": { \"pid\": $pid }, \"per_process\": true } ] }" \
         >"$TMP/keep.json"
     kill -HUP "$AGENT_PID"
-    check reload_keeps_reloaded wait_until 20 eval 'sample_now && [ "$(metric memagent_config_reloads_total result=\"success\")" = 1 ]'
+    check reload_keeps_reloaded wait_until 20 reloads_are success 1
     after=$(prog_ids)
     echo "  programs after the reload:  $after"
     check reload_keeps_program_ids test "$after" = "$before"

@@ -87,7 +87,7 @@ b_missed=$(value "$TMP/m" memagent_heap_gc_records_missed_total "$B")
 if [ -n "$flag_at" ]; then
     rescans=$(metric memagent_heap_rescans_total)
     kill -HUP "$AGENT_PID"
-    check reload_done wait_until 20 eval 'sample_now && [ "$(metric memagent_config_reloads_total result=\"success\")" = 1 ]'
+    check reload_done wait_until 20 reloads_are success 1
     scrape >"$TMP/m2"
     check leak_flag_kept_across_reload test "$(value "$TMP/m2" memagent_heap_leak_suspected "$L")" = 1
     check heap_counters_kept_across_reload test "$(metric memagent_heap_rescans_total)" -ge "${rescans:-999999}"

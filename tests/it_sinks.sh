@@ -75,7 +75,7 @@ check outage_queued test "$q_before" -ge $((4 * N))
 # A reload (another timeout) keeps the queued samples.
 write_config "$TMP/a.json" ', "batch_max_samples": 5000'
 kill -HUP "$AGENT_PID"
-check reload_ok wait_until 20 eval 'sample_now && [ "$(metric memagent_config_reloads_total result=\"success\")" = 1 ]'
+check reload_ok wait_until 20 reloads_are success 1
 check reload_kept_queue test "$(sink_metric memagent_sink_queue_samples)" -ge "$q_before"
 for _ in 1 2 3; do sample_now; done
 taken=$(samples)
@@ -257,6 +257,9 @@ stop_recorder
 start_recorder "$TMP/r7" || fail recorder_start_7
 bash -c 'printf "bad\377comm" >/proc/self/comm; while :; do sleep 1; done' &
 odd_pid=$!
+PIDS+=("$odd_pid")
+# The agent's one sample must see the new comm, not bash's.
+wait_until 20 grep -q '^bad' "/proc/$odd_pid/comm"
 cat >"$TMP/u.json" <<JSON
 { "targets": [ { "name": "odd", "match": { "pid": $odd_pid }, "group_by": "comm" } ], "heap": { "enabled": false },
   "sinks": [ { "name": "hook", "type": "webhook", "url": "http://127.0.0.1:$REC_PORT/hook", "interval_ms": 0 } ] }
@@ -289,13 +292,13 @@ check basic_auth_sent hdr "Authorization: Basic $(printf 'u:p w' | base64)"
 # and the old token is still sent; replaced, the new one is.
 mv "$TMP/token" "$TMP/token.gone"
 kill -HUP "$AGENT_PID"
-check reload_bad_token_refused wait_until 20 eval 'sample_now && [ "$(metric memagent_config_reloads_total result=\"failure\")" = 1 ]'
+check reload_bad_token_refused wait_until 20 reloads_are failure 1
 : >"$REC_DIR/headers"
 sample_now
 check old_token_kept wait_until 20 hdr 'Authorization: Bearer sekrit-token'
 printf 'new-token\n' >"$TMP/token"
 kill -HUP "$AGENT_PID"
-check reload_new_token wait_until 20 eval 'sample_now && [ "$(metric memagent_config_reloads_total result=\"success\")" = 1 ]'
+check reload_new_token wait_until 20 reloads_are success 1
 sample_now
 check new_token_sent wait_until 20 hdr 'Authorization: Bearer new-token'
 check agent_clean_exit_auth stop_agent

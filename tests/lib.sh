@@ -95,6 +95,10 @@ sample_now() {
     wait_until 20 samples_at_least $(( ${before:-0} + 1 ))
 }
 
+# reloads_are RESULT N: after a sample taken now, memagent_config_reloads_total
+# {result=RESULT} is N (for wait_until after a SIGHUP).
+reloads_are() { sample_now && [ "$(metric memagent_config_reloads_total "result=\"$1\"")" = "$2" ]; }
+
 # start_memhog MIB [COMM]: a process of a known size; sets HOG_PID.
 start_memhog() {
     local out=$TMP/hog.$RANDOM

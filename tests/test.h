@@ -6,6 +6,8 @@
  * non-zero when any case failed. The runner counts those lines for C programs
  * and shell integration tests alike, and a crash (ASan report, signal) still
  * shows as a failure by the exit status. Nothing to install, nothing to mock.
+ * A "NOTE name: what" line counts as nothing; the runner shows it, and the
+ * lines after it, whatever the verdict (tests/kernels/systemd_guest.sh's rerun).
  *
  *   static void test_parse(void) { CHECK_EQ(parse("1"), 1); }
  *   int main(void) { RUN(test_parse); return test_done(); }
