@@ -444,8 +444,18 @@ static void nop_fin(void *obj, void *ctx)
 /* The classic lost object: X moves from a chain not yet scanned into B,
  * already scanned (black), and the chain's edge to X is cut. Only the
  * insertion barrier in gengc_write keeps X alive. */
-static void test_incremental_marking_barrier(void)
+/* A heap in incremental marking, one object per step, with a chain C -> D
+ * -> X (val 42) and B (val 3), all old; one step has scanned B, which is
+ * black. c->h stays NULL when a step of it failed (REQUIRE returns here). */
+struct marking_case {
+	struct gengc_heap *h;
+	uint32_t t;
+	void **chain, **b;
+};
+
+static void marking_case_start(struct marking_case *c)
 {
+	*c = (struct marking_case){ 0 };
 	struct gengc_options o;
 	gengc_options_init(&o);
 	o.promotion_age = 0;
@@ -472,16 +482,25 @@ static void test_incremental_marking_barrier(void)
 	REQUIRE(stats(h).incremental_marking_cycles == 1);
 	REQUIRE(gengc_alloc(h, ft));            /* a slow-path allocation: one step, scans B */
 	REQUIRE(stats(h).marking_steps == 1);
-	d = ((struct node *)*chain)->a;
-	x = d->a;
-	gengc_write(h, *b, &((struct node *)*b)->b, x);   /* X into black B ... */
-	gengc_write(h, d, &d->a, NULL);                   /* ... and out of the chain */
+	*c = (struct marking_case){ h, t, chain, b };
+}
+
+static void test_incremental_marking_barrier(void)
+{
+	struct marking_case c;
+
+	marking_case_start(&c);
+	REQUIRE(c.h);
+	struct gengc_heap *h = c.h;
+	struct node *d = ((struct node *)*c.chain)->a, *x = d->a;
+	gengc_write(h, *c.b, &((struct node *)*c.b)->b, x);   /* X into black B ... */
+	gengc_write(h, d, &d->a, NULL);                       /* ... and out of the chain */
 	gengc_collect(h, GENGC_GC_MARK_SWEEP);  /* the final pause */
 	CHECK_EQ(stats(h).incremental_marking_cycles, 1);
-	CHECK_EQ(((struct node *)*b)->b->val, 42);
+	CHECK_EQ(((struct node *)*c.b)->b->val, 42);
 	check_verify(h);
 	gengc_collect(h, GENGC_GC_MARK_SWEEP);  /* atomic: X still reachable, still there */
-	CHECK_EQ(((struct node *)*b)->b->val, 42);
+	CHECK_EQ(((struct node *)*c.b)->b->val, 42);
 	gengc_heap_free(h);
 }
 
@@ -494,39 +513,17 @@ enum young_holder { HELD_BY_BLACK, HELD_BY_BLACK_PROMOTED, HELD_BY_HANDLE };
 
 static void young_holder_case(enum young_holder how)
 {
-	struct gengc_options o;
-	gengc_options_init(&o);
-	o.promotion_age = 0;
-	o.initial_old_space_size = 1;           /* marking starts at 0.5 MiB */
-	o.incremental_marking = 1;
-	o.marking_step = 1;                     /* one object per step */
-	o.verify = 1;
-	struct gengc_heap *h = gengc_heap_new(&o);
-	uint32_t t = node_type(h), at = ptrs_type(h), ft;
-	struct gengc_type fin = { .name = "fin", .size = 8, .finalize = nop_fin };
+	struct marking_case c;
 
-	REQUIRE(gengc_type_register(h, &fin, &ft) == 0);
-	void **weight = gengc_handle(h, gengc_alloc_size(h, at, 80000 * 8));
-	void **chain = gengc_handle(h, new_node(h, t, 1));                     /* C -> D -> X */
-	struct node *d = new_node(h, t, 2);
-	gengc_write(h, *chain, &((struct node *)*chain)->a, d);
-	struct node *x = new_node(h, t, 42);
-	d = ((struct node *)*chain)->a;
-	gengc_write(h, d, &d->a, x);
-	void **b = gengc_handle(h, new_node(h, t, 3));
-	REQUIRE(*weight);
-
-	gengc_collect(h, GENGC_GC_SCAVENGE);    /* promotes all; marking starts */
-	REQUIRE(stats(h).incremental_marking_cycles == 1);
-	REQUIRE(gengc_alloc(h, ft));            /* one step: scans B, black */
-	REQUIRE(stats(h).marking_steps == 1);
-	void **y = gengc_handle(h, new_node(h, t, 7));   /* young Y */
+	marking_case_start(&c);
+	REQUIRE(c.h);
+	struct gengc_heap *h = c.h;
+	void **y = gengc_handle(h, new_node(h, c.t, 7));  /* young Y */
 	if (how != HELD_BY_HANDLE)
-		gengc_write(h, *b, &((struct node *)*b)->b, *y);
-	d = ((struct node *)*chain)->a;
-	x = d->a;
-	gengc_write(h, *y, &((struct node *)*y)->a, x);  /* X into young Y ... */
-	gengc_write(h, d, &d->a, NULL);                  /* ... and out of the chain */
+		gengc_write(h, *c.b, &((struct node *)*c.b)->b, *y);
+	struct node *d = ((struct node *)*c.chain)->a, *x = d->a;
+	gengc_write(h, *y, &((struct node *)*y)->a, x);   /* X into young Y ... */
+	gengc_write(h, d, &d->a, NULL);                   /* ... and out of the chain */
 	if (how != HELD_BY_HANDLE)
 		*y = NULL;                      /* Y only through B */
 	if (how == HELD_BY_BLACK_PROMOTED) {
@@ -535,7 +532,7 @@ static void young_holder_case(enum young_holder how)
 	}
 	gengc_collect(h, GENGC_GC_MARK_SWEEP);  /* the final pause */
 	CHECK_EQ(stats(h).incremental_marking_cycles, 1);
-	struct node *held = how == HELD_BY_HANDLE ? *y : ((struct node *)*b)->b;
+	struct node *held = how == HELD_BY_HANDLE ? *y : ((struct node *)*c.b)->b;
 	REQUIRE(held && held->a);
 	CHECK_EQ(held->val, 7);
 	CHECK_EQ(held->a->val, 42);
