@@ -103,10 +103,12 @@ static void sweep(struct conntab *t, uint64_t now)
 			why = CONNTAB_PRESSURE;
 		else
 			continue;
-		/* The server sees end of file and closes it itself. */
+		/* Counted first: whoever sees the close (the client, a test)
+		 * then sees it counted. The server sees end of file and closes
+		 * it itself. */
+		atomic_fetch_add(&t->closed[why], 1);
 		shutdown(c->fd, SHUT_RDWR);
 		c->shut = true;
-		atomic_fetch_add(&t->closed[why], 1);
 	}
 }
 
